@@ -1,0 +1,3 @@
+//! faultline-reports: HTML reports, the store index and `faultline serve`.
+//!
+//! Being built (issue 5).

@@ -1,0 +1,7 @@
+//! One thin module per subcommand: parse into the library types, call them, print, and
+//! return an [`crate::Exit`].
+
+pub mod bench;
+pub mod check;
+pub mod run;
+pub mod serve;

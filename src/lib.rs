@@ -1,0 +1,58 @@
+//! faultline: Jepsen-style linearizability testing of real Raft/KV clusters.
+//!
+//! This crate is the `faultline` command. It wires the member crates together:
+//!
+//! # Layout
+//! - [`cli`]: the clap definitions (one `Args` struct per subcommand lives in its `cmd` file).
+//! - [`cmd`]: one thin module per subcommand (`check`, `run`, `serve`, `bench`).
+//! - [`Exit`]: the exit codes every command shares.
+
+pub mod cli;
+pub mod cmd;
+
+use std::process::ExitCode;
+
+/// The exit codes of DESIGN.md, shared by every command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Linearizable / the run passed.
+    Pass = 0,
+    /// Not linearizable: an anomaly was found.
+    Anomaly = 1,
+    /// Unknown: a time or memory bound was hit, or the run could not finish its checks.
+    Unknown = 2,
+    /// Bad input, bad usage, or the harness could not set up.
+    Error = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// Runs the parsed command line and returns its exit code.
+///
+/// # Errors
+/// Any error the command reports; `main` prints it and exits with [`Exit::Error`].
+pub fn run(cli: cli::Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        cli::Command::Check(args) => cmd::check::run(args),
+        cli::Command::Run(args) => cmd::run::run(args),
+        cli::Command::Serve(args) => cmd::serve::run(args),
+        cli::Command::Bench(args) => cmd::bench::run(args),
+    }
+}
+
+/// Sends logs through `tracing` to stderr; `-v` raises the level, `RUST_LOG` overrides it.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

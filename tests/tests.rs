@@ -1,0 +1,1 @@
+//! Integration tests of the `faultline` command, all in one binary (ripgrep's layout).
