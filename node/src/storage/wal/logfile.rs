@@ -104,11 +104,6 @@ impl LogFile {
         frame::encode_into(&mut self.pending, payload);
     }
 
-    /// Whether records are buffered and not yet committed.
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
-    }
-
     /// Writes every buffered record and fsyncs: when this returns `Ok`, they are durable.
     ///
     /// # Errors
