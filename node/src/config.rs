@@ -1,0 +1,406 @@
+//! The node's configuration: command-line flags, an optional TOML file, validation.
+//!
+//! ```text
+//!   argv ──clap──▶ Args ─┐
+//!   --config f.toml ─────┴─ merge (flags override the file) ──validate──▶ Config
+//! ```
+//!
+//! The TOML file uses the flags' names as keys (`peer-listen = "127.0.0.1:7001"`,
+//! `peer = ["2=127.0.0.1:7002"]`). Unknown keys are errors, so a typo cannot be ignored.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde::Deserialize;
+
+use crate::raft::types::{NodeId, ReadMode, UnsafeBug};
+
+/// A configuration that cannot be used; every variant names the field or file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required setting is missing from both the flags and the file.
+    #[error("missing --{0} (give it as a flag or in the --config file)")]
+    Missing(&'static str),
+    /// A setting has a value that cannot work.
+    #[error("invalid --{field} {value:?}: {reason}")]
+    Invalid {
+        /// The flag / key.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The config file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for these keys.
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+}
+
+/// Command-line flags (and, with the same names, keys of the `--config` TOML file).
+#[derive(Debug, Default, Clone, Parser, Deserialize)]
+#[command(
+    name = "faultline-node",
+    version,
+    about = "A Raft/KV node: the system faultline tests by default",
+    after_help = "Example (node 1 of 3):\n  faultline-node --id 1 --peer-listen 127.0.0.1:7001 \
+                  --client-listen 127.0.0.1:8001 \\\n    --peer 2=127.0.0.1:7002 --peer \
+                  3=127.0.0.1:7003 --data-dir /tmp/n1"
+)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Args {
+    /// TOML file with the same keys as these flags; flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// This node's id (1..=N).
+    #[arg(long)]
+    pub id: Option<u64>,
+    /// Address to listen on for other nodes' connections.
+    #[arg(long, value_name = "ADDR")]
+    pub peer_listen: Option<SocketAddr>,
+    /// Address to serve the HTTP client and admin API on.
+    #[arg(long, value_name = "ADDR")]
+    pub client_listen: Option<SocketAddr>,
+    /// ID=ADDR: where to send messages for peer ID (repeat once per other node).
+    #[arg(long = "peer", value_name = "ID=ADDR")]
+    #[serde(default)]
+    pub peer: Vec<String>,
+    /// ID=ADDR: peer ID's client address, returned to clients in not-leader answers
+    /// (repeatable; a peer without one is reported without an address).
+    #[arg(long = "peer-client", value_name = "ID=ADDR")]
+    #[serde(default)]
+    pub peer_client: Vec<String>,
+    /// Directory for the WAL and snapshots (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Minimum election timeout [default: 300].
+    #[arg(long, value_name = "MS")]
+    pub election_timeout_ms: Option<u64>,
+    /// Leader heartbeat interval [default: 50].
+    #[arg(long, value_name = "MS")]
+    pub heartbeat_ms: Option<u64>,
+    /// Length of one Raft tick [default: 10].
+    #[arg(long, value_name = "MS")]
+    pub tick_ms: Option<u64>,
+    /// How gets are served: read-index (linearizable, default), log, or lease (unsafe
+    /// under clock skew).
+    #[arg(long, value_name = "MODE")]
+    pub read_mode: Option<ReadMode>,
+    /// Snapshot once the state machine's log since the last snapshot exceeds this
+    /// [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
+    pub snapshot_threshold_bytes: Option<u64>,
+    /// Client requests not answered within this answer `unknown` [default: 2000].
+    #[arg(long, value_name = "MS")]
+    pub request_timeout_ms: Option<u64>,
+    /// TEST ONLY: plant a known bug so the tester can prove it catches it. One of
+    /// stale-reads, no-dedup, commit-old-term, ack-before-fsync, lease-skew. Never use in
+    /// production.
+    #[arg(long, value_name = "BUG")]
+    pub unsafe_bug: Option<UnsafeBug>,
+    /// Seed of the node's random choices (election timeouts) [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// This node.
+    pub id: NodeId,
+    /// Where other nodes connect.
+    pub peer_listen: SocketAddr,
+    /// Where clients connect (HTTP).
+    pub client_listen: SocketAddr,
+    /// Where to send each peer's messages (every other node).
+    pub peers: BTreeMap<NodeId, String>,
+    /// Client addresses known for nodes (this node's own included).
+    pub peer_clients: BTreeMap<NodeId, String>,
+    /// WAL and snapshot directory.
+    pub data_dir: PathBuf,
+    /// Minimum election timeout in ms.
+    pub election_timeout_ms: u64,
+    /// Heartbeat interval in ms.
+    pub heartbeat_ms: u64,
+    /// Tick length in ms.
+    pub tick_ms: u64,
+    /// How gets are served.
+    pub read_mode: ReadMode,
+    /// Log bytes between snapshots.
+    pub snapshot_threshold_bytes: u64,
+    /// Client request timeout in ms.
+    pub request_timeout_ms: u64,
+    /// The planted bug, if any (test only).
+    pub unsafe_bug: Option<UnsafeBug>,
+    /// Seed of the node's rng.
+    pub seed: u64,
+}
+
+fn parse_map(
+    field: &'static str,
+    items: &[String],
+) -> Result<BTreeMap<NodeId, String>, ConfigError> {
+    let mut map = BTreeMap::new();
+    for item in items {
+        let invalid = |reason: &str| ConfigError::Invalid {
+            field,
+            value: item.clone(),
+            reason: reason.to_string(),
+        };
+        let (id, addr) = item.split_once('=').ok_or_else(|| invalid("expected ID=HOST:PORT"))?;
+        let id: u64 = id.trim().parse().map_err(|_| invalid("ID must be a positive integer"))?;
+        if id == 0 {
+            return Err(invalid("node ids start at 1"));
+        }
+        let addr = addr.trim();
+        match addr.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
+            _ => return Err(invalid("address must be HOST:PORT")),
+        }
+        if map.insert(NodeId(id), addr.to_string()).is_some() {
+            return Err(invalid("this id is given twice"));
+        }
+    }
+    Ok(map)
+}
+
+impl Args {
+    /// Reads a TOML file of settings.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Read`] or [`ConfigError::Parse`] naming the file (and line).
+    pub fn from_file(path: &Path) -> Result<Args, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    /// `self` with every unset field taken from `file`.
+    pub fn or(self, file: Args) -> Args {
+        Args {
+            config: self.config,
+            id: self.id.or(file.id),
+            peer_listen: self.peer_listen.or(file.peer_listen),
+            client_listen: self.client_listen.or(file.client_listen),
+            peer: if self.peer.is_empty() { file.peer } else { self.peer },
+            peer_client: if self.peer_client.is_empty() { file.peer_client } else { self.peer_client },
+            data_dir: self.data_dir.or(file.data_dir),
+            election_timeout_ms: self.election_timeout_ms.or(file.election_timeout_ms),
+            heartbeat_ms: self.heartbeat_ms.or(file.heartbeat_ms),
+            tick_ms: self.tick_ms.or(file.tick_ms),
+            read_mode: self.read_mode.or(file.read_mode),
+            snapshot_threshold_bytes: self.snapshot_threshold_bytes.or(file.snapshot_threshold_bytes),
+            request_timeout_ms: self.request_timeout_ms.or(file.request_timeout_ms),
+            unsafe_bug: self.unsafe_bug.or(file.unsafe_bug),
+            seed: self.seed.or(file.seed),
+        }
+    }
+
+    /// Merges in the `--config` file (if any) and validates.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found, naming its flag or file.
+    pub fn resolve(self) -> Result<Config, ConfigError> {
+        let args = match &self.config {
+            Some(path) => {
+                let file = Args::from_file(path)?;
+                self.or(file)
+            }
+            None => self,
+        };
+        args.validate()
+    }
+
+    /// Validates flags alone (no file).
+    ///
+    /// # Errors
+    ///
+    /// The first problem found, naming its flag.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let id = NodeId(self.id.ok_or(ConfigError::Missing("id"))?);
+        if id.0 == 0 {
+            return Err(ConfigError::Invalid {
+                field: "id",
+                value: "0".into(),
+                reason: "node ids start at 1".into(),
+            });
+        }
+        let peer_listen = self.peer_listen.ok_or(ConfigError::Missing("peer-listen"))?;
+        let client_listen = self.client_listen.ok_or(ConfigError::Missing("client-listen"))?;
+        let data_dir = self.data_dir.ok_or(ConfigError::Missing("data-dir"))?;
+        let peers = parse_map("peer", &self.peer)?;
+        if peers.contains_key(&id) {
+            return Err(ConfigError::Invalid {
+                field: "peer",
+                value: format!("{}=..", id.0),
+                reason: "list the OTHER nodes only; this is this node's own id".into(),
+            });
+        }
+        let mut peer_clients = parse_map("peer-client", &self.peer_client)?;
+        if let Some(unknown) = peer_clients.keys().find(|k| **k != id && !peers.contains_key(k)) {
+            return Err(ConfigError::Invalid {
+                field: "peer-client",
+                value: format!("{}=..", unknown.0),
+                reason: "no --peer has this id".into(),
+            });
+        }
+        peer_clients.entry(id).or_insert_with(|| client_listen.to_string());
+        let tick_ms = self.tick_ms.unwrap_or(10);
+        let heartbeat_ms = self.heartbeat_ms.unwrap_or(50);
+        let election_timeout_ms = self.election_timeout_ms.unwrap_or(300);
+        let invalid = |field, value: u64, reason: &str| ConfigError::Invalid {
+            field,
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        if tick_ms == 0 || tick_ms > 1000 {
+            return Err(invalid("tick-ms", tick_ms, "must be in 1..=1000"));
+        }
+        if heartbeat_ms < tick_ms {
+            return Err(invalid("heartbeat-ms", heartbeat_ms, "must be at least --tick-ms"));
+        }
+        if election_timeout_ms < 2 * heartbeat_ms {
+            return Err(invalid(
+                "election-timeout-ms",
+                election_timeout_ms,
+                "must be at least twice --heartbeat-ms",
+            ));
+        }
+        let snapshot_threshold_bytes = self.snapshot_threshold_bytes.unwrap_or(1 << 20);
+        if snapshot_threshold_bytes < 1024 {
+            return Err(invalid("snapshot-threshold-bytes", snapshot_threshold_bytes, "must be at least 1024"));
+        }
+        let request_timeout_ms = self.request_timeout_ms.unwrap_or(2000);
+        if request_timeout_ms == 0 {
+            return Err(invalid("request-timeout-ms", 0, "must be at least 1"));
+        }
+        Ok(Config {
+            id,
+            peer_listen,
+            client_listen,
+            peers,
+            peer_clients,
+            data_dir,
+            election_timeout_ms,
+            heartbeat_ms,
+            tick_ms,
+            read_mode: self.read_mode.unwrap_or_default(),
+            snapshot_threshold_bytes,
+            request_timeout_ms,
+            unsafe_bug: self.unsafe_bug,
+            seed: self.seed.unwrap_or(0),
+        })
+    }
+}
+
+impl Config {
+    /// Every voter: this node and its peers, in id order.
+    pub fn voters(&self) -> Vec<NodeId> {
+        let mut v: Vec<NodeId> = self.peers.keys().copied().collect();
+        v.push(self.id);
+        v.sort();
+        v
+    }
+
+    /// Whether `bug` is planted.
+    pub fn has_bug(&self, bug: UnsafeBug) -> bool {
+        self.unsafe_bug == Some(bug)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(argv: &[&str]) -> Result<Config, ConfigError> {
+        let mut full = vec!["faultline-node"];
+        full.extend_from_slice(argv);
+        Args::try_parse_from(full).map_err(|e| ConfigError::Parse {
+            path: "argv".into(),
+            message: e.to_string(),
+        })?
+        .resolve()
+    }
+
+    const BASE: &[&str] = &[
+        "--id", "1", "--peer-listen", "127.0.0.1:7001", "--client-listen", "127.0.0.1:8001",
+        "--peer", "2=127.0.0.1:7002", "--peer", "3=localhost:7003", "--data-dir", "/tmp/n1",
+    ];
+
+    #[test]
+    fn flags_resolve_with_defaults() {
+        let c = parse(BASE).unwrap();
+        assert_eq!(c.id, NodeId(1));
+        assert_eq!(c.voters(), vec![NodeId(1), NodeId(2), NodeId(3)]);
+        assert_eq!(c.peers[&NodeId(3)], "localhost:7003");
+        assert_eq!(c.peer_clients[&NodeId(1)], "127.0.0.1:8001");
+        assert_eq!((c.election_timeout_ms, c.heartbeat_ms, c.tick_ms), (300, 50, 10));
+        assert_eq!(c.read_mode, ReadMode::ReadIndex);
+        assert_eq!(c.unsafe_bug, None);
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        #[rustfmt::skip]
+        let cases: &[(&[&str], &str)] = &[
+            (&["--peer", "2"],                    "--peer \"2\""),
+            (&["--peer", "x=1.2.3.4:5"],          "positive integer"),
+            (&["--peer", "1=127.0.0.1:9"],        "OTHER nodes"),
+            (&["--peer", "4=127.0.0.1"],          "HOST:PORT"),
+            (&["--peer-client", "9=h:1"],         "no --peer has this id"),
+            (&["--heartbeat-ms", "200"],          "--election-timeout-ms"),
+            (&["--tick-ms", "0"],                 "--tick-ms"),
+            (&["--unsafe-bug", "nope"],           "unknown unsafe bug"),
+            (&["--read-mode", "fast"],            "unknown read mode"),
+        ];
+        for (extra, needle) in cases {
+            let mut argv = BASE.to_vec();
+            argv.extend_from_slice(extra);
+            let err = parse(&argv).unwrap_err().to_string();
+            assert!(err.contains(needle), "{extra:?}: {err}");
+        }
+        let err = parse(&["--id", "1"]).unwrap_err().to_string();
+        assert!(err.contains("missing --peer-listen"), "{err}");
+    }
+
+    #[test]
+    fn the_file_fills_in_and_flags_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n1.toml");
+        std::fs::write(
+            &path,
+            "id = 1\npeer-listen = \"127.0.0.1:7001\"\nclient-listen = \"127.0.0.1:8001\"\n\
+             peer = [\"2=127.0.0.1:7002\"]\npeer-client = [\"2=127.0.0.1:8002\"]\n\
+             data-dir = \"/tmp/x\"\nheartbeat-ms = 40\nunsafe-bug = \"no-dedup\"\n\
+             read-mode = \"lease\"\n",
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let c = parse(&["--config", p, "--heartbeat-ms", "30"]).unwrap();
+        assert_eq!(c.heartbeat_ms, 30);
+        assert_eq!(c.unsafe_bug, Some(UnsafeBug::NoDedup));
+        assert_eq!(c.read_mode, ReadMode::Lease);
+        assert_eq!(c.peer_clients[&NodeId(2)], "127.0.0.1:8002");
+        std::fs::write(&path, "id = 1\nbogus-key = 3\n").unwrap();
+        let err = parse(&["--config", p]).unwrap_err().to_string();
+        assert!(err.contains("n1.toml") && err.contains("bogus-key"), "{err}");
+    }
+}
