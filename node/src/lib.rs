@@ -1,5 +1,47 @@
 //! faultline-node: the Raft/KV node that faultline tests by default.
 //!
-//! Being built (issue 3): a sans-IO Raft core, a write-ahead log with snapshots, a KV state
-//! machine with client sessions, a tokio runtime with an HTTP/JSON client API, and a seeded
-//! simulator.
+//! A sans-IO Raft core ([`raft::RaftCore`]), a KV state machine with client sessions
+//! ([`kv::Kv`]), the service layer both drivers share ([`service::Service`]), storage
+//! ([`storage`]: the trait, an in-memory store and the file WAL), and a seeded
+//! deterministic simulator (`sim`, feature `sim`).
+//!
+//! # Layout
+//!
+//! - [`raft`]: the consensus core: election, replication, ReadIndex, snapshots.
+//! - [`api`]: client commands and responses (typed and JSON).
+//! - [`kv`]: the pure state machine: `apply(&Command) -> Response`.
+//! - [`service`]: core + state machine + pending client requests, without I/O.
+//! - [`storage`]: what survives a crash.
+//! - `sim`: `SimCluster`, one thread, virtual time, one seeded rng.
+//!
+//! # Example
+//!
+//! ```
+//! # use faultline_node::raft::{RaftConfig, RaftCore, DurableState, NodeId, Role, Action};
+//! # use rand_chacha::ChaCha8Rng;
+//! # use rand::SeedableRng;
+//! let cfg = RaftConfig::new(NodeId(1), vec![NodeId(1)]);
+//! let mut core = RaftCore::new(cfg, DurableState::default(), ChaCha8Rng::seed_from_u64(7))?;
+//! while core.role() != Role::Leader {
+//!     core.tick();
+//! }
+//! let index = core.propose(b"hello".to_vec())?;
+//! for action in core.take_actions() {
+//!     if let Action::PersistEntries { entries, .. } = &action {
+//!         let last = entries.last().unwrap();
+//!         core.on_persisted(last.index, last.term);
+//!     }
+//! }
+//! assert_eq!(core.commit_index(), index);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod kv;
+pub mod raft;
+pub mod service;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
+pub mod storage;

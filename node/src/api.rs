@@ -1,0 +1,286 @@
+//! Client commands and responses: the typed form used inside the node, and the JSON form of
+//! the HTTP API (`POST /v1/kv`, see NODE_API.md), which maps onto it one-to-one.
+//!
+//! ```text
+//!  JSON Request ──try_into_command──▶ Command ──encode──▶ log entry bytes ──▶ Kv::apply
+//!  JSON ResponseBody ◀──to_body── Response ◀──────────────────────────────────┘
+//! ```
+
+use crate::raft::types::{ClientId, NodeId};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// One client command, as stored in the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// The client session.
+    pub client: ClientId,
+    /// The request's sequence number in that session; a retry reuses it.
+    pub seq: u64,
+    /// The key.
+    pub key: String,
+    /// What to do.
+    pub op: Op,
+}
+
+/// The operations of the KV store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// Read the key's value.
+    Get,
+    /// Set the value.
+    Put(String),
+    /// Append to the value (an absent key counts as empty).
+    Append(String),
+    /// Set `new` if the current value is `expected` (`None`: the key is absent).
+    Cas {
+        /// The value expected (`None`: absent).
+        expected: Option<String>,
+        /// The value to set.
+        new: String,
+    },
+    /// Remove the key.
+    Delete,
+}
+
+impl Op {
+    /// The name used on the wire: `get`, `put`, `append`, `cas`, `delete`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Get => "get",
+            Op::Put(_) => "put",
+            Op::Append(_) => "append",
+            Op::Cas { .. } => "cas",
+            Op::Delete => "delete",
+        }
+    }
+
+    /// True for `get`.
+    pub fn is_read(&self) -> bool {
+        matches!(self, Op::Get)
+    }
+}
+
+/// A log entry's command bytes could not be decoded.
+#[derive(Debug, Error)]
+#[error("cannot decode command: {0}")]
+pub struct DecodeError(#[from] postcard::Error);
+
+impl Command {
+    /// Encodes the command for a log entry.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing plain data (strings and integers) into a Vec cannot fail.
+        postcard::to_stdvec(self).expect("encoding a command cannot fail")
+    }
+
+    /// Decodes log entry bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError`] when the bytes are not an encoded command.
+    pub fn decode(bytes: &[u8]) -> Result<Command, DecodeError> {
+        Ok(postcard::from_bytes(bytes)?)
+    }
+}
+
+/// The answer to one command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// Applied. For `get`, `value` is the current value (`None`: absent).
+    Ok {
+        /// The value read (get), else `None`.
+        value: Option<String>,
+    },
+    /// Certainly not applied, e.g. `cas-mismatch` (then `value` is the current value).
+    Fail {
+        /// Machine-readable reason.
+        error: String,
+        /// The current value for `cas-mismatch`.
+        value: Option<String>,
+    },
+    /// Rejected before proposing: this node is not the leader.
+    NotLeader {
+        /// The leader this node knows of.
+        leader: Option<NodeId>,
+    },
+    /// May or may not have been applied (`timeout`, `leadership-lost`, `shutting-down`).
+    Unknown {
+        /// Machine-readable reason.
+        error: String,
+    },
+}
+
+impl Response {
+    /// An `Unknown` with the given reason.
+    pub fn unknown(error: &str) -> Response {
+        Response::Unknown { error: error.to_string() }
+    }
+
+    /// The HTTP status for this response: 200, 421 (not leader), 504 (timeout) or 503.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Response::Ok { .. } | Response::Fail { .. } => 200,
+            Response::NotLeader { .. } => 421,
+            Response::Unknown { error } if error == "timeout" => 504,
+            Response::Unknown { .. } => 503,
+        }
+    }
+
+    /// The JSON body; `leader_addr` maps a node id to its client address.
+    pub fn to_body(&self, leader_addr: impl Fn(NodeId) -> Option<String>) -> ResponseBody {
+        let mut body =
+            ResponseBody { status: String::new(), value: None, error: None, leader: None };
+        match self {
+            Response::Ok { value } => {
+                body.status = "ok".into();
+                body.value = value.clone();
+            }
+            Response::Fail { error, value } => {
+                body.status = "fail".into();
+                body.error = Some(error.clone());
+                body.value = value.clone();
+            }
+            Response::NotLeader { leader } => {
+                body.status = "not-leader".into();
+                body.error = Some("not-leader".into());
+                body.leader = leader.map(|id| LeaderHint { id: id.0, client_addr: leader_addr(id) });
+            }
+            Response::Unknown { error } => {
+                body.status = "unknown".into();
+                body.error = Some(error.clone());
+            }
+        }
+        body
+    }
+}
+
+/// The JSON body of `POST /v1/kv`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// Client session id.
+    pub client: u64,
+    /// Sequence number within the session.
+    pub seq: u64,
+    /// `get`, `put`, `append`, `cas` or `delete`.
+    pub op: String,
+    /// The key.
+    pub key: String,
+    /// put/append argument; cas new value.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// cas only: the expected value (`null`: the key is absent).
+    #[serde(default)]
+    pub expected: Option<String>,
+}
+
+/// A JSON request that does not make a command.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum RequestError {
+    /// `op` is not one of the five operations.
+    #[error("unknown op {0:?} (expected get, put, append, cas or delete)")]
+    UnknownOp(String),
+    /// A put, append or cas without `value`.
+    #[error("op {0} needs a \"value\" field")]
+    MissingValue(String),
+}
+
+impl Request {
+    /// The command this request asks for.
+    ///
+    /// # Errors
+    ///
+    /// [`RequestError`] naming the bad field.
+    pub fn try_into_command(self) -> Result<Command, RequestError> {
+        let value = |v: Option<String>, op: &str| v.ok_or(RequestError::MissingValue(op.into()));
+        let op = match self.op.as_str() {
+            "get" => Op::Get,
+            "put" => Op::Put(value(self.value, "put")?),
+            "append" => Op::Append(value(self.value, "append")?),
+            "cas" => Op::Cas { expected: self.expected, new: value(self.value, "cas")? },
+            "delete" => Op::Delete,
+            other => return Err(RequestError::UnknownOp(other.into())),
+        };
+        Ok(Command { client: ClientId(self.client), seq: self.seq, key: self.key, op })
+    }
+
+    /// The JSON request for a command (used by clients and tests).
+    pub fn from_command(cmd: &Command) -> Request {
+        let (value, expected) = match &cmd.op {
+            Op::Get | Op::Delete => (None, None),
+            Op::Put(v) | Op::Append(v) => (Some(v.clone()), None),
+            Op::Cas { expected, new } => (Some(new.clone()), expected.clone()),
+        };
+        Request {
+            client: cmd.client.0,
+            seq: cmd.seq,
+            op: cmd.op.name().into(),
+            key: cmd.key.clone(),
+            value,
+            expected,
+        }
+    }
+}
+
+/// The JSON response body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseBody {
+    /// `ok`, `fail`, `not-leader` or `unknown`.
+    pub status: String,
+    /// get: the value read (`null`: absent); cas-mismatch: the current value.
+    pub value: Option<String>,
+    /// Machine-readable reason for fail / not-leader / unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The leader, when known (not-leader answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<LeaderHint>,
+}
+
+/// Where the leader is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderHint {
+    /// The leader's node id.
+    pub id: u64,
+    /// The leader's client address, when this node knows it.
+    pub client_addr: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn json_round_trip_and_encoding() {
+        let json = r#"{"client":17,"seq":3,"op":"cas","key":"k7","value":"5","expected":null}"#;
+        let req: Request = serde_json::from_str(json).unwrap();
+        let cmd = req.clone().try_into_command().unwrap();
+        assert_eq!(
+            cmd,
+            Command {
+                client: ClientId(17),
+                seq: 3,
+                key: "k7".into(),
+                op: Op::Cas { expected: None, new: "5".into() }
+            }
+        );
+        assert_eq!(Request::from_command(&cmd), req);
+        assert_eq!(Command::decode(&cmd.encode()).unwrap(), cmd);
+        let bad: Request = serde_json::from_str(r#"{"client":1,"seq":1,"op":"put","key":"k"}"#).unwrap();
+        assert_eq!(bad.try_into_command(), Err(RequestError::MissingValue("put".into())));
+    }
+
+    #[test]
+    fn response_bodies() {
+        let addr = |id: NodeId| Some(format!("127.0.0.1:800{}", id.0));
+        let nl = Response::NotLeader { leader: Some(NodeId(2)) };
+        assert_eq!(nl.http_status(), 421);
+        assert_eq!(
+            serde_json::to_string(&nl.to_body(addr)).unwrap(),
+            r#"{"status":"not-leader","value":null,"error":"not-leader","leader":{"id":2,"client_addr":"127.0.0.1:8002"}}"#
+        );
+        assert_eq!(Response::unknown("timeout").http_status(), 504);
+        let ok = Response::Ok { value: None }.to_body(addr);
+        assert_eq!(serde_json::to_string(&ok).unwrap(), r#"{"status":"ok","value":null}"#);
+    }
+}

@@ -1,0 +1,360 @@
+//! The sans-IO KV service that both drivers (the tokio runtime and the simulator) share:
+//! it owns the [`RaftCore`], the [`Kv`] state machine and the table of pending client
+//! requests.
+//!
+//! ```text
+//!  on_request(token, cmd) ─┐  on_message(msg) ─┐  tick() ─┐  on_persisted(i, t) ─┐
+//!                          ▼                   ▼          ▼                      ▼
+//!            ┌────────────────────────────────────────────────────────────────────┐
+//!            │ Service: RaftCore ─ Apply ─▶ Kv ─▶ answer the request waiting at  │
+//!            │          that index iff the entry carries the same (client, seq)  │
+//!            │          ReadReady ─▶ serve once applied ≥ read index             │
+//!            │          log bigger than the threshold ─▶ snapshot + compact      │
+//!            └────────────────────────────────────────────────────────────────────┘
+//!                          │ take_outputs(), in order (same rule as raft::Action):
+//!                          ▼
+//!   PersistHardState | PersistEntries | PersistSnapshot | Send | Respond(token, Response)
+//! ```
+
+mod pending;
+
+use crate::api::{Command, Op, Response};
+use crate::kv::Kv;
+use crate::raft::action::Action;
+use crate::raft::config::{ConfigError, RaftConfig};
+use crate::raft::core::{DurableState, RaftCore};
+use crate::raft::message::Message;
+use crate::raft::types::{
+    Entry, EntryPayload, HardState, LogIndex, NodeId, ReadMode, Role, Snapshot, Term, UnsafeBug,
+};
+use pending::Pending;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Identifies one client request; chosen by the driver, unique among pending requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RequestToken(pub u64);
+
+/// Configuration of the service layer (the core has its own [`RaftConfig`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// How `get` is served.
+    pub read_mode: ReadMode,
+    /// Take a snapshot and compact the log once the log holds more bytes than this.
+    pub snapshot_threshold_bytes: usize,
+    /// A request not answered within this many ticks gets `unknown` / `timeout`.
+    pub request_timeout_ticks: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            read_mode: ReadMode::ReadIndex,
+            snapshot_threshold_bytes: 1 << 20,
+            request_timeout_ticks: 200,
+        }
+    }
+}
+
+/// What the driver must do, in order. The ordering rule of [`Action`] applies: a `Send`
+/// after a `Persist*` waits until that persist is durable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// See [`Action::PersistHardState`].
+    PersistHardState(HardState),
+    /// See [`Action::PersistEntries`]; call [`Service::on_persisted`] once durable.
+    PersistEntries {
+        /// Delete the log from this index on before appending.
+        truncate_from: Option<LogIndex>,
+        /// The entries to append.
+        entries: Vec<Entry>,
+    },
+    /// See [`Action::PersistSnapshot`].
+    PersistSnapshot {
+        /// The snapshot.
+        snapshot: Snapshot,
+        /// Keep the entries above the snapshot.
+        retain_suffix: bool,
+    },
+    /// Send a peer message (best effort).
+    Send(Message),
+    /// Answer the client request `token`.
+    Respond {
+        /// The request.
+        token: RequestToken,
+        /// The answer.
+        response: Response,
+    },
+}
+
+/// A snapshot of the node's state for `GET /v1/status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// This node.
+    pub id: u64,
+    /// `leader`, `follower`, `candidate` or `pre-candidate`.
+    pub role: String,
+    /// Current term.
+    pub term: u64,
+    /// The known leader.
+    pub leader: Option<u64>,
+    /// Commit index.
+    pub commit_index: u64,
+    /// Applied index.
+    pub applied_index: u64,
+    /// Last log index.
+    pub last_log_index: u64,
+    /// Entries held after the snapshot.
+    pub log_entries: u64,
+    /// Index covered by the latest snapshot.
+    pub snapshot_index: u64,
+    /// Size of the latest snapshot's data.
+    pub snapshot_bytes: u64,
+}
+
+/// The KV service: Raft core + state machine + pending requests. Never does I/O.
+#[derive(Debug)]
+pub struct Service {
+    core: RaftCore,
+    kv: Kv,
+    cfg: ServiceConfig,
+    /// Index of the last entry applied to `kv`.
+    applied: LogIndex,
+    pending: Pending,
+    outputs: Vec<Output>,
+}
+
+impl Service {
+    /// A service starting from `durable` (the state machine is restored from its snapshot;
+    /// committed entries after it are applied again once the commit index is learned).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when the Raft configuration cannot work.
+    ///
+    /// # Panics
+    ///
+    /// If the durable snapshot cannot be decoded (corrupt storage that passed its checksum).
+    pub fn new(
+        raft: RaftConfig,
+        cfg: ServiceConfig,
+        durable: DurableState,
+        rng: ChaCha8Rng,
+    ) -> Result<Service, ConfigError> {
+        let mut kv = Kv::new(raft.bug == Some(UnsafeBug::NoDedup));
+        let mut applied = LogIndex(0);
+        if let Some(snap) = &durable.snapshot {
+            kv.restore(&snap.data).expect("durable snapshot does not decode");
+            applied = snap.meta.last_index;
+        }
+        let core = RaftCore::new(raft, durable, rng)?;
+        Ok(Service { core, kv, cfg, applied, pending: Pending::default(), outputs: Vec::new() })
+    }
+
+    /// A client request. The answer comes later as [`Output::Respond`] with `token`.
+    pub fn on_request(&mut self, token: RequestToken, cmd: Command) {
+        let deadline = self.core.ticks() + self.cfg.request_timeout_ticks;
+        let bug = self.core.config().bug;
+        if cmd.op.is_read() && bug == Some(UnsafeBug::StaleReads) {
+            // The bug: any node answers from whatever it has applied.
+            let response = self.kv.read(&cmd.key);
+            self.respond(token, response);
+            return;
+        }
+        if self.core.role() != Role::Leader {
+            self.respond(token, Response::NotLeader { leader: self.core.leader() });
+            return;
+        }
+        if cmd.op.is_read() && self.cfg.read_mode != ReadMode::Log {
+            if self.cfg.read_mode == ReadMode::Lease && self.core.has_lease() {
+                // The lease proves no other leader exists; the commit index is current.
+                self.pending.add_read(token, cmd.key, self.core.commit_index(), deadline);
+                self.serve_reads();
+                return;
+            }
+            match self.core.read_index(token.0) {
+                Ok(()) => self.pending.add_read_index(token, cmd.key, deadline),
+                Err(_) => self.respond(token, Response::NotLeader { leader: self.core.leader() }),
+            }
+            return;
+        }
+        match self.core.propose(cmd.encode()) {
+            Ok(index) => {
+                if let Some(old) = self.pending.add_write(index, token, &cmd, deadline) {
+                    self.respond(old, Response::unknown("leadership-lost"));
+                }
+            }
+            Err(_) => self.respond(token, Response::NotLeader { leader: self.core.leader() }),
+        }
+    }
+
+    /// A peer message.
+    pub fn on_message(&mut self, msg: Message) {
+        self.core.step(msg);
+    }
+
+    /// One logical tick (the driver's clock decides its length).
+    pub fn tick(&mut self) {
+        self.core.tick();
+        for token in self.pending.expire(self.core.ticks()) {
+            self.respond(token, Response::unknown("timeout"));
+        }
+    }
+
+    /// The entries up to (`index`, `term`) are durable.
+    pub fn on_persisted(&mut self, index: LogIndex, term: Term) {
+        self.core.on_persisted(index, term);
+    }
+
+    /// Answers every pending request with `unknown` / `shutting-down`.
+    pub fn shutdown(&mut self) {
+        for token in self.pending.drain() {
+            self.respond(token, Response::unknown("shutting-down"));
+        }
+    }
+
+    /// Drains what the driver must do, in order.
+    pub fn take_outputs(&mut self) -> Vec<Output> {
+        loop {
+            let actions = self.core.take_actions();
+            if actions.is_empty() {
+                break;
+            }
+            for action in actions {
+                self.run(action);
+            }
+            self.serve_reads();
+            self.maybe_compact();
+        }
+        std::mem::take(&mut self.outputs)
+    }
+
+    fn run(&mut self, action: Action) {
+        match action {
+            Action::PersistHardState(hs) => self.outputs.push(Output::PersistHardState(hs)),
+            Action::PersistEntries { truncate_from, entries } => {
+                self.outputs.push(Output::PersistEntries { truncate_from, entries })
+            }
+            Action::PersistSnapshot { snapshot, retain_suffix } => {
+                self.outputs.push(Output::PersistSnapshot { snapshot, retain_suffix })
+            }
+            Action::Send(msg) => self.outputs.push(Output::Send(msg)),
+            Action::Apply(entries) => {
+                for entry in entries {
+                    self.apply(entry);
+                }
+            }
+            Action::ApplySnapshot(snapshot) => {
+                if let Err(err) = self.kv.restore(&snapshot.data) {
+                    // The leader's snapshot passed through a checksummed transport.
+                    panic!("snapshot from the leader does not decode: {err}");
+                }
+                self.applied = snapshot.meta.last_index;
+                for token in self.pending.writes_up_to(self.applied) {
+                    self.respond(token, Response::unknown("leadership-lost"));
+                }
+            }
+            Action::ReadReady { id, index } => self.pending.read_ready(RequestToken(id), index),
+            Action::ReadFailed { id } => {
+                if self.pending.remove_read(RequestToken(id)) {
+                    let leader = self.core.leader();
+                    self.respond(RequestToken(id), Response::NotLeader { leader });
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, entry: Entry) {
+        self.applied = entry.index;
+        let cmd = match &entry.payload {
+            EntryPayload::Noop => None,
+            EntryPayload::Command(bytes) => match Command::decode(bytes) {
+                Ok(cmd) => Some(cmd),
+                Err(err) => {
+                    tracing::error!(index = %entry.index, %err, "undecodable command skipped");
+                    None
+                }
+            },
+        };
+        let response = cmd.as_ref().map(|c| (c, self.kv.apply(c)));
+        if let Some(waiting) = self.pending.take_write(entry.index) {
+            match response {
+                Some((cmd, response)) if waiting.matches(cmd) => self.respond(waiting.token, response),
+                // Another request (or a no-op) took the slot: a new leader overwrote ours.
+                _ => self.respond(waiting.token, Response::unknown("leadership-lost")),
+            }
+        }
+    }
+
+    /// Serves the reads whose index is applied.
+    fn serve_reads(&mut self) {
+        for (token, key) in self.pending.reads_ready(self.applied) {
+            let response = self.kv.read(&key);
+            self.respond(token, response);
+        }
+    }
+
+    /// Takes a snapshot and compacts the log once it exceeds the threshold.
+    fn maybe_compact(&mut self) {
+        if self.core.log_bytes() < self.cfg.snapshot_threshold_bytes
+            || self.applied <= self.core.snapshot_index()
+        {
+            return;
+        }
+        let data = self.kv.snapshot();
+        if let Err(err) = self.core.compact(self.applied, data) {
+            tracing::warn!(%err, "compaction skipped");
+        }
+    }
+
+    fn respond(&mut self, token: RequestToken, response: Response) {
+        self.outputs.push(Output::Respond { token, response });
+    }
+
+    /// The Raft core (read-only).
+    pub fn core(&self) -> &RaftCore {
+        &self.core
+    }
+
+    /// The state machine (read-only).
+    pub fn kv(&self) -> &Kv {
+        &self.kv
+    }
+
+    /// Index of the last entry applied to the state machine.
+    pub fn applied_index(&self) -> LogIndex {
+        self.applied
+    }
+
+    /// Number of client requests waiting for an answer.
+    pub fn pending_requests(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The leader this node knows of.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.core.leader()
+    }
+
+    /// Role, term, indexes and sizes for `GET /v1/status`.
+    pub fn status(&self) -> Status {
+        let c = &self.core;
+        Status {
+            id: c.id().0,
+            role: c.role().as_str().into(),
+            term: c.term().0,
+            leader: c.leader().map(|l| l.0),
+            commit_index: c.commit_index().0,
+            applied_index: self.applied.0,
+            last_log_index: c.last_index().0,
+            log_entries: c.log_entries() as u64,
+            snapshot_index: c.snapshot_index().0,
+            snapshot_bytes: c.snapshot_bytes() as u64,
+        }
+    }
+
+    /// True when `op` would be served without going through the log.
+    pub fn is_local_read(&self, op: &Op) -> bool {
+        op.is_read() && self.cfg.read_mode != ReadMode::Log
+    }
+}

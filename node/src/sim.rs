@@ -1,0 +1,1 @@
+//! The seeded deterministic simulator (being built).
