@@ -8,6 +8,7 @@
 //! # Layout
 //!
 //! - [`raft`]: the consensus core: election, replication, ReadIndex, snapshots.
+//! - [`config`]: the node binary's flags and TOML file.
 //! - [`api`]: client commands and responses (typed and JSON).
 //! - [`kv`]: the pure state machine: `apply(&Command) -> Response`.
 //! - [`service`]: core + state machine + pending client requests, without I/O.
@@ -39,6 +40,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod config;
 pub mod kv;
 pub mod raft;
 pub mod service;
