@@ -1,0 +1,379 @@
+//! A running cluster: start it, reach it, hurt it, heal it, tear it down.
+//!
+//! ```text
+//! ClusterSpec ──start──> sweep stale runs ─> registry entry ─> netns / proxies ─> layout
+//!                        ─> spawn every node ─> wait: all answer + a leader ──> Cluster
+//! Cluster: kill/start_node/stop/pause/resume/wipe   set_cut/heal   set_clock   set_loss
+//!          shutdown (or Drop, or CleanupHandle) ──> nothing left behind
+//! ```
+#![allow(clippy::disallowed_methods)] // real processes and real waiting: this is an I/O module
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::netns::{self, Netns};
+use crate::partition::Grudge;
+use crate::process::Proc;
+use crate::proxy::{Pids, Proxies};
+use crate::state::{self, Registry};
+use crate::system::etcd::Etcd;
+use crate::system::faultline::Faultline;
+use crate::system::{NodeInfo, System};
+use crate::{Backend, ClusterSpec, Error, Outcome, SystemKind};
+
+mod control;
+mod guard;
+mod layout;
+
+pub use guard::CleanupHandle;
+use guard::{lock, Shared};
+
+/// A running cluster of real processes.
+///
+/// Dropping it (also during a panic) kills every process and removes every proxy,
+/// namespace and rule, synchronously; [`Cluster::shutdown`] does the same gracefully.
+#[derive(Debug)]
+pub struct Cluster {
+    spec: ClusterSpec,
+    system: Box<dyn System>,
+    nodes: Vec<NodeInfo>,
+    tag: String,
+    http: reqwest::Client,
+    shared: Arc<Shared>,
+    /// Current clock settings per node (offset ms, rate).
+    clocks: Mutex<Vec<(i64, f64)>>,
+    /// Currently cut links.
+    cut: Mutex<BTreeSet<(usize, usize)>>,
+    /// Current packet loss probability.
+    loss: Mutex<f64>,
+}
+
+impl Cluster {
+    /// Starts every node and waits until all answer and one is leader.
+    ///
+    /// First removes what crashed earlier runs left behind (processes, namespaces).
+    ///
+    /// # Errors
+    /// A bad spec, a missing binary, no root for netns, a node that exits or does not
+    /// answer within `spec.ready_timeout`. Whatever was started is removed again.
+    pub async fn start(spec: ClusterSpec) -> Result<Cluster, Error> {
+        spec.validate()?;
+        let with_netns = spec.backend == Backend::Netns;
+        if with_netns {
+            netns::check_prerequisites()?;
+        }
+        let cleaned = state::sweep_stale(with_netns);
+        if !cleaned.is_empty() {
+            tracing::warn!(?cleaned, "removed stale state of crashed runs");
+        }
+        let system: Box<dyn System> = match &spec.system {
+            SystemKind::Faultline { binary, unsafe_bug, read_mode, extra_args } => {
+                Box::new(Faultline {
+                    binary: binary.clone(),
+                    unsafe_bug: unsafe_bug.clone(),
+                    read_mode: read_mode.clone(),
+                    extra_args: extra_args.clone(),
+                    seed: spec.seed,
+                })
+            }
+            SystemKind::Etcd { binary, .. } => Box::new(Etcd { binary: binary.clone() }),
+        };
+        let registry = Registry::create(spec.system.binary(), with_netns)?;
+        let tag = registry.tag.clone();
+        let pids: Pids = Arc::default();
+        let n = spec.nodes;
+        // From here on the guard owns everything: an error return drops it and cleans up.
+        let (netns, proxies) = match spec.backend {
+            Backend::Netns => match Netns::create(&tag, n) {
+                Ok(net) => (Some(net), None),
+                Err(e) => {
+                    registry.remove();
+                    return Err(e);
+                }
+            },
+            Backend::Local => (None, Some(Proxies::new(pids.clone()))),
+        };
+        let shared = Arc::new(Shared::new(n, pids, registry, proxies, netns.clone()));
+        let guard = CleanupHandle(shared.clone());
+        let result = async {
+            let nodes = match &netns {
+                Some(net) => layout::netns(n, system.netns_ports(), net, &spec.dir),
+                None => {
+                    let mut p =
+                        lock(&shared.proxies).take().ok_or(Error::Spec("no proxies".into()))?;
+                    let r = layout::local(n, system.routing(), &mut p, &spec.dir).await;
+                    *lock(&shared.proxies) = Some(p);
+                    r?
+                }
+            };
+            for node in &nodes {
+                std::fs::create_dir_all(&node.data_dir)
+                    .map_err(|e| Error::io("creating data dir", &node.data_dir, e))?;
+            }
+            let http = reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .map_err(|e| Error::Spec(format!("http client: {e}")))?;
+            Ok::<_, Error>(Cluster {
+                system,
+                nodes,
+                tag: tag.clone(),
+                http,
+                shared: shared.clone(),
+                clocks: Mutex::new(vec![(0, 1.0); n]),
+                cut: Mutex::new(BTreeSet::new()),
+                loss: Mutex::new(0.0),
+                spec: spec.clone(),
+            })
+        }
+        .await;
+        let cluster = match result {
+            Ok(c) => c,
+            Err(e) => {
+                guard.cleanup_now();
+                return Err(e);
+            }
+        };
+        tracing::info!(
+            tag,
+            system = cluster.system.name(),
+            backend = spec.backend.name(),
+            n,
+            "starting cluster"
+        );
+        for i in 0..n {
+            cluster.spawn(i)?;
+        }
+        cluster.wait_ready(spec.ready_timeout).await?;
+        Ok(cluster)
+    }
+
+    /// The spec this cluster was started from.
+    pub fn spec(&self) -> &ClusterSpec {
+        &self.spec
+    }
+
+    /// The run tag carried by every name this cluster made (namespaces, state file).
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// `["n1", .., "nN"]`.
+    pub fn node_names(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    /// Every node's layout (addresses, dirs, namespace).
+    pub fn nodes(&self) -> &[NodeInfo] {
+        &self.nodes
+    }
+
+    /// `(name, client address)` of every node, in node order.
+    pub fn client_addrs(&self) -> Vec<(String, SocketAddr)> {
+        self.nodes.iter().map(|n| (n.name.clone(), n.client_addr)).collect()
+    }
+
+    /// A node's log file (`<dir>/nodes/nK/node.log`).
+    ///
+    /// # Errors
+    /// [`Error::UnknownNode`].
+    pub fn log_file(&self, node: &str) -> Result<PathBuf, Error> {
+        Ok(self.nodes[self.index(node)?].log_file.clone())
+    }
+
+    /// A handle that can clean up from a signal handler or another thread.
+    pub fn cleanup_handle(&self) -> CleanupHandle {
+        CleanupHandle(self.shared.clone())
+    }
+
+    /// Spawns a task that, on Ctrl-C (SIGINT) or SIGTERM, removes everything this cluster
+    /// made and exits the process with status 130. Opt-in: a caller that handles signals
+    /// itself should use [`Cluster::cleanup_handle`] instead.
+    pub fn spawn_signal_cleanup(&self) -> tokio::task::JoinHandle<()> {
+        let handle = self.cleanup_handle();
+        tokio::spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let term_recv = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = term_recv => {}
+            }
+            eprintln!("interrupted: removing cluster processes, proxies and namespaces");
+            handle.cleanup_now();
+            std::process::exit(130);
+        })
+    }
+
+    /// The current leader's name, if some node claims leadership (highest term wins).
+    pub async fn leader(&self) -> Option<String> {
+        let probes = self.nodes.iter().map(|n| self.system.probe(&self.http, n));
+        let statuses = futures::future::join_all(probes).await;
+        statuses
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.filter(|s| s.is_leader).map(|s| (s.term, i)))
+            .max()
+            .map(|(_, i)| self.nodes[i].name.clone())
+    }
+
+    /// Waits until every running node answers and one is leader.
+    ///
+    /// # Errors
+    /// [`Error::Exited`] when a node's process exits, [`Error::NotReady`] on timeout.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            for (i, node) in self.nodes.iter().enumerate() {
+                if let Some(status) = lock(&self.shared.procs)[i].exit_status() {
+                    self.shared.set_pid(i, None);
+                    return Err(Error::Exited {
+                        node: node.name.clone(),
+                        status,
+                        log: node.log_file.clone(),
+                    });
+                }
+            }
+            let running: Vec<&NodeInfo> = self
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| lock(&self.shared.procs)[*i].pid().is_some())
+                .map(|(_, n)| n)
+                .collect();
+            let probes = running.iter().map(|n| self.system.probe(&self.http, n));
+            let statuses = futures::future::join_all(probes).await;
+            let silent = running.iter().zip(&statuses).find(|(_, s)| s.is_none()).map(|(n, _)| *n);
+            let has_leader = statuses.iter().flatten().any(|s| s.is_leader);
+            if silent.is_none() && has_leader {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let node = silent.unwrap_or(&self.nodes[0]);
+                return Err(Error::NotReady {
+                    node: if silent.is_some() { node.name.clone() } else { "(no leader)".into() },
+                    secs: timeout.as_secs(),
+                    log: node.log_file.clone(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops every node gracefully (SIGTERM, then SIGKILL after 5s) and removes every
+    /// proxy, namespace, rule and the registry entry.
+    ///
+    /// # Errors
+    /// None today; kept fallible so that future teardown failures can be reported.
+    pub async fn shutdown(self) -> Result<(), Error> {
+        for i in 0..self.nodes.len() {
+            let _ = self.stop_index(i, Duration::from_secs(5)).await;
+        }
+        self.shared.cleanup();
+        Ok(())
+    }
+
+    fn index(&self, node: &str) -> Result<usize, Error> {
+        self.nodes
+            .iter()
+            .position(|n| n.name == node)
+            .ok_or_else(|| Error::UnknownNode(node.into()))
+    }
+
+    fn argv(&self, i: usize) -> Vec<OsString> {
+        let node = &self.nodes[i];
+        let cmd = self.system.command(node, &self.nodes, &self.tag);
+        match &node.netns {
+            Some(ns) => ["ip", "netns", "exec", ns.as_str()]
+                .into_iter()
+                .map(OsString::from)
+                .chain(cmd)
+                .collect(),
+            None => cmd,
+        }
+    }
+
+    fn spawn(&self, i: usize) -> Result<(), Error> {
+        let node = &self.nodes[i];
+        let proc = Proc::spawn(&node.name, &self.argv(i), &node.log_file)?;
+        let pid = proc.pid();
+        lock(&self.shared.procs)[i] = proc;
+        self.shared.set_pid(i, pid);
+        Ok(())
+    }
+
+    fn apply_cut(&self, cut: BTreeSet<(usize, usize)>) -> Result<(), Error> {
+        if let Some(net) = &self.shared.netns {
+            net.set_cut(&cut)?;
+        } else if let Some(p) = lock(&self.shared.proxies).as_ref() {
+            p.set_cut(cut.clone());
+        }
+        *lock(&self.cut) = cut;
+        Ok(())
+    }
+
+    /// Cuts exactly the links `grudge` names (replacing any earlier cut).
+    ///
+    /// # Errors
+    /// An iptables command failed (netns).
+    pub fn set_cut(&self, grudge: &Grudge) -> Result<Outcome, Error> {
+        self.apply_cut(grudge.cut.clone())?;
+        Ok(Outcome::Installed)
+    }
+
+    /// Restores every link.
+    ///
+    /// # Errors
+    /// An iptables command failed (netns).
+    pub fn heal(&self) -> Result<Outcome, Error> {
+        self.apply_cut(BTreeSet::new())?;
+        Ok(Outcome::Installed)
+    }
+
+    /// Live node-to-node connections through the local backend's proxies (0 under netns).
+    pub fn proxied_connections(&self) -> usize {
+        lock(&self.shared.proxies).as_ref().map_or(0, Proxies::live_connections)
+    }
+
+    /// Whether any link is cut now.
+    pub fn is_partitioned(&self) -> bool {
+        !lock(&self.cut).is_empty()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if !self.shared.is_done() {
+            tracing::debug!(tag = self.tag, "cluster dropped: cleaning up");
+            self.shared.cleanup();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn free_ports_are_distinct_and_bindable() {
+        let a = layout::free_port(Ipv4Addr::LOCALHOST).unwrap();
+        let b = layout::free_port(Ipv4Addr::LOCALHOST).unwrap();
+        assert_ne!(a, b);
+        assert!((20_000..32_000).contains(&a));
+        std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, a)).unwrap();
+    }
+}

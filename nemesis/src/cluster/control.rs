@@ -1,0 +1,191 @@
+//! Per-node process control (kill, start, stop, pause, resume, wipe) and per-node faults
+//! (clock, packet loss). Each returns an [`Outcome`]: `Skipped` when the action cannot
+//! apply (e.g. killing a node that is down), so the history says exactly what happened.
+#![allow(clippy::disallowed_methods)] // real processes and real waiting: this is an I/O module
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio::time::Instant;
+
+use super::{lock, Cluster};
+use crate::{Error, Outcome};
+
+impl Cluster {
+    /// SIGKILLs a node (its data dir is kept).
+    ///
+    /// # Errors
+    /// [`Error::UnknownNode`], or the signal could not be sent.
+    pub fn kill(&self, node: &str) -> Result<Outcome, Error> {
+        let i = self.index(node)?;
+        let mut procs = lock(&self.shared.procs);
+        if !procs[i].is_running() {
+            return Ok(Outcome::Skipped(format!("{node} is not running")));
+        }
+        procs[i].kill(node)?;
+        drop(procs);
+        self.shared.set_pid(i, None);
+        // A restarted node starts with a normal clock.
+        lock(&self.clocks)[i] = (0, 1.0);
+        Ok(Outcome::Installed)
+    }
+
+    /// Starts a node that is down (after a kill, a stop, or a crash), keeping its data.
+    ///
+    /// # Errors
+    /// [`Error::UnknownNode`], or the process could not be spawned.
+    pub fn start_node(&self, node: &str) -> Result<Outcome, Error> {
+        let i = self.index(node)?;
+        if lock(&self.shared.procs)[i].is_running() {
+            return Ok(Outcome::Skipped(format!("{node} is already running")));
+        }
+        self.spawn(i)?;
+        Ok(Outcome::Installed)
+    }
+
+    /// Stops a node gracefully: SIGCONT, SIGTERM, then SIGKILL after 5 seconds.
+    ///
+    /// # Errors
+    /// [`Error::UnknownNode`], or a signal could not be sent.
+    pub async fn stop(&self, node: &str) -> Result<Outcome, Error> {
+        let i = self.index(node)?;
+        self.stop_index(i, Duration::from_secs(5)).await
+    }
+
+    pub(super) async fn stop_index(&self, i: usize, grace: Duration) -> Result<Outcome, Error> {
+        let name = self.nodes[i].name.clone();
+        {
+            let mut procs = lock(&self.shared.procs);
+            if !procs[i].is_running() {
+                return Ok(Outcome::Skipped(format!("{name} is not running")));
+            }
+            procs[i].signal(&name, Signal::SIGCONT)?;
+            procs[i].paused = false;
+            procs[i].signal(&name, Signal::SIGTERM)?;
+        }
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if !lock(&self.shared.procs)[i].is_running() {
+                self.shared.set_pid(i, None);
+                return Ok(Outcome::Installed);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::warn!(node = name, "did not exit {grace:?} after SIGTERM; killing");
+        lock(&self.shared.procs)[i].kill(&name)?;
+        self.shared.set_pid(i, None);
+        Ok(Outcome::Installed)
+    }
+
+    /// SIGSTOPs a node.
+    ///
+    /// # Errors
+    /// [`Error::UnknownNode`], or the signal could not be sent.
+    pub fn pause(&self, node: &str) -> Result<Outcome, Error> {
+        self.stop_cont(node, true)
+    }
+
+    /// SIGCONTs a paused node.
+    ///
+    /// # Errors
+    /// [`Error::UnknownNode`], or the signal could not be sent.
+    pub fn resume(&self, node: &str) -> Result<Outcome, Error> {
+        self.stop_cont(node, false)
+    }
+
+    fn stop_cont(&self, node: &str, pause: bool) -> Result<Outcome, Error> {
+        let i = self.index(node)?;
+        let mut procs = lock(&self.shared.procs);
+        if !procs[i].is_running() {
+            return Ok(Outcome::Skipped(format!("{node} is not running")));
+        }
+        if procs[i].paused == pause {
+            let state = if pause { "already paused" } else { "not paused" };
+            return Ok(Outcome::Skipped(format!("{node} is {state}")));
+        }
+        procs[i].signal(node, if pause { Signal::SIGSTOP } else { Signal::SIGCONT })?;
+        procs[i].paused = pause;
+        Ok(Outcome::Installed)
+    }
+
+    /// Deletes a stopped node's data dir (Jepsen's `wipe`).
+    ///
+    /// # Errors
+    /// [`Error::UnknownNode`]; [`Error::Spec`] when the node is running; I/O errors.
+    pub fn wipe(&self, node: &str) -> Result<Outcome, Error> {
+        let i = self.index(node)?;
+        if lock(&self.shared.procs)[i].is_running() {
+            return Err(Error::Spec(format!("wipe: {node} is running; stop it first")));
+        }
+        let dir = &self.nodes[i].data_dir;
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| Error::io("wiping", dir, e))?;
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating data dir", dir, e))?;
+        Ok(Outcome::Installed)
+    }
+
+    /// Whether a node's process is running (paused counts as running).
+    pub fn is_running(&self, node: &str) -> bool {
+        self.index(node).is_ok_and(|i| lock(&self.shared.procs)[i].is_running())
+    }
+
+    /// Whether a node is paused.
+    pub fn is_paused(&self, node: &str) -> bool {
+        self.index(node).is_ok_and(|i| lock(&self.shared.procs)[i].paused)
+    }
+
+    /// The pid of a node's process, while it runs.
+    pub fn pid(&self, node: &str) -> Option<u32> {
+        let i = self.index(node).ok()?;
+        lock(&self.shared.procs)[i].pid()
+    }
+
+    /// Sets a node's clock: `offset_ms` added to its clock, `rate` times real speed.
+    /// Skipped for systems the clock cannot reach (etcd) and for nodes that are down.
+    ///
+    /// # Errors
+    /// [`Error::UnknownNode`].
+    pub async fn set_clock(&self, node: &str, offset_ms: i64, rate: f64) -> Result<Outcome, Error> {
+        let i = self.index(node)?;
+        if !self.is_running(node) {
+            return Ok(Outcome::Skipped(format!("{node} is not running")));
+        }
+        if self.is_paused(node) {
+            return Ok(Outcome::Skipped(format!("{node} is paused")));
+        }
+        let out = self.system.set_clock(&self.http, &self.nodes[i], offset_ms, rate).await;
+        if !matches!(out, Outcome::Skipped(_)) {
+            lock(&self.clocks)[i] = (offset_ms, rate);
+        }
+        Ok(out)
+    }
+
+    /// A node's clock as last set (offset ms, rate).
+    pub fn clock(&self, node: &str) -> Option<(i64, f64)> {
+        let i = self.index(node).ok()?;
+        Some(lock(&self.clocks)[i])
+    }
+
+    /// Drops each node-to-node packet with probability `p` (0 stops it). netns only:
+    /// Skipped under the local backend, whose proxies carry TCP streams, not packets.
+    ///
+    /// # Errors
+    /// An iptables command failed.
+    pub fn set_loss(&self, p: f64) -> Result<Outcome, Error> {
+        let Some(net) = &self.shared.netns else {
+            return Ok(Outcome::Skipped(
+                "packet loss needs the netns backend (the local backend proxies TCP streams)"
+                    .into(),
+            ));
+        };
+        net.set_loss(p)?;
+        *lock(&self.loss) = p;
+        Ok(Outcome::Installed)
+    }
+
+    /// The current packet loss probability.
+    pub fn loss(&self) -> f64 {
+        *lock(&self.loss)
+    }
+}

@@ -1,0 +1,122 @@
+//! Where every node lives: addresses, ports, proxies, directories.
+//!
+//! ```text
+//! local, PerLink (faultline):    node i --peer j=proxy(i->j) ──> node j peer_listen
+//! local, PerDestination (etcd):  node i dials j's advertised URL = proxy(->j) ──> node j
+//! netns:                         node i --peer j=10.77.K.j:7000 (iptables does the cutting)
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use crate::netns::Netns;
+use crate::proxy::Proxies;
+use crate::system::{NodeInfo, Routing};
+use crate::Error;
+
+/// Next candidate port; starts at a pid-dependent place in 20000..32000 (below Linux's
+/// ephemeral range, so the kernel does not hand it to an outgoing connection meanwhile).
+static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+
+/// A port on `ip` that nobody listens on right now. Candidates below the ephemeral range,
+/// tried in turn, checked by binding; each process hands a port out once.
+pub(crate) fn free_port(ip: Ipv4Addr) -> Result<u16, Error> {
+    const LO: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    let _ = NEXT_PORT.compare_exchange(
+        0,
+        LO + (std::process::id() % u32::from(SPAN)) as u16,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let p = NEXT_PORT.fetch_add(1, Ordering::SeqCst);
+        let port = LO + p.wrapping_sub(LO) % SPAN;
+        if TcpListener::bind((ip, port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(Error::NoPort(ip.to_string()))
+}
+
+fn base(i: usize, ip: Ipv4Addr, client: SocketAddr, peer: SocketAddr, dir: &Path) -> NodeInfo {
+    let node_dir = dir.join("nodes").join(format!("n{}", i + 1));
+    NodeInfo {
+        id: i + 1,
+        name: format!("n{}", i + 1),
+        ip,
+        client_addr: client,
+        peer_listen: peer,
+        peer_advertise: peer,
+        peers: BTreeMap::new(),
+        netns: None,
+        data_dir: node_dir.join("data"),
+        log_file: node_dir.join("node.log"),
+    }
+}
+
+/// The local layout: 127.0.0.1 ports, and proxies for every peer link.
+#[allow(clippy::needless_range_loop)] // i and j index two nodes at once
+pub(crate) async fn local(
+    n: usize,
+    routing: Routing,
+    proxies: &mut Proxies,
+    dir: &Path,
+) -> Result<Vec<NodeInfo>, Error> {
+    let lo = Ipv4Addr::LOCALHOST;
+    let mut nodes = Vec::with_capacity(n);
+    for i in 0..n {
+        let client = SocketAddr::from((lo, free_port(lo)?));
+        let peer = SocketAddr::from((lo, free_port(lo)?));
+        nodes.push(base(i, lo, client, peer, dir));
+    }
+    match routing {
+        Routing::PerLink => {
+            for i in 0..n {
+                for j in (0..n).filter(|&j| j != i) {
+                    let addr = proxies.listen_link(i, j, nodes[j].peer_listen).await?;
+                    nodes[i].peers.insert(j + 1, addr);
+                }
+            }
+        }
+        Routing::PerDestination => {
+            for j in 0..n {
+                nodes[j].peer_advertise = proxies.listen_dest(j, nodes[j].peer_listen).await?;
+            }
+            for i in 0..n {
+                for j in (0..n).filter(|&j| j != i) {
+                    let adv = nodes[j].peer_advertise;
+                    nodes[i].peers.insert(j + 1, adv);
+                }
+            }
+        }
+    }
+    Ok(nodes)
+}
+
+/// The netns layout: fixed ports on each namespace's own IP.
+#[allow(clippy::needless_range_loop)] // i and j index two nodes at once
+pub(crate) fn netns(
+    n: usize,
+    (client_port, peer_port): (u16, u16),
+    net: &Netns,
+    dir: &Path,
+) -> Vec<NodeInfo> {
+    let mut nodes: Vec<NodeInfo> = (0..n)
+        .map(|i| {
+            let ip = net.ips[i];
+            let mut node = base(i, ip, (ip, client_port).into(), (ip, peer_port).into(), dir);
+            node.netns = Some(net.namespaces[i].clone());
+            node
+        })
+        .collect();
+    for i in 0..n {
+        for j in (0..n).filter(|&j| j != i) {
+            let addr = SocketAddr::from((net.ips[j], peer_port));
+            nodes[i].peers.insert(j + 1, addr);
+        }
+    }
+    nodes
+}

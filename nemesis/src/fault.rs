@@ -1,0 +1,217 @@
+//! The fault vocabulary: the kinds a user picks (`--nemesis partition,kill`) and the concrete
+//! actions a schedule plans (pure data; [`crate::Nemesis`] carries them out).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::json;
+
+use crate::partition::{Grudge, Shape};
+use crate::Error;
+
+/// A kind of fault, as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Fault {
+    /// Network partitions of every [`Shape`].
+    Partition,
+    /// SIGKILL one node, a minority, or all; restart after the fault period, data kept.
+    Kill,
+    /// SIGSTOP one node or a minority; SIGCONT after the fault period.
+    Pause,
+    /// Clock bump, strobe and rate change (faultline nodes only; skipped for etcd).
+    Clock,
+    /// Random packet loss between nodes (netns backend only; skipped under local).
+    Loss,
+}
+
+impl Fault {
+    /// All kinds, in a fixed order.
+    pub const ALL: [Fault; 5] =
+        [Fault::Partition, Fault::Kill, Fault::Pause, Fault::Clock, Fault::Loss];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::Partition => "partition",
+            Fault::Kill => "kill",
+            Fault::Pause => "pause",
+            Fault::Clock => "clock",
+            Fault::Loss => "loss",
+        }
+    }
+
+    /// Parses a comma-separated list such as `"partition,kill"`; `""` and `"none"` give an
+    /// empty list.
+    ///
+    /// # Errors
+    /// [`Error::Spec`] naming the unknown entry.
+    pub fn parse_list(s: &str) -> Result<Vec<Fault>, Error> {
+        let mut out: Vec<Fault> = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty() && *p != "none") {
+            let f: Fault = part.parse()?;
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Fault {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Fault::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| {
+            Error::Spec(format!(
+                "nemesis: unknown fault {s:?} (expected partition, kill, pause, clock or loss)"
+            ))
+        })
+    }
+}
+
+/// One planned fault: what to install at the start of a fault period. The end of the
+/// period undoes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Install a grudge. `grudge` is `None` for [`Shape::IsolateLeader`], resolved when
+    /// installed.
+    Partition {
+        /// The shape.
+        shape: Shape,
+        /// The links to cut, when known in advance.
+        grudge: Option<Grudge>,
+    },
+    /// SIGKILL these nodes (0-based); restart them at the end of the period.
+    Kill {
+        /// Nodes to kill.
+        nodes: Vec<usize>,
+    },
+    /// SIGSTOP these nodes; SIGCONT at the end of the period.
+    Pause {
+        /// Nodes to pause.
+        nodes: Vec<usize>,
+    },
+    /// Add `delta_ms` to these nodes' clocks; reset at the end.
+    ClockBump {
+        /// Nodes.
+        nodes: Vec<usize>,
+        /// Offset added, milliseconds (may be negative).
+        delta_ms: i64,
+    },
+    /// Flip these nodes' clocks between +0 and +`delta_ms` every `period_ms` during the
+    /// period; reset at the end.
+    ClockStrobe {
+        /// Nodes.
+        nodes: Vec<usize>,
+        /// Offset amplitude, milliseconds.
+        delta_ms: i64,
+        /// Flip period, milliseconds.
+        period_ms: u64,
+    },
+    /// Run these nodes' clocks at `rate` times real speed; reset at the end.
+    ClockRate {
+        /// Nodes.
+        nodes: Vec<usize>,
+        /// Speed factor.
+        rate: f64,
+    },
+    /// Drop each node-to-node packet with this probability.
+    Loss {
+        /// Drop probability in (0, 1).
+        probability: f64,
+    },
+}
+
+impl Action {
+    /// The fault kind this action belongs to.
+    pub fn kind(&self) -> Fault {
+        match self {
+            Action::Partition { .. } => Fault::Partition,
+            Action::Kill { .. } => Fault::Kill,
+            Action::Pause { .. } => Fault::Pause,
+            Action::ClockBump { .. } | Action::ClockStrobe { .. } | Action::ClockRate { .. } => {
+                Fault::Clock
+            }
+            Action::Loss { .. } => Fault::Loss,
+        }
+    }
+
+    /// The event name for the start of this fault.
+    pub fn start_event(&self) -> &'static str {
+        match self {
+            Action::Partition { .. } => "start-partition",
+            Action::Kill { .. } => "kill",
+            Action::Pause { .. } => "pause",
+            Action::ClockBump { .. } => "clock-bump",
+            Action::ClockStrobe { .. } => "clock-strobe",
+            Action::ClockRate { .. } => "clock-rate",
+            Action::Loss { .. } => "start-loss",
+        }
+    }
+
+    /// The event name for the end of this fault.
+    pub fn stop_event(&self) -> &'static str {
+        match self {
+            Action::Partition { .. } => "stop-partition",
+            Action::Kill { .. } => "start",
+            Action::Pause { .. } => "resume",
+            Action::ClockBump { .. } | Action::ClockStrobe { .. } | Action::ClockRate { .. } => {
+                "clock-reset"
+            }
+            Action::Loss { .. } => "stop-loss",
+        }
+    }
+
+    /// Event details before run-time resolution (e.g. `{"nodes":["n3"]}`).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Action::Partition { shape, grudge } => {
+                let mut v = grudge.as_ref().map_or_else(|| json!({}), Grudge::to_json);
+                v["shape"] = json!(shape.name());
+                v
+            }
+            Action::Kill { nodes } | Action::Pause { nodes } => json!({ "nodes": names(nodes) }),
+            Action::ClockBump { nodes, delta_ms } => {
+                json!({ "nodes": names(nodes), "delta_ms": delta_ms })
+            }
+            Action::ClockStrobe { nodes, delta_ms, period_ms } => {
+                json!({ "nodes": names(nodes), "delta_ms": delta_ms, "period_ms": period_ms })
+            }
+            Action::ClockRate { nodes, rate } => json!({ "nodes": names(nodes), "rate": rate }),
+            Action::Loss { probability } => json!({ "probability": probability }),
+        }
+    }
+}
+
+/// `[0, 2]` -> `["n1", "n3"]`.
+pub fn names(nodes: &[usize]) -> Vec<String> {
+    nodes.iter().map(|i| format!("n{}", i + 1)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_list() {
+        assert_eq!(
+            Fault::parse_list("partition, kill,partition").unwrap(),
+            vec![Fault::Partition, Fault::Kill]
+        );
+        assert_eq!(Fault::parse_list("none").unwrap(), vec![]);
+        let e = Fault::parse_list("partition,chaos").unwrap_err().to_string();
+        assert!(e.contains("\"chaos\""), "{e}");
+    }
+
+    #[test]
+    fn event_names() {
+        let a = Action::Kill { nodes: vec![2] };
+        assert_eq!((a.start_event(), a.stop_event()), ("kill", "start"));
+        assert_eq!(a.to_json(), json!({"nodes":["n3"]}));
+    }
+}

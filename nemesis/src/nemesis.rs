@@ -1,0 +1,278 @@
+//! The nemesis: carries out a seeded [`Schedule`] against a [`Cluster`], reporting every
+//! start and end of a fault as a [`NemesisEvent`].
+//!
+//! ```text
+//! run(cluster, duration, events):
+//!   calm(interval) ─> start fault (Action -> resolve leader -> install) ─> event
+//!   fault(interval; strobe flips clocks meanwhile) ─> end fault ─> event ─> calm ─> ..
+//! heal_all(cluster, events):
+//!   end the active fault; heal links; stop loss; resume paused; reset clocks;
+//!   restart every node that is down (killed or crashed) ─> one event each
+//! ```
+//!
+//! `run` may be cancelled (its future dropped) at any await: the active fault stays
+//! recorded and `heal_all` ends it.
+#![allow(clippy::disallowed_methods)] // the nemesis waits in real time: it is an I/O driver
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+
+use crate::fault::{names, Action};
+use crate::partition::{Grudge, Shape};
+use crate::schedule::{NemesisConfig, Schedule};
+use crate::{Cluster, Error, NemesisEvent, Outcome};
+
+/// Runs faults against a cluster on a seeded schedule.
+#[derive(Debug)]
+pub struct Nemesis {
+    config: NemesisConfig,
+    schedule: Option<Schedule>,
+    /// The fault installed and not yet ended, with its (resolved) action.
+    active: Option<Action>,
+}
+
+impl Nemesis {
+    /// A nemesis with this configuration; the schedule is made on the first `run`, for the
+    /// cluster's node count.
+    pub fn new(config: NemesisConfig) -> Self {
+        Nemesis { config, schedule: None, active: None }
+    }
+
+    /// The active fault's start event name (`"start-partition"`, `"kill"`, ..), if any.
+    pub fn active(&self) -> Option<&'static str> {
+        self.active.as_ref().map(Action::start_event)
+    }
+
+    /// Alternates calm and fault periods of `config.interval` for `duration`, then ends
+    /// the active fault. Every start and end of a fault is sent on `events`.
+    ///
+    /// # Errors
+    /// Harness failures only (a process could not be spawned, iptables failed).
+    pub async fn run(
+        &mut self,
+        cluster: &Cluster,
+        duration: Duration,
+        events: &UnboundedSender<NemesisEvent>,
+    ) -> Result<(), Error> {
+        let deadline = Instant::now() + duration;
+        let n = cluster.node_names().len();
+        let config = self.config.clone();
+        let interval = config.interval.max(Duration::from_millis(10));
+        loop {
+            tokio::time::sleep_until((Instant::now() + interval).min(deadline)).await;
+            if Instant::now() >= deadline {
+                break;
+            }
+            let schedule = self.schedule.get_or_insert_with(|| Schedule::new(&config, n));
+            let Some(action) = schedule.next_action() else {
+                tokio::time::sleep_until(deadline).await;
+                break;
+            };
+            self.start(cluster, action, events).await?;
+            let end = (Instant::now() + interval).min(deadline);
+            match self.active.clone() {
+                Some(Action::ClockStrobe { nodes, delta_ms, period_ms }) => {
+                    strobe(cluster, &nodes, delta_ms, period_ms, end).await?;
+                }
+                _ => tokio::time::sleep_until(end).await,
+            }
+            self.end(cluster, events).await?;
+        }
+        self.end(cluster, events).await
+    }
+
+    /// Installs one action now (the start of a fault period) and records it as active.
+    ///
+    /// # Errors
+    /// Harness failures only.
+    pub async fn start(
+        &mut self,
+        cluster: &Cluster,
+        action: Action,
+        events: &UnboundedSender<NemesisEvent>,
+    ) -> Result<Outcome, Error> {
+        self.end(cluster, events).await?;
+        let (action, outcome) = install(cluster, action).await?;
+        tracing::info!(f = action.start_event(), outcome = outcome.as_str(), "nemesis");
+        let _ =
+            events.send(NemesisEvent::new(action.start_event(), action.to_json(), outcome.clone()));
+        if !matches!(outcome, Outcome::Skipped(_)) {
+            self.active = Some(action);
+        }
+        Ok(outcome)
+    }
+
+    /// Ends the active fault, if any.
+    ///
+    /// # Errors
+    /// Harness failures only.
+    pub async fn end(
+        &mut self,
+        cluster: &Cluster,
+        events: &UnboundedSender<NemesisEvent>,
+    ) -> Result<(), Error> {
+        let Some(action) = self.active.take() else { return Ok(()) };
+        let (value, outcome) = undo(cluster, &action).await?;
+        tracing::info!(f = action.stop_event(), outcome = outcome.as_str(), "nemesis");
+        let _ = events.send(NemesisEvent::new(action.stop_event(), value, outcome));
+        Ok(())
+    }
+
+    /// Heals everything: ends the active fault, restores every link, stops packet loss,
+    /// resumes paused nodes, resets changed clocks, restarts every node that is down.
+    ///
+    /// # Errors
+    /// Harness failures only.
+    pub async fn heal_all(
+        &mut self,
+        cluster: &Cluster,
+        events: &UnboundedSender<NemesisEvent>,
+    ) -> Result<(), Error> {
+        self.end(cluster, events).await?;
+        let send = |f: &str, value: serde_json::Value, outcome: Outcome| {
+            let _ = events.send(NemesisEvent::new(f, value, outcome));
+        };
+        if cluster.is_partitioned() {
+            send("stop-partition", json!({}), cluster.heal()?);
+        }
+        if cluster.loss() > 0.0 {
+            send("stop-loss", json!({}), cluster.set_loss(0.0)?);
+        }
+        let all = cluster.node_names();
+        let paused: Vec<String> = all.iter().filter(|n| cluster.is_paused(n)).cloned().collect();
+        if !paused.is_empty() {
+            let outs: Result<Vec<Outcome>, Error> =
+                paused.iter().map(|n| cluster.resume(n)).collect();
+            send("resume", json!({ "nodes": paused }), Outcome::combine(outs?));
+        }
+        let skewed: Vec<String> = all
+            .iter()
+            .filter(|n| cluster.clock(n).is_some_and(|c| c != (0, 1.0)))
+            .cloned()
+            .collect();
+        if !skewed.is_empty() {
+            let mut outs = Vec::new();
+            for n in &skewed {
+                outs.push(cluster.set_clock(n, 0, 1.0).await?);
+            }
+            send("clock-reset", json!({ "nodes": skewed }), Outcome::combine(outs));
+        }
+        let down: Vec<String> = all.iter().filter(|n| !cluster.is_running(n)).cloned().collect();
+        if !down.is_empty() {
+            let outs: Result<Vec<Outcome>, Error> =
+                down.iter().map(|n| cluster.start_node(n)).collect();
+            send("start", json!({ "nodes": down }), Outcome::combine(outs?));
+        }
+        Ok(())
+    }
+}
+
+/// Resolves run-time targets (the leader) and installs the action.
+async fn install(cluster: &Cluster, action: Action) -> Result<(Action, Outcome), Error> {
+    Ok(match action {
+        Action::Partition { shape: Shape::IsolateLeader, grudge: None } => {
+            let n = cluster.node_names().len();
+            match cluster.leader().await {
+                Some(l) => {
+                    let idx = cluster.node_names().iter().position(|x| *x == l).unwrap_or(0);
+                    let grudge = Grudge::isolate(n, idx);
+                    let out = cluster.set_cut(&grudge)?;
+                    (Action::Partition { shape: Shape::IsolateLeader, grudge: Some(grudge) }, out)
+                }
+                None => (
+                    Action::Partition { shape: Shape::IsolateLeader, grudge: None },
+                    Outcome::Skipped("no leader known".into()),
+                ),
+            }
+        }
+        Action::Partition { shape, grudge } => {
+            let out = match &grudge {
+                Some(g) => cluster.set_cut(g)?,
+                None => Outcome::Skipped("no grudge".into()),
+            };
+            (Action::Partition { shape, grudge }, out)
+        }
+        Action::Kill { ref nodes } => {
+            let outs: Result<Vec<_>, _> = names(nodes).iter().map(|n| cluster.kill(n)).collect();
+            (action.clone(), Outcome::combine(outs?))
+        }
+        Action::Pause { ref nodes } => {
+            let outs: Result<Vec<_>, _> = names(nodes).iter().map(|n| cluster.pause(n)).collect();
+            (action.clone(), Outcome::combine(outs?))
+        }
+        Action::ClockBump { ref nodes, delta_ms } => {
+            let mut outs = Vec::new();
+            for n in names(nodes) {
+                let (off, rate) = cluster.clock(&n).unwrap_or((0, 1.0));
+                outs.push(cluster.set_clock(&n, off + delta_ms, rate).await?);
+            }
+            (action.clone(), Outcome::combine(outs))
+        }
+        Action::ClockStrobe { ref nodes, delta_ms, .. } => {
+            let mut outs = Vec::new();
+            for n in names(nodes) {
+                outs.push(cluster.set_clock(&n, delta_ms, 1.0).await?);
+            }
+            (action.clone(), Outcome::combine(outs))
+        }
+        Action::ClockRate { ref nodes, rate } => {
+            let mut outs = Vec::new();
+            for n in names(nodes) {
+                let (off, _) = cluster.clock(&n).unwrap_or((0, 1.0));
+                outs.push(cluster.set_clock(&n, off, rate).await?);
+            }
+            (action.clone(), Outcome::combine(outs))
+        }
+        Action::Loss { probability } => (action.clone(), cluster.set_loss(probability)?),
+    })
+}
+
+/// Undoes an installed action; returns the end event's value and outcome.
+async fn undo(cluster: &Cluster, action: &Action) -> Result<(serde_json::Value, Outcome), Error> {
+    Ok(match action {
+        Action::Partition { shape, .. } => (json!({ "shape": shape.name() }), cluster.heal()?),
+        Action::Kill { nodes } => {
+            let outs: Result<Vec<_>, _> =
+                names(nodes).iter().map(|n| cluster.start_node(n)).collect();
+            (json!({ "nodes": names(nodes) }), Outcome::combine(outs?))
+        }
+        Action::Pause { nodes } => {
+            let outs: Result<Vec<_>, _> = names(nodes).iter().map(|n| cluster.resume(n)).collect();
+            (json!({ "nodes": names(nodes) }), Outcome::combine(outs?))
+        }
+        Action::ClockBump { nodes, .. }
+        | Action::ClockStrobe { nodes, .. }
+        | Action::ClockRate { nodes, .. } => {
+            let mut outs = Vec::new();
+            for n in names(nodes) {
+                outs.push(cluster.set_clock(&n, 0, 1.0).await?);
+            }
+            (json!({ "nodes": names(nodes) }), Outcome::combine(outs))
+        }
+        Action::Loss { .. } => (json!({}), cluster.set_loss(0.0)?),
+    })
+}
+
+/// Flips the nodes' clocks between +`delta_ms` and +0 every `period_ms` until `end`.
+async fn strobe(
+    cluster: &Cluster,
+    nodes: &[usize],
+    delta_ms: i64,
+    period_ms: u64,
+    end: Instant,
+) -> Result<(), Error> {
+    let period = Duration::from_millis(period_ms.max(1));
+    let mut high = true;
+    while Instant::now() + period < end {
+        tokio::time::sleep(period).await;
+        high = !high;
+        for n in names(nodes) {
+            cluster.set_clock(&n, if high { delta_ms } else { 0 }, 1.0).await?;
+        }
+    }
+    tokio::time::sleep_until(end).await;
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! What became of a fault action, and the event the nemesis reports for it.
+//!
+//! ```text
+//! Nemesis::run ──(NemesisEvent { f, value, outcome, time })──> mpsc ──> runner ──> history.jsonl
+//! ```
+//!
+//! Outcome semantics follow openraft's `jepsen/error-handling-semantics.md`: `Installed`
+//! means the fault is certainly in place, `Skipped` means it certainly is not (and says why),
+//! `Indeterminate` means the action was attempted but we cannot tell whether it took effect.
+
+use serde::Serialize;
+
+/// The result of one nemesis action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "reason", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The action certainly took effect.
+    Installed,
+    /// The action certainly did not take effect; the reason says why.
+    Skipped(String),
+    /// The action was attempted and may or may not have taken effect.
+    Indeterminate(String),
+}
+
+impl Outcome {
+    /// `"installed"`, `"skipped"` or `"indeterminate"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Installed => "installed",
+            Outcome::Skipped(_) => "skipped",
+            Outcome::Indeterminate(_) => "indeterminate",
+        }
+    }
+
+    /// The reason, for `Skipped` and `Indeterminate`.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Installed => None,
+            Outcome::Skipped(r) | Outcome::Indeterminate(r) => Some(r),
+        }
+    }
+
+    /// Combines the outcomes of several sub-actions: any indeterminate part makes the whole
+    /// indeterminate; all skipped makes it skipped; otherwise installed.
+    pub fn combine(parts: impl IntoIterator<Item = Outcome>) -> Outcome {
+        let mut skipped = Vec::new();
+        let mut any = false;
+        let mut installed = false;
+        for p in parts {
+            any = true;
+            match p {
+                Outcome::Indeterminate(r) => return Outcome::Indeterminate(r),
+                Outcome::Skipped(r) => skipped.push(r),
+                Outcome::Installed => installed = true,
+            }
+        }
+        if installed || !any {
+            Outcome::Installed
+        } else {
+            Outcome::Skipped(skipped.join("; "))
+        }
+    }
+}
+
+/// One start or end of a fault, as reported by [`crate::Nemesis`].
+///
+/// The runner writes it as a history line
+/// `{"type":"info","process":"nemesis","f":<f>,"value":<value>,"time":..}`; see
+/// [`NemesisEvent::history_value`] for a value that also carries the outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NemesisEvent {
+    /// What happened: `start-partition`, `stop-partition`, `kill`, `start`, `pause`,
+    /// `resume`, `clock-bump`, `clock-strobe`, `clock-rate`, `clock-reset`, `start-loss`,
+    /// `stop-loss`.
+    pub f: String,
+    /// Details, e.g. `{"groups":[["n1","n2"],["n3","n4","n5"]]}` or `{"nodes":["n3"]}`.
+    pub value: serde_json::Value,
+    /// Whether it took effect.
+    pub outcome: Outcome,
+    /// When the action completed.
+    pub time: tokio::time::Instant,
+}
+
+impl NemesisEvent {
+    pub(crate) fn new(f: &str, value: serde_json::Value, outcome: Outcome) -> Self {
+        #[allow(clippy::disallowed_methods)] // an event's timestamp is real time by definition
+        let time = tokio::time::Instant::now();
+        NemesisEvent { f: f.to_string(), value, outcome, time }
+    }
+
+    /// `value` with `"outcome"` (and `"reason"` when not installed) added when `value` is a
+    /// JSON object; otherwise `{"value": value, "outcome": ..}`.
+    pub fn history_value(&self) -> serde_json::Value {
+        let mut obj = match &self.value {
+            serde_json::Value::Object(m) => m.clone(),
+            other => {
+                let mut m = serde_json::Map::new();
+                m.insert("value".into(), other.clone());
+                m
+            }
+        };
+        obj.insert("outcome".into(), self.outcome.as_str().into());
+        if let Some(r) = self.outcome.reason() {
+            obj.insert("reason".into(), r.into());
+        }
+        serde_json::Value::Object(obj)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combine_outcomes() {
+        let s = || Outcome::Skipped("x".into());
+        assert_eq!(Outcome::combine([Outcome::Installed, s()]), Outcome::Installed);
+        assert_eq!(Outcome::combine([s(), s()]), Outcome::Skipped("x; x".into()));
+        assert_eq!(
+            Outcome::combine([Outcome::Installed, Outcome::Indeterminate("t".into())]),
+            Outcome::Indeterminate("t".into())
+        );
+    }
+
+    #[test]
+    fn history_value_carries_outcome() {
+        let e = NemesisEvent::new(
+            "kill",
+            serde_json::json!({"nodes":["n1"]}),
+            Outcome::Skipped("no".into()),
+        );
+        assert_eq!(
+            e.history_value(),
+            serde_json::json!({"nodes":["n1"],"outcome":"skipped","reason":"no"})
+        );
+    }
+}

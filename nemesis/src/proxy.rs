@@ -1,0 +1,256 @@
+//! The local backend's TCP proxies: every node-to-node connection passes through one, so a
+//! partition can cut exactly the links a grudge names.
+//!
+//! ```text
+//!  node i ──dial──> proxy (i->j or ->j) ──dial──> node j's peer listener
+//!                      │
+//!   set_cut(links) ────┘ closes live connections on cut links, refuses new ones
+//! ```
+//!
+//! Two kinds of listener:
+//! - per link (`listen_link(i, j)`): the dialer is known from the address dialed. Used for
+//!   faultline, whose nodes take one `--peer` address per peer and whose connections carry
+//!   messages one way only, so cutting link `(i, j)` cuts exactly `i -> j`.
+//! - per destination (`listen_dest(j)`): the dialer is found from the connecting socket's
+//!   owner process (see [`crate::procnet`]). Used for etcd, whose members all dial the same
+//!   advertised peer URL. etcd's connections carry traffic both ways (a member streams
+//!   messages back over a connection its peer opened), so a connection between `i` and `j`
+//!   is cut when either direction is cut. All partition shapes are symmetric, so this is
+//!   exact for them. A connection whose dialer cannot be identified is refused while any
+//!   link into its destination is cut.
+//!
+//! Connection bookkeeping and the cut set share one lock, so a connection is either
+//! registered before a cut (and closed by it) or checked after it (and refused).
+#![allow(clippy::disallowed_methods)] // real sockets and real timeouts: this is an I/O module
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{AbortHandle, JoinHandle};
+
+use crate::procnet;
+use crate::Error;
+
+/// Node pids, by node index, for identifying dialers (shared with the cluster).
+pub(crate) type Pids = Arc<Mutex<BTreeMap<usize, u32>>>;
+
+#[derive(Debug)]
+struct Conn {
+    /// The dialer, once identified (`None`: unknown or not yet checked).
+    src: Option<usize>,
+    dst: usize,
+    /// Whether the connection carries traffic both ways (per-destination proxies).
+    both_ways: bool,
+    /// Set once the connection passed its cut check; only checked ones are closed by cuts
+    /// (unchecked ones check themselves under the same lock).
+    checked: bool,
+    abort: Option<AbortHandle>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    cut: BTreeSet<(usize, usize)>,
+    conns: BTreeMap<u64, Conn>,
+    next: u64,
+}
+
+impl Table {
+    fn is_cut(&self, src: Option<usize>, dst: usize, both_ways: bool) -> bool {
+        match src {
+            Some(s) if s == dst => false,
+            Some(s) => self.cut.contains(&(s, dst)) || (both_ways && self.cut.contains(&(dst, s))),
+            None => self.cut.iter().any(|&(a, b)| b == dst || (both_ways && a == dst)),
+        }
+    }
+}
+
+/// All proxies of one cluster.
+#[derive(Debug)]
+pub(crate) struct Proxies {
+    table: Arc<Mutex<Table>>,
+    pids: Pids,
+    listeners: Vec<JoinHandle<()>>,
+}
+
+impl Proxies {
+    pub fn new(pids: Pids) -> Self {
+        Proxies { table: Arc::default(), pids, listeners: Vec::new() }
+    }
+
+    /// A proxy for link `src -> dst` forwarding to `target`; returns its address.
+    pub async fn listen_link(
+        &mut self,
+        src: usize,
+        dst: usize,
+        target: SocketAddr,
+    ) -> Result<SocketAddr, Error> {
+        self.listen(Some(src), dst, target).await
+    }
+
+    /// A proxy for every dialer of `dst`, forwarding to `target`; returns its address.
+    pub async fn listen_dest(
+        &mut self,
+        dst: usize,
+        target: SocketAddr,
+    ) -> Result<SocketAddr, Error> {
+        self.listen(None, dst, target).await
+    }
+
+    async fn listen(
+        &mut self,
+        src: Option<usize>,
+        dst: usize,
+        target: SocketAddr,
+    ) -> Result<SocketAddr, Error> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| Error::NoPort(format!("127.0.0.1 (proxy): {e}")))?;
+        let addr = listener.local_addr().map_err(|e| Error::NoPort(e.to_string()))?;
+        let table = self.table.clone();
+        let pids = self.pids.clone();
+        self.listeners
+            .push(tokio::spawn(accept_loop(listener, addr, src, dst, target, table, pids)));
+        Ok(addr)
+    }
+
+    /// Replaces the set of cut links, closing live connections on links now cut.
+    pub fn set_cut(&self, cut: BTreeSet<(usize, usize)>) {
+        let mut t = lock(&self.table);
+        t.cut = cut;
+        let doomed: Vec<u64> = t
+            .conns
+            .iter()
+            .filter(|(_, c)| c.checked && t.is_cut(c.src, c.dst, c.both_ways))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in doomed {
+            if let Some(c) = t.conns.remove(&id) {
+                if let Some(a) = c.abort {
+                    a.abort();
+                }
+            }
+        }
+    }
+
+    /// Number of live proxied connections (for tests and logs).
+    pub fn live_connections(&self) -> usize {
+        lock(&self.table).conns.len()
+    }
+
+    /// Stops every listener and closes every connection.
+    pub fn shutdown(&mut self) {
+        for l in self.listeners.drain(..) {
+            l.abort();
+        }
+        let mut t = lock(&self.table);
+        for (_, c) in std::mem::take(&mut t.conns) {
+            if let Some(a) = c.abort {
+                a.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Proxies {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn lock(t: &Arc<Mutex<Table>>) -> MutexGuard<'_, Table> {
+    // A poisoned table only means a panic elsewhere; the data is still consistent.
+    t.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    me: SocketAddr,
+    fixed_src: Option<usize>,
+    dst: usize,
+    target: SocketAddr,
+    table: Arc<Mutex<Table>>,
+    pids: Pids,
+) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(%me, "proxy accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let id = {
+            let mut t = lock(&table);
+            t.next += 1;
+            let id = t.next;
+            let both_ways = fixed_src.is_none();
+            t.conns.insert(id, Conn { src: None, dst, both_ways, checked: false, abort: None });
+            id
+        };
+        let table2 = table.clone();
+        let pids2 = pids.clone();
+        let task = tokio::spawn(async move {
+            let _unregister = Unregister { table: table2.clone(), id };
+            let both_ways = fixed_src.is_none();
+            let src = match fixed_src {
+                Some(s) => Some(s),
+                None => {
+                    let pids: Vec<(u32, usize)> = {
+                        let p = pids2.lock().unwrap_or_else(|p| p.into_inner());
+                        p.iter().map(|(&n, &pid)| (pid, n)).collect()
+                    };
+                    tokio::task::spawn_blocking(move || procnet::dialer_node(peer, me, &pids))
+                        .await
+                        .ok()
+                        .flatten()
+                }
+            };
+            {
+                let mut t = lock(&table2);
+                if t.is_cut(src, dst, both_ways) {
+                    tracing::debug!(?src, dst, "proxy refused a connection on a cut link");
+                    return;
+                }
+                match t.conns.get_mut(&id) {
+                    // Checked under the lock: from now on a cut finds and closes it.
+                    Some(c) => {
+                        c.src = src;
+                        c.checked = true;
+                    }
+                    None => return,
+                }
+            }
+            forward(stream, target).await;
+        });
+        let mut t = lock(&table);
+        match t.conns.get_mut(&id) {
+            Some(c) => c.abort = Some(task.abort_handle()),
+            // Closed by a cut before we could hand it its abort handle (or already done).
+            None => task.abort(),
+        }
+    }
+}
+
+async fn forward(mut inbound: TcpStream, target: SocketAddr) {
+    let connect = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(target)).await;
+    let Ok(Ok(mut outbound)) = connect else { return };
+    let _ = inbound.set_nodelay(true);
+    let _ = outbound.set_nodelay(true);
+    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+}
+
+/// Removes a connection's entry when its task ends (also when aborted).
+struct Unregister {
+    table: Arc<Mutex<Table>>,
+    id: u64,
+}
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        lock(&self.table).conns.remove(&self.id);
+    }
+}

@@ -1,0 +1,209 @@
+//! The seeded fault schedule (pure): which fault comes next, on which nodes.
+//!
+//! ```text
+//! (NemesisConfig, node count, ChaCha8Rng(seed)) ──next_action()──> Action, Action, ..
+//! ```
+//!
+//! The timeline is `calm, fault, calm, fault, ..`: each period lasts `interval`. The same
+//! seed and node count give the same sequence of actions; only what depends on the running
+//! cluster (the current leader) is resolved later, by [`crate::Nemesis`].
+
+use std::time::Duration;
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::fault::{Action, Fault};
+use crate::partition::{Grudge, Shape};
+
+/// What the nemesis does and how often.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NemesisConfig {
+    /// The fault kinds to mix (empty: the nemesis stays calm).
+    pub faults: Vec<Fault>,
+    /// Length of each calm period and of each fault period.
+    pub interval: Duration,
+    /// Seed of the schedule.
+    pub seed: u64,
+    /// Partition shapes to choose from (default: all).
+    pub shapes: Vec<Shape>,
+}
+
+impl NemesisConfig {
+    /// All shapes, the given faults, interval and seed.
+    pub fn new(faults: Vec<Fault>, interval: Duration, seed: u64) -> Self {
+        NemesisConfig { faults, interval, seed, shapes: Shape::ALL.to_vec() }
+    }
+}
+
+/// A seeded stream of planned fault actions for a cluster of `n` nodes.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    faults: Vec<Fault>,
+    shapes: Vec<Shape>,
+    n: usize,
+    rng: ChaCha8Rng,
+}
+
+impl Schedule {
+    /// A schedule for `n` nodes. Faults that cannot apply (e.g. partitions on 1 node) are
+    /// left out.
+    pub fn new(config: &NemesisConfig, n: usize) -> Self {
+        let shapes: Vec<Shape> = config.shapes.iter().copied().filter(|s| s.fits(n)).collect();
+        let faults = config
+            .faults
+            .iter()
+            .copied()
+            .filter(|f| *f != Fault::Partition || !shapes.is_empty())
+            .collect();
+        Schedule { faults, shapes, n, rng: ChaCha8Rng::seed_from_u64(config.seed) }
+    }
+
+    /// Whether there is any fault to plan.
+    pub fn is_empty(&self) -> bool {
+        self.faults.is_empty()
+    }
+
+    /// The next planned action, or `None` when no fault kind applies.
+    pub fn next_action(&mut self) -> Option<Action> {
+        let kind = *self.faults.get(self.rng.random_range(0..self.faults.len().max(1)))?;
+        Some(match kind {
+            Fault::Partition => self.partition(),
+            Fault::Kill => {
+                let nodes = match self.rng.random_range(0..100) {
+                    0..50 => self.pick(1),
+                    50..85 => self.minority(),
+                    _ => (0..self.n).collect(),
+                };
+                Action::Kill { nodes }
+            }
+            Fault::Pause => {
+                let nodes = if self.rng.random_bool(0.5) { self.pick(1) } else { self.minority() };
+                Action::Pause { nodes }
+            }
+            Fault::Clock => self.clock(),
+            Fault::Loss => {
+                let p = [0.05, 0.1, 0.2, 0.3][self.rng.random_range(0..4)];
+                Action::Loss { probability: p }
+            }
+        })
+    }
+
+    fn partition(&mut self) -> Action {
+        let shape = self.shapes[self.rng.random_range(0..self.shapes.len())];
+        let n = self.n;
+        let order = self.order();
+        let grudge = match shape {
+            Shape::RandomHalves => Some(Grudge::split(n, &order, n / 2)),
+            Shape::MajorityMinority => {
+                let k = self.rng.random_range(1..=((n - 1) / 2).max(1));
+                Some(Grudge::split(n, &order, k))
+            }
+            Shape::IsolateOne => Some(Grudge::isolate(n, order[0])),
+            Shape::IsolateLeader => None,
+            Shape::Bridge => Some(Grudge::bridge(n, &order)),
+            Shape::Ring => Some(Grudge::ring(n, &order)),
+        };
+        Action::Partition { shape, grudge }
+    }
+
+    fn clock(&mut self) -> Action {
+        let nodes = if self.rng.random_bool(0.5) { self.pick(1) } else { self.minority() };
+        let sign = if self.rng.random_bool(0.5) { 1 } else { -1 };
+        match self.rng.random_range(0..3) {
+            0 => Action::ClockBump { nodes, delta_ms: sign * self.rng.random_range(200..=10_000) },
+            1 => Action::ClockStrobe {
+                nodes,
+                delta_ms: sign * self.rng.random_range(200..=5_000),
+                period_ms: self.rng.random_range(10..=500),
+            },
+            _ => {
+                let rate = [0.25, 0.5, 2.0, 4.0][self.rng.random_range(0..4)];
+                Action::ClockRate { nodes, rate }
+            }
+        }
+    }
+
+    fn order(&mut self) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..self.n).collect();
+        v.shuffle(&mut self.rng);
+        v
+    }
+
+    fn pick(&mut self, k: usize) -> Vec<usize> {
+        let mut v = self.order();
+        v.truncate(k);
+        v.sort_unstable();
+        v
+    }
+
+    /// A random minority of 1..=⌊(n-1)/2⌋ nodes (at least one).
+    fn minority(&mut self) -> Vec<usize> {
+        let k = self.rng.random_range(1..=((self.n - 1) / 2).max(1));
+        self.pick(k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(seed: u64, n: usize) -> Vec<Action> {
+        let cfg = NemesisConfig::new(Fault::ALL.to_vec(), Duration::from_secs(1), seed);
+        let mut s = Schedule::new(&cfg, n);
+        (0..200).map(|_| s.next_action().unwrap()).collect()
+    }
+
+    #[test]
+    fn same_seed_same_sequence() {
+        assert_eq!(run(42, 5), run(42, 5));
+        assert_ne!(run(42, 5), run(43, 5));
+    }
+
+    #[test]
+    fn mixes_every_fault_kind_and_shape() {
+        let actions = run(7, 5);
+        for f in Fault::ALL {
+            assert!(actions.iter().any(|a| a.kind() == f), "{f} never planned");
+        }
+        for shape in Shape::ALL {
+            assert!(
+                actions
+                    .iter()
+                    .any(|a| matches!(a, Action::Partition { shape: s, .. } if *s == shape)),
+                "{shape:?} never planned"
+            );
+        }
+    }
+
+    #[test]
+    fn targets_are_valid_minorities() {
+        for a in run(9, 5) {
+            match a {
+                Action::Pause { nodes } | Action::ClockRate { nodes, .. } => {
+                    assert!(!nodes.is_empty() && nodes.len() <= 2 && nodes.iter().all(|&i| i < 5));
+                }
+                Action::Kill { nodes } => assert!(!nodes.is_empty() && nodes.len() <= 5),
+                Action::Partition { shape, grudge } => {
+                    assert_eq!(grudge.is_none(), shape == Shape::IsolateLeader);
+                    if let Some(g) = grudge {
+                        assert!(!g.cut.is_empty());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn three_nodes_never_ring_and_empty_faults_plan_nothing() {
+        assert!(run(1, 3)
+            .iter()
+            .all(|a| !matches!(a, Action::Partition { shape: Shape::Ring, .. })));
+        let cfg = NemesisConfig::new(vec![], Duration::from_secs(1), 1);
+        assert_eq!(Schedule::new(&cfg, 3).next_action(), None);
+        let cfg = NemesisConfig::new(vec![Fault::Partition], Duration::from_secs(1), 1);
+        assert!(Schedule::new(&cfg, 1).is_empty());
+    }
+}

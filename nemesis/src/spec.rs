@@ -1,0 +1,138 @@
+//! What cluster to start: the system, the node count, the network backend, the run dir.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::Error;
+
+/// Which system runs on the nodes, and how to start it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SystemKind {
+    /// faultline's own node (`faultline-node`, see `notes/NODE_API.md`).
+    Faultline {
+        /// Path of the `faultline-node` binary.
+        binary: PathBuf,
+        /// `--unsafe-bug NAME`, passed to every node (test-only bugs).
+        unsafe_bug: Option<String>,
+        /// `--read-mode read-index|log|lease`.
+        read_mode: Option<String>,
+        /// Further arguments passed verbatim to every node (e.g. `--election-timeout-ms 300`).
+        extra_args: Vec<String>,
+    },
+    /// etcd 3.4 (Debian's `etcd-server`), driven through its HTTP/JSON gateway.
+    Etcd {
+        /// Path of the `etcd` binary (Debian: `/usr/bin/etcd`).
+        binary: PathBuf,
+        /// Whether clients should use serializable (possibly stale) reads. The cluster
+        /// itself does not use this; it is here so clients find it next to the system.
+        serializable_reads: bool,
+    },
+}
+
+impl SystemKind {
+    /// `"faultline"` or `"etcd"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SystemKind::Faultline { .. } => "faultline",
+            SystemKind::Etcd { .. } => "etcd",
+        }
+    }
+
+    /// The binary this system runs.
+    pub fn binary(&self) -> &PathBuf {
+        match self {
+            SystemKind::Faultline { binary, .. } | SystemKind::Etcd { binary, .. } => binary,
+        }
+    }
+}
+
+/// How node-to-node traffic is carried and cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// No root: nodes on 127.0.0.1 ports, every node-to-node link through a TCP proxy owned
+    /// by the controller. Partitions close and refuse proxied connections; no packet loss.
+    #[default]
+    Local,
+    /// Linux, root: one network namespace and IP per node on a bridge; partitions and packet
+    /// loss by iptables rules inside the namespaces.
+    Netns,
+}
+
+impl Backend {
+    /// `"local"` or `"netns"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Local => "local",
+            Backend::Netns => "netns",
+        }
+    }
+}
+
+impl FromStr for Backend {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "local" => Ok(Backend::Local),
+            "netns" => Ok(Backend::Netns),
+            _ => Err(Error::Spec(format!("backend: unknown {s:?} (expected local or netns)"))),
+        }
+    }
+}
+
+/// Everything needed to start a cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSpec {
+    /// The system under test.
+    pub system: SystemKind,
+    /// Number of nodes, 1..=9 (etcd: 1, 3 or 5 make sense; any count works).
+    pub nodes: usize,
+    /// The network backend.
+    pub backend: Backend,
+    /// The run dir: node `nK` keeps its log in `<dir>/nodes/nK/node.log` and its data in
+    /// `<dir>/nodes/nK/data`.
+    pub dir: PathBuf,
+    /// Seed passed to nodes that take one (faultline's `--seed`).
+    pub seed: u64,
+    /// How long [`crate::Cluster::start`] waits for every node to answer (default 30s).
+    pub ready_timeout: Duration,
+}
+
+impl ClusterSpec {
+    /// A spec with the default ready timeout.
+    pub fn new(
+        system: SystemKind,
+        nodes: usize,
+        backend: Backend,
+        dir: PathBuf,
+        seed: u64,
+    ) -> Self {
+        ClusterSpec { system, nodes, backend, dir, seed, ready_timeout: Duration::from_secs(30) }
+    }
+
+    /// Checks the spec.
+    ///
+    /// # Errors
+    /// [`Error::Spec`] naming the field, [`Error::BinaryMissing`] when the binary is absent.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.nodes == 0 || self.nodes > 9 {
+            return Err(Error::Spec(format!("nodes: {} is not in 1..=9", self.nodes)));
+        }
+        let bin = self.system.binary();
+        if !bin.is_file() {
+            let hint = match self.system {
+                SystemKind::Faultline { .. } => {
+                    "build it with `cargo build --release -p faultline-node`"
+                }
+                SystemKind::Etcd { .. } => "install it with `apt-get install -y etcd-server`",
+            };
+            return Err(Error::BinaryMissing { path: bin.clone(), hint: hint.into() });
+        }
+        Ok(())
+    }
+
+    /// Names of the nodes: `n1`..`nN`.
+    pub fn node_names(&self) -> Vec<String> {
+        (1..=self.nodes).map(|i| format!("n{i}")).collect()
+    }
+}

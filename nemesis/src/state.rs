@@ -1,0 +1,165 @@
+//! The run registry: what each live run owns, on disk, so a later run can clean up after a
+//! crashed one.
+//!
+//! ```text
+//! <state dir>/<tag>.json = {controller_pid, binary, pids, netns}
+//!   Cluster::start ──sweep_stale()──> for each file whose controller is dead:
+//!                                       SIGKILL its node pids (if still that binary),
+//!                                       delete its namespaces and bridge, delete the file
+//!                 ──Registry::create()──> a fresh tag, file written before anything exists
+//! ```
+//!
+//! The state dir is `$FAULTLINE_NEMESIS_STATE` or `<tmp>/faultline-nemesis`. A namespace or
+//! link named like ours whose tag has no state file at all (a crash before the file was
+//! written cannot happen, but a deleted file can) is removed too.
+#![allow(clippy::disallowed_methods)] // wall-clock nanos only seed the tag; this is an I/O module
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use crate::netns;
+use crate::Error;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Record {
+    controller_pid: u32,
+    binary: PathBuf,
+    pids: BTreeMap<usize, u32>,
+    netns: bool,
+}
+
+/// This run's entry in the registry.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    pub tag: String,
+    path: PathBuf,
+    record: Record,
+}
+
+fn state_dir() -> PathBuf {
+    std::env::var_os("FAULTLINE_NEMESIS_STATE")
+        .map_or_else(|| std::env::temp_dir().join("faultline-nemesis"), PathBuf::from)
+}
+
+fn alive(pid: u32) -> bool {
+    kill(Pid::from_raw(pid as i32), None).is_ok() || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Cleans up every run whose controller is gone. Returns the tags cleaned.
+pub(crate) fn sweep_stale(with_netns: bool) -> Vec<String> {
+    let dir = state_dir();
+    let mut cleaned = Vec::new();
+    let mut live_tags = Vec::new();
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let Some(tag) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else {
+            continue;
+        };
+        let record: Option<Record> =
+            std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        match record {
+            Some(r) if alive(r.controller_pid) => live_tags.push(tag),
+            Some(r) => {
+                tracing::warn!(
+                    tag,
+                    "cleaning up after a crashed run (controller pid {})",
+                    r.controller_pid
+                );
+                kill_stale(&r);
+                if r.netns {
+                    netns::destroy_tag(&tag);
+                }
+                let _ = std::fs::remove_file(&path);
+                cleaned.push(tag);
+            }
+            // Unreadable: being written right now by a live run, or garbage. Leave it.
+            None => live_tags.push(tag),
+        }
+    }
+    if with_netns {
+        for tag in netns::existing_tags() {
+            if !live_tags.contains(&tag) {
+                tracing::warn!(tag, "removing namespaces/links left by an unknown run");
+                netns::destroy_tag(&tag);
+                cleaned.push(tag);
+            }
+        }
+    }
+    cleaned
+}
+
+fn kill_stale(r: &Record) {
+    let name = r.binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for &pid in r.pids.values() {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        // Only kill it if the pid still runs our binary (pids get reused).
+        if !name.is_empty() && String::from_utf8_lossy(&cmdline).contains(&name) {
+            let p = Pid::from_raw(pid as i32);
+            let _ = kill(p, Signal::SIGCONT);
+            let _ = kill(p, Signal::SIGKILL);
+        }
+    }
+}
+
+impl Registry {
+    /// Reserves a fresh tag and writes this run's record.
+    pub fn create(binary: &Path, with_netns: bool) -> Result<Registry, Error> {
+        let dir = state_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating state dir", &dir, e))?;
+        let taken = if with_netns { netns::existing_tags() } else { Default::default() };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let mut x =
+            u64::from(std::process::id()).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(nanos);
+        for _ in 0..1000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let tag = format!("{:04x}", (x >> 48) as u16);
+            if taken.contains(&tag) {
+                continue;
+            }
+            let path = dir.join(format!("{tag}.json"));
+            let record = Record {
+                controller_pid: std::process::id(),
+                binary: binary.to_path_buf(),
+                pids: BTreeMap::new(),
+                netns: with_netns,
+            };
+            let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
+            if let Ok(f) = file {
+                serde_json::to_writer(f, &record)
+                    .map_err(|e| Error::io("writing", &path, e.into()))?;
+                return Ok(Registry { tag, path, record });
+            }
+        }
+        Err(Error::NoPort(format!("no free run tag in {}", dir.display())))
+    }
+
+    /// Records node `i`'s pid (or its absence).
+    pub fn set_pid(&mut self, i: usize, pid: Option<u32>) {
+        match pid {
+            Some(p) => self.record.pids.insert(i, p),
+            None => self.record.pids.remove(&i),
+        };
+        let tmp = self.path.with_extension("tmp");
+        let ok = serde_json::to_vec(&self.record)
+            .ok()
+            .and_then(|b| std::fs::write(&tmp, b).ok())
+            .and_then(|()| std::fs::rename(&tmp, &self.path).ok());
+        if ok.is_none() {
+            tracing::warn!(path = %self.path.display(), "could not update the run registry");
+        }
+    }
+
+    /// Removes this run's record (everything it lists is gone).
+    pub fn remove(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}

@@ -1,0 +1,104 @@
+//! The `System` interface (Jepsen's DB): how to start one node of a system, and how to ask
+//! it whether it is up, who leads, and to change its clock.
+//!
+//! ```text
+//! Cluster ──command(node, all)──> argv ──process::Proc::spawn──> OS process
+//!         ──probe(node)─────────> Some(Status{is_leader, term}) | None (not answering)
+//!         ──set_clock(node, ..)──> Outcome
+//! ```
+//!
+//! Process control (start, stop, kill, pause, resume, wipe) is the same for every system
+//! and lives in [`crate::Cluster`]; a `System` only knows its own command line and HTTP API.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use crate::Outcome;
+
+pub mod etcd;
+pub mod faultline;
+
+/// A boxed future, so that `System` can be used as a trait object.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where one node lives: its name, addresses, and files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeInfo {
+    /// 1-based id (`--id` for faultline).
+    pub id: usize,
+    /// `"n1"`..
+    pub name: String,
+    /// The node's IP (127.0.0.1 under local, 10.77.K.i under netns).
+    pub ip: Ipv4Addr,
+    /// Where clients connect.
+    pub client_addr: SocketAddr,
+    /// Where the node listens for peers.
+    pub peer_listen: SocketAddr,
+    /// The peer address other nodes are told (etcd's advertised peer URL); under the local
+    /// backend with etcd, a proxy that forwards to `peer_listen`.
+    pub peer_advertise: SocketAddr,
+    /// For each other node id, the address THIS node dials to reach it (faultline's
+    /// `--peer`); under the local backend, per-link proxies.
+    pub peers: BTreeMap<usize, SocketAddr>,
+    /// The network namespace the node runs in (netns backend).
+    pub netns: Option<String>,
+    /// `<dir>/nodes/nK/data`.
+    pub data_dir: PathBuf,
+    /// `<dir>/nodes/nK/node.log` (stdout and stderr, appended across restarts).
+    pub log_file: PathBuf,
+}
+
+/// What a node says about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    /// It believes it is the leader.
+    pub is_leader: bool,
+    /// Its current term.
+    pub term: u64,
+}
+
+/// How the local backend must proxy this system's peer traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routing {
+    /// One proxy per directed link; each node is told a different address per peer.
+    PerLink,
+    /// One proxy per destination (the advertised peer address); dialers are identified by
+    /// the process owning the connecting socket.
+    PerDestination,
+}
+
+/// A system under test, as the cluster needs to know it.
+pub trait System: Send + Sync + std::fmt::Debug {
+    /// `"faultline"` or `"etcd"`.
+    fn name(&self) -> &'static str;
+
+    /// How to route peer traffic under the local backend.
+    fn routing(&self) -> Routing;
+
+    /// The client port under the netns backend (every node has its own IP there).
+    fn netns_ports(&self) -> (u16, u16);
+
+    /// The command line (program first) that starts `node`, given every node's layout.
+    /// Restarts use the same command; the data dir is kept.
+    fn command(&self, node: &NodeInfo, all: &[NodeInfo], tag: &str) -> Vec<OsString>;
+
+    /// Asks the node about itself; `None` when it does not answer.
+    fn probe<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        node: &'a NodeInfo,
+    ) -> BoxFuture<'a, Option<Status>>;
+
+    /// Sets the node's clock offset and rate.
+    fn set_clock<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        node: &'a NodeInfo,
+        offset_ms: i64,
+        rate: f64,
+    ) -> BoxFuture<'a, Outcome>;
+}

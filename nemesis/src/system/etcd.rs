@@ -1,0 +1,113 @@
+//! etcd 3.4 (Debian's `etcd-server`): a static cluster, status through the HTTP/JSON
+//! gateway (`POST /v3/maintenance/status`).
+//!
+//! Clock faults cannot reach etcd: it is a Go program, and Go reads the clock through the
+//! vDSO (`clock_gettime` without a libc call), which `LD_PRELOAD` tricks such as libfaketime
+//! do not intercept. Clock actions on etcd are therefore `Skipped` with that reason.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{BoxFuture, NodeInfo, Routing, Status, System};
+use crate::Outcome;
+
+/// Why etcd clock faults are skipped.
+pub const CLOCK_SKIP_REASON: &str = "etcd is a Go program: Go reads the clock through the vDSO, \
+     which LD_PRELOAD/libfaketime does not reach";
+
+/// Starts `etcd` members of one static cluster.
+#[derive(Debug, Clone)]
+pub struct Etcd {
+    /// The `etcd` binary.
+    pub binary: PathBuf,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    member_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusBody {
+    header: Header,
+    #[serde(default)]
+    leader: Option<String>,
+    #[serde(default)]
+    raft_term: Option<String>,
+}
+
+impl System for Etcd {
+    fn name(&self) -> &'static str {
+        "etcd"
+    }
+
+    fn routing(&self) -> Routing {
+        Routing::PerDestination
+    }
+
+    fn netns_ports(&self) -> (u16, u16) {
+        (2379, 2380)
+    }
+
+    fn command(&self, node: &NodeInfo, all: &[NodeInfo], tag: &str) -> Vec<OsString> {
+        let initial: Vec<String> =
+            all.iter().map(|n| format!("{}=http://{}", n.name, n.peer_advertise)).collect();
+        let args = [
+            "--name".to_string(),
+            node.name.clone(),
+            "--data-dir".into(),
+            node.data_dir.display().to_string(),
+            "--listen-peer-urls".into(),
+            format!("http://{}", node.peer_listen),
+            "--initial-advertise-peer-urls".into(),
+            format!("http://{}", node.peer_advertise),
+            "--listen-client-urls".into(),
+            format!("http://{}", node.client_addr),
+            "--advertise-client-urls".into(),
+            format!("http://{}", node.client_addr),
+            "--initial-cluster".into(),
+            initial.join(","),
+            "--initial-cluster-state".into(),
+            "new".into(),
+            "--initial-cluster-token".into(),
+            format!("faultline-{tag}"),
+            "--logger".into(),
+            "zap".into(),
+            "--log-outputs".into(),
+            "stderr".into(),
+        ];
+        std::iter::once(self.binary.clone().into_os_string())
+            .chain(args.into_iter().map(OsString::from))
+            .collect()
+    }
+
+    fn probe<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        node: &'a NodeInfo,
+    ) -> BoxFuture<'a, Option<Status>> {
+        Box::pin(async move {
+            let url = format!("http://{}/v3/maintenance/status", node.client_addr);
+            let resp =
+                http.post(url).body("{}").timeout(Duration::from_secs(1)).send().await.ok()?;
+            let body: StatusBody = resp.json().await.ok()?;
+            let term = body.raft_term.and_then(|t| t.parse().ok()).unwrap_or(0);
+            let is_leader = body.leader.as_deref() == Some(body.header.member_id.as_str());
+            Some(Status { is_leader, term })
+        })
+    }
+
+    fn set_clock<'a>(
+        &'a self,
+        _http: &'a reqwest::Client,
+        _node: &'a NodeInfo,
+        _offset_ms: i64,
+        _rate: f64,
+    ) -> BoxFuture<'a, Outcome> {
+        Box::pin(async { Outcome::Skipped(CLOCK_SKIP_REASON.into()) })
+    }
+}

@@ -1,0 +1,113 @@
+//! faultline's own node (`faultline-node`; contract in `notes/NODE_API.md`).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{BoxFuture, NodeInfo, Routing, Status, System};
+use crate::Outcome;
+
+/// Starts `faultline-node` processes; status and clock through its admin API.
+#[derive(Debug, Clone)]
+pub struct Faultline {
+    /// The `faultline-node` binary.
+    pub binary: PathBuf,
+    /// `--unsafe-bug`.
+    pub unsafe_bug: Option<String>,
+    /// `--read-mode`.
+    pub read_mode: Option<String>,
+    /// Extra arguments for every node.
+    pub extra_args: Vec<String>,
+    /// `--seed`.
+    pub seed: u64,
+}
+
+#[derive(Deserialize)]
+struct StatusBody {
+    role: String,
+    term: u64,
+}
+
+impl System for Faultline {
+    fn name(&self) -> &'static str {
+        "faultline"
+    }
+
+    fn routing(&self) -> Routing {
+        Routing::PerLink
+    }
+
+    fn netns_ports(&self) -> (u16, u16) {
+        (8000, 7000)
+    }
+
+    fn command(&self, node: &NodeInfo, _all: &[NodeInfo], _tag: &str) -> Vec<OsString> {
+        let mut v: Vec<OsString> = vec![self.binary.clone().into()];
+        let mut arg = |s: String| v.push(s.into());
+        arg("--id".into());
+        arg(node.id.to_string());
+        arg("--peer-listen".into());
+        arg(node.peer_listen.to_string());
+        arg("--client-listen".into());
+        arg(node.client_addr.to_string());
+        for (id, addr) in &node.peers {
+            arg("--peer".into());
+            arg(format!("{id}={addr}"));
+        }
+        arg("--data-dir".into());
+        arg(node.data_dir.display().to_string());
+        arg("--seed".into());
+        arg(self.seed.to_string());
+        if let Some(m) = &self.read_mode {
+            arg("--read-mode".into());
+            arg(m.clone());
+        }
+        if let Some(b) = &self.unsafe_bug {
+            arg("--unsafe-bug".into());
+            arg(b.clone());
+        }
+        for a in &self.extra_args {
+            arg(a.clone());
+        }
+        v
+    }
+
+    fn probe<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        node: &'a NodeInfo,
+    ) -> BoxFuture<'a, Option<Status>> {
+        Box::pin(async move {
+            let url = format!("http://{}/v1/status", node.client_addr);
+            let resp = http.get(url).timeout(Duration::from_secs(1)).send().await.ok()?;
+            let body: StatusBody = resp.json().await.ok()?;
+            Some(Status { is_leader: body.role == "leader", term: body.term })
+        })
+    }
+
+    fn set_clock<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        node: &'a NodeInfo,
+        offset_ms: i64,
+        rate: f64,
+    ) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let url = format!("http://{}/v1/admin/clock", node.client_addr);
+            let body = json!({ "offset_ms": offset_ms, "rate": rate });
+            match http.post(url).json(&body).timeout(Duration::from_secs(2)).send().await {
+                Ok(r) if r.status().is_success() => Outcome::Installed,
+                Ok(r) => {
+                    Outcome::Skipped(format!("{}: clock refused: HTTP {}", node.name, r.status()))
+                }
+                Err(e) if e.is_connect() => {
+                    Outcome::Skipped(format!("{}: not reachable: {e}", node.name))
+                }
+                Err(e) => Outcome::Indeterminate(format!("{}: {e}", node.name)),
+            }
+        })
+    }
+}
