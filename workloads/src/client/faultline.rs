@@ -1,0 +1,266 @@
+//! The faultline node's client (NODE_API.md): `POST /v1/kv`, de-duplicated by
+//! `(client, seq)`.
+//!
+//! ```text
+//!  call(op): seq += 1 ─▶ POST to target ─▶ 200 ok ─────────────▶ Ok(value)
+//!                 ▲                       200 fail ───────────▶ Fail(error)
+//!                 │                       421 not-leader ─────▶ target = leader, retry
+//!                 │                       connect refused ────▶ target = next, retry
+//!                 └── same (client, seq) ─ 503/504/timeout/reset ▶ maybe applied: retry
+//!  deadline: maybe applied ? Unknown : Fail        (reads: Fail, they change nothing)
+//! ```
+//! Retrying an attempt that may have been applied is safe only because the node applies a
+//! `(client, seq)` at most once; it is also what exposes a node that does not (`no-dedup`).
+//! An answer after such an attempt is trusted only when it is `ok`: a later `fail` could
+//! hide the first attempt's effect, so it becomes `Unknown`.
+// A client does network I/O and waits between retries (tokio's clock, real time).
+#![allow(clippy::disallowed_methods)]
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::{backoff, transport_error, Attempt, ClientConfig};
+use crate::mapping;
+use crate::op::{Op, Outcome};
+
+/// The request body of `POST /v1/kv`.
+#[derive(Debug, Serialize)]
+struct Request<'a> {
+    client: u64,
+    seq: u64,
+    op: &'a str,
+    key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+    /// cas only; `Some(None)` is sent as `null` ("key absent").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected: Option<Option<String>>,
+}
+
+/// The response body.
+#[derive(Debug, Deserialize)]
+struct Response {
+    status: String,
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    leader: Option<Leader>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Leader {
+    #[serde(default)]
+    client_addr: Option<String>,
+}
+
+/// A client of one process: its own client id and request sequence.
+#[derive(Debug)]
+pub struct FaultlineClient {
+    http: reqwest::Client,
+    cfg: Arc<ClientConfig>,
+    client_id: u64,
+    seq: u64,
+    /// The node this client sends to; follows leader hints across operations.
+    target: String,
+    /// Round-robin position for when no leader is known.
+    next: usize,
+}
+
+impl FaultlineClient {
+    pub(crate) fn new(http: reqwest::Client, cfg: Arc<ClientConfig>, process: u64) -> Self {
+        let n = cfg.endpoints.len();
+        // Clients::new refuses empty endpoint lists, so n > 0.
+        let start = (process % n as u64) as usize;
+        let target = cfg.endpoints[start].addr.clone();
+        // Process numbers are unique within a run and never reused, so are these ids.
+        FaultlineClient { http, cfg, client_id: process + 1, seq: 0, target, next: start + 1 }
+    }
+
+    fn rotate(&mut self) {
+        let eps = &self.cfg.endpoints;
+        self.target = eps[self.next % eps.len()].addr.clone();
+        self.next = (self.next + 1) % eps.len();
+    }
+
+    /// Performs `op` (see the module docs for the policy).
+    pub async fn call(&mut self, op: &Op) -> Outcome {
+        self.seq += 1;
+        let args = mapping::args(op);
+        let req = Request {
+            client: self.client_id,
+            seq: self.seq,
+            op: op.f.name(),
+            key: &op.key,
+            value: args.value,
+            expected: args.expected,
+        };
+        let deadline = Instant::now() + self.cfg.op_timeout;
+        let mut maybe_applied = false;
+        let mut last = String::from("timeout");
+        let mut tries = 0u32;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return give_up(op, maybe_applied, last);
+            }
+            tries += 1;
+            let limit = self.cfg.request_timeout.min(deadline - now);
+            let attempt = self.attempt(&req, op, limit).await;
+            tracing::trace!(client = self.client_id, seq = self.seq, target = %self.target, ?attempt);
+            match attempt {
+                Attempt::Done(Outcome::Ok(v)) => return Outcome::Ok(v),
+                Attempt::Done(other) if !maybe_applied => return other,
+                Attempt::Done(Outcome::Fail(e) | Outcome::Unknown(e)) => {
+                    return Outcome::Unknown(format!("{e}-after-retry"))
+                }
+                Attempt::NotLeader(hint) => {
+                    last = "not-leader".into();
+                    match hint {
+                        Some(addr) if addr != self.target => self.target = addr,
+                        _ => {
+                            self.rotate();
+                            pause(tries, deadline).await;
+                        }
+                    }
+                }
+                Attempt::NotSent(e) => {
+                    last = e;
+                    self.rotate();
+                    pause(tries, deadline).await;
+                }
+                Attempt::Uncertain(e) => {
+                    // A read changes nothing, whatever happened to it.
+                    maybe_applied |= !op.f.is_read();
+                    last = e;
+                    self.rotate();
+                    pause(tries, deadline).await;
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, req: &Request<'_>, op: &Op, limit: std::time::Duration) -> Attempt {
+        let url = format!("http://{}/v1/kv", self.target);
+        let resp = match self.http.post(&url).timeout(limit).json(req).send().await {
+            Ok(r) => r,
+            Err(e) => return transport_error(&e),
+        };
+        let status = resp.status().as_u16();
+        match resp.bytes().await {
+            Ok(body) => classify(status, &body, op),
+            Err(e) => transport_error(&e),
+        }
+    }
+}
+
+/// What the client records when the deadline passes.
+fn give_up(op: &Op, maybe_applied: bool, last: String) -> Outcome {
+    if maybe_applied && !op.f.is_read() {
+        Outcome::Unknown(last)
+    } else {
+        Outcome::Fail(last)
+    }
+}
+
+/// Sleeps the backoff of retry `n`, but not past `deadline`.
+async fn pause(n: u32, deadline: Instant) {
+    let until = (Instant::now() + backoff(n)).min(deadline);
+    tokio::time::sleep_until(until).await;
+}
+
+/// Classifies one HTTP response of `POST /v1/kv` (NODE_API.md's table).
+pub(crate) fn classify(http: u16, body: &[u8], op: &Op) -> Attempt {
+    let parsed: Option<Response> = serde_json::from_slice(body).ok();
+    match (http, parsed) {
+        (200, Some(r)) if r.status == "ok" => {
+            Attempt::Done(Outcome::Ok(mapping::ok_value(op, r.value.as_deref())))
+        }
+        (200, Some(r)) if r.status == "fail" => {
+            Attempt::Done(Outcome::Fail(r.error.unwrap_or_else(|| "fail".into())))
+        }
+        (_, Some(r)) if r.status == "not-leader" => {
+            Attempt::NotLeader(r.leader.and_then(|l| l.client_addr))
+        }
+        (421, _) => Attempt::NotLeader(None),
+        (_, Some(r)) if r.status == "unknown" => {
+            Attempt::Uncertain(r.error.unwrap_or_else(|| "unknown".into()))
+        }
+        (503, _) => Attempt::Uncertain("unavailable".into()),
+        (504, _) => Attempt::Uncertain("timeout".into()),
+        // A request the node rejected as malformed was never applied; it is a harness bug,
+        // so say so loudly.
+        (400..=499, _) => {
+            tracing::error!(http, body = %String::from_utf8_lossy(body), "request rejected");
+            Attempt::Done(Outcome::Fail(format!("http-{http}")))
+        }
+        (_, _) => Attempt::Uncertain(format!("http-{http}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::Func;
+    use serde_json::json;
+
+    fn op(f: Func, value: serde_json::Value) -> Op {
+        Op { f, key: "k1".into(), value }
+    }
+
+    #[rustfmt::skip]
+    #[test]
+    fn classifies_every_response() {
+        let read = op(Func::Read, json!(null));
+        let get = op(Func::Get, json!(null));
+        let cas = op(Func::Cas, json!([1, 2]));
+        let cases: Vec<(u16, &str, &Op, Attempt)> = vec![
+            (200, r#"{"status":"ok","value":"7"}"#, &read, Attempt::Done(Outcome::Ok(json!(7)))),
+            (200, r#"{"status":"ok","value":null}"#, &read, Attempt::Done(Outcome::Ok(json!(null)))),
+            (200, r#"{"status":"ok","value":null}"#, &get, Attempt::Done(Outcome::Ok(json!("")))),
+            (200, r#"{"status":"ok"}"#, &cas, Attempt::Done(Outcome::Ok(json!([1, 2])))),
+            (200, r#"{"status":"fail","error":"cas-mismatch","value":"5"}"#, &cas,
+                Attempt::Done(Outcome::Fail("cas-mismatch".into()))),
+            (421, r#"{"status":"not-leader","leader":{"id":2,"client_addr":"127.0.0.1:8002"}}"#, &cas,
+                Attempt::NotLeader(Some("127.0.0.1:8002".into()))),
+            (421, r#"{"status":"not-leader","leader":null}"#, &cas, Attempt::NotLeader(None)),
+            (421, "garbage", &cas, Attempt::NotLeader(None)),
+            (503, r#"{"status":"unknown","error":"leadership-lost"}"#, &cas,
+                Attempt::Uncertain("leadership-lost".into())),
+            (504, r#"{"status":"unknown","error":"timeout"}"#, &cas, Attempt::Uncertain("timeout".into())),
+            (504, "", &cas, Attempt::Uncertain("timeout".into())),
+            (200, "{truncated", &cas, Attempt::Uncertain("http-200".into())),
+            (500, "", &cas, Attempt::Uncertain("http-500".into())),
+            (400, "bad", &cas, Attempt::Done(Outcome::Fail("http-400".into()))),
+        ];
+        for (http, body, op, want) in cases {
+            assert_eq!(classify(http, body.as_bytes(), op), want, "{http} {body}");
+        }
+    }
+
+    #[test]
+    fn request_encodes_cas_against_absent_as_null() {
+        let cas = op(Func::Cas, json!([null, 3]));
+        let a = mapping::args(&cas);
+        let req = Request {
+            client: 1,
+            seq: 2,
+            op: "cas",
+            key: "k",
+            value: a.value,
+            expected: a.expected,
+        };
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({"client":1,"seq":2,"op":"cas","key":"k","value":"3","expected":null})
+        );
+        let read = Request { client: 1, seq: 3, op: "get", key: "k", value: None, expected: None };
+        assert_eq!(
+            serde_json::to_value(&read).unwrap(),
+            json!({"client":1,"seq":3,"op":"get","key":"k"})
+        );
+    }
+}

@@ -1,0 +1,292 @@
+//! The history recorder: stamps every event and streams it to `history.jsonl`.
+//!
+//! ```text
+//!  workers ─┐ invoke / complete          ┌───────────── writer thread ─────────────┐
+//!  nemesis ─┼──▶ Recorder ──(lock: time, index, send)──▶ channel ──▶ BufWriter ──▶ file
+//!  ...     ─┘   (cheap clone)                            │ flush every 200 ms and at end
+//!                                                          └──────────────────────────┘
+//! ```
+//! Time and index are taken under one short lock together with the send, so the order of
+//! lines in the file, the order of `index` and the order of `time` are the same. The lock is
+//! a std `Mutex` held only for a clock read and an unbounded send (never across an await).
+//! The history is never held in memory: only the channel's backlog is.
+// The recorder owns the run's one monotonic clock, so it reads `Instant::now`.
+#![allow(clippy::disallowed_methods)]
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use faultline_checker::{Event, EventKind, Process};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::op::{Op, Outcome};
+
+/// How often the writer flushes when events keep coming.
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+/// Counters of the events recorded so far (for the progress line and the run stats).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LiveCounts {
+    /// Invocations.
+    pub invoked: u64,
+    /// `ok` completions.
+    pub ok: u64,
+    /// `fail` completions.
+    pub fail: u64,
+    /// `info` completions.
+    pub info: u64,
+    /// Nemesis events.
+    pub nemesis: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    invoked: AtomicU64,
+    ok: AtomicU64,
+    fail: AtomicU64,
+    info: AtomicU64,
+    nemesis: AtomicU64,
+}
+
+#[derive(Debug)]
+struct State {
+    next_index: u64,
+    /// `None` once closed: later events are dropped (and logged).
+    tx: Option<mpsc::Sender<Event>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    start: Instant,
+    state: Mutex<State>,
+    counters: Counters,
+}
+
+/// A cheap, cloneable handle that records events (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+/// The writer thread; [`HistoryWriter::finish`] waits for it to write everything.
+#[derive(Debug)]
+pub struct HistoryWriter {
+    join: thread::JoinHandle<io::Result<u64>>,
+}
+
+impl Recorder {
+    /// Creates `path` and starts the writer; `start` is the run's clock origin (`time` 0).
+    ///
+    /// # Errors
+    /// The file cannot be created, or the thread cannot be spawned.
+    pub fn create(path: &Path, start: Instant) -> io::Result<(Recorder, HistoryWriter)> {
+        let file = File::create(path)?;
+        let (tx, rx) = mpsc::channel::<Event>();
+        let join = thread::Builder::new()
+            .name("history-writer".into())
+            .spawn(move || write_loop(BufWriter::with_capacity(1 << 16, file), rx))?;
+        let inner = Inner {
+            start,
+            state: Mutex::new(State { next_index: 0, tx: Some(tx) }),
+            counters: Counters::default(),
+        };
+        Ok((Recorder { inner: Arc::new(inner) }, HistoryWriter { join }))
+    }
+
+    /// Time since the run's start.
+    pub fn elapsed(&self) -> Duration {
+        self.inner.start.elapsed()
+    }
+
+    /// Records the invocation of `op` by `process`.
+    pub fn invoke(&self, process: u64, op: &Op) {
+        self.inner.counters.invoked.fetch_add(1, Ordering::Relaxed);
+        self.push(EventKind::Invoke, Process::Client(process), op, op.value.clone(), None);
+    }
+
+    /// Records the completion of `op` by `process`. `fail` and `info` keep the invoke's value,
+    /// as Jepsen does; `ok` carries the result.
+    pub fn complete(&self, process: u64, op: &Op, outcome: &Outcome) {
+        let c = &self.inner.counters;
+        let (kind, value, error) = match outcome {
+            Outcome::Ok(v) => (EventKind::Ok, v.clone(), None),
+            Outcome::Fail(e) => (EventKind::Fail, op.value.clone(), Some(e.clone())),
+            Outcome::Unknown(e) => (EventKind::Info, op.value.clone(), Some(e.clone())),
+        };
+        match kind {
+            EventKind::Ok => &c.ok,
+            EventKind::Fail => &c.fail,
+            _ => &c.info,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+        self.push(kind, Process::Client(process), op, value, error);
+    }
+
+    /// Records a nemesis event (`"process":"nemesis","type":"info"`).
+    pub fn nemesis(&self, f: &str, value: Value) {
+        self.inner.counters.nemesis.fetch_add(1, Ordering::Relaxed);
+        self.send(|index, time| Event {
+            index,
+            kind: EventKind::Info,
+            process: Process::Nemesis,
+            f: f.to_string(),
+            key: None,
+            value,
+            time,
+            error: None,
+        });
+    }
+
+    /// The counters so far.
+    pub fn counts(&self) -> LiveCounts {
+        let c = &self.inner.counters;
+        LiveCounts {
+            invoked: c.invoked.load(Ordering::Relaxed),
+            ok: c.ok.load(Ordering::Relaxed),
+            fail: c.fail.load(Ordering::Relaxed),
+            info: c.info.load(Ordering::Relaxed),
+            nemesis: c.nemesis.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops recording: the writer finishes once the backlog is written. Later events are
+    /// dropped with a warning (an operation still in flight after the run gave up on it
+    /// stays pending in the history, which the checker reads as unknown).
+    pub fn close(&self) {
+        self.lock().tx = None;
+    }
+
+    fn push(&self, kind: EventKind, p: Process, op: &Op, value: Value, error: Option<String>) {
+        self.send(|index, time| Event {
+            index,
+            kind,
+            process: p,
+            f: op.f.name().to_string(),
+            key: Some(op.key.clone()),
+            value,
+            time,
+            error,
+        });
+    }
+
+    fn send(&self, make: impl FnOnce(u64, u64) -> Event) {
+        let mut state = self.lock();
+        let Some(tx) = state.tx.as_ref() else {
+            tracing::warn!("history closed: dropping a late event");
+            return;
+        };
+        let time = u64::try_from(self.inner.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let event = make(state.next_index, time);
+        if tx.send(event).is_err() {
+            // The writer died on an I/O error; finish() reports it.
+            state.tx = None;
+            return;
+        }
+        state.next_index += 1;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave State inconsistent (two plain
+        // assignments), so a poisoned lock is still usable.
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl HistoryWriter {
+    /// Waits until every event recorded before [`Recorder::close`] (or before every
+    /// `Recorder` was dropped) is written and flushed; returns the number of events.
+    ///
+    /// # Errors
+    /// The first write error, or a panic of the writer thread.
+    pub fn finish(self) -> io::Result<u64> {
+        self.join.join().map_err(|_| io::Error::other("history writer thread panicked"))?
+    }
+}
+
+fn write_loop(mut out: BufWriter<File>, rx: mpsc::Receiver<Event>) -> io::Result<u64> {
+    let mut written = 0u64;
+    let mut dirty = false;
+    loop {
+        match rx.recv_timeout(FLUSH_EVERY) {
+            Ok(event) => {
+                serde_json::to_writer(&mut out, &event)?;
+                out.write_all(b"\n")?;
+                written += 1;
+                dirty = true;
+                // Keep the file current under a steady stream too.
+                if written % 1024 == 0 {
+                    out.flush()?;
+                    dirty = false;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if dirty {
+                    out.flush()?;
+                    dirty = false;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    out.flush()?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::Func;
+    use serde_json::json;
+
+    #[test]
+    fn streams_a_history_the_checker_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let (rec, writer) = Recorder::create(&path, Instant::now()).unwrap();
+        let mut handles = Vec::new();
+        for p in 0..4u64 {
+            let rec = rec.clone();
+            handles.push(thread::spawn(move || {
+                for i in 0..250 {
+                    let op = Op { f: Func::Write, key: format!("k{p}"), value: json!(i) };
+                    rec.invoke(p, &op);
+                    rec.complete(p, &op, &Outcome::Ok(json!(i)));
+                }
+            }));
+        }
+        rec.nemesis("start-partition", json!({"groups": [["n1"], ["n2", "n3"]]}));
+        for h in handles {
+            h.join().unwrap();
+        }
+        let op = Op { f: Func::Read, key: "k9".into(), value: Value::Null };
+        rec.invoke(9, &op);
+        rec.complete(9, &op, &Outcome::Unknown("timeout".into()));
+        rec.close();
+        rec.nemesis("late", Value::Null); // dropped
+        assert_eq!(writer.finish().unwrap(), 2003);
+        let counts = rec.counts();
+        assert_eq!((counts.invoked, counts.ok, counts.info, counts.nemesis), (1001, 1000, 1, 2));
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        let events: Vec<Event> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        for (i, w) in events.windows(2).enumerate() {
+            assert_eq!(w[0].index, i as u64);
+            assert!(w[0].time <= w[1].time, "time went backwards at {i}");
+        }
+        let last = events.last().unwrap();
+        assert_eq!((last.kind, last.error.as_deref()), (EventKind::Info, Some("timeout")));
+        let history = faultline_checker::History::from_events(
+            events.into_iter().enumerate().map(|(i, e)| Ok((i + 1, e))),
+        )
+        .unwrap();
+        assert_eq!((history.ops.len(), history.nemesis.len()), (1001, 1));
+    }
+}
