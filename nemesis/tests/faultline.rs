@@ -1,0 +1,1 @@
+//! faultline-node clusters through the nemesis API (once the node binary exists).
