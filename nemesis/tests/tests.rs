@@ -2,6 +2,7 @@
 //! ripgrep's `tests/tests.rs`). Tests that need root or an absent binary print why they
 //! skip and return.
 
+#![allow(clippy::disallowed_methods)] // real processes, real sockets, real time
 mod etcd;
 mod faultline;
 mod util;
