@@ -1,1 +1,53 @@
-//! faultline-checker (being built).
+//! faultline-checker: history types, models, and a Porcupine-style WGL linearizability
+//! checker.
+//!
+//! ```text
+//!  file ──formats::read──▶ History ──check(model, options)──▶ CheckResult
+//!                            │            │
+//!                            │            ├─ partition by key (P-compositionality)
+//!                            │            ├─ exact simplification (drop fail / unobservable ops)
+//!                            │            └─ WGL search per key on a worker pool
+//!                            └─ ops (invoke+completion) and nemesis events
+//! ```
+//!
+//! # Layout
+//! - [`history`]: events, operations, pairing.
+//! - [`formats`]: readers for native JSONL, Porcupine's test data and Jepsen/Knossos EDN.
+//! - [`model`]: the [`Model`] trait; [`models`]: register, cas-register, kv.
+//! - [`check`](mod@check): partitioning, the worker pool, bounds; [`wgl`]: the search.
+//! - [`verdict`]: results.
+//!
+//! # Example
+//! ```
+//! use faultline_checker::{check, formats, CheckOptions, ModelSpec, Verdict};
+//! let jsonl = r#"{"index":0,"type":"invoke","process":0,"f":"write","value":1,"time":0}
+//! {"index":1,"type":"ok","process":0,"f":"write","value":1,"time":10}
+//! {"index":2,"type":"invoke","process":1,"f":"read","value":null,"time":20}
+//! {"index":3,"type":"ok","process":1,"f":"read","value":2,"time":30}
+//! "#;
+//! let history = formats::jsonl::parse_str(jsonl).unwrap();
+//! let model: ModelSpec = "cas-register".parse().unwrap();
+//! let result = check(&history, &model, &CheckOptions::default()).unwrap();
+//! assert_eq!(result.verdict, Verdict::Illegal);
+//! ```
+#![deny(missing_docs)]
+
+pub mod check;
+pub mod error;
+pub mod formats;
+pub mod history;
+pub mod model;
+pub mod models;
+pub mod verdict;
+pub mod wgl;
+
+#[cfg(test)]
+mod brute;
+
+pub use check::{check, CheckOptions, ModelSpec};
+pub use error::{CheckError, HistoryError};
+pub use history::{Event, EventKind, History, HistoryBuilder, Operation, Outcome, Process};
+pub use model::Model;
+pub use verdict::{
+    CheckResult, Counterexample, Counts, KeyResult, SearchStats, StuckOp, UnknownReason, Verdict,
+};

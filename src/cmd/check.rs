@@ -1,15 +1,145 @@
-//! `faultline check` (being built).
+//! `faultline check`: read history files, check them, print a summary (or `--json`), and exit
+//! with the verdict's code (0 linearizable, 1 not, 2 unknown, 3 error).
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
 use clap::Args;
+use faultline_checker::formats::{self, Format};
+use faultline_checker::{check, CheckOptions, CheckResult, History, ModelSpec, Verdict};
+
+use crate::Exit;
 
 /// Arguments of `faultline check`.
 #[derive(Debug, Args)]
-pub struct CheckArgs {}
+pub struct CheckArgs {
+    /// History files (faultline JSONL, Jepsen/Knossos EDN, or Porcupine test data).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The model: register, cas-register or kv.
+    #[arg(long, short, default_value = "cas-register")]
+    pub model: String,
+    /// The file format: auto, jsonl, edn or jepsen-log.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// The register's initial value (an integer, or null).
+    #[arg(long)]
+    pub initial: Option<String>,
+    /// Give up (exit 2) after this many seconds.
+    #[arg(long, value_name = "S")]
+    pub time_limit: Option<f64>,
+    /// Give up (exit 2) when the search caches pass this many bytes (default: half the RAM).
+    #[arg(long, value_name = "BYTES")]
+    pub memory_limit: Option<u64>,
+    /// Check the whole history as one object instead of key by key.
+    #[arg(long)]
+    pub no_partition: bool,
+    /// Decide every key even after one is found not linearizable.
+    #[arg(long)]
+    pub all_keys: bool,
+    /// Include a witness linearization for linearizable keys (with --json).
+    #[arg(long)]
+    pub witness: bool,
+    /// Print one JSON object per file on stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl CheckArgs {
+    fn options(&self) -> CheckOptions {
+        let mut o = CheckOptions {
+            partition: !self.no_partition,
+            time_limit: self.time_limit.map(Duration::from_secs_f64),
+            all_keys: self.all_keys,
+            witness: self.witness,
+            ..CheckOptions::default()
+        };
+        if self.memory_limit.is_some() {
+            o.memory_limit = self.memory_limit;
+        }
+        o
+    }
+}
 
 /// Runs `faultline check`.
 ///
 /// # Errors
-/// Always, for now: the command is not built yet.
-pub fn run(_args: CheckArgs) -> anyhow::Result<crate::Exit> {
-    anyhow::bail!("faultline check is not built yet")
+/// Bad usage, unreadable or malformed files (naming file, line and field).
+pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
+    let mut model: ModelSpec = args.model.parse()?;
+    if let Some(init) = &args.initial {
+        model = model.with_initial(init)?;
+    }
+    let format: Format = args.format.parse()?;
+    if let Some(t) = args.time_limit {
+        anyhow::ensure!(
+            t > 0.0 && t.is_finite(),
+            "--time-limit must be a positive number of seconds"
+        );
+    }
+    let opts = args.options();
+    let mut overall = Verdict::Linearizable;
+    for file in &args.files {
+        let history = formats::read_path(file, format)?;
+        let result = check(&history, &model, &opts)
+            .with_context(|| format!("checking {}", file.display()))?;
+        overall = overall.combine(result.verdict);
+        if args.json {
+            let out = serde_json::json!({ "file": file, "result": result });
+            println!("{out}");
+        } else {
+            print_summary(file, &history, &result);
+        }
+    }
+    Ok(match overall {
+        Verdict::Linearizable => Exit::Pass,
+        Verdict::Illegal => Exit::Anomaly,
+        Verdict::Unknown => Exit::Unknown,
+    })
+}
+
+fn print_summary(file: &std::path::Path, h: &History, r: &CheckResult) {
+    let c = &r.counts;
+    let secs = r.micros as f64 / 1e6;
+    let words = match r.verdict {
+        Verdict::Linearizable => "linearizable",
+        Verdict::Illegal => "NOT linearizable",
+        Verdict::Unknown => "unknown (not decided)",
+    };
+    println!(
+        "{}: {words} — {} ops ({} ok, {} fail, {} info), {} key(s), model {}, {secs:.3}s",
+        file.display(),
+        c.ops,
+        c.ok,
+        c.fail,
+        c.info,
+        r.keys.len(),
+        r.model
+    );
+    if let Some(k) = r.first_illegal() {
+        if let Some(ce) = &k.counterexample {
+            let key = k.key.as_deref().map(|k| format!("key {k:?}: ")).unwrap_or_default();
+            if let Some(op) = ce.blocking.and_then(|id| h.ops.get(id)) {
+                println!(
+                    "  first anomaly: {key}operation {} (process {}, {} {}, history index {})",
+                    op.id, op.process, op.f, op.input, op.invoke_index
+                );
+            }
+            println!("  {}", ce.explanation);
+        }
+    }
+    let undecided: Vec<String> = r
+        .undecided()
+        .map(|k| {
+            format!(
+                "{} ({})",
+                k.key.as_deref().unwrap_or("<all>"),
+                k.unknown_reason.map_or("?".into(), |u| format!("{u:?}"))
+            )
+        })
+        .collect();
+    if !undecided.is_empty() {
+        println!("  undecided: {}", undecided.join(", "));
+    }
 }

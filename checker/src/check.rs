@@ -1,0 +1,144 @@
+//! Checking a history: choose the model, split by key, simplify exactly, search each part on a
+//! worker pool, and combine the verdicts.
+//!
+//! ```text
+//!  History ─▶ partition by key ─▶ [key parts, largest first] ─▶ N workers (one per core)
+//!                                        │                          │ wgl::search per part
+//!                                        │                          ▼
+//!                                        │               first Illegal cancels the rest
+//!                                        ▼                (unless `all_keys`)
+//!                                 CheckResult { verdict, keys[..] }
+//! ```
+//! The time limit is enforced by a watchdog thread that raises a stop flag the searches poll;
+//! the memory limit by a byte budget shared by all searches. Hitting either gives `Unknown`
+//! for the keys still open, never a crash.
+// The check is the one place here that reads the wall clock (for the time limit and stats).
+#![allow(clippy::disallowed_methods)]
+
+mod part;
+mod pool;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::error::CheckError;
+use crate::history::History;
+use crate::verdict::CheckResult;
+
+/// Which model to check against.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelSpec {
+    /// A read/write register (integer values; `initial` is `None` for null).
+    Register {
+        /// The register's value before any write.
+        initial: Option<i64>,
+    },
+    /// A read/write/compare-and-set register.
+    CasRegister {
+        /// The register's value before any write.
+        initial: Option<i64>,
+    },
+    /// The Get/Put/Append store (plus cas and delete), strings, absent reads as `""`.
+    Kv,
+}
+
+impl ModelSpec {
+    /// The model's name as on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelSpec::Register { .. } => "register",
+            ModelSpec::CasRegister { .. } => "cas-register",
+            ModelSpec::Kv => "kv",
+        }
+    }
+
+    /// Sets the initial value from its text (`null` or an integer; kv has none).
+    ///
+    /// # Errors
+    /// An unparsable value, or a value for the kv model.
+    pub fn with_initial(self, text: &str) -> Result<Self, CheckError> {
+        let value = match text.trim() {
+            "null" | "nil" => None,
+            t => Some(t.parse::<i64>().map_err(|_| {
+                CheckError::Usage(format!("--initial must be null or an integer, got {t:?}"))
+            })?),
+        };
+        match self {
+            ModelSpec::Register { .. } => Ok(ModelSpec::Register { initial: value }),
+            ModelSpec::CasRegister { .. } => Ok(ModelSpec::CasRegister { initial: value }),
+            ModelSpec::Kv => Err(CheckError::Usage(
+                "--initial applies to register and cas-register; kv keys start absent".into(),
+            )),
+        }
+    }
+}
+
+impl FromStr for ModelSpec {
+    type Err = CheckError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "register" => Ok(ModelSpec::Register { initial: None }),
+            "cas-register" | "cas_register" => Ok(ModelSpec::CasRegister { initial: None }),
+            "kv" => Ok(ModelSpec::Kv),
+            other => Err(CheckError::Usage(format!(
+                "unknown model {other:?}: expected register, cas-register or kv"
+            ))),
+        }
+    }
+}
+
+/// Options of a check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Check each key separately (P-compositionality). Default true.
+    pub partition: bool,
+    /// Give up (`Unknown`) after this long.
+    pub time_limit: Option<Duration>,
+    /// Give up (`Unknown`) when the search caches together pass this many bytes.
+    pub memory_limit: Option<u64>,
+    /// Decide every key even after one is found illegal. Default false.
+    pub all_keys: bool,
+    /// Return a witness linearization for linearizable keys. Default false.
+    pub witness: bool,
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            partition: true,
+            time_limit: None,
+            memory_limit: Some(default_memory_limit()),
+            all_keys: false,
+            witness: false,
+            threads: 0,
+        }
+    }
+}
+
+/// Half of the machine's memory as reported by /proc/meminfo, or 4 GiB when unknown.
+pub fn default_memory_limit() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| {
+                l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).map(|kb| kb * 512)
+            })
+        })
+        .unwrap_or(4 << 30)
+}
+
+/// Checks `history` against `model`.
+///
+/// # Errors
+/// [`CheckError::Model`] when an operation does not fit the model (unknown `f`, a value of
+/// the wrong shape).
+pub fn check(
+    history: &History,
+    model: &ModelSpec,
+    opts: &CheckOptions,
+) -> Result<CheckResult, CheckError> {
+    pool::run(history, model, opts)
+}

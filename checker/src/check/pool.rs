@@ -1,0 +1,173 @@
+//! The worker pool: partitions are checked in parallel, largest first, one worker per core;
+//! the first illegal partition cancels the others unless every key was asked for.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
+use std::time::Instant;
+
+use crate::check::part::check_part;
+use crate::check::{CheckOptions, ModelSpec};
+use crate::error::CheckError;
+use crate::history::{History, Operation, Outcome};
+use crate::model::Model;
+use crate::models::{Kv, Register, Whole};
+use crate::verdict::{CheckResult, Counts, KeyResult, Verdict};
+use crate::wgl::{Limits, STOP_CANCEL, STOP_TIME};
+
+/// Runs a whole check (see [`crate::check`]).
+pub fn run(
+    history: &History,
+    spec: &ModelSpec,
+    opts: &CheckOptions,
+) -> Result<CheckResult, CheckError> {
+    match spec {
+        ModelSpec::Register { initial } => {
+            dispatch(Register { initial: *initial, cas: false }, history, opts)
+        }
+        ModelSpec::CasRegister { initial } => {
+            dispatch(Register { initial: *initial, cas: true }, history, opts)
+        }
+        ModelSpec::Kv => dispatch(Kv, history, opts),
+    }
+}
+
+fn dispatch<M: Model>(
+    model: M,
+    h: &History,
+    opts: &CheckOptions,
+) -> Result<CheckResult, CheckError> {
+    if opts.partition {
+        run_model(&model, h, opts, true)
+    } else {
+        run_model(&Whole(model), h, opts, false)
+    }
+}
+
+fn counts(h: &History, keys: usize) -> Counts {
+    let mut c = Counts { ops: h.ops.len(), keys, nemesis: h.nemesis.len(), ..Counts::default() };
+    for op in &h.ops {
+        match op.outcome {
+            Outcome::Ok => c.ok += 1,
+            Outcome::Fail => c.fail += 1,
+            Outcome::Unknown => c.info += 1,
+        }
+    }
+    c
+}
+
+fn run_model<M: Model>(
+    model: &M,
+    h: &History,
+    opts: &CheckOptions,
+    partition: bool,
+) -> Result<CheckResult, CheckError> {
+    let started = Instant::now();
+    // Partition (BTreeMap: results come out in key order).
+    let mut parts: std::collections::BTreeMap<Option<&str>, Vec<&Operation>> = Default::default();
+    for op in &h.ops {
+        let key = if partition { op.key.as_deref() } else { None };
+        parts.entry(key).or_default().push(op);
+    }
+    let distinct_keys = h
+        .ops
+        .iter()
+        .filter_map(|o| o.key.as_deref())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let parts: Vec<(Option<String>, Vec<&Operation>)> =
+        parts.into_iter().map(|(k, v)| (k.map(str::to_string), v)).collect();
+    // Largest first, for balance.
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(parts[i].1.len()));
+
+    let limits = Limits::new(opts.memory_limit.unwrap_or(u64::MAX));
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        opts.threads
+    }
+    .min(parts.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<KeyResult, CheckError>>>> =
+        Mutex::new((0..parts.len()).map(|_| None).collect());
+
+    std::thread::scope(|scope| {
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        if let Some(limit) = opts.time_limit {
+            let limits = &limits;
+            scope.spawn(move || {
+                if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
+                    let _ = limits.stop.compare_exchange(
+                        0,
+                        STOP_TIME,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                }
+            });
+        }
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| loop {
+                    if limits.stop.load(Ordering::Relaxed) != 0 {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&p) = order.get(i) else { break };
+                    let (key, ops) = &parts[p];
+                    let r = check_part(model, key.clone(), ops, &limits, opts.witness);
+                    let bad = matches!(&r, Ok(k) if k.verdict == Verdict::Illegal) || r.is_err();
+                    if bad && !opts.all_keys {
+                        let _ = limits.stop.compare_exchange(
+                            0,
+                            STOP_CANCEL,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
+                    }
+                    // The lock is only held to store a result; a poisoned lock means another
+                    // worker panicked, which scope() re-raises anyway.
+                    results.lock().unwrap_or_else(|e| e.into_inner())[p] = Some(r);
+                })
+            })
+            .collect();
+        for w in workers {
+            let _ = w.join();
+        }
+        drop(done_tx);
+    });
+
+    let mut keys = Vec::with_capacity(parts.len());
+    let mut verdict = Verdict::Linearizable;
+    for (r, (key, ops)) in
+        results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().zip(&parts)
+    {
+        let kr = match r {
+            Some(r) => r?,
+            // Never started: the stop flag was raised before a worker reached it.
+            None => KeyResult {
+                key: key.clone(),
+                verdict: Verdict::Unknown,
+                unknown_reason: Some(if limits.stop.load(Ordering::Relaxed) == STOP_TIME {
+                    crate::verdict::UnknownReason::TimeLimit
+                } else {
+                    crate::verdict::UnknownReason::Cancelled
+                }),
+                ops: ops.len(),
+                searched_ops: 0,
+                counterexample: None,
+                witness: None,
+                stats: Default::default(),
+            },
+        };
+        verdict = verdict.combine(kr.verdict);
+        keys.push(kr);
+    }
+    Ok(CheckResult {
+        verdict,
+        model: model.name().to_string(),
+        keys,
+        counts: counts(h, distinct_keys),
+        micros: started.elapsed().as_micros() as u64,
+    })
+}

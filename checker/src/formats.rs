@@ -1,0 +1,125 @@
+//! Readers of history files: faultline's JSONL, Porcupine's two test-data formats, and
+//! Jepsen/Knossos EDN. Each streams its input and names the line and field of any error.
+//!
+//! # Layout
+//! - [`jsonl`]: the native format of DESIGN.md.
+//! - [`edn`]: a small EDN reader, and Jepsen/Knossos histories (a vector of op maps, or one
+//!   map per line — which also covers Porcupine's `kv/*.txt`).
+//! - [`porcupine`]: Porcupine's `jepsen/etcd_*.log` (`INFO jepsen.util - ...` lines).
+
+pub mod edn;
+pub mod jsonl;
+pub mod porcupine;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::str::FromStr;
+
+use crate::error::CheckError;
+use crate::history::History;
+
+/// A history file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Decide from the first non-blank line.
+    Auto,
+    /// faultline's JSON Lines.
+    Jsonl,
+    /// Jepsen/Knossos EDN (and Porcupine's kv files).
+    Edn,
+    /// Porcupine's `jepsen/etcd_*.log`.
+    JepsenLog,
+}
+
+impl FromStr for Format {
+    type Err = CheckError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Format::Auto),
+            "jsonl" | "json" => Ok(Format::Jsonl),
+            "edn" | "knossos" | "jepsen" | "porcupine-kv" => Ok(Format::Edn),
+            "jepsen-log" | "porcupine-jepsen" | "log" => Ok(Format::JepsenLog),
+            other => Err(CheckError::Usage(format!(
+                "unknown format {other:?}: expected auto, jsonl, edn or jepsen-log"
+            ))),
+        }
+    }
+}
+
+/// Guesses the format from the first non-blank line.
+pub fn detect(first_line: &str) -> Format {
+    let t = first_line.trim_start();
+    if t.starts_with("INFO") || t.contains("jepsen.util") {
+        Format::JepsenLog
+    } else if t.starts_with("{\"") || t.starts_with("{ \"") || t.starts_with("{}") {
+        Format::Jsonl
+    } else {
+        Format::Edn
+    }
+}
+
+/// Reads a history file.
+///
+/// # Errors
+/// [`CheckError::Io`] when it cannot be read, [`CheckError::Parse`] (file, line, field) when
+/// it is malformed.
+pub fn read_path(path: &Path, format: Format) -> Result<History, CheckError> {
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|source| CheckError::Io { path: name.clone(), source })?;
+    read(BufReader::new(file), format, &name)
+}
+
+/// Reads a history from `input`; `name` is used in errors.
+///
+/// # Errors
+/// As [`read_path`].
+pub fn read<R: Read>(input: R, format: Format, name: &str) -> Result<History, CheckError> {
+    let mut reader = BufReader::new(input);
+    let format = if format == Format::Auto {
+        let buf = reader
+            .fill_buf()
+            .map_err(|source| CheckError::Io { path: name.to_string(), source })?;
+        let head = String::from_utf8_lossy(&buf[..buf.len().min(4096)]).to_string();
+        let first = head.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        detect(first)
+    } else {
+        format
+    };
+    let parse = |source| CheckError::Parse { path: name.to_string(), source };
+    let io = |source| CheckError::Io { path: name.to_string(), source };
+    match format {
+        Format::Jsonl | Format::Auto => jsonl::read(reader).map_err(|e| e.into_check(name)),
+        Format::JepsenLog => porcupine::read_log(reader).map_err(|e| e.into_check(name)),
+        Format::Edn => {
+            let mut text = String::new();
+            reader.read_to_string(&mut text).map_err(io)?;
+            edn::parse_history(&text).map_err(parse)
+        }
+    }
+}
+
+/// An error of a streaming reader: I/O, or content at a line.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Reading failed.
+    Io(std::io::Error),
+    /// The content is malformed.
+    Parse(crate::error::HistoryError),
+}
+
+impl ReadError {
+    fn into_check(self, name: &str) -> CheckError {
+        match self {
+            ReadError::Io(source) => CheckError::Io { path: name.to_string(), source },
+            ReadError::Parse(source) => CheckError::Parse { path: name.to_string(), source },
+        }
+    }
+}
+
+impl From<crate::error::HistoryError> for ReadError {
+    fn from(e: crate::error::HistoryError) -> Self {
+        ReadError::Parse(e)
+    }
+}

@@ -1,0 +1,312 @@
+//! The history: events as recorded (one JSON object a line, DESIGN.md) and operations as the
+//! checker sees them (an invoke paired with its completion).
+//!
+//! ```text
+//!   history.jsonl ──parse──▶ Event* ──History::from_events──▶ History { ops, nemesis }
+//!                                         (pairs invoke/completion per process)
+//! ```
+//!
+//! Semantics of a completion, as in Jepsen:
+//! - `ok`: the operation took effect, at one instant between its invoke and its completion.
+//! - `fail`: it certainly did not take effect.
+//! - `info`: unknown — it may take effect at any instant after its invoke, or never. A process
+//!   that got `info` never issues again.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::HistoryError;
+
+/// The kind of a history event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// The operation was invoked.
+    Invoke,
+    /// It completed and took effect.
+    Ok,
+    /// It completed and certainly did not take effect.
+    Fail,
+    /// Its outcome is unknown (or, for the nemesis, an informational event).
+    Info,
+}
+
+/// Who issued an event: a client process (a number) or the nemesis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Process {
+    /// A client process; numbers are never reused after an `info`.
+    Client(u64),
+    /// The fault injector.
+    Nemesis,
+}
+
+impl Serialize for Process {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Process::Client(n) => s.serialize_u64(*n),
+            Process::Nemesis => s.serialize_str("nemesis"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Process {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Num(u64),
+            Str(String),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Num(n) => Ok(Process::Client(n)),
+            Repr::Str(s) if s == "nemesis" => Ok(Process::Nemesis),
+            Repr::Str(s) => s.parse().map(Process::Client).map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "process must be a non-negative integer or \"nemesis\", got {s:?}"
+                ))
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Process::Client(n) => write!(f, "{n}"),
+            Process::Nemesis => f.write_str("nemesis"),
+        }
+    }
+}
+
+/// One line of `history.jsonl`. Unknown fields are accepted and ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the history, from 0.
+    pub index: u64,
+    /// invoke / ok / fail / info.
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    /// The client process, or the nemesis.
+    pub process: Process,
+    /// The function: `read`, `write`, `cas`, `get`, `put`, `append`, ... or a nemesis action.
+    pub f: String,
+    /// The key, for keyed workloads (strings; integers are accepted and turned into strings).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_key")]
+    pub key: Option<String>,
+    /// The value: the argument on invoke, the result on `ok` (see DESIGN.md per model).
+    #[serde(default)]
+    pub value: Value,
+    /// Nanoseconds since the start of the run, from the recorder's monotonic clock.
+    pub time: u64,
+    /// A short machine-readable reason, on `fail` / `info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn de_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "key must be a string or an integer, got {other}"
+        ))),
+    }
+}
+
+/// How an operation ended (Jepsen's ok / fail / info).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Took effect at one instant within `[call, ret]`.
+    Ok,
+    /// Certainly did not take effect.
+    Fail,
+    /// May take effect at any instant after `call`, or never (`info`, or never completed).
+    Unknown,
+}
+
+/// An operation: an invoke and its completion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Operation {
+    /// Position in [`History::ops`] (ops are ordered by invoke).
+    pub id: usize,
+    /// The client process that issued it.
+    pub process: u64,
+    /// The function (`read`, `write`, `cas`, `get`, `put`, `append`, ...).
+    pub f: String,
+    /// The key, if the workload is keyed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The invoke's value (the argument).
+    pub input: Value,
+    /// The completion's value (the result) when `ok`; otherwise null.
+    pub output: Value,
+    /// ok / fail / unknown.
+    pub outcome: Outcome,
+    /// Invoke time.
+    pub call: u64,
+    /// Completion time, when there was a completion (also for `info`, for display only: an
+    /// `info` operation may still take effect after it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ret: Option<u64>,
+    /// `index` of the invoke event.
+    pub invoke_index: u64,
+    /// `index` of the completion event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_index: Option<u64>,
+    /// The completion's `error`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Operation {
+    /// The instant after which the operation can no longer take effect (`u64::MAX` when it
+    /// may take effect at any time after its invoke).
+    pub fn deadline(&self) -> u64 {
+        match (self.outcome, self.ret) {
+            (Outcome::Ok, Some(t)) => t,
+            _ => u64::MAX,
+        }
+    }
+}
+
+/// A whole history: client operations (by invoke order) and the nemesis' events.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// Client operations, ordered by invoke; `ops[i].id == i`.
+    pub ops: Vec<Operation>,
+    /// Events of the nemesis, in order.
+    pub nemesis: Vec<Event>,
+}
+
+impl History {
+    /// Pairs invokes with completions. `source` names the input in errors.
+    ///
+    /// Invokes still pending at the end become [`Outcome::Unknown`].
+    ///
+    /// # Errors
+    /// A completion without an invoke, a second invoke while one is pending, a process that
+    /// invokes again after `info`, or times that go backwards.
+    pub fn from_events<I>(events: I) -> Result<History, HistoryError>
+    where
+        I: IntoIterator<Item = Result<(usize, Event), HistoryError>>,
+    {
+        let mut builder = HistoryBuilder::default();
+        for item in events {
+            let (line, event) = item?;
+            builder.push(line, event)?;
+        }
+        Ok(builder.finish())
+    }
+}
+
+/// Builds a [`History`] one event at a time (used by the readers, which stream).
+#[derive(Debug, Default)]
+pub struct HistoryBuilder {
+    history: History,
+    /// process -> index in `history.ops` of its pending invoke.
+    pending: rustc_hash::FxHashMap<u64, usize>,
+    /// processes that got `info` and so must never issue again.
+    retired: rustc_hash::FxHashSet<u64>,
+    last_time: u64,
+}
+
+impl HistoryBuilder {
+    /// Adds one event read at `line` (1-based, for errors).
+    ///
+    /// # Errors
+    /// See [`History::from_events`].
+    pub fn push(&mut self, line: usize, e: Event) -> Result<(), HistoryError> {
+        if e.time < self.last_time {
+            return Err(HistoryError::at(
+                line,
+                "time",
+                format!("time {} is before the previous event's {}", e.time, self.last_time),
+            ));
+        }
+        self.last_time = e.time;
+        let p = match e.process {
+            Process::Nemesis => {
+                self.history.nemesis.push(e);
+                return Ok(());
+            }
+            Process::Client(p) => p,
+        };
+        match e.kind {
+            EventKind::Invoke => {
+                if self.pending.contains_key(&p) {
+                    return Err(HistoryError::at(
+                        line,
+                        "process",
+                        format!(
+                            "process {p} invoked again before its previous operation completed"
+                        ),
+                    ));
+                }
+                if self.retired.contains(&p) {
+                    return Err(HistoryError::at(
+                        line,
+                        "process",
+                        format!("process {p} invoked after an info completion (it must use a new process number)"),
+                    ));
+                }
+                let id = self.history.ops.len();
+                self.pending.insert(p, id);
+                self.history.ops.push(Operation {
+                    id,
+                    process: p,
+                    f: e.f,
+                    key: e.key,
+                    input: e.value,
+                    output: Value::Null,
+                    outcome: Outcome::Unknown,
+                    call: e.time,
+                    ret: None,
+                    invoke_index: e.index,
+                    complete_index: None,
+                    error: None,
+                });
+            }
+            kind => {
+                let Some(id) = self.pending.remove(&p) else {
+                    return Err(HistoryError::at(
+                        line,
+                        "process",
+                        format!("completion for process {p}, which has no pending invoke"),
+                    ));
+                };
+                let op = &mut self.history.ops[id];
+                if op.f != e.f {
+                    return Err(HistoryError::at(
+                        line,
+                        "f",
+                        format!("completion f {:?} does not match its invoke's {:?}", e.f, op.f),
+                    ));
+                }
+                op.ret = Some(e.time);
+                op.complete_index = Some(e.index);
+                op.error = e.error;
+                match kind {
+                    EventKind::Ok => {
+                        op.outcome = Outcome::Ok;
+                        op.output = e.value;
+                    }
+                    EventKind::Fail => op.outcome = Outcome::Fail,
+                    _ => {
+                        op.outcome = Outcome::Unknown;
+                        self.retired.insert(p);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes: pending invokes stay [`Outcome::Unknown`].
+    pub fn finish(self) -> History {
+        self.history
+    }
+}
