@@ -22,6 +22,9 @@ use crate::Error;
 pub(crate) struct Netns {
     pub bridge: String,
     pub namespaces: Vec<String>,
+    /// Host ends of the veth pairs (deleting one deletes the pair at once, even while the
+    /// namespace lingers because sockets in TIME_WAIT still hold it).
+    pub veths: Vec<String>,
     pub ips: Vec<Ipv4Addr>,
     pub host_ip: Ipv4Addr,
 }
@@ -91,28 +94,29 @@ impl Netns {
         let net = Netns {
             bridge: bridge_name(tag),
             namespaces: (1..=n).map(|i| ns_name(tag, i)).collect(),
+            veths: (1..=n).map(|i| format!("fl{tag}v{i}")).collect(),
             ips: (1..=n).map(|i| Ipv4Addr::new(10, 77, third, i as u8)).collect(),
             host_ip: Ipv4Addr::new(10, 77, third, 254),
         };
-        if let Err(e) = net.build(tag) {
+        if let Err(e) = net.build() {
             net.destroy();
             return Err(e);
         }
         Ok(net)
     }
 
-    fn build(&self, tag: &str) -> Result<(), Error> {
+    fn build(&self) -> Result<(), Error> {
         let br = self.bridge.as_str();
         run(&["ip", "link", "add", br, "type", "bridge"])?;
         run(&["ip", "addr", "add", &format!("{}/24", self.host_ip), "dev", br])?;
         run(&["ip", "link", "set", br, "up"])?;
         for (k, ns) in self.namespaces.iter().enumerate() {
-            let veth = format!("fl{tag}v{}", k + 1);
+            let veth = self.veths[k].as_str();
             run(&["ip", "netns", "add", ns])?;
             run(&[
                 "ip", "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
             ])?;
-            run(&["ip", "link", "set", &veth, "master", br, "up"])?;
+            run(&["ip", "link", "set", veth, "master", br, "up"])?;
             run(&["ip", "-n", ns, "addr", "add", &format!("{}/24", self.ips[k]), "dev", "eth0"])?;
             run(&["ip", "-n", ns, "link", "set", "eth0", "up"])?;
             run(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
@@ -180,6 +184,9 @@ impl Netns {
     /// Deletes the namespaces (with their veths and rules) and the bridge. Best effort,
     /// synchronous (used by the panic guard too).
     pub fn destroy(&self) {
+        for veth in &self.veths {
+            let _ = run(&["ip", "link", "del", veth]);
+        }
         for ns in &self.namespaces {
             if let Err(e) = run(&["ip", "netns", "del", ns]) {
                 tracing::debug!("{e}");
@@ -228,3 +235,7 @@ pub(crate) fn destroy_tag(tag: &str) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "netns_test.rs"]
+mod tests;

@@ -120,3 +120,55 @@ impl Drop for Proc {
         let _ = self.kill("?");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(pid: u32) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit(')').next()?.trim_start().chars().next()
+    }
+
+    fn wait_state(pid: u32, want: impl Fn(Option<char>) -> bool) -> bool {
+        (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            want(state(pid))
+        })
+    }
+
+    #[test]
+    fn stop_continue_kill_and_log_redirect() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("node.log");
+        let argv: Vec<OsString> = ["sh", "-c", "echo started; echo oops >&2; exec sleep 300"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let mut p = Proc::spawn("n1", &argv, &log).unwrap();
+        let pid = p.pid().unwrap();
+        assert!(p.is_running());
+        p.signal("n1", Signal::SIGSTOP).unwrap();
+        assert!(wait_state(pid, |s| s == Some('T')), "stopped");
+        p.signal("n1", Signal::SIGCONT).unwrap();
+        assert!(wait_state(pid, |s| s != Some('T')), "continued");
+        p.kill("n1").unwrap();
+        assert!(!p.is_running());
+        assert_eq!(state(pid), None, "reaped, no zombie");
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("started") && text.contains("oops"), "{text}");
+    }
+
+    #[test]
+    fn exit_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let argv: Vec<OsString> = ["sh", "-c", "exit 3"].iter().map(OsString::from).collect();
+        let mut p = Proc::spawn("n1", &argv, &dir.path().join("log")).unwrap();
+        let status = (0..200).find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            p.exit_status()
+        });
+        assert!(status.unwrap().contains('3'));
+        assert!(!p.is_running());
+    }
+}

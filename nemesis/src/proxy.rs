@@ -254,3 +254,89 @@ impl Drop for Unregister {
         lock(&self.table).conns.remove(&self.id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn echo_server() -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let (mut r, mut w) = s.split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                });
+            }
+        });
+        addr
+    }
+
+    async fn ping(s: &mut TcpStream) -> bool {
+        let t = Duration::from_millis(500);
+        if s.write_all(b"ping").await.is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 4];
+        matches!(tokio::time::timeout(t, s.read_exact(&mut buf)).await, Ok(Ok(_)))
+            && &buf == b"ping"
+    }
+
+    async fn roundtrip(addr: SocketAddr) -> bool {
+        match TcpStream::connect(addr).await {
+            Ok(mut s) => ping(&mut s).await,
+            Err(_) => false,
+        }
+    }
+
+    #[tokio::test]
+    async fn per_link_cut_closes_live_connections_refuses_new_ones_and_heals() {
+        let echo = echo_server().await;
+        let mut p = Proxies::new(Pids::default());
+        let a01 = p.listen_link(0, 1, echo).await.unwrap();
+        let a21 = p.listen_link(2, 1, echo).await.unwrap();
+        let mut live = TcpStream::connect(a01).await.unwrap();
+        assert!(ping(&mut live).await);
+        assert_eq!(p.live_connections(), 1);
+
+        p.set_cut(BTreeSet::from([(0, 1)]));
+        // The live connection is closed: reading gives EOF or an error, never data.
+        let mut buf = [0u8; 1];
+        let r = tokio::time::timeout(Duration::from_secs(2), live.read(&mut buf)).await;
+        assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "live connection closed: {r:?}");
+        assert!(!roundtrip(a01).await, "new connection on the cut link refused");
+        assert!(roundtrip(a21).await, "link 2->1 is not named in the grudge");
+
+        p.set_cut(BTreeSet::new());
+        assert!(roundtrip(a01).await, "healed");
+        p.shutdown();
+        assert_eq!(p.live_connections(), 0);
+        assert!(!roundtrip(a01).await, "shut down proxies refuse");
+    }
+
+    #[tokio::test]
+    async fn per_destination_identifies_the_dialer_by_its_process() {
+        let echo = echo_server().await;
+        let pids = Pids::default();
+        pids.lock().unwrap().insert(0, std::process::id());
+        let mut p = Proxies::new(pids.clone());
+        let a = p.listen_dest(1, echo).await.unwrap();
+        assert!(roundtrip(a).await);
+        p.set_cut(BTreeSet::from([(2, 1), (1, 2)]));
+        assert!(roundtrip(a).await, "we are node 0, whose links are not cut");
+        p.set_cut(BTreeSet::from([(0, 1)]));
+        assert!(!roundtrip(a).await, "0 -> 1 cut");
+        p.set_cut(BTreeSet::from([(1, 0)]));
+        assert!(!roundtrip(a).await, "1 -> 0 cut: the connection carries both ways");
+        p.set_cut(BTreeSet::new());
+        assert!(roundtrip(a).await, "healed");
+        // An unidentifiable dialer is refused while anything into its destination is cut.
+        pids.lock().unwrap().clear();
+        p.set_cut(BTreeSet::from([(2, 1)]));
+        assert!(!roundtrip(a).await);
+        p.set_cut(BTreeSet::from([(2, 0)]));
+        assert!(roundtrip(a).await);
+    }
+}

@@ -163,3 +163,38 @@ impl Registry {
         let _ = std::fs::remove_file(&self.path);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_controllers_processes_are_killed_and_its_record_removed() {
+        // A "node" that outlived its crashed controller.
+        let mut orphan = std::process::Command::new("sleep").arg("300").spawn().unwrap();
+        // A controller pid that is certainly dead: a process we started and reaped.
+        let mut dead = std::process::Command::new("true").spawn().unwrap();
+        dead.wait().unwrap();
+        let dir = state_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("fffd.json");
+        let record = Record {
+            controller_pid: dead.id(),
+            binary: "/usr/bin/sleep".into(),
+            pids: BTreeMap::from([(0, orphan.id())]),
+            netns: false,
+        };
+        std::fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
+        // A live run's record must survive the sweep.
+        let live = Registry::create(Path::new("/usr/bin/sleep"), false).unwrap();
+
+        let cleaned = sweep_stale(false);
+        assert!(cleaned.contains(&"fffd".to_string()), "{cleaned:?}");
+        assert!(!path.exists());
+        let status = orphan.wait().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "SIGKILLed");
+        assert!(dir.join(format!("{}.json", live.tag)).exists());
+        live.remove();
+        assert!(!dir.join(format!("{}.json", live.tag)).exists());
+    }
+}
