@@ -1,0 +1,342 @@
+// faultline report: draws the timeline from the JSON in <script id="data"> on a <canvas>.
+// Only bars inside the visible window are drawn (binary search over invoke times), so a
+// 100,000-operation history pans and zooms smoothly. No network, no libraries.
+(function () {
+  'use strict';
+  var status = document.getElementById('status');
+  function fail(msg) {
+    document.body.setAttribute('data-script-error', msg);
+    if (status) status.textContent = 'script-error: ' + msg;
+  }
+  window.addEventListener('error', function (e) { fail(String(e.message)); });
+  try { main(); } catch (e) { fail(String(e && e.stack || e)); }
+
+  function main() {
+    var D = JSON.parse(document.getElementById('data').textContent);
+    var N = D.c.length, END = Math.max(D.end, 1), SCALE = D.scale;
+    var COLORS = ['#3b8f5a', '#d98c8c', '#f0a030'];
+    var NEM = { partition: '255,152,0', kill: '229,57,53', pause: '142,36,170', clock: '30,136,229', loss: '0,137,123' };
+    var OUT = ['ok', 'fail', 'info'];
+    var canvas = document.getElementById('timeline'), wrap = document.getElementById('tl-wrap');
+    var tip = document.getElementById('tip'), select = document.getElementById('key');
+    var ctx = canvas.getContext('2d');
+    var GUT = 64, AXIS = 30, PAD = 10;
+
+    // ---- static indexes ----
+    var byKey = new Map();
+    for (var id = 0; id < N; id++) {
+      var k = D.k[id];
+      if (!byKey.has(k)) byKey.set(k, []);
+      byKey.get(k).push(id);
+    }
+    var verdictOf = new Map();
+    D.verdicts.forEach(function (v) { verdictOf.set(v.k, v.verdict); });
+
+    // ---- key selector ----
+    function addOption(value, text) {
+      var o = document.createElement('option');
+      o.value = String(value); o.textContent = text; select.appendChild(o);
+    }
+    addOption('all', 'all keys (' + N + ' ops)');
+    D.keys.forEach(function (name, i) {
+      var v = verdictOf.get(i), n = (byKey.get(i) || []).length;
+      addOption(i, (v === 'illegal' ? '✗ ' : v === 'unknown' ? '? ' : '') + name + ' (' + n + ' ops)');
+    });
+
+    // ---- state for the selected key ----
+    var S = {};
+    function selectKey(value) {
+      select.value = String(value);
+      var all = value === 'all';
+      var ids = all ? null : (byKey.get(Number(value)) || []);
+      var count = all ? N : ids.length;
+      var at = all ? function (i) { return i; } : function (i) { return ids[i]; };
+      var lanesUsed = new Int32Array(D.lanes.length).fill(-1), rows = [], maxDur = 0, open = [];
+      var laneOps = [];
+      for (var i = 0; i < count; i++) {
+        var id = at(i), l = D.p[id];
+        if (lanesUsed[l] < 0) { lanesUsed[l] = 1; }
+        var r = D.r[id];
+        if (r < 0) open.push(id); else if (r - D.c[id] > maxDur) maxDur = r - D.c[id];
+      }
+      for (var l = 0; l < D.lanes.length; l++) if (lanesUsed[l] > 0) { lanesUsed[l] = rows.length; rows.push(l); laneOps.push([]); }
+      for (i = 0; i < count; i++) { id = at(i); laneOps[lanesUsed[D.p[id]]].push(id); }
+      var viols = D.violations.filter(function (v) { return all || v.k === Number(value); });
+      var prefixPos = new Map(), stuck = new Map(), blocking = new Set();
+      viols.forEach(function (v) {
+        v.prefix.forEach(function (id, j) { prefixPos.set(id, j + 1); });
+        v.stuck.forEach(function (s) { stuck.set(s[0], s[1]); });
+        if (v.blocking !== null && v.blocking !== undefined) blocking.add(v.blocking);
+      });
+      var laneH = Math.max(4, Math.min(22, Math.floor(14000 / Math.max(rows.length, 1))));
+      S = { all: all, ids: ids, count: count, at: at, rowOf: lanesUsed, rows: rows, laneOps: laneOps,
+            maxDur: maxDur, open: open, viols: viols, prefixPos: prefixPos, stuck: stuck,
+            blocking: blocking, laneH: laneH };
+      document.getElementById('zoom-violation').hidden = viols.length === 0;
+    }
+
+    // ---- geometry ----
+    var t0 = 0, t1 = END, W = 0, H = 0;
+    function resize() {
+      var dpr = window.devicePixelRatio || 1;
+      W = Math.max(320, wrap.clientWidth);
+      H = AXIS + S.rows.length * S.laneH + PAD;
+      canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr);
+      canvas.style.height = H + 'px';
+      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    }
+    function plotW() { return W - GUT - PAD; }
+    function X(t) { return GUT + (t - t0) / (t1 - t0) * plotW(); }
+    function T(x) { return t0 + (x - GUT) / plotW() * (t1 - t0); }
+    function rowY(row) { return AXIS + row * S.laneH; }
+
+    // ---- text ----
+    function fmtTime(units) {
+      var ns = units * SCALE, a = Math.abs(ns);
+      if (a >= 1e9) return (ns / 1e9).toFixed(a >= 1e11 ? 2 : 3) + ' s';
+      if (a >= 1e6) return (ns / 1e6).toFixed(a >= 1e8 ? 1 : 3) + ' ms';
+      if (a >= 1e3) return (ns / 1e3).toFixed(1) + ' µs';
+      return Math.round(ns) + ' ns';
+    }
+    function shortLabel(id) {
+      var f = D.fs[D.f[id]], o = D.o[id];
+      var inp = D.i[id], out = D.out[id];
+      if (f === 'read' || f === 'get') return 'r ' + (o === 0 ? (out === '' ? '∅' : out) : '?');
+      if (f === 'write' || f === 'put') return 'w ' + inp;
+      if (f === 'append') return 'a ' + inp;
+      if (f === 'cas') { try { var a = JSON.parse(inp); return 'cas ' + a[0] + '→' + a[1]; } catch (e) { return 'cas'; } }
+      return f + ' ' + inp;
+    }
+    function describe(id) {
+      var r = D.r[id], lines = [];
+      lines.push('op ' + id + ' · process ' + D.lanes[D.p[id]] + (D.k[id] >= 0 ? ' · key ' + D.keys[D.k[id]] : ''));
+      lines.push(D.fs[D.f[id]] + '  ' + (D.i[id] || 'null') + '  →  ' + (D.o[id] === 0 ? (D.out[id] || 'null') : OUT[D.o[id]]));
+      lines.push('outcome: ' + OUT[D.o[id]] + (D.err[id] ? ' (' + D.err[id] + ')' : ''));
+      lines.push('invoked t=' + fmtTime(D.c[id]) + (r >= 0 ? ', completed t=' + fmtTime(r) + ' (latency ' + fmtTime(r - D.c[id]) + ')' : ', never completed'));
+      if (D.o[id] === 2) lines.push('may take effect at any time after its invoke, or never');
+      (D.related || []).forEach(function (rel) { if (rel[0] === id) lines.push('in the explanation: ' + rel[1]); });
+      if (S.prefixPos.has(id)) lines.push('linearized as #' + S.prefixPos.get(id) + ' of the longest prefix');
+      if (S.stuck.has(id)) lines.push((S.blocking.has(id) ? 'BLOCKING — ' : '') + 'cannot be linearized next: ' + S.stuck.get(id));
+      else if (S.blocking.has(id)) lines.push('BLOCKING — its completion forced the dead end');
+      return lines.join('\n');
+    }
+
+    // ---- search over invoke times (ops are ordered by invoke) ----
+    function lower(tmin) { // first index i in the selection with c >= tmin
+      var lo = 0, hi = S.count;
+      while (lo < hi) { var m = (lo + hi) >> 1; if (D.c[S.at(m)] < tmin) lo = m + 1; else hi = m; }
+      return lo;
+    }
+
+    // ---- drawing ----
+    var drawn = 0;
+    function niceStep(spanUnits, px) {
+      var target = spanUnits / Math.max(2, px / 110), p = Math.pow(10, Math.floor(Math.log10(target)));
+      var m = target / p; return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
+    }
+    function draw() {
+      var lh = S.laneH, bh = Math.max(2, lh - (lh > 8 ? 4 : 1));
+      ctx.clearRect(0, 0, W, H);
+      ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, W, H);
+      // lane stripes and labels
+      ctx.font = '11px system-ui, sans-serif'; ctx.textBaseline = 'middle';
+      for (var row = 0; row < S.rows.length; row++) {
+        if (row % 2) { ctx.fillStyle = '#f6f7f9'; ctx.fillRect(GUT, rowY(row), plotW(), lh); }
+        if (lh >= 10) { ctx.fillStyle = '#6b7280'; ctx.fillText('p' + D.lanes[S.rows[row]], 6, rowY(row) + lh / 2); }
+      }
+      ctx.save(); ctx.beginPath(); ctx.rect(GUT, 0, plotW(), H); ctx.clip();
+      // faults
+      D.nem.forEach(function (n) {
+        var x0 = X(n.s), x1 = Math.max(X(n.e), x0 + 2), rgb = NEM[n.kind] || '120,120,120';
+        if (x1 < GUT || x0 > W) return;
+        ctx.fillStyle = 'rgba(' + rgb + ',0.13)'; ctx.fillRect(x0, AXIS, x1 - x0, H - AXIS);
+        ctx.fillStyle = 'rgba(' + rgb + ',0.9)'; ctx.fillRect(x0, AXIS - 5, x1 - x0, 4);
+      });
+      // axis
+      var step = niceStep(t1 - t0, plotW());
+      ctx.fillStyle = '#374151'; ctx.strokeStyle = '#e5e7eb'; ctx.lineWidth = 1;
+      for (var t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
+        var x = Math.round(X(t)) + 0.5;
+        ctx.beginPath(); ctx.moveTo(x, AXIS - 6); ctx.lineTo(x, H); ctx.stroke();
+        ctx.fillText(fmtTime(t), x + 3, 9);
+      }
+      // fault labels
+      ctx.font = '11px system-ui, sans-serif';
+      D.nem.forEach(function (n) {
+        var x0 = Math.max(X(n.s), GUT + 2);
+        if (x0 > W || X(n.e) < GUT) return;
+        ctx.fillStyle = 'rgba(' + (NEM[n.kind] || '120,120,120') + ',1)'; ctx.fillText(n.label, x0 + 2, 20);
+      });
+      // bars
+      drawn = 0;
+      var from = lower(t0 - S.maxDur), to = lower(t1 + 1), hasViol = S.viols.length > 0;
+      ctx.font = (lh >= 16 ? 11 : 9) + 'px system-ui, sans-serif';
+      for (var i = from; i < to; i++) {
+        var id = S.at(i), r = D.r[id];
+        if (r < 0 || r < t0) continue;
+        bar(id, D.c[id], r, bh, hasViol);
+      }
+      for (var j = 0; j < S.open.length; j++) {
+        var oid = S.open[j];
+        if (D.c[oid] <= t1) bar(oid, D.c[oid], END, bh, hasViol);
+      }
+      // the linearization path and the ops that cannot go next
+      S.viols.forEach(function (v) { drawViolation(v, bh); });
+      drawRelated(bh);
+      ctx.restore();
+      if (status) status.textContent = 'timeline-drawn bars=' + drawn + ' lanes=' + S.rows.length +
+        ' plots=' + document.querySelectorAll('figure.plot svg').length;
+      document.body.setAttribute('data-timeline', 'drawn');
+    }
+    function bar(id, c, r, bh, hasViol) {
+      var row = S.rowOf[D.p[id]], y = rowY(row) + (S.laneH - bh) / 2;
+      var x0 = X(c), x1 = Math.max(X(r), x0 + 1.5), o = D.o[id];
+      if (x1 < GUT - 2 || x0 > W) return;
+      drawn++;
+      var dim = hasViol && !S.prefixPos.has(id) && !S.stuck.has(id) && !S.blocking.has(id);
+      ctx.globalAlpha = dim ? 0.45 : 1;
+      if (o === 2 && D.r[id] < 0) {
+        var g = ctx.createLinearGradient(x0, 0, x1, 0);
+        g.addColorStop(0, COLORS[2]); g.addColorStop(1, 'rgba(240,160,48,0.08)');
+        ctx.fillStyle = g;
+      } else ctx.fillStyle = S.blocking.has(id) ? '#c62828' : COLORS[o];
+      ctx.fillRect(x0, y, x1 - x0, bh);
+      ctx.globalAlpha = 1;
+      if (x1 - x0 > 30 && bh >= 9) {
+        ctx.fillStyle = S.blocking.has(id) ? '#fff' : o === 1 ? '#5b1f1f' : '#fff';
+        var label = shortLabel(id), maxw = x1 - x0 - 6;
+        if (ctx.measureText(label).width <= maxw) ctx.fillText(label, Math.max(x0, GUT) + 3, y + bh / 2 + 0.5);
+      }
+    }
+    function linPoints(v) {
+      var pts = [], prev = -Infinity;
+      v.prefix.forEach(function (id) {
+        var r = D.r[id] < 0 ? END : D.r[id], t = Math.min(Math.max(prev, D.c[id] + (r - D.c[id]) * 0.15), r);
+        prev = t;
+        pts.push([X(t), rowY(S.rowOf[D.p[id]]) + S.laneH / 2]);
+      });
+      return pts;
+    }
+    function drawViolation(v, bh) {
+      var pts = linPoints(v);
+      ctx.strokeStyle = '#1565c0'; ctx.lineWidth = 2; ctx.fillStyle = '#1565c0';
+      if (pts.length) {
+        ctx.beginPath(); ctx.moveTo(pts[0][0], pts[0][1]);
+        for (var i = 1; i < pts.length; i++) ctx.lineTo(pts[i][0], pts[i][1]);
+        ctx.stroke();
+        var every = pts.length > 400 ? Math.ceil(pts.length / 400) : 1;
+        for (i = 0; i < pts.length; i += every) { ctx.beginPath(); ctx.arc(pts[i][0], pts[i][1], 3, 0, 7); ctx.fill(); }
+      }
+      var last = pts[pts.length - 1];
+      v.stuck.forEach(function (s) {
+        var id = s[0], row = S.rowOf[D.p[id]];
+        if (row === undefined || row < 0) return;
+        var y = rowY(row) + (S.laneH - bh) / 2, x0 = X(D.c[id]), x1 = Math.max(X(D.r[id] < 0 ? END : D.r[id]), x0 + 3);
+        if (last) {
+          ctx.setLineDash([5, 4]); ctx.strokeStyle = '#c62828'; ctx.lineWidth = 1.5;
+          ctx.beginPath(); ctx.moveTo(last[0], last[1]); ctx.lineTo(Math.max(x0, Math.min(last[0], x1)), y + bh / 2); ctx.stroke();
+          ctx.setLineDash([]);
+        }
+        ctx.strokeStyle = '#c62828'; ctx.lineWidth = 3; ctx.strokeRect(x0 - 1.5, y - 1.5, x1 - x0 + 3, bh + 3);
+        ctx.fillStyle = '#c62828'; ctx.font = 'bold 13px system-ui, sans-serif';
+        ctx.fillText('✗', x1 + 5, y + bh / 2);
+      });
+    }
+
+    function drawRelated(bh) {
+      ctx.font = 'bold 11px system-ui, sans-serif';
+      (D.related || []).forEach(function (rel) {
+        var id = rel[0], row = S.rowOf[D.p[id]];
+        if (!S.prefixPos.has(id) && !S.stuck.has(id) && S.viols.length === 0) return;
+        if (row === undefined || row < 0 || (!S.all && S.ids.indexOf(id) < 0)) return;
+        var y = rowY(row) + (S.laneH - bh) / 2, x0 = X(D.c[id]), x1 = Math.max(X(D.r[id] < 0 ? END : D.r[id]), x0 + 3);
+        ctx.strokeStyle = '#6a1b9a'; ctx.lineWidth = 2.5; ctx.strokeRect(x0 - 1, y - 1, x1 - x0 + 2, bh + 2);
+        var w = ctx.measureText(rel[1]).width + 8, ty = Math.max(AXIS, y - 15);
+        ctx.fillStyle = '#6a1b9a'; ctx.fillRect(x0, ty, w, 14);
+        ctx.fillStyle = '#fff'; ctx.fillText(rel[1], x0 + 4, ty + 7);
+      });
+    }
+
+    // ---- view changes ----
+    var pending = false;
+    function redraw() { if (!pending) { pending = true; requestAnimationFrame(function () { pending = false; draw(); }); } }
+    function setWindow(a, b) {
+      var span = Math.max(b - a, 1e-3), margin = END * 0.05;
+      a = Math.max(-margin, Math.min(a, END + margin - span)); t0 = a; t1 = a + span; redraw();
+    }
+    function zoom(factor, at) { setWindow(at - (at - t0) * factor, at + (t1 - at) * factor); }
+    function zoomToViolation() {
+      if (!S.viols.length) return;
+      var v = S.viols[0], ids = v.stuck.map(function (s) { return s[0]; });
+      (D.related || []).forEach(function (rel) { if (S.all || S.ids.indexOf(rel[0]) >= 0) ids.push(rel[0]); });
+      if (ids.length < 3) ids = ids.concat(v.prefix.slice(-3));
+      var lo = Infinity, hi = -Infinity;
+      ids.forEach(function (id) { lo = Math.min(lo, D.c[id]); hi = Math.max(hi, D.r[id] < 0 ? D.c[id] : D.r[id]); });
+      if (lo === Infinity) return;
+      var pad = Math.max((hi - lo) * 0.35, 1);
+      setWindow(lo - pad, hi + pad);
+      var row = S.rowOf[D.p[ids[0]]];
+      if (row >= 0) wrap.scrollTop = Math.max(0, rowY(row) - wrap.clientHeight / 2);
+    }
+    select.addEventListener('change', function () { selectKey(select.value); resize(); draw(); });
+    document.getElementById('zoom-in').onclick = function () { zoom(0.5, (t0 + t1) / 2); };
+    document.getElementById('zoom-out').onclick = function () { zoom(2, (t0 + t1) / 2); };
+    document.getElementById('zoom-reset').onclick = function () { setWindow(0, END); };
+    document.getElementById('zoom-violation').onclick = zoomToViolation;
+    Array.prototype.forEach.call(document.querySelectorAll('button.goto'), function (b) {
+      b.onclick = function () {
+        var name = b.getAttribute('data-key'), i = D.keys.indexOf(name);
+        selectKey(i >= 0 ? i : 'all'); resize(); zoomToViolation(); draw();
+        document.getElementById('timeline-section').scrollIntoView({ behavior: 'smooth' });
+      };
+    });
+    canvas.addEventListener('wheel', function (e) {
+      if (!(e.ctrlKey || e.metaKey)) return;
+      e.preventDefault();
+      var rect = canvas.getBoundingClientRect();
+      zoom(Math.exp(e.deltaY * 0.002), T(e.clientX - rect.left));
+    }, { passive: false });
+    canvas.addEventListener('dblclick', function (e) {
+      var rect = canvas.getBoundingClientRect(); zoom(e.shiftKey ? 2 : 0.5, T(e.clientX - rect.left));
+    });
+    var drag = null;
+    canvas.addEventListener('mousedown', function (e) { drag = { x: e.clientX, t0: t0, t1: t1 }; canvas.classList.add('dragging'); });
+    window.addEventListener('mouseup', function () { drag = null; canvas.classList.remove('dragging'); });
+    window.addEventListener('mousemove', function (e) {
+      if (drag) {
+        var dt = (e.clientX - drag.x) / plotW() * (drag.t1 - drag.t0);
+        setWindow(drag.t0 - dt, drag.t1 - dt); tip.hidden = true; return;
+      }
+    });
+    canvas.addEventListener('mousemove', function (e) {
+      if (drag) return;
+      var rect = canvas.getBoundingClientRect(), x = e.clientX - rect.left, y = e.clientY - rect.top;
+      var row = Math.floor((y - AXIS) / S.laneH), id = -1;
+      if (row >= 0 && row < S.rows.length && x > GUT) {
+        var ops = S.laneOps[row], t = T(x), tol = 3 / plotW() * (t1 - t0);
+        var lo = 0, hi = ops.length;
+        while (lo < hi) { var m = (lo + hi) >> 1; if (D.c[ops[m]] <= t + tol) lo = m + 1; else hi = m; }
+        for (var j = lo - 1; j >= 0 && j >= lo - 3; j--) {
+          var cand = ops[j], r = D.r[cand] < 0 ? END : D.r[cand];
+          if (r >= t - tol) { id = cand; break; }
+        }
+      }
+      if (id < 0) { tip.hidden = true; return; }
+      tip.textContent = describe(id); tip.hidden = false;
+      var left = x + 14; if (left + 360 > W) left = Math.max(4, x - 370);
+      tip.style.left = left + 'px'; tip.style.top = (y + 14) + 'px';
+    });
+    canvas.addEventListener('mouseleave', function () { tip.hidden = true; });
+    window.addEventListener('resize', function () { resize(); draw(); });
+
+    // ---- first draw, synchronously (so a headless --dump-dom sees it) ----
+    var first = D.violations.length ? D.violations[0].k : 'all';
+    selectKey(first === -1 ? 'all' : first);
+    resize();
+    if (S.viols.length) {
+      zoomToViolation();
+      pending = false;
+    }
+    draw();
+  }
+})();

@@ -1,0 +1,258 @@
+//! The violation in words: one paragraph built from a counterexample and the history.
+//!
+//! ```text
+//!  KeyResult.counterexample { prefix, stuck, blocking } + History.ops of the key
+//!     ──▶ which op could not go next (a read, a cas) ──▶ which write made it impossible
+//!     ──▶ "read of k7 returned 3 at t=…, but 3 was overwritten by the write of 5 that
+//!          completed at t=…, before this read began at t=…"
+//! ```
+//! When the shape is not one of the stale/unwritten/future read patterns below, the paragraph
+//! falls back to the prefix, the state after it and the model's reason for each stuck op.
+
+use faultline_checker::{Counterexample, History, KeyResult, Operation, Outcome};
+use serde_json::Value;
+
+/// A time in the history, for people: `1.234567 s`, `12.345 ms`, `5.100 µs` or `17 ns`.
+pub fn fmt_time(ns: u64) -> String {
+    if ns >= 1_000_000_000 {
+        format!("{:.6} s", ns as f64 / 1e9)
+    } else if ns >= 1_000_000 {
+        format!("{:.3} ms", ns as f64 / 1e6)
+    } else if ns >= 1_000 {
+        format!("{:.3} µs", ns as f64 / 1e3)
+    } else {
+        format!("{ns} ns")
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing".to_string(),
+        Value::String(s) if s.is_empty() => "nothing".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn is_read(op: &Operation) -> bool {
+    matches!(op.f.as_str(), "read" | "get")
+}
+
+/// The value `op` writes, if it is a write-like operation that may have taken effect.
+fn written(op: &Operation) -> Option<&Value> {
+    if op.outcome == Outcome::Fail {
+        return None;
+    }
+    match op.f.as_str() {
+        "write" | "put" => Some(&op.input),
+        "cas" => op.input.as_array().and_then(|a| a.get(1)),
+        _ => None,
+    }
+}
+
+fn absent(v: &Value) -> bool {
+    matches!(v, Value::Null) || v.as_str() == Some("")
+}
+
+/// What `op` observed or required, for the ops this module can reason about: the value a
+/// read returned, or the value a successful cas expected.
+fn observed(op: &Operation) -> Option<(&'static str, &Value)> {
+    if op.outcome != Outcome::Ok {
+        return None;
+    }
+    if is_read(op) {
+        return Some(("returned", &op.output));
+    }
+    if op.f == "cas" {
+        return op.input.as_array().and_then(|a| a.first()).map(|e| ("expected", e));
+    }
+    None
+}
+
+fn describe(op: &Operation) -> String {
+    let key = op.key.as_deref().map(|k| format!(" of {k}")).unwrap_or_default();
+    match op.f.as_str() {
+        "cas" => {
+            let a = op.input.as_array();
+            let (e, n) = (a.and_then(|a| a.first()), a.and_then(|a| a.get(1)));
+            match (e, n) {
+                (Some(e), Some(n)) => format!("cas{key} from {} to {}", show(e), show(n)),
+                _ => format!("cas{key}"),
+            }
+        }
+        f if written(op).is_some() || op.outcome == Outcome::Fail && f != "read" => {
+            let to = op.key.as_deref().map(|k| format!(" to {k}")).unwrap_or_default();
+            format!("{f} of {}{to}", show(&op.input))
+        }
+        f => format!("{f}{key}"),
+    }
+}
+
+fn who(op: &Operation) -> String {
+    format!("(op {}, process {})", op.id, op.process)
+}
+
+/// The primary sentence for an op that observed `v`, if one of the known patterns fits.
+/// Operations an explanation names, with their role (`wrote 3`, `overwrote it`), so the
+/// timeline can mark them.
+pub type Related = Vec<(usize, String)>;
+
+/// An explanation: the paragraph, and the operations it names besides the stuck ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Explanation {
+    /// One paragraph in words.
+    pub text: String,
+    /// Operations named, with their role.
+    pub related: Related,
+}
+
+fn pattern(ops: &[&Operation], b: &Operation, verb: &str, v: &Value) -> Option<(String, Related)> {
+    let b_ret = b.ret.unwrap_or(b.call);
+    let head = if verb == "returned" {
+        format!("The {} {} returned {} at t={}", describe(b), who(b), show(v), fmt_time(b_ret))
+    } else {
+        format!(
+            "The {} {} succeeded at t={}, so the value was {} when it took effect",
+            describe(b),
+            who(b),
+            fmt_time(b_ret),
+            show(v)
+        )
+    };
+    if absent(v) {
+        if ops.iter().any(|o| o.f == "delete") {
+            return None;
+        }
+        let w = ops
+            .iter()
+            .filter(|o| o.outcome == Outcome::Ok && written(o).is_some())
+            .filter(|o| o.ret.is_some_and(|r| r < b.call))
+            .max_by_key(|o| o.ret)?;
+        let text = format!(
+            "{head}, but the {} {} had completed at t={}, before this {} began at t={}.",
+            describe(w),
+            who(w),
+            fmt_time(w.ret.unwrap_or(w.call)),
+            b.f,
+            fmt_time(b.call),
+        );
+        return Some((text, vec![(w.id, format!("wrote {} before", show(&w.input)))]));
+    }
+    let writers: Vec<&&Operation> =
+        ops.iter().filter(|o| o.id != b.id && written(o) == Some(v)).collect();
+    if writers.is_empty() {
+        return Some((format!("{head}, but no operation ever wrote {}.", show(v)), Vec::new()));
+    }
+    if writers.iter().all(|w| w.call > b_ret) {
+        // Only writes invoked after this op completed could have produced the value.
+        let w = writers.iter().min_by_key(|w| w.call)?;
+        let text = format!(
+            "{head}, but the only write of {} ({} {}) began at t={}, after this {} had completed.",
+            show(v),
+            describe(w),
+            who(w),
+            fmt_time(w.call),
+            b.f,
+        );
+        return Some((text, vec![(w.id, format!("wrote {} later", show(v)))]));
+    }
+    // Stale: every write of v that could precede b is followed by an overwrite that completed
+    // before b began.
+    let mut best: Option<(&Operation, &Operation)> = None;
+    for w in writers.iter().filter(|w| w.call <= b_ret) {
+        let w_ret = match (w.outcome, w.ret) {
+            (Outcome::Ok, Some(r)) => r,
+            // An unknown write may take effect at any time: it cannot be shown overwritten.
+            _ => return None,
+        };
+        let over = ops
+            .iter()
+            .filter(|x| x.outcome == Outcome::Ok && x.id != b.id)
+            .filter(|x| written(x).is_some_and(|u| u != v))
+            .filter(|x| x.call > w_ret && x.ret.is_some_and(|r| r < b.call))
+            .max_by_key(|x| x.ret)?;
+        if best.is_none_or(|(bw, _)| w.call > bw.call) {
+            best = Some((w, over));
+        }
+    }
+    let (w, x) = best?;
+    let text = format!(
+        "{head}, but {} was written by the {} {} that completed at t={} and then \
+         overwritten by the {} {} that completed at t={}, before this {} began at t={}.",
+        show(v),
+        describe(w),
+        who(w),
+        fmt_time(w.ret.unwrap_or(w.call)),
+        describe(x),
+        who(x),
+        fmt_time(x.ret.unwrap_or(x.call)),
+        b.f,
+        fmt_time(b.call),
+    );
+    let related = vec![
+        (w.id, format!("wrote {}", show(v))),
+        (x.id, format!("overwrote it with {}", show(written(x).unwrap_or(&Value::Null)))),
+    ];
+    Some((text, related))
+}
+
+/// One paragraph explaining why `key` is not linearizable, and the operations it names.
+/// Empty when the key has no counterexample.
+pub fn explain(history: &History, key: &KeyResult) -> Explanation {
+    let Some(cx) = &key.counterexample else {
+        return Explanation::default();
+    };
+    let ops: Vec<&Operation> = history.ops.iter().filter(|o| o.key == key.key).collect();
+    let op = |id: usize| history.ops.get(id);
+    let primary = cx
+        .blocking
+        .into_iter()
+        .chain(cx.stuck.iter().map(|s| s.op))
+        .filter_map(op)
+        .find_map(|b| observed(b).and_then(|(verb, v)| pattern(&ops, b, verb, v)));
+    let (mut text, related) = primary.unwrap_or_else(|| (fallback_head(history, cx), Vec::new()));
+    text.push(' ');
+    text.push_str(&context(history, key, cx));
+    Explanation { text, related }
+}
+
+fn fallback_head(history: &History, cx: &Counterexample) -> String {
+    let b = cx.blocking.and_then(|id| history.ops.get(id));
+    match b {
+        Some(b) => format!(
+            "The {} {} completed at t={}, so it had to take effect by then, but no order of the \
+             operations before it allows it.",
+            describe(b),
+            who(b),
+            fmt_time(b.ret.unwrap_or(b.call)),
+        ),
+        None => "No order of the operations is consistent with their results.".to_string(),
+    }
+}
+
+fn context(history: &History, key: &KeyResult, cx: &Counterexample) -> String {
+    let of_key = key.key.as_deref().map(|k| format!(" of {k}")).unwrap_or_default();
+    let mut s = format!(
+        "The longest linearizable prefix the checker found has {} operation{}{} (the path \
+         through the bars); after it the state is {}.",
+        cx.prefix.len(),
+        if cx.prefix.len() == 1 { "" } else { "s" },
+        of_key,
+        cx.state,
+    );
+    let reasons: Vec<String> = cx
+        .stuck
+        .iter()
+        .filter_map(|st| history.ops.get(st.op).map(|o| (o, &st.reason)))
+        .take(4)
+        .map(|(o, r)| format!("{} {}: {}", describe(o), who(o), r))
+        .collect();
+    if !reasons.is_empty() {
+        s.push_str(" None of the pending operations can go next: ");
+        s.push_str(&reasons.join("; "));
+        if cx.stuck.len() > reasons.len() {
+            s.push_str(&format!("; and {} more", cx.stuck.len() - reasons.len()));
+        }
+        s.push('.');
+    }
+    s
+}
