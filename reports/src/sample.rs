@@ -204,7 +204,7 @@ fn to_events(ops: &[Op], spec: &SampleSpec, rng: &mut Mix) -> Vec<Event> {
         let mut i = 0u64;
         while t < end {
             let len = end / 12 + rng.below(end / 20 + 1);
-            let (start, stop, value) = if i % 2 == 0 {
+            let (start, stop, value) = if i & 1 == 0 {
                 (
                     "start-partition",
                     "stop-partition",
