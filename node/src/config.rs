@@ -200,13 +200,19 @@ impl Args {
             peer_listen: self.peer_listen.or(file.peer_listen),
             client_listen: self.client_listen.or(file.client_listen),
             peer: if self.peer.is_empty() { file.peer } else { self.peer },
-            peer_client: if self.peer_client.is_empty() { file.peer_client } else { self.peer_client },
+            peer_client: if self.peer_client.is_empty() {
+                file.peer_client
+            } else {
+                self.peer_client
+            },
             data_dir: self.data_dir.or(file.data_dir),
             election_timeout_ms: self.election_timeout_ms.or(file.election_timeout_ms),
             heartbeat_ms: self.heartbeat_ms.or(file.heartbeat_ms),
             tick_ms: self.tick_ms.or(file.tick_ms),
             read_mode: self.read_mode.or(file.read_mode),
-            snapshot_threshold_bytes: self.snapshot_threshold_bytes.or(file.snapshot_threshold_bytes),
+            snapshot_threshold_bytes: self
+                .snapshot_threshold_bytes
+                .or(file.snapshot_threshold_bytes),
             request_timeout_ms: self.request_timeout_ms.or(file.request_timeout_ms),
             unsafe_bug: self.unsafe_bug.or(file.unsafe_bug),
             seed: self.seed.or(file.seed),
@@ -286,7 +292,11 @@ impl Args {
         }
         let snapshot_threshold_bytes = self.snapshot_threshold_bytes.unwrap_or(1 << 20);
         if snapshot_threshold_bytes < 1024 {
-            return Err(invalid("snapshot-threshold-bytes", snapshot_threshold_bytes, "must be at least 1024"));
+            return Err(invalid(
+                "snapshot-threshold-bytes",
+                snapshot_threshold_bytes,
+                "must be at least 1024",
+            ));
         }
         let request_timeout_ms = self.request_timeout_ms.unwrap_or(2000);
         if request_timeout_ms == 0 {
@@ -333,16 +343,24 @@ mod tests {
     fn parse(argv: &[&str]) -> Result<Config, ConfigError> {
         let mut full = vec!["faultline-node"];
         full.extend_from_slice(argv);
-        Args::try_parse_from(full).map_err(|e| ConfigError::Parse {
-            path: "argv".into(),
-            message: e.to_string(),
-        })?
-        .resolve()
+        Args::try_parse_from(full)
+            .map_err(|e| ConfigError::Parse { path: "argv".into(), message: e.to_string() })?
+            .resolve()
     }
 
     const BASE: &[&str] = &[
-        "--id", "1", "--peer-listen", "127.0.0.1:7001", "--client-listen", "127.0.0.1:8001",
-        "--peer", "2=127.0.0.1:7002", "--peer", "3=localhost:7003", "--data-dir", "/tmp/n1",
+        "--id",
+        "1",
+        "--peer-listen",
+        "127.0.0.1:7001",
+        "--client-listen",
+        "127.0.0.1:8001",
+        "--peer",
+        "2=127.0.0.1:7002",
+        "--peer",
+        "3=localhost:7003",
+        "--data-dir",
+        "/tmp/n1",
     ];
 
     #[test]

@@ -43,6 +43,7 @@ pub mod api;
 pub mod config;
 pub mod kv;
 pub mod raft;
+pub mod runtime;
 pub mod service;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;

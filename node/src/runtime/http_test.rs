@@ -1,33 +1,36 @@
 //! Router tests without a socket (axum `examples/testing`): a fake runtime loop answers.
 
 use axum::body::Body;
-use axum::http::Request;
+use axum::http::Request as HttpRequest;
 use tower::ServiceExt;
 
 use super::*;
 
-/// A router whose "runtime" answers each call with `answer`.
-fn router(answer: fn(KvRequest) -> Option<KvReply>) -> (Router, Clock) {
+/// A router whose "runtime" answers each command with `answer` (`None`: never answers).
+fn router(answer: fn(Command) -> Option<Response>) -> (Router, Clock) {
     let (tx, mut rx) = mpsc::channel::<ApiCall>(8);
     let clock = Clock::new();
     tokio::spawn(async move {
+        let mut unanswered = Vec::new();
         while let Some(call) = rx.recv().await {
             match call {
-                ApiCall::Kv { req, reply } => match answer(req) {
+                ApiCall::Kv { cmd, reply } => match answer(cmd) {
                     Some(a) => drop(reply.send(a)),
-                    None => std::mem::forget(reply), // never answered: a timeout
+                    None => unanswered.push(reply),
                 },
                 ApiCall::Status { reply } => drop(reply.send(NodeStatus {
-                    id: 1,
-                    role: "leader".into(),
-                    term: 2,
-                    leader: Some(1),
-                    commit_index: 3,
-                    applied_index: 3,
-                    last_log_index: 3,
-                    log_entries: 3,
-                    snapshot_index: 0,
-                    snapshot_bytes: 0,
+                    service: Status {
+                        id: 1,
+                        role: "leader".into(),
+                        term: 2,
+                        leader: Some(1),
+                        commit_index: 3,
+                        applied_index: 3,
+                        last_log_index: 3,
+                        log_entries: 3,
+                        snapshot_index: 0,
+                        snapshot_bytes: 0,
+                    },
                     wal_bytes: 100,
                     clock_offset_ms: 0,
                     clock_rate: 1.0,
@@ -39,12 +42,13 @@ fn router(answer: fn(KvRequest) -> Option<KvReply>) -> (Router, Clock) {
         calls: tx,
         clock: clock.clone(),
         request_timeout: Duration::from_millis(100),
+        client_addrs: Arc::new(BTreeMap::from([(NodeId(2), "127.0.0.1:8002".to_string())])),
     };
     (app(state), clock)
 }
 
 async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (u16, serde_json::Value) {
-    let req = Request::builder()
+    let req = HttpRequest::builder()
         .method(method)
         .uri(uri)
         .header("content-type", "application/json")
@@ -58,17 +62,20 @@ async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (u16, serde_
 }
 
 #[tokio::test]
-async fn kv_replies_map_to_status_codes() {
-    let (app, _) = router(|req| match req.key.as_str() {
-        "ok" => Some(KvReply::ok(Some("v".into()))),
-        "cas" => Some(KvReply::fail("cas-mismatch", Some("4".into()))),
-        "nl" => Some(KvReply::not_leader(Some(LeaderHint { id: 2, client_addr: Some("127.0.0.1:8002".into()) }))),
-        "lost" => Some(KvReply::unknown("leadership-lost")),
+async fn kv_responses_map_to_status_codes_and_bodies() {
+    let (app, _) = router(|cmd| match cmd.key.as_str() {
+        "ok" => Some(Response::Ok { value: Some("v".into()) }),
+        "cas" => Some(Response::Fail { error: "cas-mismatch".into(), value: Some("4".into()) }),
+        "nl" => Some(Response::NotLeader { leader: Some(NodeId(2)) }),
+        "lost" => Some(Response::unknown("leadership-lost")),
         _ => None,
     });
     let body = |key: &str| format!(r#"{{"client":1,"seq":1,"op":"get","key":"{key}"}}"#);
     let (code, json) = call(&app, "POST", "/v1/kv", &body("ok")).await;
-    assert_eq!((code, json["status"].as_str(), json["value"].as_str()), (200, Some("ok"), Some("v")));
+    assert_eq!(
+        (code, json["status"].as_str(), json["value"].as_str()),
+        (200, Some("ok"), Some("v"))
+    );
     let (code, json) = call(&app, "POST", "/v1/kv", &body("cas")).await;
     assert_eq!((code, json["error"].as_str()), (200, Some("cas-mismatch")));
     let (code, json) = call(&app, "POST", "/v1/kv", &body("nl")).await;
@@ -77,40 +84,39 @@ async fn kv_replies_map_to_status_codes() {
     let (code, json) = call(&app, "POST", "/v1/kv", &body("lost")).await;
     assert_eq!((code, json["status"].as_str()), (503, Some("unknown")));
     let (code, json) = call(&app, "POST", "/v1/kv", &body("silent")).await;
-    assert_eq!((code, json["status"].as_str(), json["error"].as_str()), (504, Some("unknown"), Some("timeout")));
+    assert_eq!(
+        (code, json["status"].as_str(), json["error"].as_str()),
+        (504, Some("unknown"), Some("timeout"))
+    );
 }
 
 #[tokio::test]
 async fn malformed_requests_fail_with_400() {
-    let (app, _) = router(|_| Some(KvReply::ok(None)));
+    let (app, _) = router(|_| Some(Response::Ok { value: None }));
     for body in [
         "not json",
         r#"{"client":1,"seq":1,"op":"frob","key":"k"}"#,
         r#"{"client":1,"seq":1,"op":"put","key":"k"}"#,
-        r#"{"client":1,"seq":1,"op":"cas","key":"k","value":"1"}"#,
-        r#"{"client":1,"seq":1,"op":"get","key":"k","extra":1}"#,
+        r#"{"client":1,"seq":1,"op":"cas","key":"k"}"#,
+        r#"{"seq":1,"op":"get","key":"k"}"#,
     ] {
         let (code, json) = call(&app, "POST", "/v1/kv", body).await;
         assert_eq!((code, json["status"].as_str()), (400, Some("fail")), "{body}");
+        assert!(json["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}: {json}");
     }
-}
-
-#[test]
-fn cas_expected_null_means_absent_and_missing_means_missing() {
-    let r: KvRequest = serde_json::from_str(r#"{"client":1,"seq":2,"op":"cas","key":"k","value":"5","expected":null}"#).unwrap();
-    assert_eq!(r.expected, Some(None));
-    let r: KvRequest = serde_json::from_str(r#"{"client":1,"seq":2,"op":"cas","key":"k","value":"5","expected":"4"}"#).unwrap();
-    assert_eq!(r.expected, Some(Some("4".into())));
-    let r: KvRequest = serde_json::from_str(r#"{"client":1,"seq":2,"op":"get","key":"k"}"#).unwrap();
-    assert_eq!(r.expected, None);
 }
 
 #[tokio::test]
 async fn status_and_clock_endpoints() {
     let (app, clock) = router(|_| None);
     let (code, json) = call(&app, "GET", "/v1/status", "").await;
-    assert_eq!((code, json["role"].as_str(), json["wal_bytes"].as_u64()), (200, Some("leader"), Some(100)));
-    let (code, json) = call(&app, "POST", "/v1/admin/clock", r#"{"offset_ms":-5000,"rate":2.0}"#).await;
+    assert_eq!(
+        (code, json["role"].as_str(), json["wal_bytes"].as_u64()),
+        (200, Some("leader"), Some(100))
+    );
+    assert_eq!(json["commit_index"].as_u64(), Some(3), "flattened service status: {json}");
+    let (code, json) =
+        call(&app, "POST", "/v1/admin/clock", r#"{"offset_ms":-5000,"rate":2.0}"#).await;
     assert_eq!(code, 200);
     assert_eq!(json, serde_json::json!({"offset_ms": -5000, "rate": 2.0}));
     assert_eq!(clock.settings(), ClockSettings { offset_ms: -5000, rate: 2.0 });

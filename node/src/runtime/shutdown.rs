@@ -58,7 +58,12 @@ mod tests {
         let b = trigger.subscribe();
         let tasks: Vec<_> = [a, b]
             .into_iter()
-            .map(|mut s| tokio::spawn(async move { s.recv().await; s.is_shutdown() }))
+            .map(|mut s| {
+                tokio::spawn(async move {
+                    s.recv().await;
+                    s.is_shutdown()
+                })
+            })
             .collect();
         trigger.trigger();
         for t in tasks {

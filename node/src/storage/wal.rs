@@ -82,7 +82,10 @@ enum Record {
     /// Every entry at this index or above is deleted.
     Truncate(LogIndex),
     /// A snapshot file covers the log up to `meta.last_index`.
-    Compacted { meta: SnapshotMeta, retain_suffix: bool },
+    Compacted {
+        meta: SnapshotMeta,
+        retain_suffix: bool,
+    },
 }
 
 /// The borrowed twin of [`Record`]; postcard encodes both identically.
@@ -144,10 +147,8 @@ impl Wal {
         let snapshot: Option<Snapshot> =
             match snapfile::read_checked(dir, SNAPSHOT_FILE).map_err(io_err(&snap_path))? {
                 None => None,
-                Some(bytes) => Some(postcard::from_bytes(&bytes).map_err(|e| WalError::Decode {
-                    path: snap_path.clone(),
-                    record: 0,
-                    reason: e.to_string(),
+                Some(bytes) => Some(postcard::from_bytes(&bytes).map_err(|e| {
+                    WalError::Decode { path: snap_path.clone(), record: 0, reason: e.to_string() }
                 })?),
             };
         let snapshot_bytes = std::fs::metadata(&snap_path).map(|m| m.len()).unwrap_or(0);
@@ -325,9 +326,11 @@ impl Wal {
         let path = self.dir.join(SNAPSHOT_FILE);
         match snapfile::read_checked(&self.dir, SNAPSHOT_FILE).map_err(io_err(&path))? {
             None => Ok(None),
-            Some(bytes) => postcard::from_bytes(&bytes)
-                .map(Some)
-                .map_err(|e| WalError::Decode { path, record: 0, reason: e.to_string() }),
+            Some(bytes) => postcard::from_bytes(&bytes).map(Some).map_err(|e| WalError::Decode {
+                path,
+                record: 0,
+                reason: e.to_string(),
+            }),
         }
     }
 

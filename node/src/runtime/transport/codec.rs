@@ -147,7 +147,8 @@ mod tests {
     async fn frames_survive_any_split_of_the_stream() {
         let mut wire = Vec::new();
         encode_hello(&mut wire, NodeId(7));
-        let msgs: Vec<Msg> = (0..5).map(|i| Msg { a: i, b: vec![i as u8; i as usize * 30] }).collect();
+        let msgs: Vec<Msg> =
+            (0..5).map(|i| Msg { a: i, b: vec![i as u8; i as usize * 30] }).collect();
         for m in &msgs {
             encode(&mut wire, m).unwrap();
         }

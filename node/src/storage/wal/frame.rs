@@ -31,7 +31,11 @@ pub const MAX_PAYLOAD: usize = 256 << 20;
 /// If `payload` is longer than [`MAX_PAYLOAD`]: the caller splits larger batches (this is a
 /// programming error, not an I/O condition).
 pub fn encode_into(out: &mut Vec<u8>, payload: &[u8]) {
-    assert!(payload.len() <= MAX_PAYLOAD, "wal record of {} bytes exceeds the limit", payload.len());
+    assert!(
+        payload.len() <= MAX_PAYLOAD,
+        "wal record of {} bytes exceeds the limit",
+        payload.len()
+    );
     // The assert above bounds the length far below u32::MAX.
     let len = (payload.len() as u32).to_le_bytes();
     let mut hasher = crc32fast::Hasher::new();
@@ -68,7 +72,9 @@ impl fmt::Display for TailProblem {
         match self {
             TailProblem::BadMagic => write!(f, "missing or wrong file magic"),
             TailProblem::TornHeader => write!(f, "torn record header"),
-            TailProblem::TornPayload { len } => write!(f, "torn record payload (header says {len} bytes)"),
+            TailProblem::TornPayload { len } => {
+                write!(f, "torn record payload (header says {len} bytes)")
+            }
             TailProblem::BadLength { len } => write!(f, "impossible record length {len}"),
             TailProblem::BadChecksum => write!(f, "checksum mismatch"),
         }

@@ -38,7 +38,10 @@ impl Mirror {
     pub fn append(&mut self, entries: &[Entry]) -> Result<(), String> {
         for pair in entries.windows(2) {
             if pair[1].index != pair[0].index.next() {
-                return Err(format!("entries not contiguous: {} then {}", pair[0].index, pair[1].index));
+                return Err(format!(
+                    "entries not contiguous: {} then {}",
+                    pair[0].index, pair[1].index
+                ));
             }
         }
         let snap = self.snapshot.last_index;
@@ -48,7 +51,10 @@ impl Mirror {
         };
         let first = fresh[0].index;
         if first > self.last_index().next() {
-            return Err(format!("gap: appending at {first} after last index {}", self.last_index()));
+            return Err(format!(
+                "gap: appending at {first} after last index {}",
+                self.last_index()
+            ));
         }
         self.truncate_from(first);
         for e in fresh {
@@ -101,7 +107,11 @@ mod tests {
     use crate::raft::types::{EntryPayload, Term};
 
     fn e(index: u64, term: u64) -> Entry {
-        Entry { term: Term(term), index: LogIndex(index), payload: EntryPayload::Command(vec![index as u8]) }
+        Entry {
+            term: Term(term),
+            index: LogIndex(index),
+            payload: EntryPayload::Command(vec![index as u8]),
+        }
     }
 
     fn indexes(m: &Mirror) -> Vec<(u64, u64)> {
@@ -123,20 +133,32 @@ mod tests {
     fn compaction_keeps_the_suffix_only_after_a_matching_entry() {
         let mut m = Mirror::default();
         m.append(&[e(1, 1), e(2, 1), e(3, 2)]).unwrap();
-        m.compact(&SnapshotMeta { last_index: LogIndex(2), last_term: Term(1), voters: vec![] }, None);
+        m.compact(
+            &SnapshotMeta { last_index: LogIndex(2), last_term: Term(1), voters: vec![] },
+            None,
+        );
         assert_eq!(indexes(&m), vec![(3, 2)]);
         // Entries the snapshot covers are skipped on append.
         m.append(&[e(2, 1), e(3, 2), e(4, 2)]).unwrap();
         assert_eq!(indexes(&m), vec![(3, 2), (4, 2)]);
         // A leader's snapshot that does not match our log discards all of it.
         let mut m2 = m.clone();
-        m.compact(&SnapshotMeta { last_index: LogIndex(3), last_term: Term(3), voters: vec![] }, None);
+        m.compact(
+            &SnapshotMeta { last_index: LogIndex(3), last_term: Term(3), voters: vec![] },
+            None,
+        );
         assert!(m.entries.is_empty());
         // Told explicitly, the suffix is kept or dropped whatever the terms say.
         let mut m3 = m2.clone();
-        m2.compact(&SnapshotMeta { last_index: LogIndex(3), last_term: Term(3), voters: vec![] }, Some(true));
+        m2.compact(
+            &SnapshotMeta { last_index: LogIndex(3), last_term: Term(3), voters: vec![] },
+            Some(true),
+        );
         assert_eq!(indexes(&m2), vec![(4, 2)]);
-        m3.compact(&SnapshotMeta { last_index: LogIndex(3), last_term: Term(2), voters: vec![] }, Some(false));
+        m3.compact(
+            &SnapshotMeta { last_index: LogIndex(3), last_term: Term(2), voters: vec![] },
+            Some(false),
+        );
         assert!(m3.entries.is_empty());
         assert_eq!(m.last_index(), LogIndex(3));
         assert_eq!(m.bytes(), 0);

@@ -34,7 +34,8 @@ fn three_records(dir: &Path) -> (u64, Recovered, Recovered) {
     let before_last = wal.wal_bytes();
     wal.append(&[e(2, 1), e(3, 1)]).unwrap();
     wal.sync().unwrap();
-    let before = Recovered { hard_state: hs(1, Some(1)), snapshot: None, entries: vec![e(1, 1), e(2, 1)] };
+    let before =
+        Recovered { hard_state: hs(1, Some(1)), snapshot: None, entries: vec![e(1, 1), e(2, 1)] };
     let after = Recovered { entries: vec![e(1, 1), e(2, 1), e(3, 1)], ..before.clone() };
     (before_last, before, after)
 }

@@ -1,0 +1,429 @@
+//! The tokio driver of a real node: one task owns the [`Service`] (so the Raft core needs no
+//! lock) and executes its outputs against real sockets, files and clocks.
+//!
+//! ```text
+//!   HTTP handlers ──ApiCall──┐                       ┌──▶ Transport (per-peer queues) ──▶ TCP
+//!   Transport ──(from, Message)──┐                   │
+//!   WAL thread ──WalDone──────┐  │                   │
+//!   Clock ──ticks─────────┐   │  │                   │
+//!                         ▼   ▼  ▼    ┌─────────┐    │
+//!         select!{biased; shutdown, wal, api, peer, tick}  ──▶ drain every queued event
+//!                                     │ Service │ ──take_outputs──▶ Persist* ──▶ WalJob ──▶ WAL thread
+//!                                     └─────────┘                   Send ──(after its fsync)──┘
+//!                                                                   Respond ──▶ oneshot ──▶ HTTP
+//! ```
+//!
+//! # Group commit
+//!
+//! Each loop turn handles one event, then drains every event already queued (client
+//! requests, peer messages, WAL completions, due ticks) into the service before taking its
+//! outputs once. All `Persist*` outputs of that turn become one [`WalJob`]; the WAL thread
+//! in turn merges every job queued while it was syncing. So one fsync covers many
+//! proposals, and throughput grows with load instead of being bounded by fsync latency.
+//!
+//! # When a message may leave (the ordering rule of `raft::Action`)
+//!
+//! - A `Send` that follows a `Persist*` in the same output list waits until that job is
+//!   durable.
+//! - A *response* (vote, append, heartbeat and snapshot responses) also waits until every
+//!   persist issued before it, in any earlier list, is durable: a response is a promise
+//!   about this node's durable state (e.g. a duplicate `Append` answered from entries whose
+//!   fsync is still running), so it must not overtake that fsync.
+//! - Leader-to-follower requests (`Append`, `Heartbeat`, `InstallSnapshot`) and vote
+//!   requests with no persist before them leave at once: a leader replicates entries while
+//!   it writes them itself (Raft thesis §10.2.1).
+//!
+//! Deferred messages wait in a FIFO whose required job numbers never decrease, so they
+//! leave in the order the core produced them.
+
+// The driver is the I/O boundary: it reads the node's clock for ticks and spawns the tasks
+// and threads that do network and disk I/O.
+#![allow(clippy::disallowed_methods)]
+
+pub mod clock;
+pub mod http;
+pub mod shutdown;
+pub mod transport;
+mod wal_task;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rustc_hash::FxHashMap;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+use self::clock::Clock;
+use self::http::{ApiCall, HttpState, NodeStatus};
+use self::shutdown::Shutdown;
+use self::transport::Transport;
+use self::wal_task::{WalDone, WalJob, WalOp, WalWorker};
+use crate::api::Response;
+use crate::config::Config;
+use crate::raft::config::RaftConfig;
+use crate::raft::core::DurableState;
+use crate::raft::message::{Body, Message};
+use crate::raft::types::{NodeId, UnsafeBug};
+use crate::service::{Output, RequestToken, Service, ServiceConfig};
+use crate::storage::wal::{Recovered, Wal, WalError};
+
+/// Capacity of the inbound peer-message queue.
+const PEER_INBOX: usize = 8192;
+/// Capacity of the HTTP-call queue.
+const API_INBOX: usize = 8192;
+/// Most events of one kind folded into one loop turn (bounds a turn's latency).
+const DRAIN_BUDGET: usize = 4096;
+/// Most ticks run at once after a clock jump; the rest are skipped.
+const MAX_TICK_BURST: u64 = 1000;
+
+/// Why a node could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// A listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Storage could not be opened, or failed while running.
+    #[error("storage: {0}")]
+    Storage(#[from] WalError),
+    /// The Raft configuration derived from the flags cannot work.
+    #[error("raft configuration: {0}")]
+    Raft(#[from] crate::raft::config::ConfigError),
+    /// A thread could not be started.
+    #[error("cannot start the wal thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// A node whose listeners are bound and whose storage is recovered, ready to [`Runtime::run`].
+#[derive(Debug)]
+pub struct Runtime {
+    cfg: Config,
+    peer_listener: TcpListener,
+    client_listener: TcpListener,
+    wal: Wal,
+    recovered: Recovered,
+    clock: Clock,
+}
+
+impl Runtime {
+    /// Opens the data dir (recovering the WAL and snapshot) and binds both listeners.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError::Storage`] or [`RuntimeError::Bind`].
+    pub async fn bind(cfg: Config) -> Result<Runtime, RuntimeError> {
+        let fsync = !cfg.has_bug(UnsafeBug::AckBeforeFsync);
+        if !fsync {
+            tracing::warn!("UNSAFE BUG ack-before-fsync: the WAL never fsyncs");
+        }
+        let (wal, recovered) = Wal::open(&cfg.data_dir, fsync)?;
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr).await.map_err(|source| RuntimeError::Bind { addr, source })
+        };
+        let peer_listener = bind(cfg.peer_listen).await?;
+        let client_listener = bind(cfg.client_listen).await?;
+        Ok(Runtime { cfg, peer_listener, client_listener, wal, recovered, clock: Clock::new() })
+    }
+
+    /// The bound client (HTTP) address.
+    pub fn client_addr(&self) -> Option<SocketAddr> {
+        self.client_listener.local_addr().ok()
+    }
+
+    /// The bound peer address.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer_listener.local_addr().ok()
+    }
+
+    /// Runs the node until `shutdown` fires (then answers every pending request `unknown`,
+    /// lets queued WAL writes finish, and returns `Ok`).
+    ///
+    /// # Errors
+    ///
+    /// A storage failure while running (the node must stop: its durable state is unknown),
+    /// or a configuration the Raft core refuses.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), RuntimeError> {
+        let Runtime { cfg, peer_listener, client_listener, wal, recovered, clock } = self;
+        let service = build_service(&cfg, recovered)?;
+        let (peer_tx, mut peer_rx) = mpsc::channel(PEER_INBOX);
+        let transport =
+            Transport::start(cfg.id, peer_listener, &cfg.peers, peer_tx, shutdown.clone());
+        let (api_tx, mut api_rx) = mpsc::channel(API_INBOX);
+        let backstop = Duration::from_millis(cfg.request_timeout_ms * 3 / 2 + 500);
+        let state = HttpState {
+            calls: api_tx,
+            clock: clock.clone(),
+            request_timeout: backstop,
+            client_addrs: Arc::new(cfg.peer_clients.clone()),
+        };
+        let mut http_down = shutdown.clone();
+        let server = axum::serve(client_listener, http::app(state))
+            .with_graceful_shutdown(async move { http_down.recv().await });
+        let http_task = tokio::spawn(async move {
+            if let Err(e) = server.await {
+                tracing::error!(error = %e, "http server failed");
+            }
+        });
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let worker = WalWorker::start(wal, done_tx).map_err(RuntimeError::Thread)?;
+        let wal_bytes = 0;
+        let mut driver = Driver {
+            service,
+            transport,
+            worker,
+            clients: FxHashMap::default(),
+            next_token: 0,
+            persist_issued: 0,
+            persist_done: 0,
+            deferred: VecDeque::new(),
+            wal_bytes,
+            clock: clock.clone(),
+            tick_ms: cfg.tick_ms as f64,
+            tick_origin_ms: clock.now_ms(),
+            ticks_done: 0,
+        };
+        tracing::info!(id = %cfg.id, peer = %cfg.peer_listen, client = %cfg.client_listen, "node started");
+        let mut interval = tokio::time::interval(Duration::from_millis((cfg.tick_ms / 2).max(1)));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut down = shutdown.clone();
+        let result = loop {
+            let event = tokio::select! {
+                biased;
+                _ = down.recv() => break Ok(()),
+                Some(done) = done_rx.recv() => driver.on_wal(done),
+                Some(call) = api_rx.recv() => {
+                    driver.on_api(call);
+                    Ok(())
+                }
+                Some((from, msg)) = peer_rx.recv() => {
+                    driver.on_peer(from, msg);
+                    Ok(())
+                }
+                _ = interval.tick() => Ok(()),
+            };
+            if let Err(e) =
+                event.and_then(|()| driver.drain(&mut done_rx, &mut api_rx, &mut peer_rx))
+            {
+                break Err(e);
+            }
+            driver.catch_up_ticks();
+            driver.flush();
+        };
+        driver.service.shutdown();
+        driver.flush();
+        let Driver { worker, transport, .. } = driver;
+        drop(transport);
+        // Joining waits for queued writes; it blocks, so not on an async worker.
+        let _ = tokio::task::spawn_blocking(move || worker.stop()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), http_task).await;
+        tracing::info!(id = %cfg.id, ok = result.is_ok(), "node stopped");
+        result
+    }
+}
+
+/// The Raft and service configuration derived from the node's flags.
+fn build_service(cfg: &Config, recovered: Recovered) -> Result<Service, RuntimeError> {
+    let mut raft = RaftConfig::new(cfg.id, cfg.voters());
+    raft.election_ticks = (cfg.election_timeout_ms / cfg.tick_ms).max(2);
+    raft.heartbeat_ticks = (cfg.heartbeat_ms / cfg.tick_ms).clamp(1, raft.election_ticks - 1);
+    raft.lease_ticks = (raft.election_ticks / 2).max(1);
+    raft.bug = cfg.unsafe_bug;
+    let svc = ServiceConfig {
+        read_mode: cfg.read_mode,
+        snapshot_threshold_bytes: usize::try_from(cfg.snapshot_threshold_bytes)
+            .unwrap_or(usize::MAX),
+        request_timeout_ticks: (cfg.request_timeout_ms / cfg.tick_ms).max(1),
+    };
+    // One seed per (run seed, node id), so nodes of one run draw different timeouts.
+    let rng = ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ cfg.id.0);
+    let durable = DurableState {
+        hard_state: recovered.hard_state,
+        snapshot: recovered.snapshot,
+        entries: recovered.entries,
+    };
+    Ok(Service::new(raft, svc, durable, rng)?)
+}
+
+/// Whether a message is a response (a promise about this node's durable state).
+fn is_response(msg: &Message) -> bool {
+    matches!(
+        msg.body,
+        Body::PreVoteResponse { .. }
+            | Body::VoteResponse { .. }
+            | Body::AppendResponse { .. }
+            | Body::HeartbeatResponse { .. }
+            | Body::InstallSnapshotResponse { .. }
+    )
+}
+
+/// The state of the loop; owned by the one task that runs [`Runtime::run`].
+struct Driver {
+    service: Service,
+    transport: Transport<Message>,
+    worker: WalWorker,
+    /// Clients waiting for an answer, by the token given to the service.
+    clients: FxHashMap<u64, oneshot::Sender<Response>>,
+    next_token: u64,
+    /// Number of the last WAL job submitted / known durable.
+    persist_issued: u64,
+    persist_done: u64,
+    /// Messages waiting for a WAL job: (job number, message), job numbers non-decreasing.
+    deferred: VecDeque<(u64, Message)>,
+    wal_bytes: u64,
+    clock: Clock,
+    tick_ms: f64,
+    /// Clock reading that tick 0 counts from, and ticks run so far.
+    tick_origin_ms: f64,
+    ticks_done: u64,
+}
+
+impl Driver {
+    fn on_api(&mut self, call: ApiCall) {
+        match call {
+            ApiCall::Kv { cmd, reply } => {
+                self.next_token += 1;
+                self.clients.insert(self.next_token, reply);
+                self.service.on_request(RequestToken(self.next_token), cmd);
+            }
+            ApiCall::Status { reply } => {
+                let settings = self.clock.settings();
+                let _ = reply.send(NodeStatus {
+                    service: self.service.status(),
+                    wal_bytes: self.wal_bytes,
+                    clock_offset_ms: settings.offset_ms,
+                    clock_rate: settings.rate,
+                });
+            }
+        }
+    }
+
+    fn on_peer(&mut self, from: NodeId, msg: Message) {
+        if msg.from != from {
+            tracing::debug!(%from, claimed = %msg.from, "message from a connection of another node; dropped");
+            return;
+        }
+        self.service.on_message(msg);
+    }
+
+    fn on_wal(&mut self, done: WalDone) -> Result<(), RuntimeError> {
+        match done {
+            WalDone::Synced { seq, last_entry, wal_bytes } => {
+                self.persist_done = self.persist_done.max(seq);
+                self.wal_bytes = wal_bytes;
+                if let Some((index, term)) = last_entry {
+                    self.service.on_persisted(index, term);
+                }
+                while self.deferred.front().is_some_and(|(need, _)| *need <= self.persist_done) {
+                    if let Some((_, msg)) = self.deferred.pop_front() {
+                        self.transport.send(msg.to, msg);
+                    }
+                }
+                Ok(())
+            }
+            WalDone::Failed(e) => Err(RuntimeError::Storage(e)),
+        }
+    }
+
+    /// Folds every event already queued into the service (group commit).
+    fn drain(
+        &mut self,
+        done_rx: &mut mpsc::UnboundedReceiver<WalDone>,
+        api_rx: &mut mpsc::Receiver<ApiCall>,
+        peer_rx: &mut mpsc::Receiver<(NodeId, Message)>,
+    ) -> Result<(), RuntimeError> {
+        for _ in 0..DRAIN_BUDGET {
+            let mut any = false;
+            if let Ok(done) = done_rx.try_recv() {
+                self.on_wal(done)?;
+                any = true;
+            }
+            if let Ok(call) = api_rx.try_recv() {
+                self.on_api(call);
+                any = true;
+            }
+            if let Ok((from, msg)) = peer_rx.try_recv() {
+                self.on_peer(from, msg);
+                any = true;
+            }
+            if !any {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the ticks the node's clock says are due (none while it is set back).
+    fn catch_up_ticks(&mut self) {
+        let due = ((self.clock.now_ms() - self.tick_origin_ms) / self.tick_ms).floor();
+        if due <= self.ticks_done as f64 {
+            return;
+        }
+        // `due` is positive and finite here (the clock's offset is bounded by validation).
+        let due = due as u64;
+        let run = (due - self.ticks_done).min(MAX_TICK_BURST);
+        for _ in 0..run {
+            self.service.tick();
+        }
+        if due - self.ticks_done > MAX_TICK_BURST {
+            tracing::warn!(skipped = due - self.ticks_done - run, "clock jumped; ticks skipped");
+        }
+        self.ticks_done = due;
+    }
+
+    /// Takes the service's outputs and executes them in order.
+    fn flush(&mut self) {
+        let outputs = self.service.take_outputs();
+        if outputs.is_empty() {
+            return;
+        }
+        let job_seq = self.persist_issued + 1;
+        let mut ops = Vec::new();
+        for out in outputs {
+            match out {
+                Output::PersistHardState(hs) => ops.push(WalOp::HardState(hs)),
+                Output::PersistEntries { truncate_from, entries } => {
+                    ops.push(WalOp::Entries { truncate_from, entries })
+                }
+                Output::PersistSnapshot { snapshot, retain_suffix } => {
+                    ops.push(WalOp::Snapshot { snapshot, retain_suffix })
+                }
+                Output::Send(msg) => {
+                    let need = if !ops.is_empty() {
+                        job_seq
+                    } else if is_response(&msg) {
+                        self.persist_issued
+                    } else {
+                        0
+                    };
+                    if need > self.persist_done || (need > 0 && !self.deferred.is_empty()) {
+                        self.deferred.push_back((need, msg));
+                    } else {
+                        self.transport.send(msg.to, msg);
+                    }
+                }
+                Output::Respond { token, response } => {
+                    if let Some(client) = self.clients.remove(&token.0) {
+                        // The client may have given up (HTTP backstop); nothing to do then.
+                        let _ = client.send(response);
+                    }
+                }
+            }
+        }
+        if !ops.is_empty() {
+            self.persist_issued = job_seq;
+            if !self.worker.submit(WalJob { seq: job_seq, ops }) {
+                tracing::error!(
+                    "wal worker stopped; persists are lost and nothing is acknowledged"
+                );
+            }
+        }
+    }
+}
