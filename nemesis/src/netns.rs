@@ -113,9 +113,7 @@ impl Netns {
         for (k, ns) in self.namespaces.iter().enumerate() {
             let veth = self.veths[k].as_str();
             run(&["ip", "netns", "add", ns])?;
-            run(&[
-                "ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
-            ])?;
+            run(&["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns])?;
             run(&["ip", "link", "set", veth, "master", br, "up"])?;
             run(&["ip", "-n", ns, "addr", "add", &format!("{}/24", self.ips[k]), "dev", "eth0"])?;
             run(&["ip", "-n", ns, "link", "set", "eth0", "up"])?;

@@ -175,3 +175,50 @@ async fn nemesis_run_on_etcd_reports_paired_events_and_heals() {
     drop(cluster); // the Drop guard alone must clean up
     assert_eq!(processes_mentioning(&dir), Vec::<u32>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_netns_cluster_partitioned_by_iptables_and_removed() {
+    if !crate::util::is_root() {
+        return;
+    }
+    let Some(mut spec) = spec(&tempfile::tempdir().unwrap().keep()) else { return };
+    spec.backend = Backend::Netns;
+    let dir = spec.dir.clone();
+    let cluster = Cluster::start(spec).await.expect("etcd cluster in namespaces starts");
+    let tag = cluster.tag().to_string();
+    let ns = cluster.nodes()[0].netns.clone().expect("node runs in a namespace");
+    assert!(ns.contains(&tag));
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let addrs = cluster.client_addrs();
+    assert!(addrs[0].1.ip().to_string().starts_with("10.77."), "{addrs:?}");
+    put(&http, addrs[0].1, "k", "v").await.expect("put from the host over the bridge");
+
+    let leader = eventually(Duration::from_secs(10), || cluster.leader()).await.expect("leader");
+    let li = cluster.node_names().iter().position(|n| *n == leader).unwrap();
+    cluster.set_cut(&Grudge::isolate(3, li)).unwrap();
+    let other = (li + 1) % 3;
+    let elected = eventually(Duration::from_secs(20), || async {
+        put(&http, addrs[other].1, "k2", "v2").await?;
+        cluster.leader().await.filter(|l| *l != leader)
+    })
+    .await;
+    assert!(
+        elected.is_some(),
+        "majority elects a new leader while {leader} is dropped by iptables"
+    );
+    cluster.heal().unwrap();
+    let healed = eventually(Duration::from_secs(15), || async {
+        get(&http, addrs[li].1, "k2").await.filter(|v| !v.is_empty())
+    })
+    .await;
+    assert_eq!(healed.as_deref(), Some(b64(b"v2").as_str()));
+    assert_eq!(cluster.set_loss(0.1).unwrap(), Outcome::Installed);
+    assert_eq!(cluster.set_loss(0.0).unwrap(), Outcome::Installed);
+
+    cluster.shutdown().await.unwrap();
+    assert_eq!(processes_mentioning(&dir), Vec::<u32>::new());
+    let out = std::process::Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&tag), "namespaces removed");
+    let out = std::process::Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&format!("fl{tag}")), "links removed");
+}

@@ -1,1 +1,154 @@
-//! faultline-node clusters through the nemesis API (once the node binary exists).
+//! faultline-node clusters through the nemesis API: local proxies cut and heal real Raft
+//! traffic, kill/restart, pause, the clock admin endpoint, and a short nemesis run.
+//! Skips (with the reason) when the `faultline-node` binary has not been built.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use faultline_nemesis::{
+    Backend, Cluster, ClusterSpec, Fault, Grudge, Nemesis, NemesisConfig, Outcome, SystemKind,
+};
+use serde_json::{json, Value};
+
+use crate::util::{eventually, processes_mentioning};
+
+/// The node binary next to this test binary (`target/<profile>/faultline-node`), or
+/// `$FAULTLINE_NODE_BIN`.
+fn node_binary() -> Option<PathBuf> {
+    let from_env = std::env::var_os("FAULTLINE_NODE_BIN").map(PathBuf::from);
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("faultline-node")));
+    let found = from_env.or(beside).filter(|p| p.is_file());
+    if found.is_none() {
+        eprintln!("skipping: faultline-node not built (cargo build -p faultline-node, or set FAULTLINE_NODE_BIN)");
+    }
+    found
+}
+
+fn spec(nodes: usize) -> Option<ClusterSpec> {
+    let system = SystemKind::Faultline {
+        binary: node_binary()?,
+        unsafe_bug: None,
+        read_mode: None,
+        extra_args: vec![],
+    };
+    let dir = tempfile::tempdir().unwrap().keep();
+    Some(ClusterSpec::new(system, nodes, Backend::Local, dir, 7))
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(1);
+
+/// One KV request to `addr`; `Some(body)` when the node answered `ok`.
+async fn kv(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    op: &str,
+    key: &str,
+    value: Option<&str>,
+) -> Option<Value> {
+    let body = json!({"client": 4242, "seq": SEQ.fetch_add(1, Ordering::SeqCst), "op": op,
+                      "key": key, "value": value});
+    let r = http
+        .post(format!("http://{addr}/v1/kv"))
+        .json(&body)
+        .timeout(Duration::from_secs(3))
+        .send()
+        .await
+        .ok()?;
+    let v: Value = r.json().await.ok()?;
+    (v["status"] == "ok").then_some(v)
+}
+
+async fn status(http: &reqwest::Client, addr: SocketAddr) -> Option<Value> {
+    let r =
+        http.get(format!("http://{addr}/v1/status")).timeout(Duration::from_secs(1)).send().await;
+    r.ok()?.json().await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faultline_cluster_partition_kill_pause_clock() {
+    let Some(spec) = spec(3) else { return };
+    let dir = spec.dir.clone();
+    let cluster = Cluster::start(spec).await.expect("3 faultline nodes start");
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let addr = |name: &str| cluster.client_addrs().into_iter().find(|(n, _)| n == name).unwrap().1;
+
+    let leader = cluster.leader().await.expect("a leader after start");
+    kv(&http, addr(&leader), "put", "k", Some("1")).await.expect("put on the leader");
+    assert!(cluster.proxied_connections() > 0, "peer traffic goes through the proxies");
+
+    // Isolate the leader: the two others elect a new one and accept writes.
+    let li = cluster.node_names().iter().position(|n| *n == leader).unwrap();
+    cluster.set_cut(&Grudge::isolate(3, li)).unwrap();
+    let new_leader = eventually(Duration::from_secs(15), || async {
+        let l = cluster.leader().await.filter(|l| *l != leader)?;
+        kv(&http, addr(&l), "put", "k", Some("2")).await.map(|_| l)
+    })
+    .await
+    .expect("majority elects a new leader and commits");
+    cluster.heal().unwrap();
+    let read = eventually(Duration::from_secs(15), || async {
+        let l = cluster.leader().await?;
+        kv(&http, addr(&l), "get", "k", None).await
+    })
+    .await
+    .expect("read after heal");
+    assert_eq!(read["value"], "2");
+
+    // Kill a follower and restart it with its data.
+    let follower = cluster.node_names().into_iter().find(|n| *n != new_leader).unwrap();
+    assert_eq!(cluster.kill(&follower).unwrap(), Outcome::Installed);
+    assert!(status(&http, addr(&follower)).await.is_none());
+    assert_eq!(cluster.start_node(&follower).unwrap(), Outcome::Installed);
+    let back = eventually(Duration::from_secs(15), || status(&http, addr(&follower))).await;
+    assert!(back.is_some(), "restarted node answers");
+
+    // Pause: the node stops answering until resumed.
+    assert_eq!(cluster.pause(&follower).unwrap(), Outcome::Installed);
+    assert!(status(&http, addr(&follower)).await.is_none(), "paused node is silent");
+    assert_eq!(cluster.resume(&follower).unwrap(), Outcome::Installed);
+    assert!(eventually(Duration::from_secs(5), || status(&http, addr(&follower))).await.is_some());
+
+    // Clock: the admin endpoint takes the offset and rate.
+    assert_eq!(cluster.set_clock(&follower, 5_000, 2.0).await.unwrap(), Outcome::Installed);
+    let s = status(&http, addr(&follower)).await.unwrap();
+    assert_eq!(s["clock_offset_ms"].as_i64(), Some(5_000), "{s}");
+    assert_eq!(cluster.set_clock(&follower, 0, 1.0).await.unwrap(), Outcome::Installed);
+
+    cluster.shutdown().await.unwrap();
+    assert_eq!(processes_mentioning(&dir), Vec::<u32>::new(), "no node left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nemesis_run_on_faultline_heals_to_a_working_cluster() {
+    let Some(spec) = spec(5) else { return };
+    let dir = spec.dir.clone();
+    let cluster = Cluster::start(spec).await.expect("5 faultline nodes start");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let faults = vec![Fault::Partition, Fault::Kill, Fault::Pause, Fault::Clock];
+    let mut nemesis = Nemesis::new(NemesisConfig::new(faults, Duration::from_millis(500), 11));
+    nemesis.run(&cluster, Duration::from_secs(8), &tx).await.unwrap();
+    nemesis.heal_all(&cluster, &tx).await.unwrap();
+    drop(tx);
+    let mut fs = Vec::new();
+    while let Some(e) = rx.recv().await {
+        eprintln!("{} {}", e.f, e.history_value());
+        assert!(!matches!(e.outcome, Outcome::Indeterminate(_)), "{e:?}");
+        fs.push(e.f);
+    }
+    assert!(fs.len() >= 4, "{fs:?}");
+    cluster.wait_ready(Duration::from_secs(20)).await.expect("healed cluster has a leader");
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let ok = eventually(Duration::from_secs(15), || async {
+        let l = cluster.leader().await?;
+        let a = cluster.client_addrs().into_iter().find(|(n, _)| *n == l)?.1;
+        kv(&http, a, "put", "after", Some("x")).await
+    })
+    .await;
+    assert!(ok.is_some(), "writes succeed after heal_all; events: {fs:?}");
+    cluster.shutdown().await.unwrap();
+    assert_eq!(processes_mentioning(&dir), Vec::<u32>::new());
+}
