@@ -1,0 +1,232 @@
+//! Kill, restart, redirect and de-duplication tests against real node processes.
+
+// Test code: real sleeps and clocks are what is being exercised.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::util::{op, Client, Cluster};
+
+const LEADER_WAIT: Duration = Duration::from_secs(15);
+const REQUEST_WAIT: Duration = Duration::from_secs(20);
+
+/// Writers that put unique values until stopped; each returns what was acknowledged.
+fn spawn_writers(
+    client: &Client,
+    writers: u64,
+    stop: &Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<BTreeMap<String, String>>> {
+    (0..writers)
+        .map(|w| {
+            let client = client.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut acked = BTreeMap::new();
+                let mut leader = 1;
+                let session = 1000 + w;
+                let mut seq = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    seq += 1;
+                    let key = format!("w{w}-k{}", seq % 7);
+                    let value = format!("w{w}-s{seq}");
+                    let body = op(session, seq, "put", &key, Some(&value));
+                    let (at, reply) = client.request(leader, &body, REQUEST_WAIT).await;
+                    leader = at;
+                    assert_eq!(reply["status"], "ok", "put {body} answered {reply}");
+                    acked.insert(key, value);
+                }
+                acked
+            })
+        })
+        .collect()
+}
+
+/// Reads every key through the leader and checks it holds the last acknowledged value.
+async fn check_acked(cluster: &Cluster, acked: &BTreeMap<String, String>) {
+    let client = cluster.client();
+    let leader = cluster.wait_leader(LEADER_WAIT).await;
+    for (i, (key, value)) in acked.iter().enumerate() {
+        let body = op(9_000, i as u64 + 1, "get", key, None);
+        let (_, reply) = client.request(leader, &body, REQUEST_WAIT).await;
+        assert_eq!(reply["value"].as_str(), Some(value.as_str()), "key {key}: {reply}");
+    }
+}
+
+/// Waits until every running node has applied at least `index`.
+async fn wait_applied(cluster: &Cluster, index: u64) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < LEADER_WAIT {
+        let mut all = true;
+        for node in cluster.nodes.iter().filter(|n| n.is_up()) {
+            let applied = cluster.status(node.id).await.and_then(|s| s["applied_index"].as_u64());
+            all &= applied.is_some_and(|a| a >= index);
+        }
+        if all {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nodes did not apply index {index}; logs:\n{}", cluster.all_logs());
+}
+
+async fn kill_restart_cycle(n: u64, kills_per_round: usize) {
+    let mut cluster = Cluster::start(n, &[]);
+    let client = cluster.client();
+    cluster.wait_leader(LEADER_WAIT).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers = spawn_writers(&client, 6, &stop);
+    for round in 0..3 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        // SIGKILL the leader (and more nodes, keeping a majority) mid-traffic.
+        let leader = cluster.wait_leader(LEADER_WAIT).await;
+        let mut victims = vec![leader];
+        victims.extend((1..=n).filter(|&i| i != leader).take(kills_per_round - 1));
+        for &v in &victims {
+            cluster.node(v).kill();
+        }
+        let new_leader = cluster.wait_leader(LEADER_WAIT).await;
+        assert!(!victims.contains(&new_leader), "round {round}: a killed node leads");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for &v in &victims {
+            cluster.node(v).restart();
+        }
+    }
+    // Finally every node at once: only the disk remains.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for id in 1..=n {
+        cluster.node(id).kill();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for id in 1..=n {
+        cluster.node(id).restart();
+    }
+    let mut acked = BTreeMap::new();
+    for w in writers {
+        acked.extend(w.await.expect("writer panicked"));
+    }
+    assert!(acked.len() >= 6, "too few acknowledged writes to mean anything: {acked:?}");
+    eprintln!("{n} nodes: checking {} keys after kills", acked.len());
+    check_acked(&cluster, &acked).await;
+    // The restarted nodes caught up too.
+    let leader = cluster.wait_leader(LEADER_WAIT).await;
+    let commit = cluster.status(leader).await.and_then(|s| s["commit_index"].as_u64()).unwrap_or(0);
+    wait_applied(&cluster, commit).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_sigkill_3_nodes() {
+    kill_restart_cycle(3, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_sigkill_5_nodes() {
+    kill_restart_cycle(5, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_redirects_to_the_leader() {
+    let cluster = Cluster::start(3, &[]);
+    let client = cluster.client();
+    let leader = cluster.wait_leader(LEADER_WAIT).await;
+    // Let the followers learn the leader (first heartbeat).
+    let (_, reply) = client.request(leader, &op(1, 1, "put", "k", Some("v")), REQUEST_WAIT).await;
+    assert_eq!(reply["status"], "ok");
+    let follower = (1..=3).find(|&i| i != leader).unwrap_or(1);
+    let (code, reply) = client.send(follower, &op(2, 1, "put", "k", Some("w"))).await.unwrap();
+    assert_eq!(code, 421, "{reply}");
+    assert_eq!(reply["status"], "not-leader");
+    assert_eq!(reply["leader"]["id"].as_u64(), Some(leader));
+    let leader_addr = &cluster.nodes[(leader - 1) as usize].client_addr;
+    assert_eq!(reply["leader"]["client_addr"].as_str(), Some(leader_addr.as_str()));
+    // Certainly not applied: the value is still "v".
+    let (_, reply) = client.request(leader, &op(3, 1, "get", "k", None), REQUEST_WAIT).await;
+    assert_eq!(reply["value"], "v");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_request_is_applied_once_across_a_leader_crash() {
+    let mut cluster = Cluster::start(3, &[]);
+    let client = cluster.client();
+    let leader = cluster.wait_leader(LEADER_WAIT).await;
+    let append = op(77, 1, "append", "log", Some("x"));
+    let (at, reply) = client.request(leader, &append, REQUEST_WAIT).await;
+    assert_eq!(reply["status"], "ok");
+    // The same (client, seq) again, at the same leader: not applied again.
+    let (_, reply) = client.request(at, &append, REQUEST_WAIT).await;
+    assert_eq!(reply["status"], "ok", "{reply}");
+    // And again after the leader dies and another one takes over.
+    cluster.node(at).kill();
+    let next = cluster.wait_leader(LEADER_WAIT).await;
+    let (_, reply) = client.request(next, &append, REQUEST_WAIT).await;
+    assert_eq!(reply["status"], "ok", "{reply}");
+    cluster.node(at).restart();
+    let (_, reply) = client.request(next, &op(78, 1, "get", "log", None), REQUEST_WAIT).await;
+    assert_eq!(reply["value"], "x", "the append was applied more than once");
+    // A new seq is applied.
+    let (_, _) = client.request(next, &op(77, 2, "append", "log", Some("y")), REQUEST_WAIT).await;
+    let (_, reply) = client.request(next, &op(78, 2, "get", "log", None), REQUEST_WAIT).await;
+    assert_eq!(reply["value"], "xy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_bound_the_wal_and_a_lagging_node_catches_up() {
+    let mut cluster = Cluster::start(3, &["--snapshot-threshold-bytes", "4096"]);
+    let client = cluster.client();
+    let mut leader = cluster.wait_leader(LEADER_WAIT).await;
+    let lagging = (1..=3).find(|&i| i != leader).unwrap_or(1);
+    cluster.node(lagging).kill();
+    let mut acked = BTreeMap::new();
+    for seq in 1..=300u64 {
+        let key = format!("k{}", seq % 10);
+        let value = format!("v{seq}-{}", "p".repeat(40));
+        let (at, reply) =
+            client.request(leader, &op(5, seq, "put", &key, Some(&value)), REQUEST_WAIT).await;
+        assert_eq!(reply["status"], "ok");
+        leader = at;
+        acked.insert(key, value);
+    }
+    let status = cluster.status(leader).await.expect("leader status");
+    assert!(status["snapshot_index"].as_u64().unwrap_or(0) > 0, "no snapshot: {status}");
+    let wal = status["wal_bytes"].as_u64().unwrap_or(u64::MAX);
+    assert!(wal < 64 * 1024, "wal not compacted: {status}");
+    // The node that missed everything gets the snapshot, then the rest of the log.
+    cluster.node(lagging).restart();
+    let commit = status["commit_index"].as_u64().unwrap_or(0);
+    wait_applied(&cluster, commit).await;
+    let s = cluster.status(lagging).await.expect("lagging status");
+    assert!(s["snapshot_index"].as_u64().unwrap_or(0) > 0, "lagging node has no snapshot: {s}");
+    // Everyone restarts from snapshot + WAL.
+    for id in 1..=3 {
+        cluster.node(id).kill();
+    }
+    for id in 1..=3 {
+        cluster.node(id).restart();
+    }
+    check_acked(&cluster, &acked).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_cleanly_and_bad_flags_exit_3() {
+    let mut cluster = Cluster::start(1, &[]);
+    let client = cluster.client();
+    let leader = cluster.wait_leader(LEADER_WAIT).await;
+    let (_, reply) = client.request(leader, &op(1, 1, "put", "k", Some("v")), REQUEST_WAIT).await;
+    assert_eq!(reply["status"], "ok");
+    assert_eq!(cluster.node(1).terminate(Duration::from_secs(5)), Some(0));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline-node"))
+        .args(["--id", "1", "--peer", "1=127.0.0.1:1"])
+        .output()
+        .expect("run faultline-node");
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--peer-listen"), "{stderr}");
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_faultline-node"))
+        .arg("--help")
+        .output()
+        .expect("run faultline-node --help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("TEST ONLY") && help.contains("ack-before-fsync"), "{help}");
+}
