@@ -340,29 +340,33 @@ pub fn op_to_event(op: &Edn, pos: u64, line: usize) -> Result<Event, HistoryErro
 
 /// Parses a Jepsen/Knossos EDN history.
 ///
+/// Times: `:time` where given; an op without one takes the previous op's time; when no op
+/// has one, positions are the times (as Porcupine uses event indices).
+///
 /// # Errors
 /// Malformed EDN or op maps, with the line.
 pub fn parse_history(text: &str) -> Result<History, HistoryError> {
     let mut p = Parser::new(text);
-    let mut builder = HistoryBuilder::default();
-    let mut pos = 0u64;
-    let mut push = |b: &mut HistoryBuilder, v: &Edn, line: usize| -> Result<(), HistoryError> {
-        let e = op_to_event(v, pos, line)?;
-        pos += 1;
-        b.push(line, e)
-    };
+    let mut maps: Vec<(Edn, usize)> = Vec::new();
     loop {
         p.skip_ws();
         let line = p.line();
         let Some(v) = p.next_value()? else { break };
-        match &v {
-            Edn::List(items) => {
-                for item in items {
-                    push(&mut builder, item, line)?;
-                }
-            }
-            _ => push(&mut builder, &v, line)?,
+        match v {
+            Edn::List(items) => maps.extend(items.into_iter().map(|i| (i, line))),
+            v => maps.push((v, line)),
         }
+    }
+    let timed = maps.iter().any(|(m, _)| matches!(m.get("time"), Some(Edn::Int(_))));
+    let mut builder = HistoryBuilder::default();
+    let mut last_time = 0u64;
+    for (pos, (m, line)) in maps.iter().enumerate() {
+        let mut e = op_to_event(m, pos as u64, *line)?;
+        if timed && !matches!(m.get("time"), Some(Edn::Int(t)) if *t >= 0) {
+            e.time = last_time;
+        }
+        last_time = e.time;
+        builder.push(*line, e)?;
     }
     Ok(builder.finish())
 }

@@ -1,0 +1,136 @@
+//! Every file of the shared test data (`../shared/testdata/porcupine`, copied from Porcupine
+//! v1.3.0) gets the verdict its README states: the jepsen logs as single cas-registers, the kv
+//! files per key and, for c01/c10, as one unpartitioned map.
+
+use std::path::PathBuf;
+
+use faultline_checker::formats::{read_path, Format};
+use faultline_checker::{check, CheckOptions, ModelSpec, Verdict};
+
+fn testdata() -> PathBuf {
+    let dir = std::env::var_os("FAULTLINE_TESTDATA").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/porcupine")
+    });
+    assert!(
+        dir.join("README.md").exists(),
+        "shared test data not found at {} (set FAULTLINE_TESTDATA)",
+        dir.display()
+    );
+    dir
+}
+
+/// `(file, expected)` rows of the README's tables.
+fn expected(prefix: &str) -> Vec<(String, Verdict)> {
+    let readme = std::fs::read_to_string(testdata().join("README.md")).unwrap();
+    readme
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let file = cells.get(1)?.strip_prefix(prefix)?;
+            let last = cells.iter().rev().find(|c| !c.is_empty())?;
+            let v = if last.starts_with("NOT linearizable") {
+                Verdict::Illegal
+            } else if last.starts_with("linearizable") || last.starts_with("none") {
+                Verdict::Linearizable
+            } else {
+                return None;
+            };
+            Some((format!("{prefix}{file}"), v))
+        })
+        .collect()
+}
+
+#[test]
+fn all_103_jepsen_logs_get_the_readme_verdict() {
+    let rows = expected("jepsen/");
+    assert_eq!(rows.len(), 103, "the README lists 103 jepsen files");
+    let model: ModelSpec = "cas-register".parse().unwrap();
+    for (file, want) in rows {
+        let h = read_path(&testdata().join(&file), Format::Auto).unwrap();
+        let r = check(&h, &model, &CheckOptions::default()).unwrap();
+        assert_eq!(r.verdict, want, "{file}");
+        if want == Verdict::Illegal {
+            let ce = r.keys[0].counterexample.as_ref().expect("a counterexample");
+            assert!(!ce.stuck.is_empty() && ce.blocking.is_some(), "{file}: {ce:?}");
+        }
+    }
+}
+
+#[test]
+fn kv_files_per_key_and_unpartitioned() {
+    let rows = expected("kv/");
+    assert_eq!(rows.len(), 6);
+    for (file, want) in rows {
+        let h = read_path(&testdata().join(&file), Format::Auto).unwrap();
+        let per_key = check(&h, &ModelSpec::Kv, &CheckOptions::default()).unwrap();
+        assert_eq!(per_key.verdict, want, "{file} per key");
+        if file.contains("c01") || file.contains("c10") {
+            let opts = CheckOptions { partition: false, ..CheckOptions::default() };
+            let whole = check(&h, &ModelSpec::Kv, &opts).unwrap();
+            assert_eq!(whole.verdict, want, "{file} unpartitioned");
+            assert_eq!(whole.keys.len(), 1);
+        }
+    }
+}
+
+#[test]
+fn every_c50_bad_key_is_decided_when_all_keys_are_asked_for() {
+    let h = read_path(&testdata().join("kv/c50-bad.txt"), Format::Auto).unwrap();
+    let opts = CheckOptions { all_keys: true, ..CheckOptions::default() };
+    let r = check(&h, &ModelSpec::Kv, &opts).unwrap();
+    assert_eq!(r.keys.len(), 10);
+    assert!(r.keys.iter().all(|k| k.verdict != Verdict::Unknown), "{:?}", r.keys);
+    assert_eq!(r.verdict, Verdict::Illegal);
+}
+
+#[test]
+fn witnesses_replay_through_the_model() {
+    let h = read_path(&testdata().join("jepsen/etcd_002.log"), Format::Auto).unwrap();
+    let opts = CheckOptions { witness: true, ..CheckOptions::default() };
+    let r = check(&h, &"cas-register".parse().unwrap(), &opts).unwrap();
+    let w = r.keys[0].witness.as_ref().expect("witness");
+    // Every op that completed ok or failed with a mismatch is in it exactly once, and the
+    // order respects real time.
+    let definite: Vec<usize> = h
+        .ops
+        .iter()
+        .filter(|o| {
+            o.outcome == faultline_checker::Outcome::Ok
+                || o.error.as_deref() == Some("cas-mismatch")
+        })
+        .filter(|o| o.f != "read" || o.outcome == faultline_checker::Outcome::Ok)
+        .map(|o| o.id)
+        .collect();
+    for id in &definite {
+        assert_eq!(w.iter().filter(|x| *x == id).count(), 1, "op {id}");
+    }
+    for (i, a) in w.iter().enumerate() {
+        for b in &w[i + 1..] {
+            let (a, b) = (&h.ops[*a], &h.ops[*b]);
+            assert!(
+                !(b.outcome == faultline_checker::Outcome::Ok && b.ret.unwrap() < a.call),
+                "{} before {}",
+                a.id,
+                b.id
+            );
+        }
+    }
+}
+
+#[test]
+fn bounds_give_unknown_not_a_crash() {
+    let h = read_path(&testdata().join("kv/c50-ok.txt"), Format::Auto).unwrap();
+    let opts = CheckOptions {
+        partition: false,
+        time_limit: Some(std::time::Duration::from_millis(300)),
+        ..CheckOptions::default()
+    };
+    let r = check(&h, &ModelSpec::Kv, &opts).unwrap();
+    assert_eq!(r.verdict, Verdict::Unknown);
+    assert_eq!(r.keys[0].unknown_reason, Some(faultline_checker::UnknownReason::TimeLimit));
+    let opts =
+        CheckOptions { partition: false, memory_limit: Some(4 << 20), ..CheckOptions::default() };
+    let r = check(&h, &ModelSpec::Kv, &opts).unwrap();
+    assert_eq!(r.verdict, Verdict::Unknown);
+    assert_eq!(r.keys[0].unknown_reason, Some(faultline_checker::UnknownReason::MemoryLimit));
+}
