@@ -3,6 +3,7 @@
 //! skip and return.
 
 #![allow(clippy::disallowed_methods)] // real processes, real sockets, real time
+mod cleanup;
 mod etcd;
 mod faultline;
 mod util;

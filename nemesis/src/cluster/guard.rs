@@ -85,6 +85,13 @@ impl Shared {
     }
 }
 
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Last owner gone (e.g. `Cluster::start` cancelled half-way): remove what exists.
+        self.cleanup();
+    }
+}
+
 /// A handle that removes everything the cluster made, synchronously, from anywhere (e.g. a
 /// Ctrl-C handler or another thread). Cloneable; cleanup runs once.
 #[derive(Debug, Clone)]
