@@ -69,7 +69,7 @@ fn observed(op: &Operation) -> Option<(&'static str, &Value)> {
 }
 
 fn describe(op: &Operation) -> String {
-    let key = op.key.as_deref().map(|k| format!(" of {k}")).unwrap_or_default();
+    let key = op.key.as_deref().map(|k| format!(" of key {k}")).unwrap_or_default();
     match op.f.as_str() {
         "cas" => {
             let a = op.input.as_array();
@@ -79,8 +79,11 @@ fn describe(op: &Operation) -> String {
                 _ => format!("cas{key}"),
             }
         }
-        f if written(op).is_some() || op.outcome == Outcome::Fail && f != "read" => {
-            let to = op.key.as_deref().map(|k| format!(" to {k}")).unwrap_or_default();
+        f if written(op).is_some()
+            || f == "append"
+            || op.outcome == Outcome::Fail && f != "read" =>
+        {
+            let to = op.key.as_deref().map(|k| format!(" to key {k}")).unwrap_or_default();
             format!("{f} of {}{to}", show(&op.input))
         }
         f => format!("{f}{key}"),
@@ -118,6 +121,9 @@ fn pattern(ops: &[&Operation], b: &Operation, verb: &str, v: &Value) -> Option<(
             show(v)
         )
     };
+    if ops.iter().any(|o| o.f == "append") {
+        return append_pattern(ops, b, v.as_str()?);
+    }
     if absent(v) {
         if ops.iter().any(|o| o.f == "delete") {
             return None;
@@ -195,6 +201,84 @@ fn pattern(ops: &[&Operation], b: &Operation, verb: &str, v: &Value) -> Option<(
     Some((text, related))
 }
 
+/// For the append store: splits what a get returned into appended pieces and finds a piece
+/// from the future, a missing completed append, or two appends in the wrong order.
+fn append_pattern(ops: &[&Operation], b: &Operation, read: &str) -> Option<(String, Related)> {
+    let appends: Vec<&Operation> = ops
+        .iter()
+        .copied()
+        .filter(|o| o.f == "append" && o.outcome != Outcome::Fail && o.input.as_str().is_some())
+        .collect();
+    let piece = |o: &Operation| o.input.as_str().unwrap_or_default().to_string();
+    // Greedy split into the longest matching pieces.
+    let mut seen: Vec<&Operation> = Vec::new();
+    let mut rest = read;
+    let b_ret = b.ret.unwrap_or(b.call);
+    let head =
+        format!("The {} {} returned {:?} at t={}", describe(b), who(b), read, fmt_time(b_ret));
+    while !rest.is_empty() {
+        let next = appends
+            .iter()
+            .filter(|o| !seen.iter().any(|s| s.id == o.id))
+            .filter(|o| !piece(o).is_empty() && rest.starts_with(&piece(o)))
+            .max_by_key(|o| piece(o).len());
+        let Some(next) = next else {
+            let shown: String = rest.chars().take(24).collect();
+            let more = if rest.chars().count() > 24 { "…" } else { "" };
+            let key = b.key.as_deref().unwrap_or("the key");
+            let text = format!(
+                "{head}, but the part {shown:?}{more} (from character {}) does not start with any \
+                 value appended to key {key} by an operation that could have taken effect, so no \
+                 order of the appends produces what the get returned.",
+                read.len() - rest.len()
+            );
+            return Some((text, Vec::new()));
+        };
+        rest = &rest[piece(next).len()..];
+        seen.push(next);
+    }
+    if let Some(f) = seen.iter().find(|o| o.call > b_ret) {
+        let text = format!(
+            "{head}, which includes {:?}, appended by the {} {} that began at t={}, after this get had completed.",
+            piece(f), describe(f), who(f), fmt_time(f.call)
+        );
+        return Some((text, vec![(f.id, "appended later".into())]));
+    }
+    let missing = appends
+        .iter()
+        .filter(|o| o.outcome == Outcome::Ok && o.ret.is_some_and(|r| r < b.call))
+        .find(|o| !seen.iter().any(|s| s.id == o.id));
+    if let Some(m) = missing {
+        let text = format!(
+            "{head}, which lacks {:?}: the {} {} had completed at t={}, before this get began at t={}.",
+            piece(m), describe(m), who(m), fmt_time(m.ret.unwrap_or(m.call)), fmt_time(b.call)
+        );
+        return Some((text, vec![(m.id, "missing from the get".into())]));
+    }
+    for (i, later) in seen.iter().enumerate() {
+        if let Some(earlier) = seen[i + 1..].iter().find(|e| e.ret.is_some_and(|r| r < later.call))
+        {
+            let text = format!(
+                "{head}, in which {:?} comes before {:?}, but the {} {} had completed at t={}, \
+                 before the {} {} began at t={}.",
+                piece(later),
+                piece(earlier),
+                describe(earlier),
+                who(earlier),
+                fmt_time(earlier.ret.unwrap_or(earlier.call)),
+                describe(later),
+                who(later),
+                fmt_time(later.call)
+            );
+            return Some((
+                text,
+                vec![(earlier.id, "appended first".into()), (later.id, "appended second".into())],
+            ));
+        }
+    }
+    None
+}
+
 /// One paragraph explaining why `key` is not linearizable, and the operations it names.
 /// Empty when the key has no counterexample.
 pub fn explain(history: &History, key: &KeyResult) -> Explanation {
@@ -230,7 +314,7 @@ fn fallback_head(history: &History, cx: &Counterexample) -> String {
 }
 
 fn context(history: &History, key: &KeyResult, cx: &Counterexample) -> String {
-    let of_key = key.key.as_deref().map(|k| format!(" of {k}")).unwrap_or_default();
+    let of_key = key.key.as_deref().map(|k| format!(" of key {k}")).unwrap_or_default();
     let mut s = format!(
         "The longest linearizable prefix the checker found has {} operation{}{} (the path \
          through the bars); after it the state is {}.",

@@ -16,6 +16,8 @@
 //! - [`nemesis`]: fault events paired into intervals.
 //! - [`logs`]: node-log excerpts around faults.
 //! - [`sample`]: synthetic histories for examples, tests and benchmarks.
+//! - [`store`]: reading the store (run summaries, safe paths).
+//! - [`server`]: the axum service of `faultline serve` ([`server::app`]).
 //! - [`error`]: the error type, [`ReportError`].
 //!
 //! # Example
@@ -46,6 +48,8 @@ pub mod nemesis;
 pub mod plots;
 pub mod render;
 pub mod sample;
+pub mod server;
+pub mod store;
 pub mod timeline;
 
 pub use error::ReportError;

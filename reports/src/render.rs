@@ -38,6 +38,7 @@ pub(crate) fn environment() -> Environment<'static> {
         ("report.html", include_str!("../templates/report.html")),
         ("index.html", include_str!("../templates/index.html")),
         ("test.html", include_str!("../templates/test.html")),
+        ("files.html", include_str!("../templates/files.html")),
     ] {
         if let Err(e) = env.add_template(name, src) {
             panic!("template {name} does not parse: {e:#}");

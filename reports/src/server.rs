@@ -1,0 +1,219 @@
+//! `faultline serve`: the store's index and reports over HTTP, and the JSON API (axum).
+//!
+//! ```text
+//!  GET  /                      index of runs, newest first (?verdict=illegal)
+//!  GET  /tests/{test}          one test's verdicts over time
+//!  GET  /runs/{test}/{time}/…  files of a run (report.html, history.jsonl, nodes/…)
+//!  ── API (bearer token when --token is set) ─────────────────────────────────────────
+//!  GET  /api/index             the index as JSON
+//!  POST /api/check?model=…     history in the body ─▶ check ─▶ store/checks/<id>/
+//!  POST /api/runs              test spec in the body ─▶ queue ─▶ `faultline run` child
+//!  GET  /api/runs[/{id}]       runs started by this server: state, progress, verdict
+//!  GET  /api/runs/{id}/events  server-sent events of progress
+//! ```
+//! Safe by default: [`check_bind`] refuses a non-loopback address without a token; request
+//! bodies are size-limited; POSTs need a non-form content type (so a web page cannot make a
+//! browser send one without a CORS preflight, which this server never grants); store paths
+//! come only from [`crate::store::resolve`].
+
+mod api;
+mod pages;
+mod runs;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use minijinja::Environment;
+
+pub use runs::{RunRecord, RunState};
+
+/// How the server is set up.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The store directory (`store/`).
+    pub store: PathBuf,
+    /// When set, every `/api/` request needs `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// The `faultline` binary that `POST /api/runs` starts (`faultline run --test ...`).
+    pub faultline_exe: PathBuf,
+    /// Largest history accepted by `POST /api/check`.
+    pub max_history_bytes: usize,
+    /// Largest test spec accepted by `POST /api/runs`.
+    pub max_spec_bytes: usize,
+    /// Time limit of one `POST /api/check` (the verdict is `unknown` past it).
+    pub check_time_limit: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults for `store`: no token, this executable as `faultline`, 256 MiB histories,
+    /// 1 MiB specs, 300 s checks.
+    pub fn new(store: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            store: store.into(),
+            token: None,
+            faultline_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("faultline")),
+            max_history_bytes: 256 << 20,
+            max_spec_bytes: 1 << 20,
+            check_time_limit: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Refuses to listen beyond this machine without a token.
+///
+/// # Errors
+/// A message saying why, for a non-loopback `addr` and no token (or an empty one).
+pub fn check_bind(addr: &SocketAddr, token: Option<&str>) -> Result<(), String> {
+    match token {
+        Some(t) if t.trim().is_empty() => Err("--token must not be empty".into()),
+        None if !addr.ip().is_loopback() => Err(format!(
+            "refusing to listen on {addr} without --token: the API starts runs; pass --token T \
+             (clients send `Authorization: Bearer T`) or bind to 127.0.0.1"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Shared state of the handlers: configuration, templates and the run queue.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ServerConfig,
+    env: Environment<'static>,
+    runs: runs::Runs,
+    /// One check at a time: a check uses every core, a second one would only halve both.
+    check_gate: tokio::sync::Semaphore,
+}
+
+impl AppState {
+    /// Creates the state and starts the run queue's worker task.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (the worker is spawned here).
+    pub fn new(config: ServerConfig) -> Self {
+        let runs = runs::Runs::start(config.clone());
+        AppState {
+            inner: Arc::new(Inner {
+                config,
+                env: crate::render::environment(),
+                runs,
+                check_gate: tokio::sync::Semaphore::new(1),
+            }),
+        }
+    }
+
+    fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+}
+
+/// An API error: a status and a message, sent as `{"error": message}`.
+#[derive(Debug)]
+pub(crate) struct ApiError(StatusCode, String);
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, msg: impl Into<String>) -> Self {
+        ApiError(status, msg.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+/// The router. Tests call it with `tower::ServiceExt::oneshot`, no socket needed.
+pub fn app(state: AppState) -> Router {
+    let cfg = state.config();
+    let api = Router::new()
+        .route("/api/index", get(api::index))
+        .route("/api/check", post(api::check).layer(DefaultBodyLimit::max(cfg.max_history_bytes)))
+        .route(
+            "/api/runs",
+            post(runs::create).get(runs::list).layer(DefaultBodyLimit::max(cfg.max_spec_bytes)),
+        )
+        .route("/api/runs/{id}", get(runs::show))
+        .route("/api/runs/{id}/events", get(runs::events))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth));
+    Router::new()
+        .route("/", get(pages::index))
+        .route("/tests/{test}", get(pages::test))
+        .route("/runs/", get(pages::store_root))
+        .route("/runs/{*path}", get(pages::file))
+        .merge(api)
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .with_state(state)
+}
+
+/// Bearer-token check for `/api/` routes (a no-op without `--token`).
+async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(token) = &state.config().token else {
+        return next.run(req).await;
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => next.run(req).await,
+        _ => {
+            let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token")
+                .into_response();
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            resp
+        }
+    }
+}
+
+/// Compares without an early exit, so the time taken does not tell how much matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_rules() {
+        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert!(check_bind(&local, None).is_ok());
+        assert!(check_bind(&any, None).unwrap_err().contains("--token"));
+        assert!(check_bind(&any, Some("s3cret")).is_ok());
+        assert!(check_bind(&local, Some(" ")).is_err());
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

@@ -1,0 +1,214 @@
+//! `GET /api/index` and `POST /api/check`.
+//!
+//! ```text
+//!  body (JSONL / EDN / Porcupine log) ──formats::read──▶ History ──check (blocking pool,
+//!  one at a time)──▶ CheckResult ──▶ store/checks/<stamp>/{history.*, results.json,
+//!  report.html} ──▶ {"verdict", "report", ...}
+//! ```
+// Names each check's directory after the wall-clock time, as the runner names runs.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use faultline_checker::formats::{self, Format};
+use faultline_checker::{check as run_check, CheckOptions, ModelSpec};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{ApiError, AppState};
+use crate::{store, write_report, ReportInput};
+
+/// `GET /api/index?verdict=`: the runs in the store as JSON, newest first.
+pub(crate) async fn index(
+    State(state): State<AppState>,
+    Query(q): Query<std::collections::BTreeMap<String, String>>,
+) -> Json<Value> {
+    let root = state.config().store.clone();
+    let runs = tokio::task::spawn_blocking(move || store::scan(&root)).await.unwrap_or_default();
+    let runs: Vec<_> = match q.get("verdict").map(String::as_str) {
+        None | Some("all") | Some("") => runs,
+        Some(v) => runs.into_iter().filter(|r| r.verdict == v).collect(),
+    };
+    let runs: Vec<Value> = runs
+        .into_iter()
+        .map(|r| {
+            let base = format!("/runs/{}/{}", r.test, r.time);
+            let mut v = serde_json::to_value(&r).unwrap_or(Value::Null);
+            v["files"] = json!(format!("{base}/"));
+            v["report"] =
+                if r.has_report { json!(format!("{base}/report.html")) } else { Value::Null };
+            v
+        })
+        .collect();
+    Json(json!({ "runs": runs }))
+}
+
+/// Query of `POST /api/check`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CheckQuery {
+    /// register, cas-register (default) or kv.
+    model: Option<String>,
+    /// auto (default), jsonl, edn or jepsen-log.
+    format: Option<String>,
+    /// The register's initial value.
+    initial: Option<String>,
+    /// Seconds; at most the server's limit.
+    time_limit: Option<f64>,
+}
+
+/// Content types a browser cannot send cross-site without a preflight are required, so a
+/// web page cannot make someone's browser post here.
+pub(crate) fn require_api_content_type(headers: &HeaderMap) -> Result<String, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match ct.as_str() {
+        "" | "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain" => {
+            Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "content type {:?} is not accepted: send e.g. `Content-Type: \
+                     application/x-ndjson` (histories), `application/toml` or \
+                     `application/json` (test specs)",
+                    if ct.is_empty() { "(none)" } else { &ct }
+                ),
+            ))
+        }
+        _ => Ok(ct),
+    }
+}
+
+/// Creates `store/checks/<stamp>/`, suffixing `-2`, `-3`... on a clash.
+fn new_check_dir(store: &std::path::Path) -> std::io::Result<(String, PathBuf)> {
+    let checks = store.join("checks");
+    std::fs::create_dir_all(&checks)?;
+    let stamp = stamp(SystemTime::now());
+    for n in 1.. {
+        let id = if n == 1 { stamp.clone() } else { format!("{stamp}-{n}") };
+        match std::fs::create_dir(checks.join(&id)) {
+            Ok(()) => return Ok((id.clone(), checks.join(id))),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the loop above only ends by returning")
+}
+
+/// `20261122T002512.345Z`, the store's directory names (as `faultline run` writes them).
+pub(crate) fn stamp(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // civil_from_days (H. Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{day:02}T{:02}{:02}{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// `POST /api/check?model=cas-register`: checks the history in the body, stores it with its
+/// results and report under `store/checks/<id>/`, and answers the verdict and links.
+pub(crate) async fn check(
+    State(state): State<AppState>,
+    Query(q): Query<CheckQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let ct = require_api_content_type(&headers)?;
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m);
+    let model_name = q.model.unwrap_or_else(|| "cas-register".into());
+    let mut model: ModelSpec = model_name.parse().map_err(|e| bad(format!("model: {e}")))?;
+    if let Some(init) = &q.initial {
+        model = model.with_initial(init).map_err(|e| bad(format!("initial: {e}")))?;
+    }
+    let format: Format = match q.format.as_deref() {
+        Some(f) => f.parse().map_err(|e| bad(format!("format: {e}")))?,
+        None if ct.contains("edn") => Format::Edn,
+        None => Format::Auto,
+    };
+    let limit = state.config().check_time_limit;
+    let time_limit = q
+        .time_limit
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(limit, |s| Duration::from_secs_f64(s).min(limit));
+    let _permit = state
+        .inner
+        .check_gate
+        .acquire()
+        .await
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+    let store_dir = state.config().store.clone();
+    let task = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
+        let history = formats::read(&body[..], format, "request body")
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+        let opts = CheckOptions { time_limit: Some(time_limit), ..CheckOptions::default() };
+        let result = run_check(&history, &model, &opts)
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
+        let (id, dir) = new_check_dir(&store_dir).map_err(|e| internal(e.to_string()))?;
+        let name = match format {
+            Format::Edn => "history.edn",
+            Format::JepsenLog => "history.log",
+            _ => "history.jsonl",
+        };
+        std::fs::write(dir.join(name), &body[..]).map_err(|e| internal(e.to_string()))?;
+        let results = json!({ "verdict": result.verdict, "source": "api", "check": result });
+        let text = serde_json::to_string_pretty(&results).map_err(|e| internal(e.to_string()))?;
+        std::fs::write(dir.join("results.json"), text + "\n")
+            .map_err(|e| internal(e.to_string()))?;
+        let input = ReportInput::new(format!("checks/{id}"), &history, &result)
+            .command(format!("faultline check --model {} {name}", model.name()));
+        write_report(&dir, &input).map_err(|e| internal(e.to_string()))?;
+        let base = format!("/runs/checks/{id}");
+        Ok(json!({
+            "id": id,
+            "verdict": result.verdict,
+            "exit_code": result.verdict.exit_code(),
+            "model": result.model,
+            "counts": result.counts,
+            "micros": result.micros,
+            "report": format!("{base}/report.html"),
+            "results": format!("{base}/results.json"),
+            "files": format!("{base}/"),
+        }))
+    });
+    let value = task
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok((StatusCode::OK, Json(value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_like_the_runner() {
+        assert_eq!(stamp(UNIX_EPOCH), "19700101T000000.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_307_112_345);
+        assert_eq!(stamp(t), "20261122T002512.345Z");
+    }
+}

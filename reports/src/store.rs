@@ -1,0 +1,204 @@
+//! Reading the store: one [`RunSummary`] per `store/<test>/<start-time>/`, and safe paths
+//! into it.
+//!
+//! ```text
+//!  store/<test>/<time>/{test.json, results.json, report.html, ...}
+//!     ──scan──▶ [RunSummary] newest first (the index, the per-test pages, GET /api/index)
+//!  "<test>/<time>/report.html" (from a URL) ──resolve──▶ a path inside the store, or None
+//! ```
+//! `latest` links and dot-directories are skipped; a run without `results.json` (still
+//! running, or crashed) shows verdict `none`.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// One run (or one `checks/<id>` check) as the index shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    /// The test name (the directory under the store).
+    pub test: String,
+    /// The start time (the run's directory name, `20261122T002512.345Z`).
+    pub time: String,
+    /// `faultline`, `etcd`, ... (from `test.json`).
+    pub system: String,
+    /// `register`, `cas-register`, `kv`, ... (from `test.json`).
+    pub workload: String,
+    /// The faults (`nemesis` in `test.json`).
+    pub faults: String,
+    /// `linearizable`, `illegal`, `unknown`, or `none` when there is no result yet.
+    pub verdict: String,
+    /// How long the run's workload was set to last, or the history's span.
+    pub duration: String,
+    /// Whether `report.html` exists.
+    pub has_report: bool,
+    /// The seed, when recorded.
+    pub seed: Option<u64>,
+}
+
+fn text(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a.iter().map(|x| text(Some(x))).collect::<Vec<_>>().join(","),
+        Some(Value::Object(o)) => {
+            text(o.get("name").or_else(|| o.get("kind")).or_else(|| o.get("type")))
+        }
+        Some(other) => other.to_string(),
+    }
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// The verdict in `results.json`: top-level `verdict`, or under `check` / `result`.
+pub fn verdict_of(results: &Value) -> Option<String> {
+    [results.get("verdict"), results.pointer("/check/verdict"), results.pointer("/result/verdict")]
+        .into_iter()
+        .flatten()
+        .find_map(|v| v.as_str().map(str::to_string))
+}
+
+fn duration_of(test: Option<&Value>, results: Option<&Value>) -> String {
+    let secs = |v: Option<&Value>| v.and_then(Value::as_f64);
+    if let Some(s) = results.and_then(|r| secs(r.pointer("/stats/total_secs"))) {
+        return format!("{s:.1} s");
+    }
+    if let Some(ms) =
+        results.and_then(|r| secs(r.get("duration_ms").or_else(|| r.get("duration-ms"))))
+    {
+        return format!("{:.1} s", ms / 1000.0);
+    }
+    if let Some(s) =
+        results.and_then(|r| secs(r.get("duration_secs").or_else(|| r.get("duration"))))
+    {
+        return format!("{s:.1} s");
+    }
+    if let Some(s) = test.and_then(|t| secs(t.get("time-limit").or_else(|| t.get("time_limit")))) {
+        return format!("{s:.0} s");
+    }
+    String::new()
+}
+
+/// Reads one run directory.
+pub fn summary(test: &str, time: &str, dir: &Path) -> RunSummary {
+    let t = read_json(&dir.join("test.json"));
+    let r = read_json(&dir.join("results.json"));
+    let get = |k: &str| t.as_ref().and_then(|t| t.get(k));
+    RunSummary {
+        test: test.to_string(),
+        time: time.to_string(),
+        system: text(get("system")),
+        workload: text(get("workload").or_else(|| get("model"))),
+        faults: text(get("nemesis").or_else(|| get("faults"))),
+        verdict: r.as_ref().and_then(verdict_of).unwrap_or_else(|| "none".into()),
+        duration: duration_of(t.as_ref(), r.as_ref()),
+        has_report: dir.join("report.html").is_file(),
+        seed: get("seed").and_then(Value::as_u64),
+    }
+}
+
+fn is_listed(name: &str) -> bool {
+    !name.starts_with('.') && name != "latest"
+}
+
+fn subdirs(dir: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut names: Vec<String> = rd
+        .filter_map(Result::ok)
+        // `file_type` does not follow links, so `latest` links are not directories here.
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| is_listed(n))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every run in the store, newest first (by start time, then test name).
+pub fn scan(store: &Path) -> Vec<RunSummary> {
+    let mut runs = Vec::new();
+    for test in subdirs(store) {
+        for time in subdirs(&store.join(&test)) {
+            runs.push(summary(&test, &time, &store.join(&test).join(&time)));
+        }
+    }
+    runs.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| a.test.cmp(&b.test)));
+    runs
+}
+
+/// Whether `name` may be one path component in the store: no separators, no `.`/`..`, no
+/// leading dot, not empty, printable.
+pub fn is_safe_component(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && name.chars().all(|c| !c.is_control())
+}
+
+/// Resolves a relative path from a URL inside `store`. `None` when it has `..`, an absolute
+/// or hidden component, or when (after following links) it leaves the store.
+pub fn resolve(store: &Path, rel: &str) -> Option<PathBuf> {
+    let mut path = store.to_path_buf();
+    for comp in Path::new(rel).components() {
+        match comp {
+            Component::Normal(c) => {
+                let c = c.to_str()?;
+                if !is_safe_component(c) {
+                    return None;
+                }
+                path.push(c);
+            }
+            Component::CurDir => {}
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    let real = std::fs::canonicalize(&path).ok()?;
+    let root = std::fs::canonicalize(store).ok()?;
+    real.starts_with(&root).then_some(real)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_refuses_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        std::fs::create_dir_all(store.join("t/20260101T000000.000Z")).unwrap();
+        std::fs::write(store.join("t/20260101T000000.000Z/report.html"), "x").unwrap();
+        std::fs::write(dir.path().join("secret"), "s").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), store.join("t/leak")).unwrap();
+        assert!(resolve(&store, "t/20260101T000000.000Z/report.html").is_some());
+        for bad in ["../secret", "t/../../secret", "/etc/passwd", "t/leak", ".hidden", "t/./../.."]
+        {
+            assert_eq!(resolve(&store, bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn scan_reads_runs_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = dir.path();
+        for (test, time, verdict) in [
+            ("a", "20260101T000000.000Z", "linearizable"),
+            ("b", "20260102T000000.000Z", "illegal"),
+        ] {
+            let d = s.join(test).join(time);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("test.json"), r#"{"name":"x","system":"faultline","workload":"register","nemesis":"partition,kill","time-limit":30,"seed":7}"#).unwrap();
+            std::fs::write(d.join("results.json"), format!(r#"{{"verdict":"{verdict}"}}"#))
+                .unwrap();
+        }
+        std::os::unix::fs::symlink("20260101T000000.000Z", s.join("a/latest")).unwrap();
+        let runs = scan(s);
+        assert_eq!(runs.len(), 2);
+        assert_eq!((runs[0].test.as_str(), runs[0].verdict.as_str()), ("b", "illegal"));
+        assert_eq!(runs[1].faults, "partition,kill");
+        assert_eq!(runs[1].duration, "30 s");
+        assert_eq!(runs[1].seed, Some(7));
+    }
+}
