@@ -112,6 +112,20 @@ pub struct Status {
     pub snapshot_bytes: u64,
 }
 
+/// One thing applied to the state machine, as recorded by [`Service::trace_applies`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// A committed entry.
+    Entry(Entry),
+    /// A snapshot covering everything up to `index` (term `term`).
+    Snapshot {
+        /// The snapshot's last index.
+        index: LogIndex,
+        /// The term of that entry.
+        term: Term,
+    },
+}
+
 /// The KV service: Raft core + state machine + pending requests. Never does I/O.
 #[derive(Debug)]
 pub struct Service {
@@ -122,6 +136,8 @@ pub struct Service {
     applied: LogIndex,
     pending: Pending,
     outputs: Vec<Output>,
+    /// What was applied, when tracing is on (simulator invariants).
+    trace: Option<Vec<Applied>>,
 }
 
 impl Service {
@@ -148,7 +164,26 @@ impl Service {
             applied = snap.meta.last_index;
         }
         let core = RaftCore::new(raft, durable, rng)?;
-        Ok(Service { core, kv, cfg, applied, pending: Pending::default(), outputs: Vec::new() })
+        Ok(Service {
+            core,
+            kv,
+            cfg,
+            applied,
+            pending: Pending::default(),
+            outputs: Vec::new(),
+            trace: None,
+        })
+    }
+
+    /// Records every applied entry and snapshot for [`Service::take_applied`] (tests and
+    /// the simulator's safety checks).
+    pub fn trace_applies(&mut self, on: bool) {
+        self.trace = on.then(Vec::new);
+    }
+
+    /// Drains the applied entries recorded since the last call.
+    pub fn take_applied(&mut self) -> Vec<Applied> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// A client request. The answer comes later as [`Output::Respond`] with `token`.
@@ -250,6 +285,10 @@ impl Service {
                     panic!("snapshot from the leader does not decode: {err}");
                 }
                 self.applied = snapshot.meta.last_index;
+                if let Some(trace) = self.trace.as_mut() {
+                    let (index, term) = (snapshot.meta.last_index, snapshot.meta.last_term);
+                    trace.push(Applied::Snapshot { index, term });
+                }
                 for token in self.pending.writes_up_to(self.applied) {
                     self.respond(token, Response::unknown("leadership-lost"));
                 }
@@ -266,6 +305,9 @@ impl Service {
 
     fn apply(&mut self, entry: Entry) {
         self.applied = entry.index;
+        if let Some(trace) = self.trace.as_mut() {
+            trace.push(Applied::Entry(entry.clone()));
+        }
         let cmd = match &entry.payload {
             EntryPayload::Noop => None,
             EntryPayload::Command(bytes) => match Command::decode(bytes) {
