@@ -23,7 +23,7 @@ pub enum Command {
     /// Check histories for linearizability (exit 0 linearizable, 1 not, 2 unknown, 3 error).
     Check(cmd::check::CheckArgs),
     /// Start a cluster, run a workload under faults, record and check the history.
-    Run(cmd::run::RunArgs),
+    Run(Box<cmd::run::RunArgs>),
     /// Serve the store's reports and the JSON API.
     Serve(cmd::serve::ServeArgs),
     /// Measure the checker (and, later, the node) and print figures.

@@ -5,10 +5,12 @@
 //! # Layout
 //! - [`cli`]: the clap definitions (one `Args` struct per subcommand lives in its `cmd` file).
 //! - [`cmd`]: one thin module per subcommand (`check`, `run`, `serve`, `bench`).
+//! - [`runner`]: the orchestration of `faultline run` (cluster, workload, nemesis, store).
 //! - [`Exit`]: the exit codes every command shares.
 
 pub mod cli;
 pub mod cmd;
+pub mod runner;
 
 use std::process::ExitCode;
 
@@ -38,7 +40,7 @@ impl From<Exit> for ExitCode {
 pub fn run(cli: cli::Cli) -> anyhow::Result<Exit> {
     match cli.command {
         cli::Command::Check(args) => cmd::check::run(args),
-        cli::Command::Run(args) => cmd::run::run(args),
+        cli::Command::Run(args) => cmd::run::run(*args),
         cli::Command::Serve(args) => cmd::serve::run(args),
         cli::Command::Bench(args) => cmd::bench::run(args),
     }
@@ -54,5 +56,6 @@ pub fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

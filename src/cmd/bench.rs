@@ -1,15 +1,165 @@
-//! `faultline bench` (being built).
+//! `faultline bench`: measure and print figures (never asserted in tests).
+//!
+//! `faultline bench checker` checks every file of the shared Porcupine test data several
+//! times and prints per-file medians and totals, in the groupings Porcupine was measured in.
+// A benchmark reads the wall clock by definition.
+#![allow(clippy::disallowed_methods)]
 
-use clap::Args;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use faultline_checker::formats::{read_path, Format};
+use faultline_checker::{check, CheckOptions, History, ModelSpec, Verdict};
+
+use crate::Exit;
 
 /// Arguments of `faultline bench`.
 #[derive(Debug, Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// What to measure.
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+/// What `faultline bench` measures.
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// The checker on every file of the shared Porcupine test data.
+    Checker {
+        /// Runs per file; the median is printed.
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+        /// The test data folder (holding jepsen/ and kv/).
+        #[arg(long, default_value = "../shared/testdata/porcupine")]
+        testdata: PathBuf,
+        /// Time limit per check of the unpartitioned c50 files, in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        hard_limit: f64,
+    },
+}
 
 /// Runs `faultline bench`.
 ///
 /// # Errors
-/// Always, for now: the command is not built yet.
-pub fn run(_args: BenchArgs) -> anyhow::Result<crate::Exit> {
-    anyhow::bail!("faultline bench is not built yet")
+/// Missing or unreadable test data.
+pub fn run(args: BenchArgs) -> anyhow::Result<Exit> {
+    match args.what {
+        BenchWhat::Checker { runs, testdata, hard_limit } => {
+            checker(runs.max(1), &testdata, hard_limit)
+        }
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Median wall time of `runs` checks, and the verdict.
+fn time_check(
+    h: &History,
+    model: &ModelSpec,
+    opts: &CheckOptions,
+    runs: usize,
+) -> anyhow::Result<(Duration, Verdict)> {
+    let mut times = Vec::with_capacity(runs);
+    let mut verdict = Verdict::Unknown;
+    for _ in 0..runs {
+        let t = Instant::now();
+        verdict = check(h, model, opts)?.verdict;
+        times.push(t.elapsed());
+    }
+    Ok((median(times), verdict))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+fn load(dir: &Path, file: &str) -> anyhow::Result<History> {
+    let path = dir.join(file);
+    read_path(&path, Format::Auto).with_context(|| format!("reading {}", path.display()))
+}
+
+fn checker(runs: usize, dir: &Path, hard_limit: f64) -> anyhow::Result<Exit> {
+    anyhow::ensure!(
+        dir.join("jepsen").is_dir(),
+        "{} has no jepsen/ folder; pass --testdata <path to shared/testdata/porcupine>",
+        dir.display()
+    );
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "faultline bench checker: median of {runs} runs per file, {threads} worker thread(s)\n"
+    );
+    let cas: ModelSpec = "cas-register".parse()?;
+    let default = CheckOptions::default();
+
+    println!("jepsen/ (cas-register, 103 files)");
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("jepsen"))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    names.sort();
+    let mut total = Duration::ZERO;
+    let mut rows = Vec::new();
+    for n in &names {
+        let h = load(dir, &format!("jepsen/{n}"))?;
+        let (t, v) = time_check(&h, &cas, &default, runs)?;
+        total += t;
+        rows.push((t, n.clone(), v));
+    }
+    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    for (t, n, v) in rows.iter().take(8) {
+        println!("  {n:<16} {:>12}  {v:?}", ms(*t));
+    }
+    println!(
+        "  ... {} more under {}",
+        rows.len().saturating_sub(8),
+        ms(rows.get(8).map_or(Duration::ZERO, |r| r.0))
+    );
+    println!("  TOTAL (sum of medians)  {:>12}\n", ms(total));
+
+    println!("kv/ (kv model)");
+    for f in ["c01-ok", "c01-bad", "c10-ok", "c10-bad", "c50-ok", "c50-bad"] {
+        let h = load(dir, &format!("kv/{f}.txt"))?;
+        let (t, v) = time_check(&h, &ModelSpec::Kv, &default, runs)?;
+        println!("  {f:<8} per key          {:>12}  {v:?}", ms(t));
+        if f.starts_with("c01") || f.starts_with("c10") {
+            let opts = CheckOptions { partition: false, ..CheckOptions::default() };
+            let (t, v) = time_check(&h, &ModelSpec::Kv, &opts, runs)?;
+            println!("  {f:<8} unpartitioned    {:>12}  {v:?}", ms(t));
+        }
+    }
+    let h = load(dir, "kv/c50-bad.txt")?;
+    let all = CheckOptions { all_keys: true, threads: 1, ..CheckOptions::default() };
+    let t = Instant::now();
+    let r = check(&h, &ModelSpec::Kv, &all)?;
+    println!("\nkv/c50-bad, every key decided (--all-keys, one thread), {}:", ms(t.elapsed()));
+    for k in &r.keys {
+        println!(
+            "  key {:<3} {:<12} {:>12}  {} configurations",
+            k.key.as_deref().unwrap_or("-"),
+            format!("{:?}", k.verdict),
+            ms(Duration::from_micros(k.stats.micros)),
+            k.stats.cached
+        );
+    }
+    for f in ["c50-ok", "c50-bad"] {
+        let h = load(dir, &format!("kv/{f}.txt"))?;
+        let opts = CheckOptions {
+            partition: false,
+            time_limit: Some(Duration::from_secs_f64(hard_limit)),
+            ..CheckOptions::default()
+        };
+        let t = Instant::now();
+        let r = check(&h, &ModelSpec::Kv, &opts)?;
+        println!(
+            "  {f:<8} unpartitioned    {:>12}  {:?} (limit {hard_limit}s)",
+            ms(t.elapsed()),
+            r.verdict
+        );
+    }
+    Ok(Exit::Pass)
 }
