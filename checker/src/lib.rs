@@ -15,7 +15,7 @@
 //! - [`formats`]: readers for native JSONL, Porcupine's test data and Jepsen/Knossos EDN.
 //! - [`model`]: the [`Model`] trait; [`models`]: register, cas-register, kv.
 //! - [`check`](mod@check): partitioning, the worker pool, bounds; [`wgl`]: the search.
-//! - [`verdict`]: results.
+//! - [`verdict`]: results (verdicts, counterexamples, witnesses, statistics).
 //!
 //! # Example
 //! ```

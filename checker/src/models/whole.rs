@@ -70,8 +70,8 @@ impl<M: Model> Model for Whole<M> {
     }
 
     fn hints(&self, ops: &[(Self::Input, Option<M::Output>)]) -> Self::Hints {
-        let mut by_key: FxHashMap<String, Vec<(M::Input, Option<M::Output>)>> =
-            FxHashMap::default();
+        type Ops<M> = Vec<(<M as Model>::Input, Option<<M as Model>::Output>)>;
+        let mut by_key: FxHashMap<String, Ops<M>> = FxHashMap::default();
         for ((k, i), o) in ops {
             by_key.entry(k.clone()).or_default().push((i.clone(), o.clone()));
         }
