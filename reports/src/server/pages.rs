@@ -93,6 +93,10 @@ pub(crate) async fn file(State(state): State<AppState>, Path(rel): Path<String>)
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
     if path.is_dir() {
+        if !rel.ends_with('/') {
+            // Relative links in the listing need the trailing slash.
+            return axum::response::Redirect::permanent(&format!("/runs/{rel}/")).into_response();
+        }
         return listing(&state, rel.trim_end_matches('/'), &path);
     }
     let file = match tokio::fs::File::open(&path).await {
@@ -138,7 +142,6 @@ fn listing(state: &AppState, rel: &str, dir: &std::path::Path) -> Response {
         })
         .unwrap_or_default();
     entries.sort();
-    let base = if rel.is_empty() { "/runs".to_string() } else { format!("/runs/{rel}") };
-    let ctx = context! { css => crate::render::CSS, rel, base, entries };
+    let ctx = context! { css => crate::render::CSS, rel, entries };
     page(state, "files.html", ctx)
 }

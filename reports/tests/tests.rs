@@ -1,0 +1,11 @@
+//! Integration tests of faultline-reports, in one binary (see STYLE.md 6.6):
+//! - `render`: reports of valid and invalid histories (Porcupine's test data checked by the
+//!   real checker, and synthetic ones), checked by content.
+//! - `server`: the axum router through `tower::ServiceExt::oneshot`, and one end-to-end run
+//!   over real HTTP.
+//! - `browser`: headless Chromium loads a report and the index (skipped without chromium).
+
+mod browser;
+mod fixtures;
+mod render;
+mod server;
