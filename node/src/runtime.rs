@@ -21,32 +21,22 @@
 //! in turn merges every job queued while it was syncing. So one fsync covers many
 //! proposals, and throughput grows with load instead of being bounded by fsync latency.
 //!
-//! # When a message may leave (the ordering rule of `raft::Action`)
+//! # When a message may leave
 //!
-//! - A `Send` that follows a `Persist*` in the same output list waits until that job is
-//!   durable.
-//! - A *response* (vote, append, heartbeat and snapshot responses) also waits until every
-//!   persist issued before it, in any earlier list, is durable: a response is a promise
-//!   about this node's durable state (e.g. a duplicate `Append` answered from entries whose
-//!   fsync is still running), so it must not overtake that fsync.
-//! - Leader-to-follower requests (`Append`, `Heartbeat`, `InstallSnapshot`) and vote
-//!   requests with no persist before them leave at once: a leader replicates entries while
-//!   it writes them itself (Raft thesis §10.2.1).
-//!
-//! Deferred messages wait in a FIFO whose required job numbers never decrease, so they
-//! leave in the order the core produced them.
+//! A `Send` after a `Persist*` waits for that fsync, and responses wait for every earlier
+//! fsync; [`gate::SendGate`] holds the rule and its reasons.
 
 // The driver is the I/O boundary: it reads the node's clock for ticks and spawns the tasks
 // and threads that do network and disk I/O.
 #![allow(clippy::disallowed_methods)]
 
 pub mod clock;
+mod gate;
 pub mod http;
 pub mod shutdown;
 pub mod transport;
 mod wal_task;
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +48,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
 use self::clock::Clock;
+use self::gate::SendGate;
 use self::http::{ApiCall, HttpState, NodeStatus};
 use self::shutdown::Shutdown;
 use self::transport::Transport;
@@ -66,7 +57,7 @@ use crate::api::Response;
 use crate::config::Config;
 use crate::raft::config::RaftConfig;
 use crate::raft::core::DurableState;
-use crate::raft::message::{Body, Message};
+use crate::raft::message::Message;
 use crate::raft::types::{NodeId, UnsafeBug};
 use crate::service::{Output, RequestToken, Service, ServiceConfig};
 use crate::storage::wal::{Recovered, Wal, WalError};
@@ -173,7 +164,8 @@ impl Runtime {
             }
         });
         let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-        let worker = WalWorker::start(wal, done_tx).map_err(RuntimeError::Thread)?;
+        let lazy = cfg.has_bug(UnsafeBug::AckBeforeFsync);
+        let worker = WalWorker::start(wal, done_tx, lazy).map_err(RuntimeError::Thread)?;
         let wal_bytes = 0;
         let mut driver = Driver {
             service,
@@ -181,9 +173,7 @@ impl Runtime {
             worker,
             clients: FxHashMap::default(),
             next_token: 0,
-            persist_issued: 0,
-            persist_done: 0,
-            deferred: VecDeque::new(),
+            gate: SendGate::default(),
             wal_bytes,
             clock: clock.clone(),
             tick_ms: cfg.tick_ms as f64,
@@ -252,18 +242,6 @@ fn build_service(cfg: &Config, recovered: Recovered) -> Result<Service, RuntimeE
     Ok(Service::new(raft, svc, durable, rng)?)
 }
 
-/// Whether a message is a response (a promise about this node's durable state).
-fn is_response(msg: &Message) -> bool {
-    matches!(
-        msg.body,
-        Body::PreVoteResponse { .. }
-            | Body::VoteResponse { .. }
-            | Body::AppendResponse { .. }
-            | Body::HeartbeatResponse { .. }
-            | Body::InstallSnapshotResponse { .. }
-    )
-}
-
 /// The state of the loop; owned by the one task that runs [`Runtime::run`].
 struct Driver {
     service: Service,
@@ -272,11 +250,8 @@ struct Driver {
     /// Clients waiting for an answer, by the token given to the service.
     clients: FxHashMap<u64, oneshot::Sender<Response>>,
     next_token: u64,
-    /// Number of the last WAL job submitted / known durable.
-    persist_issued: u64,
-    persist_done: u64,
-    /// Messages waiting for a WAL job: (job number, message), job numbers non-decreasing.
-    deferred: VecDeque<(u64, Message)>,
+    /// WAL job numbers and the messages waiting for them.
+    gate: SendGate,
     wal_bytes: u64,
     clock: Clock,
     tick_ms: f64,
@@ -316,15 +291,12 @@ impl Driver {
     fn on_wal(&mut self, done: WalDone) -> Result<(), RuntimeError> {
         match done {
             WalDone::Synced { seq, last_entry, wal_bytes } => {
-                self.persist_done = self.persist_done.max(seq);
                 self.wal_bytes = wal_bytes;
                 if let Some((index, term)) = last_entry {
                     self.service.on_persisted(index, term);
                 }
-                while self.deferred.front().is_some_and(|(need, _)| *need <= self.persist_done) {
-                    if let Some((_, msg)) = self.deferred.pop_front() {
-                        self.transport.send(msg.to, msg);
-                    }
+                for msg in self.gate.synced(seq) {
+                    self.transport.send(msg.to, msg);
                 }
                 Ok(())
             }
@@ -384,7 +356,6 @@ impl Driver {
         if outputs.is_empty() {
             return;
         }
-        let job_seq = self.persist_issued + 1;
         let mut ops = Vec::new();
         for out in outputs {
             match out {
@@ -396,16 +367,7 @@ impl Driver {
                     ops.push(WalOp::Snapshot { snapshot, retain_suffix })
                 }
                 Output::Send(msg) => {
-                    let need = if !ops.is_empty() {
-                        job_seq
-                    } else if is_response(&msg) {
-                        self.persist_issued
-                    } else {
-                        0
-                    };
-                    if need > self.persist_done || (need > 0 && !self.deferred.is_empty()) {
-                        self.deferred.push_back((need, msg));
-                    } else {
+                    if let Some(msg) = self.gate.route(msg, !ops.is_empty()) {
                         self.transport.send(msg.to, msg);
                     }
                 }
@@ -418,8 +380,9 @@ impl Driver {
             }
         }
         if !ops.is_empty() {
-            self.persist_issued = job_seq;
-            if !self.worker.submit(WalJob { seq: job_seq, ops }) {
+            let seq = self.gate.next_job();
+            self.gate.submitted();
+            if !self.worker.submit(WalJob { seq, ops }) {
                 tracing::error!(
                     "wal worker stopped; persists are lost and nothing is acknowledged"
                 );

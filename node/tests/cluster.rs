@@ -230,3 +230,28 @@ async fn sigterm_shuts_down_cleanly_and_bad_flags_exit_3() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("TEST ONLY") && help.contains("ack-before-fsync"), "{help}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_planted_ack_before_fsync_bug_loses_acknowledged_writes_on_sigkill() {
+    let mut cluster = Cluster::start(3, &["--unsafe-bug", "ack-before-fsync"]);
+    let client = cluster.client();
+    let mut leader = cluster.wait_leader(LEADER_WAIT).await;
+    let mut last = String::new();
+    for seq in 1..=40u64 {
+        last = format!("v{seq}");
+        let (at, reply) =
+            client.request(leader, &op(3, seq, "put", "k", Some(&last)), REQUEST_WAIT).await;
+        assert_eq!(reply["status"], "ok");
+        leader = at;
+    }
+    // Every node dies right after the last acknowledgement; the buggy WAL had not written it.
+    for id in 1..=3 {
+        cluster.node(id).kill();
+    }
+    for id in 1..=3 {
+        cluster.node(id).restart();
+    }
+    let leader = cluster.wait_leader(LEADER_WAIT).await;
+    let (_, reply) = client.request(leader, &op(4, 1, "get", "k", None), REQUEST_WAIT).await;
+    assert_ne!(reply["value"].as_str(), Some(last.as_str()), "the bug lost nothing: {reply}");
+}

@@ -9,14 +9,26 @@
 //! File I/O blocks, so it runs on its own OS thread rather than on the async workers. While
 //! one fsync runs, new jobs queue up; the next round writes all of them and syncs once,
 //! which is where write throughput comes from (many proposals per fsync).
+//!
+//! Under `--unsafe-bug ack-before-fsync` the worker is *lazy*: it reports every job durable
+//! as soon as it is buffered, writes the buffer to the file only every [`LAZY_FLUSH`], and
+//! never fsyncs. A SIGKILL of a majority then loses acknowledged writes (not only a power
+//! cut), which is what lets a kill nemesis catch the bug.
+
+// The lazy mode's periodic flush reads the real clock; this is a storage I/O thread.
+#![allow(clippy::disallowed_methods)]
 
 use std::sync::mpsc as std_mpsc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use crate::raft::types::{Entry, HardState, LogIndex, Snapshot, Term};
 use crate::storage::wal::{Wal, WalError};
+
+/// How long the lazy (buggy) worker keeps acknowledged records in memory.
+pub const LAZY_FLUSH: Duration = Duration::from_millis(1000);
 
 /// One thing to make durable.
 #[derive(Debug)]
@@ -72,15 +84,24 @@ pub struct WalWorker {
 }
 
 impl WalWorker {
-    /// Starts the worker; completions go to `done`.
+    /// Starts the worker; completions go to `done`. `lazy` is the `ack-before-fsync` bug.
     ///
     /// # Errors
     ///
     /// If the OS refuses to start a thread.
-    pub fn start(wal: Wal, done: mpsc::UnboundedSender<WalDone>) -> std::io::Result<WalWorker> {
+    pub fn start(
+        wal: Wal,
+        done: mpsc::UnboundedSender<WalDone>,
+        lazy: bool,
+    ) -> std::io::Result<WalWorker> {
         let (tx, rx) = std_mpsc::channel();
-        let thread =
-            thread::Builder::new().name("wal".into()).spawn(move || worker(wal, rx, done))?;
+        let thread = thread::Builder::new().name("wal".into()).spawn(move || {
+            if lazy {
+                lazy_worker(wal, rx, done)
+            } else {
+                worker(wal, rx, done)
+            }
+        })?;
         Ok(WalWorker { jobs: Some(tx), thread: Some(thread) })
     }
 
@@ -105,14 +126,36 @@ fn worker(mut wal: Wal, rx: std_mpsc::Receiver<WalJob>, done: mpsc::UnboundedSen
         let mut jobs = vec![first];
         jobs.extend(rx.try_iter());
         let seq = jobs.last().map_or(0, |j| j.seq);
-        match write(&mut wal, jobs) {
-            Ok(last_entry) => {
-                let synced = WalDone::Synced { seq, last_entry, wal_bytes: wal.wal_bytes() };
-                if done.send(synced).is_err() {
+        let result = apply(&mut wal, jobs).and_then(|last| wal.sync().map(|()| last));
+        if !report(&wal, seq, result, &done) {
+            return;
+        }
+    }
+}
+
+/// The `ack-before-fsync` bug: acknowledge at once, write late, never fsync.
+fn lazy_worker(mut wal: Wal, rx: std_mpsc::Receiver<WalJob>, done: mpsc::UnboundedSender<WalDone>) {
+    let mut last_flush = Instant::now();
+    loop {
+        match rx.recv_timeout(LAZY_FLUSH) {
+            Ok(first) => {
+                let mut jobs = vec![first];
+                jobs.extend(rx.try_iter());
+                let seq = jobs.last().map_or(0, |j| j.seq);
+                let result = apply(&mut wal, jobs);
+                if !report(&wal, seq, result, &done) {
                     return;
                 }
             }
-            Err(e) => {
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => {
+                let _ = wal.sync();
+                return;
+            }
+        }
+        if last_flush.elapsed() >= LAZY_FLUSH {
+            last_flush = Instant::now();
+            if let Err(e) = wal.sync() {
                 tracing::error!(error = %e, "storage failed");
                 let _ = done.send(WalDone::Failed(e));
                 return;
@@ -121,7 +164,29 @@ fn worker(mut wal: Wal, rx: std_mpsc::Receiver<WalJob>, done: mpsc::UnboundedSen
     }
 }
 
-fn write(wal: &mut Wal, jobs: Vec<WalJob>) -> Result<Option<(LogIndex, Term)>, WalError> {
+/// Sends the outcome of jobs up to `seq`; false when the worker must stop.
+fn report(
+    wal: &Wal,
+    seq: u64,
+    result: Result<Option<(LogIndex, Term)>, WalError>,
+    done: &mpsc::UnboundedSender<WalDone>,
+) -> bool {
+    match result {
+        Ok(last_entry) => {
+            let synced = WalDone::Synced { seq, last_entry, wal_bytes: wal.wal_bytes() };
+            done.send(synced).is_ok()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "storage failed");
+            let _ = done.send(WalDone::Failed(e));
+            false
+        }
+    }
+}
+
+/// Buffers the jobs' operations (a snapshot is written and synced on the spot); returns the
+/// last entry written.
+fn apply(wal: &mut Wal, jobs: Vec<WalJob>) -> Result<Option<(LogIndex, Term)>, WalError> {
     let mut last_entry = None;
     for op in jobs.into_iter().flat_map(|j| j.ops) {
         match op {
@@ -137,6 +202,5 @@ fn write(wal: &mut Wal, jobs: Vec<WalJob>) -> Result<Option<(LogIndex, Term)>, W
             }
         }
     }
-    wal.sync()?;
     Ok(last_entry)
 }
