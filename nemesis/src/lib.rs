@@ -10,11 +10,38 @@
 //! - [`nemesis`]: [`Nemesis`]: runs the plan against a cluster, reporting [`NemesisEvent`]s.
 //! - `proxy`, `procnet`, `netns`, `process`, `state`: the real backends and cleanup.
 //!
-//! Backends: `local` cuts links with per-link TCP proxies (etcd's single advertised peer
-//! URL is handled with one proxy per destination that identifies the dialing member by the
-//! process owning the connecting socket); `netns` uses namespaces and iptables (root).
-//! Everything a run makes is removed on shutdown, on drop (panics), on Ctrl-C (opt-in
-//! [`Cluster::spawn_signal_cleanup`]), and by the next run after a crash.
+//! # Backends
+//! - `local` (no root): nodes on 127.0.0.1; every node-to-node connection goes through a
+//!   TCP proxy the controller owns. A cut closes live connections on the cut links and
+//!   refuses new ones; heal lets them through again. No packet loss (Skipped).
+//!   - faultline: one proxy per directed link (each node gets its own `--peer` map), and a
+//!     faultline connection carries messages one way, so link `i -> j` is cut exactly.
+//!   - etcd: every member dials the *same* advertised peer URL of a member, so per-link
+//!     addresses are impossible. We run one proxy per destination (the advertised URL) and
+//!     identify the dialing member by the process that owns the connecting socket
+//!     (`/proc/net/tcp` inode -> `/proc/<pid>/fd`). etcd's connections carry traffic both
+//!     ways (streams are opened by the receiver), so a connection between `i` and `j` is
+//!     cut when either direction is; every partition shape here is symmetric, so grudges
+//!     are applied exactly. A dialer that cannot be identified is refused while any link
+//!     into its destination is cut. Non-peer requests on the peer port (`/version`,
+//!     probes) are cut the same way.
+//! - `netns` (root): one namespace and IP (10.77.K.i/24) per node on a bridge; `i -> j` is
+//!   cut by `iptables -A INPUT -s <ip i> -j DROP` in `j`'s namespace (real packet loss, one
+//!   way, as Jepsen does), and loss by iptables' `statistic --mode random` match.
+//!
+//! Clock faults reach faultline nodes through `POST /v1/admin/clock`. They cannot reach
+//! etcd: Go reads the clock through the vDSO, which `LD_PRELOAD`/libfaketime does not
+//! intercept, so etcd clock actions are `Skipped` with that reason ([`CLOCK_SKIP_REASON`]).
+//!
+//! # Cleanup
+//! Every process, proxy, namespace, veth, bridge and rule a run makes is removed by
+//! [`Cluster::shutdown`], by `Drop` (so also while a panic unwinds), on Ctrl-C/SIGTERM
+//! (opt-in [`Cluster::spawn_signal_cleanup`], or [`Cluster::cleanup_handle`] from the
+//! caller's own handler), and by the next [`Cluster::start`] after a crash: each run
+//! registers its pids and names in `<tmp>/faultline-nemesis/<tag>.json`, and a start sweeps
+//! the entries whose controller process is dead. A hard-killed controller's nodes keep
+//! running until that next start (children cannot be tied to the parent's death without
+//! `unsafe` `pre_exec`).
 //!
 //! # Example
 //! ```no_run

@@ -84,7 +84,9 @@ impl Nemesis {
         self.end(cluster, events).await
     }
 
-    /// Installs one action now (the start of a fault period) and records it as active.
+    /// Installs one action now (the start of a fault period) and records it as active,
+    /// ending the previously active one first. A start whose outcome is `Skipped` changed
+    /// nothing and gets no end event.
     ///
     /// # Errors
     /// Harness failures only.

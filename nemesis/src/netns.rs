@@ -90,6 +90,8 @@ impl Netns {
     ///
     /// On error, whatever was created is removed again.
     pub fn create(tag: &str, n: usize) -> Result<Netns, Error> {
+        // Two runs must not pick the same free subnet: choose and claim it under a lock.
+        let _lock = crate::state::exclusive_lock("netns.lock")?;
         let third = free_subnet(tag)?;
         let net = Netns {
             bridge: bridge_name(tag),

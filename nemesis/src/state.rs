@@ -45,6 +45,22 @@ fn state_dir() -> PathBuf {
         .map_or_else(|| std::env::temp_dir().join("faultline-nemesis"), PathBuf::from)
 }
 
+/// Holds an exclusive `flock` on `<state dir>/<name>` until dropped: serializes choices
+/// that must not race between runs (e.g. picking a free subnet and claiming it).
+pub(crate) fn exclusive_lock(name: &str) -> Result<nix::fcntl::Flock<std::fs::File>, Error> {
+    let dir = state_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating state dir", &dir, e))?;
+    let path = dir.join(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io("opening lock", &path, e))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, errno)| Error::io("locking", &path, errno.into()))
+}
+
 fn alive(pid: u32) -> bool {
     kill(Pid::from_raw(pid as i32), None).is_ok() || Path::new(&format!("/proc/{pid}")).exists()
 }

@@ -91,3 +91,39 @@ async fn the_next_start_sweeps_what_a_crashed_run_left() {
     assert_eq!(processes_mentioning(&dir), Vec::<u32>::new(), "stale member swept");
     cluster.shutdown().await.unwrap();
 }
+
+/// The child half of `netns_without_root_is_refused_clearly`: prints the start error.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "helper: run as an unprivileged user by netns_without_root_is_refused_clearly"]
+async fn not_root_child() {
+    let Some(mut spec) = spec(Path::new("/tmp/faultline-nemesis-not-root")) else { return };
+    spec.backend = Backend::Netns;
+    match Cluster::start(spec).await {
+        Ok(_) => println!("STARTED"),
+        Err(e) => println!("ERROR {e}"),
+    }
+}
+
+#[test]
+fn netns_without_root_is_refused_clearly() {
+    if etcd_binary().is_none() {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = if nix::unistd::geteuid().is_root() {
+        // Drop to `nobody` for the child (util-linux setpriv).
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    cmd.args(["cleanup::not_root_child", "--exact", "--ignored", "--nocapture"]);
+    let Ok(out) = cmd.env("FAULTLINE_NEMESIS_STATE", "/tmp/faultline-nemesis-nobody").output()
+    else {
+        eprintln!("skipping: setpriv not available");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ERROR the netns backend needs root"), "{text}");
+}

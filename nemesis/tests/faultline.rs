@@ -152,3 +152,35 @@ async fn nemesis_run_on_faultline_heals_to_a_working_cluster() {
     cluster.shutdown().await.unwrap();
     assert_eq!(processes_mentioning(&dir), Vec::<u32>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faultline_netns_partition_and_cleanup() {
+    if !crate::util::is_root() {
+        return;
+    }
+    let Some(mut spec) = spec(3) else { return };
+    spec.backend = Backend::Netns;
+    let dir = spec.dir.clone();
+    let cluster = Cluster::start(spec).await.expect("3 faultline nodes in namespaces start");
+    let tag = cluster.tag().to_string();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let addr = |name: &str| cluster.client_addrs().into_iter().find(|(n, _)| n == name).unwrap().1;
+    let leader = cluster.leader().await.expect("leader");
+    kv(&http, addr(&leader), "put", "k", Some("1")).await.expect("put over the bridge");
+    let li = cluster.node_names().iter().position(|n| *n == leader).unwrap();
+    cluster.set_cut(&Grudge::isolate(3, li)).unwrap();
+    let elected = eventually(Duration::from_secs(15), || async {
+        let l = cluster.leader().await.filter(|l| *l != leader)?;
+        kv(&http, addr(&l), "put", "k", Some("2")).await.map(|_| l)
+    })
+    .await;
+    assert!(elected.is_some(), "majority elects a new leader while iptables drops {leader}");
+    assert_eq!(cluster.set_loss(0.2).unwrap(), Outcome::Installed);
+    cluster.set_loss(0.0).unwrap();
+    cluster.heal().unwrap();
+    cluster.wait_ready(Duration::from_secs(15)).await.unwrap();
+    cluster.shutdown().await.unwrap();
+    assert_eq!(processes_mentioning(&dir), Vec::<u32>::new());
+    let out = std::process::Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&tag), "namespaces removed");
+}
