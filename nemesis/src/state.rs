@@ -101,7 +101,10 @@ pub(crate) fn sweep_stale(with_netns: bool) -> Vec<String> {
     }
     if with_netns {
         for tag in netns::existing_tags() {
-            if !live_tags.contains(&tag) {
+            // Re-check the file: a run writes it before it creates any namespace, so one
+            // that started after our directory scan is not mistaken for a stale one.
+            let registered = dir.join(format!("{tag}.json")).exists();
+            if !live_tags.contains(&tag) && !registered {
                 tracing::warn!(tag, "removing namespaces/links left by an unknown run");
                 netns::destroy_tag(&tag);
                 cleaned.push(tag);
