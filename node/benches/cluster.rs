@@ -1,14 +1,18 @@
-//! Throughput and latency of a real 3-node cluster on loopback (a benchmark, not a test).
+//! Throughput and latency of a real 3-node cluster on loopback (a benchmark, not a test),
+//! side by side with etcd when `etcd` is on the PATH.
 //!
 //! ```text
 //!   cargo bench -p faultline-node --bench cluster
 //!   cargo bench -p faultline-node --bench cluster -- --concurrency 128 --secs 20 --nodes 5
-//!   BENCH_CONCURRENCY=16 BENCH_SECS=5 cargo bench -p faultline-node --bench cluster
+//!   cargo bench -p faultline-node --bench cluster -- --system faultline|etcd|both
+//!   BENCH_CONCURRENCY=16 BENCH_SECS=5 BENCH_SYSTEM=faultline cargo bench -p faultline-node --bench cluster
 //! ```
 //!
-//! Starts the node processes, waits for a leader, then runs a put phase and a get phase of
-//! `secs` seconds each, with `concurrency` clients sending to the leader back to back. Prints
-//! ops/s and p50/p99 latency of the successful requests, and the count of other answers.
+//! For each system: start the processes (fresh data dirs), find the leader, then run a put
+//! phase and a get phase of `secs` seconds each, with `concurrency` clients sending HTTP/JSON
+//! requests to the leader back to back. Prints ops/s and p50/p99 latency of the successful
+//! requests, and the count of other answers. faultline gets are linearizable (ReadIndex by
+//! default); etcd gets are its default linearizable range requests through its JSON gateway.
 
 // A benchmark measures real time and spawns real processes.
 #![allow(clippy::disallowed_methods)]
@@ -16,24 +20,34 @@
 #[path = "../tests/util.rs"]
 mod util;
 
+#[path = "cluster/etcd.rs"]
+mod etcd;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde_json::{json, Value};
 use util::{op, Cluster};
 
+#[derive(Clone)]
 struct Options {
     concurrency: u64,
     secs: u64,
     nodes: u64,
     read_mode: String,
+    system: String,
 }
 
 fn options() -> Options {
     let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let has_etcd = std::process::Command::new("etcd").arg("--version").output().is_ok();
     let mut o = Options {
         concurrency: env("BENCH_CONCURRENCY", 64),
         secs: env("BENCH_SECS", 10),
         nodes: env("BENCH_NODES", 3),
         read_mode: std::env::var("BENCH_READ_MODE").unwrap_or_else(|_| "read-index".into()),
+        system: std::env::var("BENCH_SYSTEM")
+            .unwrap_or_else(|_| if has_etcd { "both" } else { "faultline" }.into()),
     };
     let args: Vec<String> = std::env::args().collect();
     for pair in args.windows(2) {
@@ -43,10 +57,38 @@ fn options() -> Options {
             ("--secs", Some(n)) => o.secs = n,
             ("--nodes", Some(n)) => o.nodes = n,
             ("--read-mode", _) => o.read_mode = pair[1].clone(),
+            ("--system", _) => o.system = pair[1].clone(),
             _ => {}
         }
     }
     o
+}
+
+/// Where the load goes and how requests look.
+struct Target {
+    http: reqwest::Client,
+    /// Base URL of the leader.
+    url: String,
+    etcd: bool,
+}
+
+impl Target {
+    /// One request; true when it succeeded.
+    async fn call(&self, put: bool, client: u64, seq: u64, key: &str, value: &str) -> bool {
+        let (path, body) = match (self.etcd, put) {
+            (false, true) => ("/v1/kv", op(client, seq, "put", key, Some(value))),
+            (false, false) => ("/v1/kv", op(client, seq, "get", key, None)),
+            (true, true) => {
+                ("/v3/kv/put", json!({"key": etcd::b64(key), "value": etcd::b64(value)}))
+            }
+            (true, false) => ("/v3/kv/range", json!({"key": etcd::b64(key)})),
+        };
+        let url = format!("{}{path}", self.url);
+        let Ok(resp) = self.http.post(url).json(&body).send().await else { return false };
+        let ok = resp.status().as_u16() == 200;
+        let Ok(reply) = resp.json::<Value>().await else { return false };
+        ok && (self.etcd || reply["status"] == "ok")
+    }
 }
 
 struct Phase {
@@ -65,11 +107,11 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 }
 
 impl Phase {
-    fn print(&mut self, name: &str, concurrency: u64) {
+    fn print(&mut self, system: &str, name: &str, concurrency: u64) {
         self.latencies_us.sort_unstable();
         println!(
-            "{name:4} concurrency {concurrency:4}: {:9.0} ops/s  p50 {:7.2} ms  p99 {:7.2} ms  \
-             ({} ok, {} other answers, {:.1} s)",
+            "{system:9} {name:3} concurrency {concurrency:4}: {:8.0} ops/s  p50 {:7.2} ms  \
+             p99 {:7.2} ms  ({} ok, {} other, {:.1} s)",
             self.ops as f64 / self.elapsed.as_secs_f64(),
             percentile(&self.latencies_us, 0.50),
             percentile(&self.latencies_us, 0.99),
@@ -80,13 +122,11 @@ impl Phase {
     }
 }
 
-async fn phase(cluster: &Cluster, leader: u64, kind: &str, o: &Options, base: u64) -> Phase {
-    let client = cluster.client();
-    let deadline = Instant::now() + Duration::from_secs(o.secs);
-    let tasks: Vec<_> = (0..o.concurrency)
+async fn phase(target: &Arc<Target>, put: bool, concurrency: u64, secs: u64, base: u64) -> Phase {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let tasks: Vec<_> = (0..concurrency)
         .map(|w| {
-            let client = client.clone();
-            let kind = kind.to_string();
+            let target = target.clone();
             tokio::spawn(async move {
                 let (mut ops, mut other, mut lat) = (0u64, 0u64, Vec::new());
                 let mut seq = 0;
@@ -94,17 +134,12 @@ async fn phase(cluster: &Cluster, leader: u64, kind: &str, o: &Options, base: u6
                     seq += 1;
                     let key = format!("k{}", (w * 31 + seq) % 1000);
                     let value = format!("v{w}-{seq}");
-                    let body = match kind.as_str() {
-                        "put" => op(base + w, seq, "put", &key, Some(&value)),
-                        _ => op(base + w, seq, "get", &key, None),
-                    };
                     let start = Instant::now();
-                    match client.send(leader, &body).await {
-                        Ok((200, reply)) if reply["status"] == "ok" => {
-                            ops += 1;
-                            lat.push(start.elapsed().as_micros() as u64);
-                        }
-                        _ => other += 1,
+                    if target.call(put, base + w, seq, &key, &value).await {
+                        ops += 1;
+                        lat.push(start.elapsed().as_micros() as u64);
+                    } else {
+                        other += 1;
                     }
                 }
                 (ops, other, lat)
@@ -124,29 +159,68 @@ async fn phase(cluster: &Cluster, leader: u64, kind: &str, o: &Options, base: u6
     p
 }
 
+fn http_client(o: &Options) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(o.concurrency as usize)
+        .build()
+        .expect("http client")
+}
+
+/// Warm-up, put phase, get phase.
+async fn drive(system: &str, target: Target, o: &Options) {
+    let target = Arc::new(target);
+    phase(&target, true, o.concurrency, 1, 1_000_000).await;
+    phase(&target, true, o.concurrency, o.secs, 2_000_000).await.print(
+        system,
+        "put",
+        o.concurrency,
+    );
+    phase(&target, false, o.concurrency, o.secs, 3_000_000).await.print(
+        system,
+        "get",
+        o.concurrency,
+    );
+}
+
+async fn bench_faultline(o: &Options) {
+    let cluster = Cluster::start(o.nodes, &["--read-mode", &o.read_mode]);
+    let leader = cluster.wait_leader(Duration::from_secs(15)).await;
+    let url = format!("http://{}", cluster.nodes[(leader - 1) as usize].client_addr);
+    drive("faultline", Target { http: http_client(o), url, etcd: false }, o).await;
+    for id in 1..=o.nodes {
+        if let Some(s) = cluster.status(id).await {
+            println!(
+                "  n{id}: role {} term {} commit {} wal {} B snapshot {} B",
+                s["role"], s["term"], s["commit_index"], s["wal_bytes"], s["snapshot_bytes"]
+            );
+        }
+    }
+}
+
+async fn bench_etcd(o: &Options) {
+    let http = http_client(o);
+    let cluster = etcd::EtcdCluster::start(o.nodes);
+    let Some(url) = cluster.leader_url(&http, Duration::from_secs(20)).await else {
+        println!("etcd: no leader within 20 s; skipped");
+        return;
+    };
+    drive("etcd", Target { http, url, etcd: true }, o).await;
+}
+
 fn main() {
     let o = options();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    println!(
+        "cluster bench: {} nodes on loopback, {} clients, {} s per phase, faultline read mode {}",
+        o.nodes, o.concurrency, o.secs, o.read_mode
+    );
     rt.block_on(async {
-        let cluster = Cluster::start(o.nodes, &["--read-mode", &o.read_mode]);
-        let leader = cluster.wait_leader(Duration::from_secs(15)).await;
-        println!(
-            "faultline-node cluster bench: {} nodes on loopback, leader n{leader}, read mode {}, \
-             {} s per phase",
-            o.nodes, o.read_mode, o.secs
-        );
-        // Warm up connections and the leader's first term.
-        let warm = Options { secs: 1, read_mode: o.read_mode.clone(), ..o };
-        phase(&cluster, leader, "put", &warm, 1_000_000).await;
-        phase(&cluster, leader, "put", &o, 2_000_000).await.print("put", o.concurrency);
-        phase(&cluster, leader, "get", &o, 3_000_000).await.print("get", o.concurrency);
-        for id in 1..=o.nodes {
-            if let Some(s) = cluster.status(id).await {
-                println!(
-                    "n{id}: role {} term {} commit {} wal {} B snapshot {} B",
-                    s["role"], s["term"], s["commit_index"], s["wal_bytes"], s["snapshot_bytes"]
-                );
-            }
+        if o.system == "faultline" || o.system == "both" {
+            bench_faultline(&o).await;
+        }
+        if o.system == "etcd" || o.system == "both" {
+            bench_etcd(&o).await;
         }
     });
 }
