@@ -110,15 +110,3 @@ impl Drop for EtcdCluster {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn b64_matches_the_standard() {
-        assert_eq!(super::b64(""), "");
-        assert_eq!(super::b64("f"), "Zg==");
-        assert_eq!(super::b64("fo"), "Zm8=");
-        assert_eq!(super::b64("foo"), "Zm9v");
-        assert_eq!(super::b64("foobar"), "Zm9vYmFy");
-    }
-}
