@@ -184,3 +184,45 @@ async fn faultline_netns_partition_and_cleanup() {
     let out = std::process::Command::new("ip").args(["netns", "list"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&tag), "namespaces removed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripted_actions_resolve_the_leader_and_pair_their_events() {
+    use faultline_nemesis::{Action, Shape};
+    let Some(spec) = spec(3) else { return };
+    let cluster = Cluster::start(spec).await.expect("3 faultline nodes start");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut nemesis = Nemesis::new(NemesisConfig::new(vec![], Duration::from_secs(1), 0));
+    let leader = cluster.leader().await.expect("leader");
+
+    let isolate = Action::Partition { shape: Shape::IsolateLeader, grudge: None };
+    assert_eq!(nemesis.start(&cluster, isolate, &tx).await.unwrap(), Outcome::Installed);
+    let kill_all = Action::Kill { nodes: vec![0, 1, 2] };
+    assert_eq!(nemesis.start(&cluster, kill_all, &tx).await.unwrap(), Outcome::Installed);
+    assert!(cluster.node_names().iter().all(|n| !cluster.is_running(n)));
+    // Ending the kill restarts every node.
+    nemesis.end(&cluster, &tx).await.unwrap();
+    assert!(cluster.node_names().iter().all(|n| cluster.is_running(n)));
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let n1 = cluster.client_addrs()[0].1;
+    assert!(eventually(Duration::from_secs(10), || status(&http, n1)).await.is_some());
+    let bump = Action::ClockBump { nodes: vec![0], delta_ms: 3_000 };
+    assert_eq!(nemesis.start(&cluster, bump, &tx).await.unwrap(), Outcome::Installed);
+    assert_eq!(status(&http, n1).await.unwrap()["clock_offset_ms"].as_i64(), Some(3_000));
+    nemesis.heal_all(&cluster, &tx).await.unwrap();
+    drop(tx);
+
+    let mut events = Vec::new();
+    while let Some(e) = rx.recv().await {
+        events.push(e);
+    }
+    let fs: Vec<&str> = events.iter().map(|e| e.f.as_str()).collect();
+    let expected =
+        ["start-partition", "stop-partition", "kill", "start", "clock-bump", "clock-reset"];
+    assert_eq!(fs, expected, "{events:?}");
+    assert!(events.iter().all(|e| e.outcome == Outcome::Installed), "{events:?}");
+    // The partition isolated exactly the leader of the moment.
+    let groups = &events[0].value["groups"];
+    assert!(groups.as_array().unwrap().iter().any(|g| *g == json!([leader])), "{groups}");
+    assert_eq!(status(&http, n1).await.unwrap()["clock_offset_ms"].as_i64(), Some(0), "reset");
+    cluster.shutdown().await.unwrap();
+}
