@@ -164,9 +164,9 @@ impl Runtime {
             }
         });
         let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let wal_bytes = wal.wal_bytes();
         let lazy = cfg.has_bug(UnsafeBug::AckBeforeFsync);
         let worker = WalWorker::start(wal, done_tx, lazy).map_err(RuntimeError::Thread)?;
-        let wal_bytes = 0;
         let mut driver = Driver {
             service,
             transport,

@@ -255,3 +255,34 @@ async fn the_planted_ack_before_fsync_bug_loses_acknowledged_writes_on_sigkill()
     let (_, reply) = client.request(leader, &op(4, 1, "get", "k", None), REQUEST_WAIT).await;
     assert_ne!(reply["value"].as_str(), Some(last.as_str()), "the bug lost nothing: {reply}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slowed_leader_clock_stops_its_heartbeats_and_another_node_takes_over() {
+    let cluster = Cluster::start(3, &[]);
+    let leader = cluster.wait_leader(LEADER_WAIT).await;
+    let term = cluster.status(leader).await.and_then(|s| s["term"].as_u64()).unwrap_or(0);
+    let url = format!("http://{}/v1/admin/clock", cluster.nodes[(leader - 1) as usize].client_addr);
+    let http = reqwest::Client::new();
+    let set = |offset: i64, rate: f64| {
+        http.post(&url).json(&serde_json::json!({"offset_ms": offset, "rate": rate})).send()
+    };
+    let reply: serde_json::Value = set(0, 0.01).await.unwrap().json().await.unwrap();
+    assert_eq!(reply, serde_json::json!({"offset_ms": 0, "rate": 0.01}));
+    // At 1% speed the leader's heartbeat interval lasts seconds: the others elect a new one.
+    let start = std::time::Instant::now();
+    let mut took_over = None;
+    while start.elapsed() < LEADER_WAIT && took_over.is_none() {
+        for id in (1..=3).filter(|&i| i != leader) {
+            if let Some(s) = cluster.status(id).await {
+                if s["role"] == "leader" && s["term"].as_u64().unwrap_or(0) > term {
+                    took_over = Some(id);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(took_over.is_some(), "no node took over from the slowed leader n{leader}");
+    let status = cluster.status(leader).await.expect("status of the slowed node");
+    assert_eq!(status["clock_rate"].as_f64(), Some(0.01), "{status}");
+    set(0, 1.0).await.unwrap();
+}
