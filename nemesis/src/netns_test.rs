@@ -26,10 +26,10 @@ fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) ->
 
 fn reaches(ns: &str, to: SocketAddr) -> bool {
     in_ns(ns, move || {
-        let Ok(mut s) = TcpStream::connect_timeout(&to, Duration::from_millis(700)) else {
+        let Ok(mut s) = TcpStream::connect_timeout(&to, Duration::from_millis(1500)) else {
             return false;
         };
-        let _ = s.set_read_timeout(Some(Duration::from_millis(700)));
+        let _ = s.set_read_timeout(Some(Duration::from_millis(1500)));
         let mut buf = [0u8; 4];
         s.write_all(b"ping").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"ping"
     })
