@@ -17,14 +17,14 @@
 //!
 //! Each loop turn handles one event, then drains every event already queued (client
 //! requests, peer messages, WAL completions, due ticks) into the service before taking its
-//! outputs once. All `Persist*` outputs of that turn become one [`WalJob`]; the WAL thread
+//! outputs once. All `Persist*` outputs of that turn become one `WalJob`; the WAL thread
 //! in turn merges every job queued while it was syncing. So one fsync covers many
 //! proposals, and throughput grows with load instead of being bounded by fsync latency.
 //!
 //! # When a message may leave
 //!
 //! A `Send` after a `Persist*` waits for that fsync, and responses wait for every earlier
-//! fsync; [`gate::SendGate`] holds the rule and its reasons.
+//! fsync; `gate::SendGate` (runtime/gate.rs) holds the rule and its reasons.
 
 // The driver is the I/O boundary: it reads the node's clock for ticks and spawns the tasks
 // and threads that do network and disk I/O.
