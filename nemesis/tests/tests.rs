@@ -6,4 +6,5 @@
 mod cleanup;
 mod etcd;
 mod faultline;
+mod soak;
 mod util;
