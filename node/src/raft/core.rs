@@ -276,13 +276,14 @@ impl RaftCore {
     /// True when this leader holds a lease: a quorum acknowledged a heartbeat round sent
     /// less than `lease_ticks` ago (the margin to the election timeout absorbs clock
     /// drift), and it has committed an entry of its term, so its commit index is current.
-    /// With [`UnsafeBug::LeaseSkew`] the lease lasts a full maximum election timeout.
+    /// With [`UnsafeBug::LeaseSkew`] the lease lasts a whole minimum election timeout: no
+    /// margin for a local clock that runs slower than the followers'.
     pub fn has_lease(&self) -> bool {
         if self.role != Role::Leader || !self.committed_in_term() {
             return false;
         }
         let lease = if self.cfg.has_bug(UnsafeBug::LeaseSkew) {
-            2 * self.cfg.election_ticks
+            self.cfg.election_ticks
         } else {
             self.cfg.lease_ticks
         };
@@ -439,7 +440,12 @@ impl RaftCore {
         let hs = self.hard_state();
         if hs != self.persisted_hard {
             self.persisted_hard = hs;
-            self.actions.push(Action::PersistHardState(hs));
+            // Coalesce with a hard state queued just before (term, then vote): one fsync.
+            if let Some(Action::PersistHardState(prev)) = self.actions.last_mut() {
+                *prev = hs;
+            } else {
+                self.actions.push(Action::PersistHardState(hs));
+            }
         }
     }
 

@@ -25,6 +25,11 @@ impl H {
         self.start_cluster_with(n, unreliable, 1 << 20);
     }
 
+    pub(crate) fn start_cluster_bug(&mut self, n: usize, bug: Option<crate::raft::types::UnsafeBug>) {
+        let cfg = SimConfig::builder().seed(self.seed).nodes(n).bug(bug).build();
+        self.sim = Some(SimCluster::new(cfg));
+    }
+
     pub(crate) fn start_cluster_with(&mut self, n: usize, unreliable: bool, snapshot_bytes: usize) {
         let mut b = SimConfig::builder()
             .seed(self.seed)

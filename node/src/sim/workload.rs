@@ -28,6 +28,12 @@ pub enum Faults {
     Crashes,
     /// Both.
     PartitionsAndCrashes,
+    /// Figure 8 churn: crash or isolate the leader soon after it is elected, restart
+    /// nodes at random (6.824's Figure 8 test, with clients).
+    LeaderChurn,
+    /// Slow the leader's clock down (rate `skew_rate`), then isolate it: leases held on a
+    /// slow clock outlive the followers' election timeouts.
+    ClockSkew,
 }
 
 /// The workload's shape. Times are virtual microseconds.
@@ -51,6 +57,11 @@ pub struct WorkloadConfig {
     pub faults: Faults,
     /// Mean time between nemesis actions.
     pub nemesis_interval_us: u64,
+    /// Clock rate given to the leader by [`Faults::ClockSkew`].
+    pub skew_rate: f64,
+    /// Send each operation first to the client's own node (Jepsen binds each client to a
+    /// node); otherwise to the last node that answered.
+    pub bind_clients: bool,
 }
 
 impl Default for WorkloadConfig {
@@ -65,6 +76,8 @@ impl Default for WorkloadConfig {
             think_us: 5_000,
             faults: Faults::None,
             nemesis_interval_us: 400_000,
+            skew_rate: 0.6,
+            bind_clients: true,
         }
     }
 }
@@ -111,12 +124,14 @@ struct Client {
 #[derive(Debug, Default)]
 struct Recorder {
     lines: Vec<String>,
+    last: u64,
 }
 
 impl Recorder {
     fn push(&mut self, mut event: Value, time_us: u64) {
+        self.last = self.last.max(time_us);
         event["index"] = json!(self.lines.len());
-        event["time"] = json!(time_us * 1000);
+        event["time"] = json!(self.last * 1000);
         self.lines.push(event.to_string());
     }
 }
@@ -145,11 +160,14 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
             break;
         }
         // Nemesis.
-        if wl.faults != Faults::None && now >= nemesis_at && now < end {
+        if wl.faults == Faults::LeaderChurn && now >= nemesis_at && now < end {
+            churn(sim, &ids, &mut rec);
+            nemesis_at = now + sim.rng().random_range(1_000..=wl.nemesis_interval_us);
+        } else if wl.faults != Faults::None && now >= nemesis_at && now < end {
             if faulty {
                 heal(sim, &ids, &mut rec);
             } else {
-                inject(sim, &ids, wl.faults, &mut rec);
+                inject(sim, &ids, wl, &mut rec);
             }
             faulty = !faulty;
             let jitter = sim.rng().random_range(0..=wl.nemesis_interval_us);
@@ -160,7 +178,10 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
             faulty = false;
         }
         // Replies.
-        for reply in sim.take_replies() {
+        // Replies are seen at the client's current time (at most one step after the node
+        // answered): completions only move later, which keeps the check sound.
+        for mut reply in sim.take_replies() {
+            reply.time = now;
             let Some(c) = clients.iter_mut().find(|c| {
                 c.op.as_ref().is_some_and(|op| op.attempts.contains(&reply.token))
             }) else {
@@ -229,7 +250,12 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
             } else if now < end && now >= c.next_at {
                 c.seq += 1;
                 let cmd = random_command(sim, c, wl.keys);
-                let target = c.leader_hint.unwrap_or_else(|| ids[sim.rng().random_range(0..ids.len())]);
+                let home = ids[(c.process as usize) % ids.len()];
+                let target = match c.leader_hint {
+                    Some(hint) if !wl.bind_clients => hint,
+                    _ if wl.bind_clients => home,
+                    _ => ids[sim.rng().random_range(0..ids.len())],
+                };
                 let mut invoke = json!({"type": "invoke", "process": c.process, "f": cmd.op.name(), "key": cmd.key});
                 invoke["value"] = match &cmd.op {
                     Op::Put(v) | Op::Append(v) => json!(v),
@@ -299,7 +325,17 @@ fn nemesis_event(rec: &mut Recorder, f: &str, value: Value, time: u64) {
     rec.push(json!({"type": "info", "process": "nemesis", "f": f, "value": value}), time);
 }
 
-fn inject(sim: &mut SimCluster, ids: &[NodeId], faults: Faults, rec: &mut Recorder) {
+fn inject(sim: &mut SimCluster, ids: &[NodeId], wl: &WorkloadConfig, rec: &mut Recorder) {
+    let faults = wl.faults;
+    let now = sim.now();
+    if faults == Faults::ClockSkew {
+        let victim = sim.leader().unwrap_or(ids[0]);
+        sim.set_clock(victim, 0, wl.skew_rate);
+        sim.net.isolate(victim, ids);
+        nemesis_event(rec, "clock-rate", json!({"node": victim.to_string(), "rate": wl.skew_rate}), now);
+        nemesis_event(rec, "isolate", json!(victim.to_string()), now);
+        return;
+    }
     let partitions = matches!(faults, Faults::Partitions | Faults::PartitionsAndCrashes);
     let crashes = matches!(faults, Faults::Crashes | Faults::PartitionsAndCrashes);
     let choice = match (partitions, crashes) {
@@ -307,7 +343,6 @@ fn inject(sim: &mut SimCluster, ids: &[NodeId], faults: Faults, rec: &mut Record
         (true, false) => sim.rng().random_range(0..2),
         _ => 2 + sim.rng().random_range(0..2),
     };
-    let now = sim.now();
     match choice {
         0 => {
             let mut shuffled = ids.to_vec();
@@ -337,10 +372,35 @@ fn inject(sim: &mut SimCluster, ids: &[NodeId], faults: Faults, rec: &mut Record
     }
 }
 
+/// One Figure 8 step: crash or isolate the leader; bring nodes back so a majority can
+/// form again.
+fn churn(sim: &mut SimCluster, ids: &[NodeId], rec: &mut Recorder) {
+    let now = sim.now();
+    if let Some(leader) = sim.leader() {
+        if sim.rng().random_bool(0.5) {
+            sim.crash(leader);
+            nemesis_event(rec, "kill-leader", json!(leader.to_string()), now);
+        } else {
+            sim.net.isolate(leader, ids);
+            nemesis_event(rec, "isolate", json!(leader.to_string()), now);
+        }
+    }
+    let reachable = |sim: &SimCluster, id: NodeId| {
+        sim.is_up(id) && ids.iter().any(|o| *o != id && sim.net.is_connected(id, *o))
+    };
+    while ids.iter().filter(|id| reachable(sim, **id)).count() < ids.len() / 2 + 1 {
+        let id = ids[sim.rng().random_range(0..ids.len())];
+        sim.restart(id);
+        sim.net.reconnect(id);
+        nemesis_event(rec, "restart", json!(id.to_string()), now);
+    }
+}
+
 fn heal(sim: &mut SimCluster, ids: &[NodeId], rec: &mut Recorder) {
     sim.net.heal();
     for id in ids {
         sim.restart(*id);
+        sim.set_clock(*id, 0, 1.0);
     }
     nemesis_event(rec, "heal", Value::Null, sim.now());
 }
