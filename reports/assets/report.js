@@ -12,6 +12,7 @@
   try { main(); } catch (e) { fail(String(e && e.stack || e)); }
 
   function main() {
+    var T0 = performance.now();
     var D = JSON.parse(document.getElementById('data').textContent);
     var N = D.c.length, END = Math.max(D.end, 1), SCALE = D.scale;
     var COLORS = ['#3b8f5a', '#d98c8c', '#f0a030'];
@@ -171,14 +172,54 @@
       drawn = 0;
       var from = lower(t0 - S.maxDur), to = lower(t1 + 1), hasViol = S.viols.length > 0;
       ctx.font = (lh >= 16 ? 11 : 9) + 'px system-ui, sans-serif';
+      // Bars are batched: one path per colour, and touching bars of one colour in one lane
+      // merge into one rectangle (zoomed out, thousands of bars share a few pixels).
+      var nrows = S.rows.length, runX0 = new Float64Array(nrows), runX1 = new Float64Array(nrows);
+      var runC = new Int8Array(nrows).fill(-1), paths = [], labels = [];
+      for (var c = 0; c < 8; c++) paths.push(new Path2D());
+      var off = (lh - bh) / 2;
+      function flush(row) {
+        if (runC[row] >= 0) paths[runC[row]].rect(runX0[row], rowY(row) + off, runX1[row] - runX0[row], bh);
+      }
+      function add(id, r) {
+        var row = S.rowOf[D.p[id]], x0 = X(D.c[id]), x1 = Math.max(X(r), x0 + 1.5);
+        if (x1 < GUT - 2 || x0 > W) return;
+        drawn++;
+        x0 = Math.max(x0, GUT - 2); x1 = Math.min(x1, W + 2);
+        var blk = S.blocking.has(id);
+        var dim = hasViol && !S.prefixPos.has(id) && !S.stuck.has(id) && !blk;
+        var col = (blk ? 3 : D.o[id]) + (dim ? 4 : 0);
+        if (runC[row] === col && x0 <= runX1[row] + 1) { if (x1 > runX1[row]) runX1[row] = x1; }
+        else { flush(row); runC[row] = col; runX0[row] = x0; runX1[row] = x1; }
+        if (x1 - x0 > 30 && bh >= 9) labels.push(id, x0, x1, row);
+      }
       for (var i = from; i < to; i++) {
         var id = S.at(i), r = D.r[id];
         if (r < 0 || r < t0) continue;
-        bar(id, D.c[id], r, bh, hasViol);
+        add(id, r);
       }
+      for (var row2 = 0; row2 < nrows; row2++) flush(row2);
+      var FILL = [COLORS[0], COLORS[1], COLORS[2], '#c62828'];
+      for (c = 0; c < 8; c++) {
+        ctx.globalAlpha = c >= 4 ? 0.45 : 1; ctx.fillStyle = FILL[c % 4]; ctx.fill(paths[c]);
+      }
+      ctx.globalAlpha = 1;
+      // Never-completed info ops fade towards the end: they may take effect any time.
       for (var j = 0; j < S.open.length; j++) {
         var oid = S.open[j];
-        if (D.c[oid] <= t1) bar(oid, D.c[oid], END, bh, hasViol);
+        if (D.c[oid] > t1) continue;
+        var ox0 = X(D.c[oid]), ox1 = Math.max(X(END), ox0 + 1.5), oy = rowY(S.rowOf[D.p[oid]]) + off;
+        var g = ctx.createLinearGradient(ox0, 0, ox1, 0);
+        g.addColorStop(0, COLORS[2]); g.addColorStop(1, 'rgba(240,160,48,0.08)');
+        ctx.fillStyle = g; ctx.fillRect(ox0, oy, ox1 - ox0, bh); drawn++;
+        if (ox1 - ox0 > 30 && bh >= 9) labels.push(oid, ox0, ox1, S.rowOf[D.p[oid]]);
+      }
+      for (var q = 0; q < labels.length; q += 4) {
+        var lid = labels[q], lx0 = labels[q + 1], lx1 = labels[q + 2], ly = rowY(labels[q + 3]) + off;
+        var text = shortLabel(lid), o = D.o[lid];
+        if (ctx.measureText(text).width > lx1 - lx0 - 6) continue;
+        ctx.fillStyle = S.blocking.has(lid) ? '#fff' : o === 1 ? '#5b1f1f' : '#fff';
+        ctx.fillText(text, Math.max(lx0, GUT) + 3, ly + bh / 2 + 0.5);
       }
       // the linearization path and the ops that cannot go next
       S.viols.forEach(function (v) { drawViolation(v, bh); });
@@ -187,26 +228,6 @@
       if (status) status.textContent = 'timeline-drawn bars=' + drawn + ' lanes=' + S.rows.length +
         ' plots=' + document.querySelectorAll('figure.plot svg').length;
       document.body.setAttribute('data-timeline', 'drawn');
-    }
-    function bar(id, c, r, bh, hasViol) {
-      var row = S.rowOf[D.p[id]], y = rowY(row) + (S.laneH - bh) / 2;
-      var x0 = X(c), x1 = Math.max(X(r), x0 + 1.5), o = D.o[id];
-      if (x1 < GUT - 2 || x0 > W) return;
-      drawn++;
-      var dim = hasViol && !S.prefixPos.has(id) && !S.stuck.has(id) && !S.blocking.has(id);
-      ctx.globalAlpha = dim ? 0.45 : 1;
-      if (o === 2 && D.r[id] < 0) {
-        var g = ctx.createLinearGradient(x0, 0, x1, 0);
-        g.addColorStop(0, COLORS[2]); g.addColorStop(1, 'rgba(240,160,48,0.08)');
-        ctx.fillStyle = g;
-      } else ctx.fillStyle = S.blocking.has(id) ? '#c62828' : COLORS[o];
-      ctx.fillRect(x0, y, x1 - x0, bh);
-      ctx.globalAlpha = 1;
-      if (x1 - x0 > 30 && bh >= 9) {
-        ctx.fillStyle = S.blocking.has(id) ? '#fff' : o === 1 ? '#5b1f1f' : '#fff';
-        var label = shortLabel(id), maxw = x1 - x0 - 6;
-        if (ctx.measureText(label).width <= maxw) ctx.fillText(label, Math.max(x0, GUT) + 3, y + bh / 2 + 0.5);
-      }
     }
     function linPoints(v) {
       var pts = [], prev = -Infinity;
@@ -237,9 +258,14 @@
           ctx.beginPath(); ctx.moveTo(last[0], last[1]); ctx.lineTo(Math.max(x0, Math.min(last[0], x1)), y + bh / 2); ctx.stroke();
           ctx.setLineDash([]);
         }
-        ctx.strokeStyle = '#c62828'; ctx.lineWidth = 3; ctx.strokeRect(x0 - 1.5, y - 1.5, x1 - x0 + 3, bh + 3);
-        ctx.fillStyle = '#c62828'; ctx.font = 'bold 13px system-ui, sans-serif';
-        ctx.fillText('✗', x1 + 5, y + bh / 2);
+        ctx.strokeStyle = S.blocking.has(id) ? '#7f0000' : '#c62828'; ctx.lineWidth = 3;
+        ctx.strokeRect(x0 - 1.5, y - 1.5, x1 - x0 + 3, bh + 3);
+        ctx.font = 'bold 11px system-ui, sans-serif';
+        // The tag goes right of the bar (left when there is no room), on the bar's line.
+        var tag = '✗ cannot be linearized', tw = ctx.measureText(tag).width + 8, ty = y + bh / 2 - 7;
+        var tx = x1 + 6 + tw <= W ? x1 + 6 : Math.max(GUT, x0 - tw - 6);
+        ctx.fillStyle = '#c62828'; ctx.fillRect(tx, ty, tw, 14);
+        ctx.fillStyle = '#fff'; ctx.fillText(tag, tx + 4, ty + 7);
       });
     }
 
@@ -338,5 +364,14 @@
       pending = false;
     }
     draw();
+    var loadMs = performance.now() - T0, perf = document.getElementById('perf');
+    if (perf) perf.textContent = 'script-ms=' + Math.round(loadMs);
+    // `report.html#bench`: time redraws of the whole history, all keys (the worst pan/zoom).
+    if (location.hash === '#bench' && perf) {
+      selectKey('all'); resize(); t0 = 0; t1 = END;
+      var b0 = performance.now();
+      for (var n = 0; n < 10; n++) draw();
+      perf.textContent += ' full-redraw-ms=' + ((performance.now() - b0) / 10).toFixed(1) + ' bars=' + drawn;
+    }
   }
 })();
