@@ -58,7 +58,7 @@ use crate::config::Config;
 use crate::raft::config::RaftConfig;
 use crate::raft::core::DurableState;
 use crate::raft::message::Message;
-use crate::raft::types::{NodeId, UnsafeBug};
+use crate::raft::types::{NodeId, Role, Term, UnsafeBug};
 use crate::service::{Output, RequestToken, Service, ServiceConfig};
 use crate::storage::wal::{Recovered, Wal, WalError};
 
@@ -179,6 +179,7 @@ impl Runtime {
             tick_ms: cfg.tick_ms as f64,
             tick_origin_ms: clock.now_ms(),
             ticks_done: 0,
+            seen: (Role::Follower, Term(0), None),
         };
         tracing::info!(id = %cfg.id, peer = %cfg.peer_listen, client = %cfg.client_listen, "node started");
         let mut interval = tokio::time::interval(Duration::from_millis((cfg.tick_ms / 2).max(1)));
@@ -258,6 +259,8 @@ struct Driver {
     /// Clock reading that tick 0 counts from, and ticks run so far.
     tick_origin_ms: f64,
     ticks_done: u64,
+    /// (role, term, leader) last logged, to log changes once.
+    seen: (Role, Term, Option<NodeId>),
 }
 
 impl Driver {
@@ -355,6 +358,13 @@ impl Driver {
         let outputs = self.service.take_outputs();
         if outputs.is_empty() {
             return;
+        }
+        let core = self.service.core();
+        let now = (core.role(), core.term(), core.leader());
+        if now != self.seen {
+            self.seen = now;
+            let leader = now.2.map(|l| l.to_string()).unwrap_or_else(|| "none".into());
+            tracing::info!(role = now.0.as_str(), term = now.1 .0, %leader, "raft state");
         }
         let mut ops = Vec::new();
         for out in outputs {
