@@ -121,9 +121,15 @@ fn print_summary(file: &std::path::Path, h: &History, r: &CheckResult) {
         if let Some(ce) = &k.counterexample {
             let key = k.key.as_deref().map(|k| format!("key {k:?}: ")).unwrap_or_default();
             if let Some(op) = ce.blocking.and_then(|id| h.ops.get(id)) {
+                let shown = if op.input.is_null() {
+                    format!("{} → {}", op.f, op.output)
+                } else {
+                    format!("{} {} → {}", op.f, op.input, op.output)
+                };
                 println!(
-                    "  first anomaly: {key}operation {} (process {}, {} {}, history index {})",
-                    op.id, op.process, op.f, op.input, op.invoke_index
+                    "  first anomaly: {key}{shown} by process {} (history index {})",
+                    op.process,
+                    op.complete_index.unwrap_or(op.invoke_index)
                 );
             }
             println!("  {}", ce.explanation);
@@ -139,7 +145,12 @@ fn print_summary(file: &std::path::Path, h: &History, r: &CheckResult) {
             )
         })
         .collect();
-    if !undecided.is_empty() {
+    if !undecided.is_empty() && r.verdict == Verdict::Unknown {
         println!("  undecided: {}", undecided.join(", "));
+    } else if !undecided.is_empty() {
+        println!(
+            "  {} other key(s) not decided: the check stopped at the first anomaly (--all-keys decides all)",
+            undecided.len()
+        );
     }
 }

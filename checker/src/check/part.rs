@@ -76,6 +76,17 @@ pub fn check_part<M: Model>(
     Ok(kr)
 }
 
+/// A time for people: nanoseconds as ms or s; small numbers (event indices) as they are.
+pub(crate) fn show_time(t: u64) -> String {
+    if t >= 1_000_000_000 {
+        format!("{:.3}s", t as f64 / 1e9)
+    } else if t >= 1_000_000 {
+        format!("{:.3}ms", t as f64 / 1e6)
+    } else {
+        t.to_string()
+    }
+}
+
 fn counterexample<M: Model>(
     model: &M,
     key: &Option<String>,
@@ -83,16 +94,25 @@ fn counterexample<M: Model>(
     sops: &[SearchOp<M::Input, M::Output>],
     dead: wgl::DeadEnd<M::State>,
 ) -> Counterexample {
+    // The search ran on canonical states; replay the prefix on raw states so the report
+    // shows the real value. The prefix is a valid linearization, and canonical states are
+    // bisimilar to raw ones, so every step succeeds; fall back to the canonical state if not.
+    let mut raw = Some(model.init());
+    for &i in &dead.prefix {
+        let o = &sops[i as usize];
+        raw = raw.and_then(|s| model.step(&s, &o.input, o.output.as_ref()));
+    }
+    let state_now = raw.unwrap_or_else(|| dead.state.clone());
     let by_id = |id: usize| ops.iter().find(|o| o.id == id);
     let stuck: Vec<StuckOp> = dead
         .candidates
         .iter()
         .map(|&c| {
             let o = &sops[c as usize];
-            let reason = match model.step(&dead.state, &o.input, o.output.as_ref()) {
-                None => model.explain(&dead.state, &o.input, o.output.as_ref()),
+            let reason = match model.step(&state_now, &o.input, o.output.as_ref()) {
+                None => model.explain(&state_now, &o.input, o.output.as_ref()),
                 Some(_) => format!(
-                    "{} is possible here, but no order of the remaining operations works after it",
+                    "{} could go here, but no order of the remaining operations works after it",
                     model.describe_op(&o.input, o.output.as_ref())
                 ),
             };
@@ -100,15 +120,15 @@ fn counterexample<M: Model>(
         })
         .collect();
     let b = &sops[dead.blocking as usize];
-    let state = model.describe_state(&dead.state);
+    let state = model.describe_state(&state_now);
     let where_ = key.as_ref().map(|k| format!(" on key {k:?}")).unwrap_or_default();
     let blocking_words = match by_id(b.id) {
         Some(op) => format!(
             "{} by process {} (invoked at t={}, completed at t={})",
             model.describe_op(&b.input, b.output.as_ref()),
             op.process,
-            op.call,
-            op.ret.map_or("?".to_string(), |r| r.to_string())
+            show_time(op.call),
+            op.ret.map_or("?".to_string(), show_time)
         ),
         None => model.describe_op(&b.input, b.output.as_ref()),
     };
@@ -117,9 +137,9 @@ fn counterexample<M: Model>(
             "every order of the operations concurrent with it fails".to_string()
         });
     let explanation = format!(
-        "The {} operations{where_} cannot be ordered as a single {} would run them. The longest \
-         valid order found takes effect {} operations, leaving the value {state}. Next, {blocking_words} \
-         had already completed, so it must take effect here, but {why}.",
+        "The {} operations{where_} cannot be ordered as one {} would run them. The longest \
+         valid order found covers {} of them and leaves the value {state}. Then {blocking_words} \
+         must take effect, as it had completed, but {why}.",
         ops.len(),
         model.name(),
         dead.prefix.len(),

@@ -202,12 +202,12 @@ impl Model for Kv {
     fn explain(&self, s: &KvState, input: &KvInput, out: Option<&KvOutput>) -> String {
         match (input, out) {
             (KvInput::Get, Some(KvOutput::Get(v))) => format!(
-                "get returned {:?}, but the value is {}",
+                "it returned {:?}, while the value is {}",
                 ellipsize(v, 60),
                 self.describe_state(s)
             ),
             _ => format!(
-                "{} is not possible when the value is {}",
+                "{} is impossible while the value is {}",
                 self.describe_op(input, out),
                 self.describe_state(s)
             ),

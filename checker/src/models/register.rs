@@ -208,13 +208,13 @@ impl Model for Register {
         let now = self.describe_state(s);
         match (input, out) {
             (RegInput::Read, Some(RegOutput::Read(v))) => {
-                format!("read returned {}, but the value is {now}", show(*v))
+                format!("it read {}, while the value is {now}", show(*v))
             }
             (RegInput::Cas(e, _), Some(RegOutput::Done)) => {
-                format!("cas expected {} and succeeded, but the value is {now}", show(*e))
+                format!("it expected {} and succeeded, while the value is {now}", show(*e))
             }
             (RegInput::Cas(e, _), Some(RegOutput::Mismatch)) => {
-                format!("cas found no {} but the value is {now}", show(*e))
+                format!("it found no {}, while the value is {now}", show(*e))
             }
             _ => {
                 format!("{} is not possible when the value is {now}", self.describe_op(input, out))
