@@ -29,6 +29,10 @@ struct Record {
     controller_pid: u32,
     binary: PathBuf,
     pids: BTreeMap<usize, u32>,
+    /// Each pid's start time (clock ticks since boot, /proc/<pid>/stat field 22): a reused
+    /// pid has a different one, so a stale sweep never kills another run's process.
+    #[serde(default)]
+    starts: BTreeMap<u32, u64>,
     netns: bool,
 }
 
@@ -114,12 +118,20 @@ pub(crate) fn sweep_stale(with_netns: bool) -> Vec<String> {
     cleaned
 }
 
+/// A process's start time in clock ticks since boot, if it exists.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start at field 3.
+    stat.rsplit(')').next()?.split_whitespace().nth(19)?.parse().ok()
+}
+
 fn kill_stale(r: &Record) {
     let name = r.binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     for &pid in r.pids.values() {
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        // Only kill it if the pid still runs our binary (pids get reused).
-        if !name.is_empty() && String::from_utf8_lossy(&cmdline).contains(&name) {
+        // Only kill it if the pid is still that process (pids get reused).
+        let same_start = r.starts.get(&pid).is_none_or(|&t| start_time(pid) == Some(t));
+        if same_start && !name.is_empty() && String::from_utf8_lossy(&cmdline).contains(&name) {
             let p = Pid::from_raw(pid as i32);
             let _ = kill(p, Signal::SIGCONT);
             let _ = kill(p, Signal::SIGKILL);
@@ -149,6 +161,7 @@ impl Registry {
                 controller_pid: std::process::id(),
                 binary: binary.to_path_buf(),
                 pids: BTreeMap::new(),
+                starts: BTreeMap::new(),
                 netns: with_netns,
             };
             let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
@@ -164,8 +177,18 @@ impl Registry {
     /// Records node `i`'s pid (or its absence).
     pub fn set_pid(&mut self, i: usize, pid: Option<u32>) {
         match pid {
-            Some(p) => self.record.pids.insert(i, p),
-            None => self.record.pids.remove(&i),
+            Some(p) => {
+                if let Some(t) = start_time(p) {
+                    self.record.starts.insert(p, t);
+                }
+                self.record.pids.insert(i, p)
+            }
+            None => {
+                if let Some(old) = self.record.pids.remove(&i) {
+                    self.record.starts.remove(&old);
+                }
+                None
+            }
         };
         let tmp = self.path.with_extension("tmp");
         let ok = serde_json::to_vec(&self.record)
@@ -201,6 +224,7 @@ mod tests {
             controller_pid: dead.id(),
             binary: "/usr/bin/sleep".into(),
             pids: BTreeMap::from([(0, orphan.id())]),
+            starts: BTreeMap::from([(orphan.id(), start_time(orphan.id()).unwrap())]),
             netns: false,
         };
         std::fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
@@ -215,5 +239,25 @@ mod tests {
         assert!(dir.join(format!("{}.json", live.tag)).exists());
         live.remove();
         assert!(!dir.join(format!("{}.json", live.tag)).exists());
+    }
+
+    #[test]
+    fn a_reused_pid_is_not_killed() {
+        let mut bystander = std::process::Command::new("sleep").arg("300").spawn().unwrap();
+        let mut dead = std::process::Command::new("true").spawn().unwrap();
+        dead.wait().unwrap();
+        let record = Record {
+            controller_pid: dead.id(),
+            binary: "/usr/bin/sleep".into(),
+            pids: BTreeMap::from([(0, bystander.id())]),
+            // Recorded with another start time: the pid now belongs to someone else.
+            starts: BTreeMap::from([(bystander.id(), 1)]),
+            netns: false,
+        };
+        kill_stale(&record);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(bystander.try_wait().unwrap().is_none(), "bystander survives");
+        bystander.kill().unwrap();
+        bystander.wait().unwrap();
     }
 }
