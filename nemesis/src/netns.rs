@@ -10,6 +10,10 @@
 //! rules; deleting the namespace's end of a veth deletes the pair. Cleanup is therefore:
 //! delete the namespaces, then the bridge. Every name carries the run's tag, so a later run
 //! finds what a crashed run left behind (see [`crate::state`]).
+//!
+//! Host-side assumption: with `br_netfilter` loaded, bridged frames also traverse the host's
+//! `FORWARD` chain; a host whose `FORWARD` policy is DROP (e.g. with Docker) needs
+//! `iptables -I FORWARD -i fl+ -o fl+ -j ACCEPT`. We never change the host's rules ourselves.
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;

@@ -29,7 +29,7 @@ struct Record {
     controller_pid: u32,
     binary: PathBuf,
     pids: BTreeMap<usize, u32>,
-    /// Each pid's start time (clock ticks since boot, /proc/<pid>/stat field 22): a reused
+    /// Each pid's start time (clock ticks since boot, `/proc/<pid>/stat` field 22): a reused
     /// pid has a different one, so a stale sweep never kills another run's process.
     #[serde(default)]
     starts: BTreeMap<u32, u64>,
