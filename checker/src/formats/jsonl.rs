@@ -153,6 +153,30 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("7"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn events_round_trip_through_a_line(
+            index in 0u64..1 << 40, time in 0u64..1 << 60, kind in 0u8..4, p in proptest::option::of(0u64..1000),
+            f in "[a-z-]{1,12}", key in proptest::option::of("[ -~]{0,12}"), v in proptest::option::of(-1000i64..1000),
+            s in proptest::option::of("\\PC{0,16}"), error in proptest::option::of("[a-z-]{1,10}"),
+        ) {
+            use crate::history::{EventKind, Process};
+            let value = match (v, s) {
+                (Some(v), _) => serde_json::json!(v),
+                (None, Some(s)) => serde_json::json!(s),
+                (None, None) => serde_json::Value::Null,
+            };
+            let e = Event {
+                index,
+                kind: [EventKind::Invoke, EventKind::Ok, EventKind::Fail, EventKind::Info][kind as usize],
+                process: p.map_or(Process::Nemesis, Process::Client),
+                f, key, value, time, error,
+            };
+            let line = serde_json::to_string(&e).unwrap();
+            proptest::prop_assert_eq!(parse_line(&line, 1).unwrap(), e);
+        }
+    }
+
     #[test]
     fn pairing_errors_name_the_line() {
         let text = "{\"index\":0,\"type\":\"ok\",\"process\":1,\"f\":\"read\",\"time\":1}\n";
