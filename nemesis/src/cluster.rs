@@ -116,8 +116,12 @@ impl Cluster {
                 std::fs::create_dir_all(&node.data_dir)
                     .map_err(|e| Error::io("creating data dir", &node.data_dir, e))?;
             }
+            // No connection pooling: nodes are killed and restarted under us, and a request
+            // on a stale pooled connection would fail after sending (an indeterminate clock
+            // change) instead of failing to connect (a certain skip).
             let http = reqwest::Client::builder()
                 .no_proxy()
+                .pool_max_idle_per_host(0)
                 .build()
                 .map_err(|e| Error::Spec(format!("http client: {e}")))?;
             Ok::<_, Error>(Cluster {
