@@ -340,3 +340,86 @@ fn context(history: &History, key: &KeyResult, cx: &Counterexample) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultline_checker::{SearchStats, StuckOp, Verdict};
+
+    /// A history from `(process, f, value-in, value-out, call, ret)` rows on key k.
+    fn history(rows: &[(u64, &str, Value, Value, u64, u64)]) -> History {
+        let mut lines = Vec::new();
+        let mut evs: Vec<(u64, String)> = Vec::new();
+        for (p, f, i, o, c, r) in rows {
+            evs.push((
+                *c,
+                format!(
+                    r#""type":"invoke","process":{p},"f":"{f}","key":"k","value":{i},"time":{c}"#
+                ),
+            ));
+            evs.push((
+                *r,
+                format!(r#""type":"ok","process":{p},"f":"{f}","key":"k","value":{o},"time":{r}"#),
+            ));
+        }
+        evs.sort_by_key(|e| e.0);
+        for (n, (_, e)) in evs.iter().enumerate() {
+            lines.push(format!(r#"{{"index":{n},{e}}}"#));
+        }
+        faultline_checker::formats::jsonl::parse_str(&lines.join("\n")).unwrap()
+    }
+
+    fn key(prefix: Vec<usize>, stuck: usize) -> KeyResult {
+        KeyResult {
+            key: Some("k".into()),
+            verdict: Verdict::Illegal,
+            unknown_reason: None,
+            ops: 2,
+            searched_ops: 2,
+            counterexample: Some(Counterexample {
+                prefix,
+                state: "0".into(),
+                stuck: vec![StuckOp { op: stuck, reason: "no".into() }],
+                blocking: Some(stuck),
+                explanation: String::new(),
+            }),
+            witness: None,
+            stats: SearchStats::default(),
+        }
+    }
+
+    #[test]
+    fn read_of_a_value_never_written() {
+        let h = history(&[
+            (0, "write", json(1), json(1), 0, 10),
+            (1, "read", Value::Null, json(7), 20, 30),
+        ]);
+        let e = explain(&h, &key(vec![0], 1));
+        assert!(e.text.starts_with("The read of key k (op 1, process 1) returned 7 at t=30 ns, but no operation ever wrote 7."), "{}", e.text);
+    }
+
+    #[test]
+    fn read_from_the_future() {
+        let h = history(&[
+            (1, "read", Value::Null, json(5), 0, 10),
+            (0, "write", json(5), json(5), 20, 30),
+        ]);
+        let e = explain(&h, &key(vec![], 0));
+        assert!(e.text.contains("but the only write of 5 (write of 5 to key k (op 1, process 0)) began at t=20 ns, after this read had completed."), "{}", e.text);
+        assert_eq!(e.related, vec![(1, "wrote 5 later".to_string())]);
+    }
+
+    #[test]
+    fn read_of_nothing_after_a_completed_write() {
+        let h = history(&[
+            (0, "write", json(3), json(3), 0, 10),
+            (1, "read", Value::Null, Value::Null, 20, 30),
+        ]);
+        let e = explain(&h, &key(vec![0], 1));
+        assert!(e.text.contains("returned nothing at t=30 ns, but the write of 3 to key k (op 0, process 0) had completed at t=10 ns, before this read began at t=20 ns."), "{}", e.text);
+    }
+
+    fn json(n: i64) -> Value {
+        Value::from(n)
+    }
+}
