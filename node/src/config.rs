@@ -34,12 +34,12 @@ pub enum ConfigError {
         reason: String,
     },
     /// The config file cannot be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The config file is not valid TOML for these keys.
     #[error("config file {path}: {message}")]
@@ -187,7 +187,7 @@ impl Args {
     /// [`ConfigError::Read`] or [`ConfigError::Parse`] naming the file (and line).
     pub fn from_file(path: &Path) -> Result<Args, ConfigError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+            .map_err(|error| ConfigError::Read { path: path.to_path_buf(), error })?;
         toml::from_str(&text)
             .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
     }

@@ -75,18 +75,18 @@ const MAX_TICK_BURST: u64 = 1000;
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// A listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {error}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Storage could not be opened, or failed while running.
-    #[error("storage: {0}")]
+    #[error(transparent)]
     Storage(#[from] WalError),
     /// The Raft configuration derived from the flags cannot work.
-    #[error("raft configuration: {0}")]
+    #[error(transparent)]
     Raft(#[from] crate::raft::config::ConfigError),
     /// A thread could not be started.
     #[error("cannot start the wal thread: {0}")]
@@ -117,7 +117,7 @@ impl Runtime {
         }
         let (wal, recovered) = Wal::open(&cfg.data_dir, fsync)?;
         let bind = |addr: SocketAddr| async move {
-            TcpListener::bind(addr).await.map_err(|source| RuntimeError::Bind { addr, source })
+            TcpListener::bind(addr).await.map_err(|error| RuntimeError::Bind { addr, error })
         };
         let peer_listener = bind(cfg.peer_listen).await?;
         let client_listener = bind(cfg.client_listen).await?;

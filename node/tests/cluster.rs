@@ -286,3 +286,43 @@ async fn a_slowed_leader_clock_stops_its_heartbeats_and_another_node_takes_over(
     assert_eq!(status["clock_rate"].as_f64(), Some(0.01), "{status}");
     set(0, 1.0).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_wal_tail_is_cut_and_the_node_rejoins_and_a_corrupt_snapshot_stops_it() {
+    let mut cluster = Cluster::start(3, &[]);
+    let client = cluster.client();
+    let mut leader = cluster.wait_leader(LEADER_WAIT).await;
+    for seq in 1..=30u64 {
+        let (at, reply) = client
+            .request(leader, &op(6, seq, "put", "k", Some(&seq.to_string())), REQUEST_WAIT)
+            .await;
+        assert_eq!(reply["status"], "ok");
+        leader = at;
+    }
+    let follower = (1..=3).find(|&i| i != leader).unwrap_or(1);
+    cluster.node(follower).kill();
+    // A torn write: the last record of the follower's WAL loses its end.
+    let wal = cluster.dir.path().join(format!("n{follower}")).join("wal");
+    let len = std::fs::metadata(&wal).expect("wal exists").len();
+    let file = std::fs::OpenOptions::new().write(true).open(&wal).expect("open wal");
+    file.set_len(len - 5).expect("truncate wal");
+    drop(file);
+    cluster.node(follower).restart();
+    let commit = cluster.status(leader).await.and_then(|s| s["commit_index"].as_u64()).unwrap_or(0);
+    wait_applied(&cluster, commit).await;
+    assert!(
+        cluster.log(follower).contains("cutting torn or corrupt tail"),
+        "{}",
+        cluster.log(follower)
+    );
+    // A snapshot file that fails its checksum is an error naming the file, never used.
+    let other = (1..=3).find(|&i| i != leader && i != follower).unwrap_or(1);
+    cluster.node(other).kill();
+    let snap = cluster.dir.path().join(format!("n{other}")).join("snapshot");
+    std::fs::write(&snap, b"FLSNP001 not a snapshot at all").expect("write snapshot");
+    cluster.node(other).restart();
+    assert_eq!(cluster.node(other).wait_exit(LEADER_WAIT), Some(3), "{}", cluster.log(other));
+    let log = cluster.log(other);
+    let named = format!("{}: length does not match the header", snap.display());
+    assert!(log.contains(&named), "{log}");
+}

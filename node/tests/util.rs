@@ -63,6 +63,20 @@ impl Node {
         self.child.is_some()
     }
 
+    /// Waits up to `timeout` for the process to exit by itself; returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            let child = self.child.as_mut()?;
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// SIGTERM and wait up to `timeout` for a clean exit; returns the exit status code.
     pub fn terminate(&mut self, timeout: Duration) -> Option<i32> {
         let mut child = self.child.take()?;

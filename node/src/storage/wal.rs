@@ -45,12 +45,12 @@ pub const SNAPSHOT_FILE: &str = "snapshot";
 #[derive(Debug, thiserror::Error)]
 pub enum WalError {
     /// Reading, writing or syncing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The underlying error.
-        source: io::Error,
+        error: io::Error,
     },
     /// A record passed its checksum but does not decode: written by another version, or a
     /// bug. Recovery refuses to guess.
@@ -120,7 +120,7 @@ pub struct Wal {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> WalError + '_ {
-    move |source| WalError::Io { path: path.to_path_buf(), source }
+    move |error| WalError::Io { path: path.to_path_buf(), error }
 }
 
 fn encode(record: &RecordRef<'_>) -> Vec<u8> {

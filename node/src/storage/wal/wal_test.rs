@@ -172,8 +172,8 @@ fn a_corrupt_snapshot_file_is_an_error() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     fs::write(&path, bytes).unwrap();
-    let err = Wal::open(dir.path(), true).unwrap_err();
-    assert!(err.to_string().contains("checksum"), "{err}");
+    let err = Wal::open(dir.path(), true).unwrap_err().to_string();
+    assert!(err.contains("checksum") && err.contains(&path.display().to_string()), "{err}");
 }
 
 #[test]
