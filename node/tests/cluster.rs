@@ -78,7 +78,9 @@ async fn kill_restart_cycle(n: u64, kills_per_round: usize) {
     cluster.wait_leader(LEADER_WAIT).await;
     let stop = Arc::new(AtomicBool::new(false));
     let writers = spawn_writers(&client, 6, &stop);
-    for round in 0..3 {
+    // `NODE_SOAK_ROUNDS=50 cargo test -p faultline-node --release --test tests sigkill` soaks.
+    let rounds = std::env::var("NODE_SOAK_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    for round in 0..rounds {
         tokio::time::sleep(Duration::from_millis(400)).await;
         // SIGKILL the leader (and more nodes, keeping a majority) mid-traffic.
         let leader = cluster.wait_leader(LEADER_WAIT).await;
