@@ -1,9 +1,14 @@
 //! `faultline bench`: measure and print figures (never asserted in tests).
 //!
-//! `faultline bench checker` checks every file of the shared Porcupine test data several
-//! times and prints per-file medians and totals, in the groupings Porcupine was measured in.
+//! - `faultline bench checker` checks every file of the shared Porcupine test data several
+//!   times and prints per-file medians and totals, in the groupings Porcupine was measured in.
+//! - `faultline bench cluster` starts a real 3-node cluster of each system (faultline, etcd)
+//!   with the same cluster control and clients as `faultline run`, drives the same load of
+//!   puts, then gets, at a fixed client concurrency, and prints ops/s and p50/p99/max latency.
 // A benchmark reads the wall clock by definition.
 #![allow(clippy::disallowed_methods)]
+
+mod cluster;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -38,17 +43,20 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 10.0)]
         hard_limit: f64,
     },
+    /// Real clusters of faultline and etcd nodes under the same client load.
+    Cluster(cluster::ClusterBench),
 }
 
 /// Runs `faultline bench`.
 ///
 /// # Errors
-/// Missing or unreadable test data.
+/// Missing or unreadable test data; a cluster that cannot start.
 pub fn run(args: BenchArgs) -> anyhow::Result<Exit> {
     match args.what {
         BenchWhat::Checker { runs, testdata, hard_limit } => {
             checker(runs.max(1), &testdata, hard_limit)
         }
+        BenchWhat::Cluster(args) => cluster::run(args),
     }
 }
 
@@ -110,7 +118,7 @@ fn checker(runs: usize, dir: &Path, hard_limit: f64) -> anyhow::Result<Exit> {
         total += t;
         rows.push((t, n.clone(), v));
     }
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     for (t, n, v) in rows.iter().take(8) {
         println!("  {n:<16} {:>12}  {v:?}", ms(*t));
     }
