@@ -1,1 +1,3 @@
 //! Integration tests of the `faultline` command, all in one binary (ripgrep's layout).
+
+mod run;

@@ -17,6 +17,18 @@ pub struct WireArgs {
     pub expected: Option<Option<String>>,
 }
 
+/// The node API's operation for `f` (NODE_API.md): registers are keys of the same store, so
+/// `read` is a `get` and `write` a `put`.
+pub fn wire_op(f: Func) -> &'static str {
+    match f {
+        Func::Read | Func::Get => "get",
+        Func::Write | Func::Put => "put",
+        Func::Cas => "cas",
+        Func::Append => "append",
+        Func::Delete => "delete",
+    }
+}
+
 /// The wire string of one history value (integers and strings; null is absent).
 pub fn value_to_wire(v: &Value) -> Option<String> {
     match v {

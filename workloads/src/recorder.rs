@@ -221,7 +221,7 @@ fn write_loop(mut out: BufWriter<File>, rx: mpsc::Receiver<Event>) -> io::Result
                 written += 1;
                 dirty = true;
                 // Keep the file current under a steady stream too.
-                if written % 1024 == 0 {
+                if written.is_multiple_of(1024) {
                     out.flush()?;
                     dirty = false;
                 }

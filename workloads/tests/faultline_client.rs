@@ -102,7 +102,7 @@ async fn follows_the_leader_and_retries_with_the_same_seq() {
     let mut c = clients.open(0); // starts on n1, which redirects to n2
     assert_eq!(c.call(&write(41)).await, Outcome::Ok(json!(41)));
     let read = Op { f: Func::Read, key: "k1".into(), value: Value::Null };
-    // The client now sticks to the leader; this read also times out once, then succeeds.
+    // The read starts on its home node again (redirected), times out once, then succeeds.
     assert_eq!(c.call(&read).await, Outcome::Ok(json!(41)));
     // Every attempt of the write, on either node, reused (client 1, seq 1); the read is seq 2.
     let n1 = stubs[0].seen.lock().unwrap().clone();

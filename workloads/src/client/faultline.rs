@@ -9,6 +9,9 @@
 //!                 └── same (client, seq) ─ 503/504/timeout/reset ▶ maybe applied: retry
 //!  deadline: maybe applied ? Unknown : Fail        (reads: Fail, they change nothing)
 //! ```
+//! Each process is bound to one home node (`process % n`), as Jepsen binds clients to nodes:
+//! every operation starts there, so followers' behaviour (reads included) is exercised, and
+//! leader hints are followed only within the operation.
 //! Retrying an attempt that may have been applied is safe only because the node applies a
 //! `(client, seq)` at most once; it is also what exposes a node that does not (`no-dedup`).
 //! An answer after such an attempt is trusted only when it is `ok`: a later `fail` could
@@ -64,7 +67,9 @@ pub struct FaultlineClient {
     cfg: Arc<ClientConfig>,
     client_id: u64,
     seq: u64,
-    /// The node this client sends to; follows leader hints across operations.
+    /// The node every operation starts on.
+    home: usize,
+    /// The node the current attempt goes to; follows leader hints within an operation.
     target: String,
     /// Round-robin position for when no leader is known.
     next: usize,
@@ -77,7 +82,15 @@ impl FaultlineClient {
         let start = (process % n as u64) as usize;
         let target = cfg.endpoints[start].addr.clone();
         // Process numbers are unique within a run and never reused, so are these ids.
-        FaultlineClient { http, cfg, client_id: process + 1, seq: 0, target, next: start + 1 }
+        FaultlineClient {
+            http,
+            cfg,
+            client_id: process + 1,
+            seq: 0,
+            home: start,
+            target,
+            next: start + 1,
+        }
     }
 
     fn rotate(&mut self) {
@@ -93,11 +106,13 @@ impl FaultlineClient {
         let req = Request {
             client: self.client_id,
             seq: self.seq,
-            op: op.f.name(),
+            op: mapping::wire_op(op.f),
             key: &op.key,
             value: args.value,
             expected: args.expected,
         };
+        self.target = self.cfg.endpoints[self.home].addr.clone();
+        self.next = self.home + 1;
         let deadline = Instant::now() + self.cfg.op_timeout;
         let mut maybe_applied = false;
         let mut last = String::from("timeout");

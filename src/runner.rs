@@ -1,0 +1,28 @@
+//! The orchestration of `faultline run`: a real cluster, a workload under faults, the
+//! recorded history, the check, and the store (Jepsen's `core/run!`).
+//!
+//! ```text
+//!  flags / --test spec.toml / --replay test.json ─▶ config::Settings ─▶ config::RunConfig
+//!      ─▶ exec::execute: store::RunDir, faultline.log, Cluster (nemesis crate),
+//!         WorkloadRun + Recorder (workloads crate), Nemesis schedule, heal, final reads,
+//!         check (checker crate), results.json, report.html (reports crate)
+//!      ─▶ results::RunResults (exit code = verdict's: 0 / 1 / 2; harness errors are 3)
+//! ```
+//!
+//! # Layout
+//! - [`config`]: [`Settings`] (file / flags) and the resolved [`RunConfig`].
+//! - [`store`]: the run's directory and the `latest` links.
+//! - [`exec`]: [`execute`], the run itself.
+//! - [`results`]: [`RunResults`] (`results.json`) and the printed summary.
+//! - `progress`, `logging`: the progress line and `faultline.log`.
+
+pub mod config;
+pub mod exec;
+mod logging;
+mod progress;
+pub mod results;
+pub mod store;
+
+pub use config::{ConfigError, RunConfig, Settings};
+pub use exec::{execute, RunOptions};
+pub use results::RunResults;

@@ -1,0 +1,305 @@
+//! Carrying out one run: cluster up, workload under faults, heal, final reads, cluster down,
+//! check, store.
+//!
+//! ```text
+//!  RunConfig ─▶ store dir + test.json ─▶ runtime (faultline.log) ─▶ Cluster::start
+//!    ─▶ join(workers until time limit, nemesis schedule) ─▶ heal_all ─▶ wait_ready
+//!    ─▶ final reads ─▶ close history ─▶ Cluster::shutdown ─▶ check ─▶ results.json, report.html
+//!  Ctrl-C at any point: the cluster is torn down at once (processes, proxies, namespaces) and
+//!  the history written so far is kept. A panic tears it down too (Cluster's Drop).
+//! ```
+// The orchestration of a real run reads real clocks and waits in real time.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context};
+use faultline_checker::{formats, CheckOptions, History, ModelSpec};
+use faultline_nemesis::{Cluster, ClusterSpec, Nemesis, NemesisConfig, NemesisEvent};
+use faultline_workloads::{
+    ClientConfig, Clients, Endpoint, FinalReads, Generator, Recorder, SystemKind, WorkloadRun,
+};
+use indicatif::ProgressBar;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::config::RunConfig;
+use super::progress::{self, ActiveFaults};
+use super::results::{self, RunResults, RunStats};
+use super::store::RunDir;
+
+/// How to present a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Draw the progress line on stderr (when it is a terminal).
+    pub progress: bool,
+}
+
+/// What the workload phase measured.
+struct Phase {
+    workload_secs: f64,
+    recovered: bool,
+    final_reads: FinalReads,
+    keys: usize,
+    history_secs: f64,
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+/// Checks that the binaries a run needs exist, before anything is created.
+///
+/// # Errors
+/// A missing binary, with how to get it.
+pub fn check_binaries(cfg: &RunConfig) -> anyhow::Result<()> {
+    match cfg.system {
+        SystemKind::Faultline if !cfg.node_binary.is_file() => bail!(
+            "faultline-node not found at {}; run `cargo build --release` (it is built next to \
+             `faultline`) or pass --node-binary",
+            cfg.node_binary.display()
+        ),
+        SystemKind::Etcd if !cfg.etcd_binary.is_file() => bail!(
+            "etcd not found at {}; install it with `apt-get install -y etcd-server` or pass \
+             --etcd-binary",
+            cfg.etcd_binary.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Runs `cfg` to the end: the store gets every file of DESIGN.md.
+///
+/// # Errors
+/// Harness failures (exit 3): a missing binary, a cluster that does not start, a nemesis
+/// action that cannot be carried out, an unreadable history, Ctrl-C.
+pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> {
+    check_binaries(cfg)?;
+    let dir = RunDir::create(&cfg.store, &cfg.name)
+        .with_context(|| format!("creating the run's directory under {}", cfg.store.display()))?;
+    let test_json = serde_json::to_string_pretty(cfg)?;
+    std::fs::write(dir.path.join("test.json"), test_json + "\n").context("writing test.json")?;
+    let pb = progress::bar(opts.progress);
+    let dispatch = super::logging::dispatch(&dir.path.join("faultline.log"), pb.clone())
+        .context("creating faultline.log")?;
+    let thread_dispatch = dispatch.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_start(move || {
+            // Every runtime thread logs to this run's faultline.log for its whole life; the
+            // guard is leaked on purpose (the thread's default lives as long as the thread).
+            std::mem::forget(tracing::dispatcher::set_default(&thread_dispatch));
+        })
+        .build()
+        .context("starting the async runtime")?;
+    let result = tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!(name = %cfg.name, seed = cfg.seed, dir = %dir.path.display(), "run starts");
+        rt.block_on(run(cfg, &dir, pb.clone()))
+    });
+    pb.finish_and_clear();
+    rt.shutdown_timeout(Duration::from_secs(2));
+    if let Err(e) = &result {
+        tracing::dispatcher::with_default(&dispatch, || tracing::error!("run failed: {e:#}"));
+    }
+    result.map_err(|e| e.context(format!("run directory: {}", dir.path.display())))
+}
+
+async fn run(cfg: &RunConfig, dir: &RunDir, pb: ProgressBar) -> anyhow::Result<RunResults> {
+    let began = Instant::now();
+    let spec =
+        ClusterSpec::new(system_kind(cfg), cfg.nodes, cfg.backend(), dir.path.clone(), cfg.seed);
+    pb.set_message(format!("starting {} {} nodes ({})", cfg.nodes, cfg.system, cfg.backend));
+    let cluster = tokio::select! {
+        r = Cluster::start(spec) => r.context("starting the cluster")?,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted (Ctrl-C) while starting the cluster"),
+    };
+    let cleanup = cluster.cleanup_handle();
+    let start_unix_ns =
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let history_path = dir.path.join("history.jsonl");
+    let (recorder, writer) = Recorder::create(&history_path, std::time::Instant::now())
+        .context("creating history.jsonl")?;
+    let phase = tokio::select! {
+        r = drive(cfg, &cluster, recorder.clone(), pb.clone()) => r,
+        _ = tokio::signal::ctrl_c() => {
+            cleanup.cleanup_now();
+            Err(anyhow!("interrupted (Ctrl-C); the cluster was torn down, the history so far kept"))
+        }
+    };
+    recorder.close();
+    let events = writer.finish().context("writing history.jsonl");
+    pb.set_message("stopping the cluster");
+    let stopped = cluster.shutdown().await;
+    let phase = phase?;
+    let events = events?;
+    stopped.context("stopping the cluster")?;
+    let total_secs = began.elapsed().as_secs_f64();
+
+    pb.set_message("checking the history");
+    let check_limit = secs(cfg.check_time_limit);
+    let model: ModelSpec = cfg.workload.name().parse().map_err(|e| anyhow!("{e}"))?;
+    let path = history_path.clone();
+    let (history, check, check_secs) = tokio::task::spawn_blocking(move || {
+        let t = std::time::Instant::now();
+        let history = formats::jsonl::read_path(&path)?;
+        let opts = CheckOptions { time_limit: Some(check_limit), ..CheckOptions::default() };
+        let check = faultline_checker::check(&history, &model, &opts)?;
+        Ok::<_, faultline_checker::CheckError>((history, check, t.elapsed().as_secs_f64()))
+    })
+    .await?
+    .context("checking history.jsonl")?;
+
+    let c = recorder.counts();
+    // A run in which nothing succeeded checked nothing: say so rather than pass.
+    let exit_code = if c.ok == 0 { 2 } else { check.verdict.exit_code() };
+    if c.ok == 0 {
+        tracing::error!("no operation succeeded: the cluster never served the workload");
+    }
+    let mut results = RunResults {
+        test: cfg.name.clone(),
+        dir: dir.path.clone(),
+        verdict: check.verdict,
+        exit_code,
+        seed: cfg.seed,
+        replay: format!("faultline run --replay {}", dir.path.join("test.json").display()),
+        anomaly: results::first_anomaly(&check, &history),
+        stats: RunStats {
+            workload_secs: phase.workload_secs,
+            history_secs: phase.history_secs,
+            total_secs,
+            ops_per_sec: (c.ok + c.fail + c.info) as f64 / phase.workload_secs.max(0.001),
+            counts: c,
+            history_events: events,
+            keys: phase.keys,
+            recovered: phase.recovered,
+            final_reads: phase.final_reads,
+            check_secs,
+        },
+        check,
+        report: None,
+    };
+    results.report = write_report(cfg, &dir.path, &history, &results, start_unix_ns);
+    let json = serde_json::to_string_pretty(&results)?;
+    std::fs::write(dir.path.join("results.json"), json + "\n").context("writing results.json")?;
+    tracing::info!(verdict = ?results.verdict, "run done");
+    Ok(results)
+}
+
+/// Writes `report.html`; a report that cannot be written is logged, not fatal (the verdict
+/// and results stand without it).
+fn write_report(
+    cfg: &RunConfig,
+    dir: &Path,
+    history: &History,
+    results: &RunResults,
+    start_unix_ns: u64,
+) -> Option<std::path::PathBuf> {
+    let config = serde_json::to_value(cfg).ok()?;
+    let input = faultline_reports::ReportInput::new(&cfg.name, history, &results.check)
+        .config(&config)
+        .seed(cfg.seed)
+        .command(results.replay.clone())
+        .node_logs(dir.join("nodes"))
+        .start_unix_ns(start_unix_ns);
+    match faultline_reports::write_report(dir, &input) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::error!("report.html not written: {e}");
+            None
+        }
+    }
+}
+
+fn system_kind(cfg: &RunConfig) -> faultline_nemesis::SystemKind {
+    match cfg.system {
+        SystemKind::Faultline => faultline_nemesis::SystemKind::Faultline {
+            binary: cfg.node_binary.clone(),
+            unsafe_bug: cfg.unsafe_bug.clone(),
+            read_mode: cfg.read_mode.clone(),
+            extra_args: cfg.node_args.clone(),
+        },
+        SystemKind::Etcd => faultline_nemesis::SystemKind::Etcd {
+            binary: cfg.etcd_binary.clone(),
+            serializable_reads: cfg.etcd_serializable_reads,
+        },
+    }
+}
+
+/// The workload under the nemesis, healing, recovery and final reads.
+async fn drive(
+    cfg: &RunConfig,
+    cluster: &Cluster,
+    recorder: Recorder,
+    pb: ProgressBar,
+) -> anyhow::Result<Phase> {
+    let endpoints = cluster
+        .client_addrs()
+        .into_iter()
+        .map(|(name, addr)| Endpoint { name, addr: addr.to_string() })
+        .collect();
+    let clients = Clients::new(ClientConfig {
+        system: cfg.system,
+        endpoints,
+        request_timeout: Duration::from_millis(cfg.request_timeout_ms),
+        op_timeout: Duration::from_millis(cfg.op_timeout_ms),
+        serializable_reads: cfg.etcd_serializable_reads,
+    })?;
+    let generator = Generator::new(&cfg.workload_spec(), cfg.seed)?;
+    let run = WorkloadRun::new(generator, clients, recorder.clone(), cfg.concurrency, cfg.rate);
+
+    let active = ActiveFaults::default();
+    let (tx, mut rx) = mpsc::unbounded_channel::<NemesisEvent>();
+    let forward = {
+        let (recorder, active) = (recorder.clone(), active.clone());
+        tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                active.track(&ev);
+                recorder.nemesis(&ev.f, ev.history_value());
+            }
+        })
+    };
+    let ticker = tokio::spawn(progress::tick(pb.clone(), recorder.clone(), active));
+
+    let limit = secs(cfg.time_limit);
+    let start = Instant::now();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // The nemesis' seed differs from the generator's so the two streams are independent.
+    let nemesis_seed = cfg.seed ^ 0x006e_656d_6573_6973;
+    let mut nemesis =
+        Nemesis::new(NemesisConfig::new(cfg.faults(), secs(cfg.nemesis_interval), nemesis_seed));
+    let faults = async {
+        let r = nemesis.run(cluster, limit, &tx).await;
+        if r.is_err() {
+            let _ = stop_tx.send(true);
+        }
+        r
+    };
+    let (workers, faulted) = tokio::join!(run.run(start + limit, stop_rx), faults);
+    let workload_secs = start.elapsed().as_secs_f64();
+    tracing::info!(workload_secs, "workload over; healing");
+    pb.set_message("healing the cluster");
+    let healed = nemesis.heal_all(cluster, &tx).await;
+    faulted.context("the nemesis failed")?;
+    healed.context("healing the cluster failed")?;
+
+    pb.set_message("waiting for the cluster to recover");
+    let recovered = match cluster.wait_ready(secs(cfg.recovery_time)).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("cluster did not recover after healing: {e}");
+            false
+        }
+    };
+    let keys = run.keys().len();
+    pb.set_message(format!("final reads of {keys} keys"));
+    let final_reads = run.final_reads(workers, Instant::now() + secs(cfg.final_read_timeout)).await;
+    if !final_reads.missed.is_empty() {
+        tracing::warn!(missed = ?final_reads.missed, "final reads failed for some keys");
+    }
+    let history_secs = recorder.elapsed().as_secs_f64();
+    drop(tx);
+    let _ = forward.await;
+    ticker.abort();
+    Ok(Phase { workload_secs, recovered, final_reads, keys, history_secs })
+}

@@ -1,0 +1,11 @@
+//! `faultline run` end to end: real clusters (faultline nodes and etcd), real faults, the
+//! store layout, exit codes, replay, spec-file errors, and planted bugs being caught.
+//!
+//! Cluster tests run one at a time (a lock in `util`), each sized to ~10-20 s. The long
+//! soak and catch-rate matrix are `#[ignore]`d; see `matrix.rs` for the commands.
+
+mod config;
+mod etcd;
+mod faultline;
+mod matrix;
+mod util;

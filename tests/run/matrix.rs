@@ -1,0 +1,121 @@
+//! Long runs, `#[ignore]`d (minutes each): the correct node under every workload × fault,
+//! and the catch rate of every planted bug over several seeds.
+//!
+//! ```text
+//! cargo test --release --test integration run::matrix::soak -- --ignored --nocapture
+//! cargo test --release --test integration run::matrix::catch_rates -- --ignored --nocapture
+//! ```
+//! `FAULTLINE_SOAK_SECS` (default 60) sets the soak runs' length, `FAULTLINE_CATCH_SEEDS`
+//! (default 5) and `FAULTLINE_CATCH_SECS` (default 60) the catch matrix.
+
+use super::util::{self, run_faultline};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The correct node passes 60 s of each workload under each fault (local backend; netns too
+/// when root).
+#[test]
+#[ignore = "minutes: run with --ignored"]
+fn soak() {
+    let secs = env_u64("FAULTLINE_SOAK_SECS", 60).to_string();
+    let root = nix_root();
+    let mut failures = Vec::new();
+    for backend in ["local", "netns"] {
+        if backend == "netns" && !root {
+            eprintln!("skipping netns: needs root");
+            continue;
+        }
+        for workload in ["register", "cas-register", "kv"] {
+            for fault in ["partition", "kill", "pause", "clock"] {
+                let _one = util::cluster_lock();
+                let store = tempfile::tempdir().unwrap();
+                let r = run_faultline(
+                    store.path(),
+                    &[
+                        "--workload",
+                        workload,
+                        "--nemesis",
+                        fault,
+                        "--backend",
+                        backend,
+                        "--nodes",
+                        "5",
+                        "--time-limit",
+                        &secs,
+                        "--nemesis-interval",
+                        "3",
+                        "--seed",
+                        "1",
+                    ],
+                );
+                let c = &r.json()["stats"]["counts"];
+                eprintln!(
+                    "{backend:6} {workload:13} {fault:10} exit {} ok {} fail {} info {}",
+                    r.code, c["ok"], c["fail"], c["info"]
+                );
+                if r.code != 0 {
+                    failures.push(format!("{backend} {workload} {fault}: {r:?}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Each planted bug, with the combination documented for it, over several seeds; prints the
+/// catch rate and requires every bug to be caught at least once.
+#[test]
+#[ignore = "minutes: run with --ignored"]
+fn catch_rates() {
+    let seeds = env_u64("FAULTLINE_CATCH_SEEDS", 5);
+    let secs = env_u64("FAULTLINE_CATCH_SECS", 60).to_string();
+    #[rustfmt::skip]
+    let combos: [(&str, &[&str]); 4] = [
+        ("stale-reads",     &["--workload", "register", "--nemesis", "partition", "--keys", "2"]),
+        ("no-dedup",        &["--workload", "kv", "--nemesis", "partition,kill", "--mix", "get=1,append=3"]),
+        ("commit-old-term", &["--workload", "cas-register", "--nemesis", "partition,kill", "--nodes", "5"]),
+        ("lease-skew",      &["--workload", "register", "--read-mode", "lease", "--nemesis", "clock,partition", "--keys", "2"]),
+    ];
+    let mut missed = Vec::new();
+    for (bug, args) in combos {
+        let mut caught = 0;
+        for seed in 1..=seeds {
+            let _one = util::cluster_lock();
+            let store = tempfile::tempdir().unwrap();
+            let seed = seed.to_string();
+            let mut all = vec![
+                "--unsafe-bug",
+                bug,
+                "--time-limit",
+                &secs,
+                "--seed",
+                &seed,
+                "--nemesis-interval",
+                "2",
+            ];
+            all.extend_from_slice(args);
+            let r = run_faultline(store.path(), &all);
+            assert!(r.code == 0 || r.code == 1 || r.code == 2, "harness error: {r:?}");
+            caught += u32::from(r.code == 1);
+            eprintln!("{bug:16} seed {seed}: exit {}", r.code);
+        }
+        eprintln!("CATCH {bug}: {caught}/{seeds} with {}", args.join(" "));
+        if caught == 0 {
+            missed.push(bug);
+        }
+    }
+    assert!(missed.is_empty(), "never caught: {missed:?}");
+}
+
+fn nix_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
