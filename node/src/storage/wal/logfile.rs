@@ -49,7 +49,8 @@ impl LogFile {
     ///
     /// # Errors
     ///
-    /// Any I/O error reading, truncating or syncing the file.
+    /// Any I/O error reading, truncating or syncing the file; `InvalidData` when the file
+    /// does not start with the WAL magic (only a torn creation, a prefix of it, is repaired).
     pub fn open(dir: &Path, name: &str, fsync: bool) -> io::Result<(LogFile, Recovered)> {
         if snapfile::remove_leftovers(dir, name)? {
             tracing::warn!(file = name, "removed a leftover temp file of an interrupted rewrite");
@@ -61,6 +62,14 @@ impl LogFile {
         let mut image = Vec::new();
         file.read_to_end(&mut image)?;
         let scan = frame::scan(&image);
+        // A torn creation leaves a prefix of the magic; anything else is not our file, and
+        // wiping it would destroy data: refuse.
+        if scan.problem == Some(frame::TailProblem::BadMagic) && !frame::MAGIC.starts_with(&image) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not a faultline WAL (bad magic)",
+            ));
+        }
         let records: Vec<Vec<u8>> = scan.records.iter().map(|r| r.to_vec()).collect();
         let mut valid_len = scan.valid_len as u64;
         let cut_bytes = image.len() as u64 - valid_len;
@@ -176,6 +185,18 @@ mod tests {
         drop(log);
         let (_, rec) = reopen(dir.path());
         assert_eq!(rec.records, vec![b"only".to_vec(), b"after".to_vec()]);
+    }
+
+    #[test]
+    fn a_torn_magic_is_repaired_but_a_foreign_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("wal"), &frame::MAGIC[..3]).unwrap();
+        let (_, rec) = reopen(dir.path());
+        assert!(rec.records.is_empty());
+        std::fs::write(dir.path().join("wal"), b"something else entirely").unwrap();
+        let err = LogFile::open(dir.path(), "wal", true).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(std::fs::read(dir.path().join("wal")).unwrap(), b"something else entirely");
     }
 
     #[test]
