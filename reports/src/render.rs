@@ -172,7 +172,11 @@ fn key_rows(result: &CheckResult) -> (Vec<KeyRow>, usize) {
             key: k.key.clone().unwrap_or_else(|| "(all)".into()),
             verdict: k.verdict,
             note: match (k.verdict, k.unknown_reason) {
-                (Verdict::Unknown, Some(r)) => format!("{r:?}"),
+                (Verdict::Unknown, Some(UnknownReason::TimeLimit)) => "(time limit)".into(),
+                (Verdict::Unknown, Some(UnknownReason::MemoryLimit)) => "(memory limit)".into(),
+                (Verdict::Unknown, Some(UnknownReason::Cancelled)) => {
+                    "(not searched: another key failed first)".into()
+                }
                 _ => String::new(),
             },
             ops: k.ops,
