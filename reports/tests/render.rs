@@ -178,3 +178,31 @@ fn node_log_excerpts_around_faults() {
     assert!(!html.contains("much later"), "lines far from the fault are left out");
     assert!(!dir.path().join(".report.html.tmp").exists());
 }
+
+/// A real `faultline run` (3 nodes, partitions, `--unsafe-bug stale-reads`, seed 7): its
+/// history and test.json, kept in `tests/data/`.
+#[test]
+fn real_run_with_a_planted_stale_read() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let history =
+        faultline_checker::formats::jsonl::read_path(&dir.join("stale-reads-run.jsonl")).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("stale-reads-run.test.json")).unwrap())
+            .unwrap();
+    // One thread: the first illegal key found (and so the one explained) is then fixed.
+    let opts = CheckOptions { threads: 1, ..CheckOptions::default() };
+    let result = check(&history, &"register".parse().unwrap(), &opts).unwrap();
+    assert_eq!(result.verdict, Verdict::Illegal);
+    let input = ReportInput::new("faultline-register-partition", &history, &result)
+        .config(&config)
+        .command("faultline run --replay test.json");
+    let html = render_report(&input).unwrap();
+    let text = explanation(&html);
+    assert!(text.contains("overwritten by the write of"), "{text}");
+    assert!(html.contains("seed <b>7</b>"));
+    assert_eq!(
+        html.matches("<td><i class=\"sw nem-partition\"></i>").count(),
+        3,
+        "three partitions"
+    );
+}
