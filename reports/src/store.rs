@@ -35,6 +35,26 @@ pub struct RunSummary {
     pub has_report: bool,
     /// The seed, when recorded.
     pub seed: Option<u64>,
+    /// The start time for people (`2026-11-22 00:25:12 UTC`), from `time`.
+    pub started: String,
+}
+
+/// `20261122T002512.345Z[-2]` -> `2026-11-22 00:25:12 UTC`; other names are kept as they are.
+pub fn readable_time(t: &str) -> String {
+    let b = t.as_bytes();
+    if b.len() >= 15 && b[8] == b'T' && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit) {
+        format!(
+            "{}-{}-{} {}:{}:{} UTC",
+            &t[..4],
+            &t[4..6],
+            &t[6..8],
+            &t[9..11],
+            &t[11..13],
+            &t[13..15]
+        )
+    } else {
+        t.to_string()
+    }
 }
 
 fn text(v: Option<&Value>) -> String {
@@ -97,6 +117,7 @@ pub fn summary(test: &str, time: &str, dir: &Path) -> RunSummary {
         duration: duration_of(t.as_ref(), r.as_ref()),
         has_report: dir.join("report.html").is_file(),
         seed: get("seed").and_then(Value::as_u64),
+        started: readable_time(time),
     }
 }
 
@@ -200,5 +221,6 @@ mod tests {
         assert_eq!(runs[1].faults, "partition,kill");
         assert_eq!(runs[1].duration, "30 s");
         assert_eq!(runs[1].seed, Some(7));
+        assert_eq!(runs[1].started, "2026-01-01 00:00:00 UTC");
     }
 }
