@@ -143,7 +143,8 @@ impl Response {
             Response::NotLeader { leader } => {
                 body.status = "not-leader".into();
                 body.error = Some("not-leader".into());
-                body.leader = leader.map(|id| LeaderHint { id: id.0, client_addr: leader_addr(id) });
+                body.leader =
+                    leader.map(|id| LeaderHint { id: id.0, client_addr: leader_addr(id) });
             }
             Response::Unknown { error } => {
                 body.status = "unknown".into();
@@ -266,7 +267,8 @@ mod tests {
         );
         assert_eq!(Request::from_command(&cmd), req);
         assert_eq!(Command::decode(&cmd.encode()).unwrap(), cmd);
-        let bad: Request = serde_json::from_str(r#"{"client":1,"seq":1,"op":"put","key":"k"}"#).unwrap();
+        let bad: Request =
+            serde_json::from_str(r#"{"client":1,"seq":1,"op":"put","key":"k"}"#).unwrap();
         assert_eq!(bad.try_into_command(), Err(RequestError::MissingValue("put".into())));
     }
 

@@ -107,7 +107,8 @@ impl Kv {
     ///
     /// [`RestoreError`] when the bytes are not a kv snapshot (the state is unchanged).
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), RestoreError> {
-        let restored: Kv = if bytes.is_empty() { Kv::default() } else { postcard::from_bytes(bytes)? };
+        let restored: Kv =
+            if bytes.is_empty() { Kv::default() } else { postcard::from_bytes(bytes)? };
         self.data = restored.data;
         self.sessions = restored.sessions;
         Ok(())
@@ -147,8 +148,14 @@ mod tests {
         assert_eq!(kv.apply(&cmd(1, 1, "k", Op::Append("a".into()))), ok, "retry is cached");
         assert_eq!(kv.apply(&cmd(2, 1, "k", Op::Get)), Response::Ok { value: Some("a".into()) });
         let mismatch = kv.apply(&cmd(2, 2, "k", Op::Cas { expected: None, new: "x".into() }));
-        assert_eq!(mismatch, Response::Fail { error: "cas-mismatch".into(), value: Some("a".into()) });
-        assert_eq!(kv.apply(&cmd(2, 3, "k", Op::Cas { expected: Some("a".into()), new: "b".into() })), ok);
+        assert_eq!(
+            mismatch,
+            Response::Fail { error: "cas-mismatch".into(), value: Some("a".into()) }
+        );
+        assert_eq!(
+            kv.apply(&cmd(2, 3, "k", Op::Cas { expected: Some("a".into()), new: "b".into() })),
+            ok
+        );
         assert_eq!(kv.apply(&cmd(1, 0, "k", Op::Delete)), Response::unknown("stale-request"));
         let snap = kv.snapshot();
         let mut other = Kv::new(false);

@@ -321,7 +321,9 @@ impl Service {
         let response = cmd.as_ref().map(|c| (c, self.kv.apply(c)));
         if let Some(waiting) = self.pending.take_write(entry.index) {
             match response {
-                Some((cmd, response)) if waiting.matches(cmd) => self.respond(waiting.token, response),
+                Some((cmd, response)) if waiting.matches(cmd) => {
+                    self.respond(waiting.token, response)
+                }
                 // Another request (or a no-op) took the slot: a new leader overwrote ours.
                 _ => self.respond(waiting.token, Response::unknown("leadership-lost")),
             }

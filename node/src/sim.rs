@@ -196,10 +196,8 @@ pub fn seeds_from_env(first: u64, default_count: u64) -> Vec<u64> {
     if let Some(seed) = std::env::var("FAULTLINE_SEED").ok().and_then(|s| s.parse().ok()) {
         return vec![seed];
     }
-    let n = std::env::var("FAULTLINE_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default_count);
+    let n =
+        std::env::var("FAULTLINE_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_count);
     (first..first + n).collect()
 }
 

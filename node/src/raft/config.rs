@@ -84,9 +84,8 @@ impl RaftConfig {
                 voters: self.voters.iter().map(|v| v.0).collect(),
             });
         }
-        let bad = |field, reason: &str| {
-            Err(ConfigError::Invalid { field, reason: reason.to_string() })
-        };
+        let bad =
+            |field, reason: &str| Err(ConfigError::Invalid { field, reason: reason.to_string() });
         if self.heartbeat_ticks == 0 {
             return bad("heartbeat_ticks", "must be at least 1");
         }
@@ -96,8 +95,7 @@ impl RaftConfig {
         if self.lease_ticks >= self.election_ticks {
             return bad("lease_ticks", "must be less than election_ticks");
         }
-        if self.max_inflight == 0 || self.max_batch_entries == 0 || self.snapshot_chunk_bytes == 0
-        {
+        if self.max_inflight == 0 || self.max_batch_entries == 0 || self.snapshot_chunk_bytes == 0 {
             return bad("max_inflight", "batch, inflight and chunk sizes must be at least 1");
         }
         Ok(())

@@ -9,8 +9,7 @@ use crate::raft::message::{Body, Message};
 use crate::raft::progress::Progress;
 use crate::raft::read_index::ReadState;
 use crate::raft::types::{
-    Entry, EntryPayload, HardState, LogIndex, NodeId, Role, Snapshot, SnapshotMeta, Term,
-    UnsafeBug,
+    Entry, EntryPayload, HardState, LogIndex, NodeId, Role, Snapshot, SnapshotMeta, Term, UnsafeBug,
 };
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -135,10 +134,10 @@ impl RaftCore {
         let mut peers: Vec<NodeId> = cfg.voters.iter().copied().filter(|v| *v != cfg.id).collect();
         peers.sort();
         peers.dedup();
-        let (snap_index, snap_term) =
-            durable.snapshot.as_ref().map_or((LogIndex(0), Term(0)), |s| {
-                (s.meta.last_index, s.meta.last_term)
-            });
+        let (snap_index, snap_term) = durable
+            .snapshot
+            .as_ref()
+            .map_or((LogIndex(0), Term(0)), |s| (s.meta.last_index, s.meta.last_term));
         let log = RaftLog::new(snap_index, snap_term, durable.entries);
         let mut core = RaftCore {
             peers,
@@ -192,9 +191,9 @@ impl RaftCore {
                 }
                 body => {
                     let leader = match body {
-                        Body::Append { .. } | Body::Heartbeat { .. } | Body::InstallSnapshot { .. } => {
-                            Some(msg.from)
-                        }
+                        Body::Append { .. }
+                        | Body::Heartbeat { .. }
+                        | Body::InstallSnapshot { .. } => Some(msg.from),
                         _ => None,
                     };
                     self.become_follower(msg.term, leader);
@@ -208,7 +207,9 @@ impl RaftCore {
             Body::PreVote { last_log_index, last_log_term } => {
                 self.on_pre_vote(msg.from, msg.term, last_log_index, last_log_term)
             }
-            Body::PreVoteResponse { granted } => self.on_pre_vote_response(msg.from, msg.term, granted),
+            Body::PreVoteResponse { granted } => {
+                self.on_pre_vote_response(msg.from, msg.term, granted)
+            }
             Body::Vote { last_log_index, last_log_term } => {
                 self.on_vote(msg.from, last_log_index, last_log_term)
             }
@@ -216,9 +217,20 @@ impl RaftCore {
             Body::Append { prev_index, prev_term, entries, commit } => {
                 self.on_append(msg.from, prev_index, prev_term, entries, commit)
             }
-            Body::AppendResponse { success, prev_index, match_index, conflict_term, conflict_index } => {
-                self.on_append_response(msg.from, success, prev_index, match_index, conflict_term, conflict_index)
-            }
+            Body::AppendResponse {
+                success,
+                prev_index,
+                match_index,
+                conflict_term,
+                conflict_index,
+            } => self.on_append_response(
+                msg.from,
+                success,
+                prev_index,
+                match_index,
+                conflict_term,
+                conflict_index,
+            ),
             Body::Heartbeat { commit, round } => self.on_heartbeat(msg.from, commit, round),
             Body::HeartbeatResponse { round, last_index } => {
                 self.on_heartbeat_response(msg.from, round, last_index)
@@ -313,7 +325,11 @@ impl RaftCore {
         let snap_index = self.log.snapshot_index();
         let term = self.log.term_at(index);
         let (Some(last_term), true) = (term, index > snap_index && index <= self.applied) else {
-            return Err(CompactError::OutOfRange { index, applied: self.applied, snapshot: snap_index });
+            return Err(CompactError::OutOfRange {
+                index,
+                applied: self.applied,
+                snapshot: snap_index,
+            });
         };
         self.flush_unpersisted();
         let snapshot = Snapshot {
@@ -419,7 +435,8 @@ impl RaftCore {
 
     /// The size of a majority of voters.
     pub(crate) fn quorum(&self) -> usize {
-        (self.peers.len() + 1) / 2 + 1
+        let voters = self.peers.len() + 1;
+        voters / 2 + 1
     }
 
     pub(crate) fn reset_election_timeout(&mut self) {
@@ -428,10 +445,15 @@ impl RaftCore {
         self.election_timeout = self.rng.random_range(min..2 * min);
     }
 
-    /// True when this node heard from a leader less than a minimum election timeout ago.
+    /// True when this node believes a live leader exists: it leads itself (check-quorum
+    /// steps it down once a majority goes silent), or it heard from its leader less than a
+    /// minimum election timeout ago. Such a node refuses pre-votes and ignores votes
+    /// (Raft thesis §4.2.3), so a node whose clock jumped cannot depose a healthy leader.
     pub(crate) fn in_leader_lease(&self) -> bool {
-        self.role != Role::Leader
-            && self.leader.is_some()
+        if self.role == Role::Leader {
+            return true;
+        }
+        self.leader.is_some()
             && self.leader_contact.is_some_and(|t| self.ticks < t + self.cfg.election_ticks)
     }
 

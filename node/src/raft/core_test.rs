@@ -11,7 +11,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 fn entry(index: u64, term: u64) -> Entry {
-    Entry { term: Term(term), index: LogIndex(index), payload: EntryPayload::Command(vec![index as u8]) }
+    Entry {
+        term: Term(term),
+        index: LogIndex(index),
+        payload: EntryPayload::Command(vec![index as u8]),
+    }
 }
 
 fn noop(index: u64, term: u64) -> Entry {
@@ -172,8 +176,12 @@ fn a_new_leader_sends_its_noop_before_persisting_it() {
 #[test]
 fn a_follower_reports_the_conflicting_term_and_its_first_index() {
     let mut core = core_with(config(3, true, None), 3, vec![entry(1, 1), entry(2, 2), entry(3, 2)]);
-    let append =
-        Body::Append { prev_index: LogIndex(3), prev_term: Term(3), entries: vec![], commit: LogIndex(0) };
+    let append = Body::Append {
+        prev_index: LogIndex(3),
+        prev_term: Term(3),
+        entries: vec![],
+        commit: LogIndex(0),
+    };
     core.step(msg(2, 1, 3, append));
     let reject = Body::AppendResponse {
         success: false,
@@ -216,8 +224,12 @@ fn a_follower_truncates_persists_applies_then_answers() {
 #[test]
 fn a_message_from_an_old_term_is_answered_with_the_current_term() {
     let mut core = core_with(config(3, true, None), 5, vec![]);
-    let append =
-        Body::Append { prev_index: LogIndex(0), prev_term: Term(0), entries: vec![], commit: LogIndex(0) };
+    let append = Body::Append {
+        prev_index: LogIndex(0),
+        prev_term: Term(0),
+        entries: vec![],
+        commit: LogIndex(0),
+    };
     core.step(msg(2, 1, 3, append));
     let reject = Body::AppendResponse {
         success: false,
@@ -256,7 +268,8 @@ fn old_term_entries_are_committed_only_through_the_current_term() {
 
 #[test]
 fn the_commit_old_term_bug_commits_by_counting() {
-    let mut core = core_with(config(3, false, Some(UnsafeBug::CommitOldTerm)), 1, vec![entry(1, 1)]);
+    let mut core =
+        core_with(config(3, false, Some(UnsafeBug::CommitOldTerm)), 1, vec![entry(1, 1)]);
     time_out(&mut core);
     core.step(msg(2, 1, 2, Body::VoteResponse { granted: true }));
     core.take_actions();
@@ -296,7 +309,10 @@ fn a_leader_that_steps_down_fails_its_reads() {
     core.step(msg(3, 1, 7, Body::Heartbeat { commit: LogIndex(0), round: 1 }));
     let actions = core.take_actions();
     assert_eq!(actions[0], Action::ReadFailed { id: 9 });
-    assert_eq!((core.role(), core.term(), core.leader()), (Role::Follower, Term(7), Some(NodeId(3))));
+    assert_eq!(
+        (core.role(), core.term(), core.leader()),
+        (Role::Follower, Term(7), Some(NodeId(3)))
+    );
 }
 
 #[test]
@@ -314,7 +330,9 @@ fn proposals_are_batched_into_one_append_per_follower() {
         })
         .collect();
     assert_eq!(appends, vec![3, 3]);
-    assert!(matches!(actions.last(), Some(Action::PersistEntries { entries, .. }) if entries.len() == 3));
+    assert!(
+        matches!(actions.last(), Some(Action::PersistEntries { entries, .. }) if entries.len() == 3)
+    );
 }
 
 #[test]
@@ -325,4 +343,28 @@ fn a_follower_in_contact_with_its_leader_ignores_vote_requests() {
     core.step(msg(3, 1, 3, Body::Vote { last_log_index: LogIndex(9), last_log_term: Term(2) }));
     assert_eq!(core.take_actions(), vec![]);
     assert_eq!(core.term(), Term(2));
+}
+
+#[test]
+fn a_healthy_leader_refuses_pre_votes_and_ignores_votes() {
+    let mut core = leader(3, 1, None);
+    core.step(msg(2, 1, 3, Body::PreVote { last_log_index: LogIndex(9), last_log_term: Term(2) }));
+    assert_eq!(core.take_actions(), vec![send(1, 2, 2, Body::PreVoteResponse { granted: false })]);
+    core.step(msg(2, 1, 3, Body::Vote { last_log_index: LogIndex(9), last_log_term: Term(2) }));
+    assert_eq!(core.take_actions(), vec![]);
+    assert_eq!((core.role(), core.term()), (Role::Leader, Term(2)));
+}
+
+#[test]
+fn a_follower_that_lost_acknowledged_entries_is_probed_again() {
+    let mut core = leader(3, 1, None);
+    // Node 2 acknowledged index 1 (the no-op), then restarted with an empty log.
+    core.step(msg(2, 1, 2, Body::HeartbeatResponse { round: 1, last_index: LogIndex(0) }));
+    let append = Body::Append {
+        prev_index: LogIndex(0),
+        prev_term: Term(0),
+        entries: vec![noop(1, 2)],
+        commit: LogIndex(1),
+    };
+    assert_eq!(core.take_actions(), vec![send(1, 2, 2, append)]);
 }

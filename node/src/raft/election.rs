@@ -92,8 +92,7 @@ impl RaftCore {
         self.election_elapsed = 0;
         self.reads.reset();
         let next = self.log.last_index().next();
-        self.progress =
-            self.peers.iter().map(|p| (*p, Progress::new(next, self.ticks))).collect();
+        self.progress = self.peers.iter().map(|p| (*p, Progress::new(next, self.ticks))).collect();
         // With the commit-old-term bug, the leader skips its no-op: previous-term entries
         // are then committed by counting replicas alone (the Figure 8 hazard).
         if !self.cfg.has_bug(UnsafeBug::CommitOldTerm) {

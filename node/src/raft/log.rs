@@ -191,7 +191,8 @@ mod tests {
 
     #[test]
     fn truncate_compact_and_terms() {
-        let mut log = RaftLog::new(LogIndex(0), Term(0), (1..=6).map(|i| e(i, 1 + i / 3)).collect());
+        let mut log =
+            RaftLog::new(LogIndex(0), Term(0), (1..=6).map(|i| e(i, 1 + i / 3)).collect());
         assert_eq!(log.last_index(), LogIndex(6));
         assert_eq!(log.first_index_of_term_at(LogIndex(5)), LogIndex(3));
         assert_eq!(log.last_index_of_term(Term(2)), Some(LogIndex(5)));

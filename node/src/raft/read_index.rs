@@ -104,8 +104,9 @@ impl RaftCore {
             self.reads.lease_start = Some(t);
             self.reads.sent.pop_front();
         }
-        let (ready, waiting): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.reads.pending).into_iter().partition(|r| r.round <= quorum_round);
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reads.pending)
+            .into_iter()
+            .partition(|r| r.round <= quorum_round);
         self.reads.pending = waiting;
         for r in ready {
             self.actions.push(Action::ReadReady { id: r.id, index: r.index });

@@ -135,16 +135,17 @@ impl RaftCore {
         commit: LogIndex,
     ) {
         self.accept_leader(from);
-        let reject = |core: &mut RaftCore, conflict_term: Option<Term>, conflict_index: LogIndex| {
-            let body = Body::AppendResponse {
-                success: false,
-                prev_index,
-                match_index: LogIndex(0),
-                conflict_term,
-                conflict_index,
+        let reject =
+            |core: &mut RaftCore, conflict_term: Option<Term>, conflict_index: LogIndex| {
+                let body = Body::AppendResponse {
+                    success: false,
+                    prev_index,
+                    match_index: LogIndex(0),
+                    conflict_term,
+                    conflict_index,
+                };
+                core.send(from, body);
             };
-            core.send(from, body);
-        };
         let snap_index = self.log.snapshot_index();
         // Entries at or below our snapshot are committed, so they match the leader's.
         let (prev_index_eff, entries) = if prev_index < snap_index {
@@ -319,7 +320,14 @@ impl RaftCore {
         let Some(pr) = self.progress.get_mut(&from) else { return };
         pr.active = true;
         let idle = pr.state == ProgressState::Replicate && pr.inflight.is_empty();
-        if (last_index < behind || pr.match_index < behind) && idle {
+        if idle && last_index < pr.match_index {
+            // The follower lost acknowledged entries (a torn WAL tail, or a disk that lied
+            // about fsync): probe again from what it has. A lower match index only makes
+            // future commits more conservative.
+            pr.match_index = last_index;
+            pr.become_probe(last_index.next());
+            self.send_append(from);
+        } else if idle && (last_index < behind || pr.match_index < behind) {
             self.send_append(from);
         }
         self.on_round_ack(from, round);

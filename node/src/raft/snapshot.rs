@@ -91,7 +91,10 @@ impl RaftCore {
         if last_index <= self.commit {
             // We already hold everything it covers (committed entries match the leader's).
             self.incoming = None;
-            self.send(from, Body::InstallSnapshotResponse { last_index, next_offset: 0, done: true });
+            self.send(
+                from,
+                Body::InstallSnapshotResponse { last_index, next_offset: 0, done: true },
+            );
             return;
         }
         if offset == 0 {
@@ -102,7 +105,8 @@ impl RaftCore {
             _ => 0,
         };
         if offset != expected {
-            let body = Body::InstallSnapshotResponse { last_index, next_offset: expected, done: false };
+            let body =
+                Body::InstallSnapshotResponse { last_index, next_offset: expected, done: false };
             self.send(from, body);
             return;
         }

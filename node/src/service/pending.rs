@@ -62,7 +62,13 @@ impl Pending {
     }
 
     /// A read to serve once `index` is applied.
-    pub(crate) fn add_read(&mut self, token: RequestToken, key: String, index: LogIndex, deadline: u64) {
+    pub(crate) fn add_read(
+        &mut self,
+        token: RequestToken,
+        key: String,
+        index: LogIndex,
+        deadline: u64,
+    ) {
         self.reads.insert(token, WaitingRead { key, index: Some(index), deadline });
     }
 
@@ -97,10 +103,7 @@ impl Pending {
             .filter(|(_, r)| r.index.is_some_and(|i| i <= applied))
             .map(|(t, _)| *t)
             .collect();
-        ready
-            .into_iter()
-            .filter_map(|t| self.reads.remove(&t).map(|r| (t, r.key)))
-            .collect()
+        ready.into_iter().filter_map(|t| self.reads.remove(&t).map(|r| (t, r.key))).collect()
     }
 
     /// Removes and returns the requests whose deadline passed.

@@ -268,7 +268,9 @@ impl SimCluster {
                 }
                 persist => {
                     let entries_done = match &persist {
-                        Output::PersistEntries { entries, .. } => entries.last().map(|e| (e.index, e.term)),
+                        Output::PersistEntries { entries, .. } => {
+                            entries.last().map(|e| (e.index, e.term))
+                        }
                         _ => None,
                     };
                     let (seq, at) = node.disk.submit(persist, self.now, self.cfg.fsync_us);
@@ -289,7 +291,8 @@ impl SimCluster {
         }
         // on_persisted under ack-before-fsync may have produced more outputs.
         if ack_before_fsync && self.nodes.get(&id).is_some_and(|n| n.service.is_some()) {
-            let more = self.nodes.get_mut(&id).and_then(|n| n.service.as_mut()).map(|s| s.take_outputs());
+            let more =
+                self.nodes.get_mut(&id).and_then(|n| n.service.as_mut()).map(|s| s.take_outputs());
             if let Some(more) = more.filter(|m| !m.is_empty()) {
                 // Feed them through the same path (rare: commits after self-ack).
                 self.replay_outputs(id, more);

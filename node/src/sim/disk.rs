@@ -44,7 +44,8 @@ impl SimDisk {
             let action = match &out {
                 Output::PersistHardState(hs) => crate::raft::action::Action::PersistHardState(*hs),
                 Output::PersistEntries { truncate_from, entries } => {
-                    self.bytes_written += entries.iter().map(|e| e.size_bytes() as u64).sum::<u64>();
+                    self.bytes_written +=
+                        entries.iter().map(|e| e.size_bytes() as u64).sum::<u64>();
                     crate::raft::action::Action::PersistEntries {
                         truncate_from: *truncate_from,
                         entries: entries.clone(),

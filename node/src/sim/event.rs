@@ -44,9 +44,9 @@ impl Event {
     /// The node this event happens at.
     pub fn node(&self) -> NodeId {
         match self {
-            Event::Tick { node, .. } | Event::DiskDone { node, .. } | Event::Request { node, .. } => {
-                *node
-            }
+            Event::Tick { node, .. }
+            | Event::DiskDone { node, .. }
+            | Event::Request { node, .. } => *node,
             Event::Deliver(msg) => msg.to,
         }
     }

@@ -25,7 +25,11 @@ impl H {
         self.start_cluster_with(n, unreliable, 1 << 20);
     }
 
-    pub(crate) fn start_cluster_bug(&mut self, n: usize, bug: Option<crate::raft::types::UnsafeBug>) {
+    pub(crate) fn start_cluster_bug(
+        &mut self,
+        n: usize,
+        bug: Option<crate::raft::types::UnsafeBug>,
+    ) {
         let cfg = SimConfig::builder().seed(self.seed).nodes(n).bug(bug).build();
         self.sim = Some(SimCluster::new(cfg));
     }
@@ -167,7 +171,9 @@ impl H {
     pub(crate) fn check_no_leader(&mut self) {
         let leaders = self.leaders();
         if let Some((id, t)) = leaders.first() {
-            self.fail(&format!("expected no leader among connected nodes, but {id} leads term {t}"));
+            self.fail(&format!(
+                "expected no leader among connected nodes, but {id} leads term {t}"
+            ));
         }
     }
 
@@ -181,7 +187,9 @@ impl H {
                 let t = s.core().term().0;
                 match term {
                     None => term = Some(t),
-                    Some(x) if x != t => self.fail(&format!("servers disagree on term: {x} vs {t}")),
+                    Some(x) if x != t => {
+                        self.fail(&format!("servers disagree on term: {x} vs {t}"))
+                    }
                     _ => {}
                 }
             }
@@ -205,9 +213,10 @@ impl H {
             }
             self.run_ms(to);
             to = (to * 2).min(1000);
-            let moved = self.ids().iter().any(|id| {
-                self.sim_ref().service(*id).is_some_and(|s| s.core().term() > term)
-            });
+            let moved = self
+                .ids()
+                .iter()
+                .any(|id| self.sim_ref().service(*id).is_some_and(|s| s.core().term() > term));
             if moved {
                 return None;
             }

@@ -16,7 +16,11 @@ fn kv_run(cfg: SimConfig, wl: &WorkloadConfig) -> (Verdict, WorkloadRun, Vec<Str
         Ok(h) => h,
         Err(e) => panic!("the simulator wrote a history the checker cannot read: {e}"),
     };
-    let opts = CheckOptions { time_limit: Some(Duration::from_secs(30)), threads: 1, ..CheckOptions::default() };
+    let opts = CheckOptions {
+        time_limit: Some(Duration::from_secs(30)),
+        threads: 1,
+        ..CheckOptions::default()
+    };
     let result = match check(&history, &ModelSpec::Kv, &opts) {
         Ok(r) => r,
         Err(e) => panic!("checker error: {e}"),
@@ -41,11 +45,19 @@ fn linearizable(name: &str, seeds: u64, cfg: impl Fn(u64) -> SimConfig, wl: &Wor
 
 /// Asserts that at least one seed of `seeds` gives a non-linearizable history (or a
 /// safety violation): proof that the tester can catch the bug.
-fn caught(name: &str, seeds: std::ops::Range<u64>, cfg: impl Fn(u64) -> SimConfig, wl: &WorkloadConfig) {
+fn caught(
+    name: &str,
+    seeds: std::ops::Range<u64>,
+    cfg: impl Fn(u64) -> SimConfig,
+    wl: &WorkloadConfig,
+) {
     for seed in seeds.clone() {
         let (verdict, _, violations) = kv_run(cfg(seed), wl);
         if verdict == Verdict::Illegal || !violations.is_empty() {
-            eprintln!("{name}: caught on seed {seed} ({verdict:?}, {} violations)", violations.len());
+            eprintln!(
+                "{name}: caught on seed {seed} ({verdict:?}, {} violations)",
+                violations.len()
+            );
             return;
         }
     }
@@ -83,13 +95,27 @@ fn kv_crashes() {
 
 #[test]
 fn kv_partitions_and_crashes_with_snapshots() {
-    let cfg = |s| SimConfig::builder().seed(s).nodes(5).snapshot_threshold_bytes(4_000).snapshot_chunk_bytes(1_000).build();
-    linearizable("kv_partitions_and_crashes_with_snapshots", 4, cfg, &wl(Faults::PartitionsAndCrashes));
+    let cfg = |s| {
+        SimConfig::builder()
+            .seed(s)
+            .nodes(5)
+            .snapshot_threshold_bytes(4_000)
+            .snapshot_chunk_bytes(1_000)
+            .build()
+    };
+    linearizable(
+        "kv_partitions_and_crashes_with_snapshots",
+        4,
+        cfg,
+        &wl(Faults::PartitionsAndCrashes),
+    );
 }
 
 #[test]
 fn kv_unreliable_partitions_and_crashes() {
-    let cfg = |s| SimConfig::builder().seed(s).nodes(5).unreliable().snapshot_threshold_bytes(8_000).build();
+    let cfg = |s| {
+        SimConfig::builder().seed(s).nodes(5).unreliable().snapshot_threshold_bytes(8_000).build()
+    };
     linearizable("kv_unreliable_partitions_and_crashes", 3, cfg, &wl(Faults::PartitionsAndCrashes));
 }
 
@@ -112,12 +138,22 @@ fn buggy(bug: UnsafeBug) -> impl Fn(u64) -> SimConfig {
 
 #[test]
 fn bug_stale_reads_is_caught() {
-    caught("bug_stale_reads_is_caught", 1..9, buggy(UnsafeBug::StaleReads), &wl(Faults::Partitions));
+    caught(
+        "bug_stale_reads_is_caught",
+        1..9,
+        buggy(UnsafeBug::StaleReads),
+        &wl(Faults::Partitions),
+    );
 }
 
 #[test]
 fn bug_no_dedup_is_caught() {
-    caught("bug_no_dedup_is_caught", 1..9, buggy(UnsafeBug::NoDedup), &wl(Faults::PartitionsAndCrashes));
+    caught(
+        "bug_no_dedup_is_caught",
+        1..9,
+        buggy(UnsafeBug::NoDedup),
+        &wl(Faults::PartitionsAndCrashes),
+    );
 }
 
 #[test]
@@ -137,7 +173,8 @@ fn bug_commit_old_term_is_caught() {
         ..wl(Faults::LeaderChurn)
     };
     let cfg = |s| SimConfig::builder().seed(s).nodes(3).bug(Some(UnsafeBug::CommitOldTerm)).build();
-    let seeds = match std::env::var("FAULTLINE_BUG_SEEDS").ok().and_then(|s| s.parse::<u64>().ok()) {
+    let seeds = match std::env::var("FAULTLINE_BUG_SEEDS").ok().and_then(|s| s.parse::<u64>().ok())
+    {
         Some(n) => 1..1 + n,
         None => 1..41,
     };
@@ -155,7 +192,12 @@ fn kv_lease_reads_under_mild_clock_skew() {
 #[test]
 fn bug_lease_skew_is_caught() {
     let cfg = |s| {
-        SimConfig::builder().seed(s).nodes(5).read_mode(ReadMode::Lease).bug(Some(UnsafeBug::LeaseSkew)).build()
+        SimConfig::builder()
+            .seed(s)
+            .nodes(5)
+            .read_mode(ReadMode::Lease)
+            .bug(Some(UnsafeBug::LeaseSkew))
+            .build()
     };
     caught("bug_lease_skew_is_caught", 1..13, cfg, &wl(Faults::ClockSkew));
 }

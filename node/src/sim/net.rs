@@ -28,7 +28,13 @@ pub struct NetConfig {
 impl NetConfig {
     /// A LAN: 0.2-1 ms, no loss, no long delays.
     pub fn reliable() -> NetConfig {
-        NetConfig { min_delay_us: 200, max_delay_us: 1_000, loss: 0.0, long_delay: 0.0, long_delay_us: 0 }
+        NetConfig {
+            min_delay_us: 200,
+            max_delay_us: 1_000,
+            loss: 0.0,
+            long_delay: 0.0,
+            long_delay_us: 0,
+        }
     }
 
     /// 6.824's unreliable network: 10% loss, up to 27 ms delays, some long delays.

@@ -108,7 +108,10 @@ fn rpc_bytes() {
         }
         let got = h.sim().stats().bytes - bytes0;
         let expected = 2 * sent; // each command goes to each of 2 followers once
-        h.assert(got <= expected + 50_000, format!("too many RPC bytes: {got}, expected ~{expected}"));
+        h.assert(
+            got <= expected + 50_000,
+            format!("too many RPC bytes: {got}, expected ~{expected}"),
+        );
     });
 }
 
@@ -140,7 +143,8 @@ fn fail_no_agree() {
         for k in 1..=3 {
             h.disconnect(h.other(leader, k));
         }
-        let (index, _) = h.start_at(leader, 20).unwrap_or_else(|| h.fail("leader rejected Start()"));
+        let (index, _) =
+            h.start_at(leader, 20).unwrap_or_else(|| h.fail("leader rejected Start()"));
         h.run_ms(2000);
         let (n, _) = h.n_committed(index);
         h.assert(n == 0, format!("{n} committed but no majority"));
@@ -224,7 +228,8 @@ fn backup() {
             h.one(v, 3, true);
         }
         let leader2 = h.check_one_leader();
-        let other = (1..=4).map(|k| h.other(leader1, k)).find(|n| *n != leader2 && h.is_connected(*n));
+        let other =
+            (1..=4).map(|k| h.other(leader1, k)).find(|n| *n != leader2 && h.is_connected(*n));
         let other = other.unwrap_or_else(|| h.fail("no other connected node"));
         h.disconnect(other);
         for _ in 0..50 {

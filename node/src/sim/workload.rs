@@ -142,7 +142,14 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
     let mut rec = Recorder::default();
     let mut run = WorkloadRun::default();
     let mut clients: Vec<Client> = (0..wl.clients as u64)
-        .map(|p| Client { process: p, client: 1000 + p, seq: 0, op: None, next_at: 0, leader_hint: None })
+        .map(|p| Client {
+            process: p,
+            client: 1000 + p,
+            seq: 0,
+            op: None,
+            next_at: 0,
+            leader_hint: None,
+        })
         .collect();
     let mut next_process = wl.clients as u64;
     let mut next_client = 1000 + wl.clients as u64;
@@ -182,9 +189,10 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
         // answered): completions only move later, which keeps the check sound.
         for mut reply in sim.take_replies() {
             reply.time = now;
-            let Some(c) = clients.iter_mut().find(|c| {
-                c.op.as_ref().is_some_and(|op| op.attempts.contains(&reply.token))
-            }) else {
+            let Some(c) = clients
+                .iter_mut()
+                .find(|c| c.op.as_ref().is_some_and(|op| op.attempts.contains(&reply.token)))
+            else {
                 continue;
             };
             let Some(op) = c.op.as_mut() else { continue };
@@ -203,7 +211,15 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
                     c.next_at = reply.time + wl.think_us;
                 }
                 Response::Fail { error, .. } => {
-                    complete(&mut rec, c.process, &op.cmd, "fail", Value::Null, reply.time, Some(&error));
+                    complete(
+                        &mut rec,
+                        c.process,
+                        &op.cmd,
+                        "fail",
+                        Value::Null,
+                        reply.time,
+                        Some(&error),
+                    );
                     run.fail += 1;
                     c.op = None;
                     c.next_at = reply.time + wl.think_us;
@@ -332,7 +348,12 @@ fn inject(sim: &mut SimCluster, ids: &[NodeId], wl: &WorkloadConfig, rec: &mut R
         let victim = sim.leader().unwrap_or(ids[0]);
         sim.set_clock(victim, 0, wl.skew_rate);
         sim.net.isolate(victim, ids);
-        nemesis_event(rec, "clock-rate", json!({"node": victim.to_string(), "rate": wl.skew_rate}), now);
+        nemesis_event(
+            rec,
+            "clock-rate",
+            json!({"node": victim.to_string(), "rate": wl.skew_rate}),
+            now,
+        );
         nemesis_event(rec, "isolate", json!(victim.to_string()), now);
         return;
     }
