@@ -79,9 +79,10 @@
     // ---- geometry ----
     var t0 = 0, t1 = END, W = 0, H = 0;
     function resize() {
-      var dpr = window.devicePixelRatio || 1;
       W = Math.max(320, wrap.clientWidth);
       H = AXIS + S.rows.length * S.laneH + PAD;
+      // Many lanes on a high-density screen would make a huge canvas: cap it at ~32M pixels.
+      var dpr = Math.max(0.5, Math.min(window.devicePixelRatio || 1, Math.sqrt(32e6 / (W * H))));
       canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr);
       canvas.style.height = H + 'px';
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);

@@ -92,6 +92,8 @@ struct Inner {
     config: ServerConfig,
     env: Environment<'static>,
     runs: runs::Runs,
+    /// Summaries of runs already read.
+    scan_cache: crate::store::ScanCache,
     /// One check at a time: a check uses every core, a second one would only halve both.
     check_gate: tokio::sync::Semaphore,
 }
@@ -108,6 +110,7 @@ impl AppState {
                 config,
                 env: crate::render::environment(),
                 runs,
+                scan_cache: crate::store::ScanCache::default(),
                 check_gate: tokio::sync::Semaphore::new(1),
             }),
         }
@@ -115,6 +118,16 @@ impl AppState {
 
     fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    /// Every run in the store, newest first (read on the blocking pool).
+    async fn scan(&self) -> Vec<crate::store::RunSummary> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::store::scan_cached(&state.inner.config.store, &state.inner.scan_cache)
+        })
+        .await
+        .unwrap_or_default()
     }
 }
 

@@ -140,12 +140,49 @@ fn subdirs(dir: &Path) -> Vec<String> {
 
 /// Every run in the store, newest first (by start time, then test name).
 pub fn scan(store: &Path) -> Vec<RunSummary> {
+    scan_cached(store, &ScanCache::default())
+}
+
+/// What a run's summary was read from: the files' modification times and sizes.
+type Stamp = [Option<(std::time::SystemTime, u64)>; 3];
+
+/// Summaries already read, so that an index of many runs does not re-parse every
+/// `results.json` on each request; an entry is re-read when its files change.
+#[derive(Debug, Default)]
+pub struct ScanCache {
+    entries: std::sync::Mutex<std::collections::BTreeMap<PathBuf, (Stamp, RunSummary)>>,
+}
+
+fn stamp_of(dir: &Path) -> Stamp {
+    let one = |name: &str| {
+        std::fs::metadata(dir.join(name)).ok().and_then(|m| Some((m.modified().ok()?, m.len())))
+    };
+    [one("test.json"), one("results.json"), one("report.html")]
+}
+
+/// [`scan`], reusing `cache` for runs whose files have not changed.
+pub fn scan_cached(store: &Path, cache: &ScanCache) -> Vec<RunSummary> {
     let mut runs = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    // A panic while holding the lock leaves a consistent map; keep using it.
+    let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
     for test in subdirs(store) {
         for time in subdirs(&store.join(&test)) {
-            runs.push(summary(&test, &time, &store.join(&test).join(&time)));
+            let dir = store.join(&test).join(&time);
+            let stamp = stamp_of(&dir);
+            let summary = match entries.get(&dir) {
+                Some((s, r)) if *s == stamp => r.clone(),
+                _ => {
+                    let r = summary(&test, &time, &dir);
+                    entries.insert(dir.clone(), (stamp, r.clone()));
+                    r
+                }
+            };
+            seen.insert(dir);
+            runs.push(summary);
         }
     }
+    entries.retain(|k, _| seen.contains(k));
     runs.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| a.test.cmp(&b.test)));
     runs
 }
@@ -215,8 +252,14 @@ mod tests {
                 .unwrap();
         }
         std::os::unix::fs::symlink("20260101T000000.000Z", s.join("a/latest")).unwrap();
-        let runs = scan(s);
+        let cache = ScanCache::default();
+        let runs = scan_cached(s, &cache);
         assert_eq!(runs.len(), 2);
+        // A changed results.json is read again.
+        let d = s.join("a/20260101T000000.000Z");
+        std::fs::write(d.join("results.json"), r#"{"verdict":"unknown","x":1}"#).unwrap();
+        assert_eq!(scan_cached(s, &cache)[1].verdict, "unknown");
+        std::fs::write(d.join("results.json"), r#"{"verdict":"linearizable"}"#).unwrap();
         assert_eq!((runs[0].test.as_str(), runs[0].verdict.as_str()), ("b", "illegal"));
         assert_eq!(runs[1].faults, "partition,kill");
         assert_eq!(runs[1].duration, "30 s");

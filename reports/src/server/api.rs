@@ -21,15 +21,14 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{ApiError, AppState};
-use crate::{store, write_report, ReportInput};
+use crate::{write_report, ReportInput};
 
 /// `GET /api/index?verdict=`: the runs in the store as JSON, newest first.
 pub(crate) async fn index(
     State(state): State<AppState>,
     Query(q): Query<std::collections::BTreeMap<String, String>>,
 ) -> Json<Value> {
-    let root = state.config().store.clone();
-    let runs = tokio::task::spawn_blocking(move || store::scan(&root)).await.unwrap_or_default();
+    let runs = state.scan().await;
     let runs: Vec<_> = match q.get("verdict").map(String::as_str) {
         None | Some("all") | Some("") => runs,
         Some(v) => runs.into_iter().filter(|r| r.verdict == v).collect(),

@@ -34,8 +34,7 @@ fn page(state: &AppState, name: &str, ctx: minijinja::Value) -> Response {
 }
 
 async fn scan(state: &AppState) -> Vec<RunSummary> {
-    let store = state.config().store.clone();
-    tokio::task::spawn_blocking(move || store::scan(&store)).await.unwrap_or_default()
+    state.scan().await
 }
 
 /// `GET /`: every run, newest first, filterable by verdict.
