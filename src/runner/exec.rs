@@ -56,7 +56,7 @@ fn secs(s: f64) -> Duration {
 pub fn check_binaries(cfg: &RunConfig) -> anyhow::Result<()> {
     match cfg.system {
         SystemKind::Faultline if !cfg.node_binary.is_file() => bail!(
-            "faultline-node not found at {}; run `cargo build --release` (it is built next to \
+            "faultline-node not found at {}; run `cargo build --release --workspace` (it is built next to \
              `faultline`) or pass --node-binary",
             cfg.node_binary.display()
         ),
