@@ -5,12 +5,15 @@ use std::path::{Path, PathBuf};
 use faultline_checker::formats::{self, Format};
 use faultline_checker::{check, CheckOptions, CheckResult, History, ModelSpec};
 
-/// `/work/shared/testdata/porcupine` or `$FAULTLINE_TESTDATA/porcupine`.
+/// Porcupine's test data: `$FAULTLINE_TESTDATA` (the `porcupine` directory, as the checker's
+/// tests read it) or `../shared/testdata/porcupine` beside the checkout.
 pub fn porcupine(rel: &str) -> PathBuf {
-    let base = std::env::var_os("FAULTLINE_TESTDATA")
+    std::env::var_os("FAULTLINE_TESTDATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata"));
-    base.join("porcupine").join(rel)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/porcupine")
+        })
+        .join(rel)
 }
 
 /// Reads and checks a file; `None` (with a printed reason) when the test data is absent.
