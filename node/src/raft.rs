@@ -20,12 +20,14 @@ pub mod action;
 pub mod config;
 pub mod core;
 mod election;
+pub mod error;
 pub mod log;
 pub mod message;
 pub mod progress;
 pub mod read_index;
 mod replication;
 mod snapshot;
+mod status;
 pub mod types;
 
 #[cfg(test)]

@@ -16,7 +16,10 @@
 //!   PersistHardState | PersistEntries | PersistSnapshot | Send | Respond(token, Response)
 //! ```
 
+mod output;
 mod pending;
+
+pub use output::{Applied, Output, ServiceConfig, Status};
 
 use crate::api::{Command, Op, Response};
 use crate::kv::Kv;
@@ -24,9 +27,7 @@ use crate::raft::action::Action;
 use crate::raft::config::{ConfigError, RaftConfig};
 use crate::raft::core::{DurableState, RaftCore};
 use crate::raft::message::Message;
-use crate::raft::types::{
-    Entry, EntryPayload, HardState, LogIndex, NodeId, ReadMode, Role, Snapshot, Term, UnsafeBug,
-};
+use crate::raft::types::{Entry, EntryPayload, LogIndex, NodeId, ReadMode, Role, Term, UnsafeBug};
 use pending::Pending;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -34,97 +35,6 @@ use serde::{Deserialize, Serialize};
 /// Identifies one client request; chosen by the driver, unique among pending requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RequestToken(pub u64);
-
-/// Configuration of the service layer (the core has its own [`RaftConfig`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceConfig {
-    /// How `get` is served.
-    pub read_mode: ReadMode,
-    /// Take a snapshot and compact the log once the log holds more bytes than this.
-    pub snapshot_threshold_bytes: usize,
-    /// A request not answered within this many ticks gets `unknown` / `timeout`.
-    pub request_timeout_ticks: u64,
-}
-
-impl Default for ServiceConfig {
-    fn default() -> Self {
-        ServiceConfig {
-            read_mode: ReadMode::ReadIndex,
-            snapshot_threshold_bytes: 1 << 20,
-            request_timeout_ticks: 200,
-        }
-    }
-}
-
-/// What the driver must do, in order. The ordering rule of [`Action`] applies: a `Send`
-/// after a `Persist*` waits until that persist is durable.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Output {
-    /// See [`Action::PersistHardState`].
-    PersistHardState(HardState),
-    /// See [`Action::PersistEntries`]; call [`Service::on_persisted`] once durable.
-    PersistEntries {
-        /// Delete the log from this index on before appending.
-        truncate_from: Option<LogIndex>,
-        /// The entries to append.
-        entries: Vec<Entry>,
-    },
-    /// See [`Action::PersistSnapshot`].
-    PersistSnapshot {
-        /// The snapshot.
-        snapshot: Snapshot,
-        /// Keep the entries above the snapshot.
-        retain_suffix: bool,
-    },
-    /// Send a peer message (best effort).
-    Send(Message),
-    /// Answer the client request `token`.
-    Respond {
-        /// The request.
-        token: RequestToken,
-        /// The answer.
-        response: Response,
-    },
-}
-
-/// A snapshot of the node's state for `GET /v1/status`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Status {
-    /// This node.
-    pub id: u64,
-    /// `leader`, `follower`, `candidate` or `pre-candidate`.
-    pub role: String,
-    /// Current term.
-    pub term: u64,
-    /// The known leader.
-    pub leader: Option<u64>,
-    /// Commit index.
-    pub commit_index: u64,
-    /// Applied index.
-    pub applied_index: u64,
-    /// Last log index.
-    pub last_log_index: u64,
-    /// Entries held after the snapshot.
-    pub log_entries: u64,
-    /// Index covered by the latest snapshot.
-    pub snapshot_index: u64,
-    /// Size of the latest snapshot's data.
-    pub snapshot_bytes: u64,
-}
-
-/// One thing applied to the state machine, as recorded by [`Service::trace_applies`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Applied {
-    /// A committed entry.
-    Entry(Entry),
-    /// A snapshot covering everything up to `index` (term `term`).
-    Snapshot {
-        /// The snapshot's last index.
-        index: LogIndex,
-        /// The term of that entry.
-        term: Term,
-    },
-}
 
 /// The KV service: Raft core + state machine + pending requests. Never does I/O.
 #[derive(Debug)]
@@ -340,9 +250,17 @@ impl Service {
 
     /// Takes a snapshot and compacts the log once it exceeds the threshold.
     fn maybe_compact(&mut self) {
-        if self.core.log_bytes() < self.cfg.snapshot_threshold_bytes
-            || self.applied <= self.core.snapshot_index()
-        {
+        let snap = self.core.snapshot_index();
+        if self.core.log_bytes() < self.cfg.snapshot_threshold_bytes || self.applied <= snap {
+            return;
+        }
+        // Compact only when the applied part of the log is worth it (about half the
+        // threshold): a leader holding many uncommitted entries must not snapshot the
+        // whole state machine after every single apply.
+        let held = self.core.last_index().0.saturating_sub(snap.0).max(1);
+        let applied_part = self.applied.0 - snap.0;
+        let applied_bytes = self.core.log_bytes() as u128 * applied_part as u128 / held as u128;
+        if applied_bytes < (self.cfg.snapshot_threshold_bytes / 2) as u128 {
             return;
         }
         let data = self.kv.snapshot();

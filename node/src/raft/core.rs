@@ -4,6 +4,7 @@
 
 use crate::raft::action::{Action, ReadId};
 use crate::raft::config::{ConfigError, RaftConfig};
+pub use crate::raft::error::{CompactError, ProposeError, ReadIndexError};
 use crate::raft::log::RaftLog;
 use crate::raft::message::{Body, Message};
 use crate::raft::progress::Progress;
@@ -14,7 +15,6 @@ use crate::raft::types::{
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
-use thiserror::Error;
 
 /// What a node recovered from its storage at start-up.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -25,43 +25,6 @@ pub struct DurableState {
     pub snapshot: Option<Snapshot>,
     /// The log entries after the snapshot (entries at or below its index are ignored).
     pub entries: Vec<Entry>,
-}
-
-/// A proposal was refused; nothing was appended.
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
-pub enum ProposeError {
-    /// This node is not the leader; `leader` is the one it knows of.
-    #[error("not leader (leader: {leader:?})")]
-    NotLeader {
-        /// The leader this node knows of.
-        leader: Option<NodeId>,
-    },
-}
-
-/// A ReadIndex request was refused.
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
-pub enum ReadIndexError {
-    /// This node is not the leader; `leader` is the one it knows of.
-    #[error("not leader (leader: {leader:?})")]
-    NotLeader {
-        /// The leader this node knows of.
-        leader: Option<NodeId>,
-    },
-}
-
-/// A compaction request was refused.
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
-pub enum CompactError {
-    /// The index is not applied yet or is already compacted.
-    #[error("cannot compact to {index}: applied {applied}, snapshot {snapshot}")]
-    OutOfRange {
-        /// The requested index.
-        index: LogIndex,
-        /// The applied index.
-        applied: LogIndex,
-        /// The current snapshot index.
-        snapshot: LogIndex,
-    },
 }
 
 /// Counters for status and tests.
@@ -349,88 +312,6 @@ impl RaftCore {
             self.flush_leader();
         }
         std::mem::take(&mut self.actions)
-    }
-
-    /// This node's id.
-    pub fn id(&self) -> NodeId {
-        self.cfg.id
-    }
-    /// The configuration.
-    pub fn config(&self) -> &RaftConfig {
-        &self.cfg
-    }
-    /// Current role.
-    pub fn role(&self) -> Role {
-        self.role
-    }
-    /// Current term.
-    pub fn term(&self) -> Term {
-        self.term
-    }
-    /// The vote cast in the current term.
-    pub fn vote(&self) -> Option<NodeId> {
-        self.vote
-    }
-    /// The leader of the current term, when known.
-    pub fn leader(&self) -> Option<NodeId> {
-        self.leader
-    }
-    /// The commit index.
-    pub fn commit_index(&self) -> LogIndex {
-        self.commit
-    }
-    /// Entries up to here were handed out for applying.
-    pub fn applied_index(&self) -> LogIndex {
-        self.applied
-    }
-    /// Index of the last log entry.
-    pub fn last_index(&self) -> LogIndex {
-        self.log.last_index()
-    }
-    /// Term of the last log entry.
-    pub fn last_term(&self) -> Term {
-        self.log.last_term()
-    }
-    /// Number of entries held in memory (after the snapshot).
-    pub fn log_entries(&self) -> usize {
-        self.log.len()
-    }
-    /// Approximate bytes of the entries held.
-    pub fn log_bytes(&self) -> usize {
-        self.log.bytes()
-    }
-    /// The index covered by the latest snapshot (0 when none).
-    pub fn snapshot_index(&self) -> LogIndex {
-        self.log.snapshot_index()
-    }
-    /// The size of the latest snapshot's data.
-    pub fn snapshot_bytes(&self) -> usize {
-        self.snapshot.as_ref().map_or(0, |s| s.data.len())
-    }
-    /// The entry at `index`, if held in memory.
-    pub fn entry(&self, index: LogIndex) -> Option<&Entry> {
-        self.log.entry(index)
-    }
-    /// The term of the entry at `index`, if known.
-    pub fn term_at(&self, index: LogIndex) -> Option<Term> {
-        self.log.term_at(index)
-    }
-    /// Counters.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
-    }
-    /// Logical time in ticks since start.
-    pub fn ticks(&self) -> u64 {
-        self.ticks
-    }
-    /// The current hard state.
-    pub fn hard_state(&self) -> HardState {
-        HardState { term: self.term, vote: self.vote }
-    }
-    /// True when this leader has committed an entry of its own term, so that its commit
-    /// index is up to date (Raft thesis §6.4 step 1).
-    pub fn committed_in_term(&self) -> bool {
-        self.log.term_at(self.commit) == Some(self.term)
     }
 
     /// The size of a majority of voters.

@@ -7,10 +7,13 @@ use super::SimConfig;
 use crate::api::{Command, Response};
 use crate::raft::message::Message;
 use crate::raft::types::{EntryPayload, LogIndex, NodeId, Role, Term, UnsafeBug};
-use crate::service::{Applied, Output, RequestToken, Service};
+use crate::service::{Output, RequestToken, Service};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
+
+mod faults;
+mod invariants;
 
 /// A client reply, as it leaves the node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -324,41 +327,6 @@ impl SimCluster {
         self.record_applied(id, applied);
     }
 
-    /// Checks applied entries against every other node's (State Machine Safety, §5.4.3).
-    fn record_applied(&mut self, id: NodeId, applied: Vec<Applied>) {
-        let Some(node) = self.nodes.get_mut(&id) else { return };
-        for a in applied {
-            match a {
-                Applied::Snapshot { index, .. } => {
-                    node.applied_last = index;
-                    self.stats.snapshots_installed += 1;
-                }
-                Applied::Entry(e) => {
-                    if e.index != node.applied_last.next() {
-                        self.violations.push(format!(
-                            "{id} applied {} after {} (out of order)",
-                            e.index, node.applied_last
-                        ));
-                    }
-                    node.applied_last = e.index;
-                    match self.committed.get(&e.index) {
-                        Some((t, p)) if (*t, p) != (e.term, &e.payload) => {
-                            self.violations.push(format!(
-                                "{id} applied index {} term {} but another node applied term {} there",
-                                e.index, e.term, t
-                            ));
-                        }
-                        Some(_) => {}
-                        None => {
-                            self.committed.insert(e.index, (e.term, e.payload.clone()));
-                        }
-                    }
-                    node.applied.insert(e.index, e.payload);
-                }
-            }
-        }
-    }
-
     /// Puts a message on the network (loss and delay drawn now).
     fn send_now(&mut self, msg: Message) {
         self.stats.messages += 1;
@@ -408,67 +376,6 @@ impl SimCluster {
         replies
     }
 
-    /// Crashes a node: its service and unsynced writes are gone.
-    pub fn crash(&mut self, id: NodeId) {
-        if let Some(node) = self.nodes.get_mut(&id) {
-            tracing::debug!(%id, "crash");
-            node.service = None;
-            node.disk.crash();
-            node.held.clear();
-            node.stashed.clear();
-            node.paused = false;
-            node.epoch += 1;
-        }
-    }
-
-    /// Restarts a crashed node from its durable state (no-op when it is up).
-    pub fn restart(&mut self, id: NodeId) {
-        if self.nodes.get(&id).is_some_and(|n| n.service.is_none()) {
-            tracing::debug!(%id, "restart");
-            self.boot(id);
-        }
-    }
-
-    /// True when the node is running (not crashed).
-    pub fn is_up(&self, id: NodeId) -> bool {
-        self.nodes.get(&id).is_some_and(|n| n.service.is_some())
-    }
-
-    /// Pauses a node (SIGSTOP): its events wait until [`resume`](Self::resume).
-    pub fn pause(&mut self, id: NodeId) {
-        if let Some(n) = self.nodes.get_mut(&id) {
-            n.paused = true;
-        }
-    }
-
-    /// Resumes a paused node: its stashed events run now.
-    pub fn resume(&mut self, id: NodeId) {
-        let now = self.now;
-        if let Some(n) = self.nodes.get_mut(&id) {
-            n.paused = false;
-            for e in std::mem::take(&mut n.stashed) {
-                self.queue.push(now, e);
-            }
-        }
-    }
-
-    /// Sets a node's clock: `rate` scales its tick speed; a positive `jump_us` fires the
-    /// ticks that the jump skips at once (a negative one is not modelled beyond the rate).
-    pub fn set_clock(&mut self, id: NodeId, jump_us: i64, rate: f64) {
-        let ticks = if jump_us > 0 { jump_us as u64 / self.cfg.tick_us } else { 0 };
-        if let Some(n) = self.nodes.get_mut(&id) {
-            n.rate = rate.max(0.01);
-            if let Some(s) = n.service.as_mut() {
-                for _ in 0..ticks {
-                    s.tick();
-                }
-            }
-        }
-        if ticks > 0 {
-            self.drain(id);
-        }
-    }
-
     /// The node's service, when it is up.
     pub fn service(&self, id: NodeId) -> Option<&Service> {
         self.nodes.get(&id).and_then(|n| n.service.as_ref())
@@ -492,28 +399,5 @@ impl SimCluster {
     /// The leader of the highest term among running nodes, if any.
     pub fn leader(&self) -> Option<NodeId> {
         self.leaders().into_iter().max_by_key(|(_, t)| *t).map(|(id, _)| id)
-    }
-
-    /// How many nodes applied `index`, and the payload they agree on.
-    pub fn n_committed(&self, index: LogIndex) -> (usize, Option<EntryPayload>) {
-        let mut count = 0;
-        let mut value = None;
-        for n in self.nodes.values() {
-            if let Some(p) = n.applied.get(&index) {
-                count += 1;
-                value = Some(p.clone());
-            }
-        }
-        (count, value)
-    }
-
-    /// The payload applied at `index` by any node.
-    pub fn committed_at(&self, index: LogIndex) -> Option<&EntryPayload> {
-        self.committed.get(&index).map(|(_, p)| p)
-    }
-
-    /// The highest index any node applied.
-    pub fn max_committed(&self) -> LogIndex {
-        self.committed.keys().next_back().copied().unwrap_or_default()
     }
 }

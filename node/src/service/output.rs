@@ -1,0 +1,100 @@
+//! The service's configuration and what comes out of it: driver outputs, status, the
+//! apply trace.
+
+use crate::api::Response;
+use crate::raft::message::Message;
+use crate::raft::types::{Entry, HardState, LogIndex, ReadMode, Snapshot, Term};
+use serde::{Deserialize, Serialize};
+
+use super::RequestToken;
+
+/// Configuration of the service layer (the core has its own [`RaftConfig`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// How `get` is served.
+    pub read_mode: ReadMode,
+    /// Take a snapshot and compact the log once the log holds more bytes than this.
+    pub snapshot_threshold_bytes: usize,
+    /// A request not answered within this many ticks gets `unknown` / `timeout`.
+    pub request_timeout_ticks: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            read_mode: ReadMode::ReadIndex,
+            snapshot_threshold_bytes: 1 << 20,
+            request_timeout_ticks: 200,
+        }
+    }
+}
+
+/// What the driver must do, in order. The ordering rule of [`Action`] applies: a `Send`
+/// after a `Persist*` waits until that persist is durable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// See [`Action::PersistHardState`].
+    PersistHardState(HardState),
+    /// See [`Action::PersistEntries`]; call [`Service::on_persisted`] once durable.
+    PersistEntries {
+        /// Delete the log from this index on before appending.
+        truncate_from: Option<LogIndex>,
+        /// The entries to append.
+        entries: Vec<Entry>,
+    },
+    /// See [`Action::PersistSnapshot`].
+    PersistSnapshot {
+        /// The snapshot.
+        snapshot: Snapshot,
+        /// Keep the entries above the snapshot.
+        retain_suffix: bool,
+    },
+    /// Send a peer message (best effort).
+    Send(Message),
+    /// Answer the client request `token`.
+    Respond {
+        /// The request.
+        token: RequestToken,
+        /// The answer.
+        response: Response,
+    },
+}
+
+/// A snapshot of the node's state for `GET /v1/status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// This node.
+    pub id: u64,
+    /// `leader`, `follower`, `candidate` or `pre-candidate`.
+    pub role: String,
+    /// Current term.
+    pub term: u64,
+    /// The known leader.
+    pub leader: Option<u64>,
+    /// Commit index.
+    pub commit_index: u64,
+    /// Applied index.
+    pub applied_index: u64,
+    /// Last log index.
+    pub last_log_index: u64,
+    /// Entries held after the snapshot.
+    pub log_entries: u64,
+    /// Index covered by the latest snapshot.
+    pub snapshot_index: u64,
+    /// Size of the latest snapshot's data.
+    pub snapshot_bytes: u64,
+}
+
+/// One thing applied to the state machine, as recorded by [`Service::trace_applies`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// A committed entry.
+    Entry(Entry),
+    /// A snapshot covering everything up to `index` (term `term`).
+    Snapshot {
+        /// The snapshot's last index.
+        index: LogIndex,
+        /// The term of that entry.
+        term: Term,
+    },
+}
