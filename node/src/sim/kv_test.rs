@@ -31,8 +31,16 @@ fn kv_run(cfg: SimConfig, wl: &WorkloadConfig) -> (Verdict, WorkloadRun, Vec<Str
 /// Runs the seeds of a test and asserts every history is linearizable.
 fn linearizable(name: &str, seeds: u64, cfg: impl Fn(u64) -> SimConfig, wl: &WorkloadConfig) {
     for seed in super::seeds_from_env(1, seeds) {
-        let (verdict, run, violations) = kv_run(cfg(seed), wl);
         let repro = super::repro(name, seed);
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kv_run(cfg(seed), wl)));
+        let (verdict, run, violations) = match outcome {
+            Ok(o) => o,
+            Err(panic) => {
+                eprintln!("{repro}");
+                std::panic::resume_unwind(panic);
+            }
+        };
         assert!(violations.is_empty(), "{name}: safety violation {violations:?}\n{repro}");
         assert!(run.ok > 10, "{name}: only {} operations succeeded\n{repro}", run.ok);
         if verdict != Verdict::Linearizable {
@@ -200,4 +208,26 @@ fn bug_lease_skew_is_caught() {
             .build()
     };
     caught("bug_lease_skew_is_caught", 1..13, cfg, &wl(Faults::ClockSkew));
+}
+
+#[test]
+fn bug_ack_before_fsync_is_caught() {
+    // Slow fsyncs widen the window in which acknowledged entries exist only in memory.
+    let cfg = |s| {
+        SimConfig::builder()
+            .seed(s)
+            .nodes(3)
+            .fsync_us(30_000)
+            .bug(Some(UnsafeBug::AckBeforeFsync))
+            .build()
+    };
+    let w = WorkloadConfig { nemesis_interval_us: 100_000, ..wl(Faults::Crashes) };
+    caught("bug_ack_before_fsync_is_caught", 1..41, cfg, &w);
+}
+
+#[test]
+fn kv_slow_fsync_crashes() {
+    let cfg = |s| SimConfig::builder().seed(s).nodes(3).fsync_us(30_000).build();
+    let w = WorkloadConfig { nemesis_interval_us: 100_000, ..wl(Faults::Crashes) };
+    linearizable("kv_slow_fsync_crashes", 3, cfg, &w);
 }
