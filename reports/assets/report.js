@@ -152,23 +152,14 @@
         var x0 = X(n.s), x1 = Math.max(X(n.e), x0 + 2), rgb = NEM[n.kind] || '120,120,120';
         if (x1 < GUT || x0 > W) return;
         ctx.fillStyle = 'rgba(' + rgb + ',0.13)'; ctx.fillRect(x0, AXIS, x1 - x0, H - AXIS);
-        ctx.fillStyle = 'rgba(' + rgb + ',0.9)'; ctx.fillRect(x0, AXIS - 5, x1 - x0, 4);
       });
-      // axis
+      // grid lines (the axis labels are drawn last, over the bars, at the visible top)
       var step = niceStep(t1 - t0, plotW());
-      ctx.fillStyle = '#374151'; ctx.strokeStyle = '#e5e7eb'; ctx.lineWidth = 1;
+      ctx.strokeStyle = '#e5e7eb'; ctx.lineWidth = 1;
       for (var t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
         var x = Math.round(X(t)) + 0.5;
-        ctx.beginPath(); ctx.moveTo(x, AXIS - 6); ctx.lineTo(x, H); ctx.stroke();
-        ctx.fillText(fmtTime(t), x + 3, 9);
+        ctx.beginPath(); ctx.moveTo(x, AXIS); ctx.lineTo(x, H); ctx.stroke();
       }
-      // fault labels
-      ctx.font = '11px system-ui, sans-serif';
-      D.nem.forEach(function (n) {
-        var x0 = Math.max(X(n.s), GUT + 2);
-        if (x0 > W || X(n.e) < GUT) return;
-        ctx.fillStyle = 'rgba(' + (NEM[n.kind] || '120,120,120') + ',1)'; ctx.fillText(n.label, x0 + 2, 20);
-      });
       // bars
       drawn = 0;
       var from = lower(t0 - S.maxDur), to = lower(t1 + 1), hasViol = S.viols.length > 0;
@@ -226,6 +217,7 @@
       S.viols.forEach(function (v) { drawViolation(v, bh); });
       drawRelated(bh);
       ctx.restore();
+      drawAxis(step);
       if (status) status.textContent = 'timeline-drawn bars=' + drawn + ' lanes=' + S.rows.length +
         ' plots=' + document.querySelectorAll('figure.plot svg').length;
       document.body.setAttribute('data-timeline', 'drawn');
@@ -241,6 +233,8 @@
     }
     function drawViolation(v, bh) {
       var pts = linPoints(v);
+      // Zoomed out, a long prefix is a blur: draw only its last steps, up to the anomaly.
+      if (pts.length > plotW() / 4) pts = pts.slice(-40);
       ctx.strokeStyle = '#1565c0'; ctx.lineWidth = 2; ctx.fillStyle = '#1565c0';
       if (pts.length) {
         ctx.beginPath(); ctx.moveTo(pts[0][0], pts[0][1]);
@@ -270,6 +264,30 @@
       });
     }
 
+    // The time axis and fault labels stay at the top of the visible part of the timeline.
+    function drawAxis(step) {
+      var sy = Math.max(0, Math.min(wrap.scrollTop, H - AXIS));
+      ctx.fillStyle = 'rgba(255,255,255,0.96)'; ctx.fillRect(0, sy, W, AXIS);
+      ctx.save(); ctx.beginPath(); ctx.rect(GUT, 0, plotW(), H); ctx.clip();
+      D.nem.forEach(function (n) {
+        var x0 = X(n.s), x1 = Math.max(X(n.e), x0 + 2);
+        if (x1 < GUT || x0 > W) return;
+        ctx.fillStyle = 'rgba(' + (NEM[n.kind] || '120,120,120') + ',0.9)'; ctx.fillRect(x0, sy + AXIS - 5, x1 - x0, 4);
+      });
+      ctx.font = '11px system-ui, sans-serif'; ctx.textBaseline = 'middle';
+      ctx.fillStyle = '#374151'; ctx.strokeStyle = '#9ca3af'; ctx.lineWidth = 1;
+      for (var t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
+        var x = Math.round(X(t)) + 0.5;
+        ctx.beginPath(); ctx.moveTo(x, sy + AXIS - 8); ctx.lineTo(x, sy + AXIS - 5); ctx.stroke();
+        ctx.fillText(fmtTime(t), x + 3, sy + 9);
+      }
+      D.nem.forEach(function (n) {
+        var x0 = Math.max(X(n.s), GUT + 2);
+        if (x0 > W || X(n.e) < GUT) return;
+        ctx.fillStyle = 'rgba(' + (NEM[n.kind] || '120,120,120') + ',1)'; ctx.fillText(n.label, x0 + 2, sy + 19);
+      });
+      ctx.restore();
+    }
     function drawRelated(bh) {
       ctx.font = 'bold 11px system-ui, sans-serif';
       (D.related || []).forEach(function (rel) {
@@ -355,6 +373,7 @@
     });
     canvas.addEventListener('mouseleave', function () { tip.hidden = true; });
     window.addEventListener('resize', function () { resize(); draw(); });
+    wrap.addEventListener('scroll', redraw);
 
     // ---- first draw, synchronously (so a headless --dump-dom sees it) ----
     var first = D.violations.length ? D.violations[0].k : 'all';
