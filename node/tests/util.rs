@@ -196,6 +196,7 @@ impl Cluster {
         Client {
             addrs: self.nodes.iter().map(|n| n.client_addr.clone()).collect(),
             http: self.http.clone(),
+            logs: self.dir.path().to_path_buf(),
         }
     }
 }
@@ -205,6 +206,8 @@ impl Cluster {
 pub struct Client {
     addrs: Vec<String>,
     http: reqwest::Client,
+    /// Where the nodes' logs are, to print them when a request fails.
+    logs: PathBuf,
 }
 
 impl Client {
@@ -244,7 +247,15 @@ impl Client {
             leader = leader % n + 1;
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
-        panic!("request {body} got no definite answer in {timeout:?} (last: {last})");
+        let logs: String = (1..=n)
+            .map(|i| {
+                let log = std::fs::read_to_string(self.logs.join(format!("n{i}.log")));
+                format!("--- n{i}\n{}", log.unwrap_or_default())
+            })
+            .collect();
+        panic!(
+            "request {body} got no definite answer in {timeout:?} (last: {last}); logs:\n{logs}"
+        );
     }
 }
 
