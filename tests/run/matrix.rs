@@ -71,12 +71,18 @@ fn soak() {
 fn catch_rates() {
     let seeds = env_u64("FAULTLINE_CATCH_SEEDS", 5);
     let secs = env_u64("FAULTLINE_CATCH_SECS", 60).to_string();
+    // Measured catch rates (30-60 s runs, seeds 1..): see the lead's notes; the combination
+    // for each bug is the one that exposes it best among those tried.
     #[rustfmt::skip]
     let combos: [(&str, &[&str]); 4] = [
-        ("stale-reads",     &["--workload", "register", "--nemesis", "partition", "--keys", "2"]),
-        ("no-dedup",        &["--workload", "kv", "--nemesis", "partition,kill", "--mix", "get=1,append=3"]),
-        ("commit-old-term", &["--workload", "cas-register", "--nemesis", "partition,kill", "--nodes", "5"]),
-        ("lease-skew",      &["--workload", "register", "--read-mode", "lease", "--nemesis", "clock,partition", "--keys", "2"]),
+        ("stale-reads",     &["--workload", "register", "--nemesis", "partition", "--keys", "2",
+                              "--concurrency", "9", "--rate", "300", "--nemesis-interval", "2"]),
+        ("no-dedup",        &["--workload", "kv", "--nemesis", "partition,kill",
+                              "--mix", "get=1,append=3", "--nemesis-interval", "2"]),
+        ("commit-old-term", &["--workload", "kv", "--nemesis", "kill,partition", "--nodes", "5",
+                              "--nemesis-interval", "1"]),
+        ("lease-skew",      &["--workload", "register", "--read-mode", "lease",
+                              "--nemesis", "clock,partition", "--keys", "2", "--nemesis-interval", "2"]),
     ];
     let mut missed = Vec::new();
     for (bug, args) in combos {
@@ -85,16 +91,7 @@ fn catch_rates() {
             let _one = util::cluster_lock();
             let store = tempfile::tempdir().unwrap();
             let seed = seed.to_string();
-            let mut all = vec![
-                "--unsafe-bug",
-                bug,
-                "--time-limit",
-                &secs,
-                "--seed",
-                &seed,
-                "--nemesis-interval",
-                "2",
-            ];
+            let mut all = vec!["--unsafe-bug", bug, "--time-limit", &secs, "--seed", &seed];
             all.extend_from_slice(args);
             let r = run_faultline(store.path(), &all);
             assert!(r.code == 0 || r.code == 1 || r.code == 2, "harness error: {r:?}");
