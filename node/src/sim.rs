@@ -1,4 +1,4 @@
-//! The seeded deterministic simulator: every node's [`Service`] on one thread, a simulated
+//! The seeded deterministic simulator: every node's [`Service`](crate::service::Service) on one thread, a simulated
 //! network, one simulated disk per node, virtual time and one seeded `ChaCha8Rng`.
 //!
 //! ```text

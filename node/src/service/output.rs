@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::RequestToken;
 
-/// Configuration of the service layer (the core has its own [`RaftConfig`]).
+/// Configuration of the service layer (the core has its own [`RaftConfig`](crate::raft::RaftConfig)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceConfig {
     /// How `get` is served.
@@ -29,20 +29,20 @@ impl Default for ServiceConfig {
     }
 }
 
-/// What the driver must do, in order. The ordering rule of [`Action`] applies: a `Send`
+/// What the driver must do, in order. The ordering rule of [`Action`](crate::raft::Action) applies: a `Send`
 /// after a `Persist*` waits until that persist is durable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
-    /// See [`Action::PersistHardState`].
+    /// See [`Action::PersistHardState`](crate::raft::Action::PersistHardState).
     PersistHardState(HardState),
-    /// See [`Action::PersistEntries`]; call [`Service::on_persisted`] once durable.
+    /// See [`Action::PersistEntries`](crate::raft::Action::PersistEntries); call [`Service::on_persisted`](super::Service::on_persisted) once durable.
     PersistEntries {
         /// Delete the log from this index on before appending.
         truncate_from: Option<LogIndex>,
         /// The entries to append.
         entries: Vec<Entry>,
     },
-    /// See [`Action::PersistSnapshot`].
+    /// See [`Action::PersistSnapshot`](crate::raft::Action::PersistSnapshot).
     PersistSnapshot {
         /// The snapshot.
         snapshot: Snapshot,
@@ -85,7 +85,7 @@ pub struct Status {
     pub snapshot_bytes: u64,
 }
 
-/// One thing applied to the state machine, as recorded by [`Service::trace_applies`].
+/// One thing applied to the state machine, as recorded by [`Service::trace_applies`](super::Service::trace_applies).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Applied {
     /// A committed entry.
