@@ -17,6 +17,7 @@
 //! - [`logs`]: node-log excerpts around faults.
 //! - [`sample`]: synthetic histories for examples, tests and benchmarks.
 //! - [`store`]: reading the store (run summaries, safe paths).
+//! - [`checks`]: a check's place in the store, and the store's timestamps.
 //! - [`server`]: the axum service of `faultline serve` ([`server::app`]).
 //! - [`error`]: the error type, [`ReportError`].
 //!
@@ -40,6 +41,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod checks;
 pub mod error;
 pub mod explain;
 pub mod input;

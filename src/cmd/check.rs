@@ -1,5 +1,6 @@
-//! `faultline check`: read history files, check them, print a summary (or `--json`), and exit
-//! with the verdict's code (0 linearizable, 1 not, 2 unknown, 3 error).
+//! `faultline check`: read history files, check them, store each check with its report
+//! (`store/checks/<stamp>/`: the history, `results.json`, `report.html`), print a summary (or
+//! `--json`), and exit with the verdict's code (0 linearizable, 1 not, 2 unknown, 3 error).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use faultline_checker::formats::{self, Format};
 use faultline_checker::{check, CheckOptions, CheckResult, History, ModelSpec, Verdict};
+use faultline_reports::checks;
 
 use crate::Exit;
 
@@ -44,6 +46,12 @@ pub struct CheckArgs {
     /// Print one JSON object per file on stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// The store: each check is kept under `<store>/checks/<stamp>/` with its report.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Do not store the check or write a report.
+    #[arg(long)]
+    pub no_report: bool,
 }
 
 impl CheckArgs {
@@ -85,11 +93,16 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         let result = check(&history, &model, &opts)
             .with_context(|| format!("checking {}", file.display()))?;
         overall = overall.combine(result.verdict);
+        let report =
+            if args.no_report { None } else { Some(store_check(&args, file, &history, &result)?) };
         if args.json {
-            let out = serde_json::json!({ "file": file, "result": result });
+            let out = serde_json::json!({ "file": file, "result": result, "report": report });
             println!("{out}");
         } else {
             print_summary(file, &history, &result);
+            if let Some(r) = report {
+                println!("  report: {}", r.display());
+            }
         }
     }
     Ok(match overall {
@@ -97,6 +110,35 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         Verdict::Illegal => Exit::Anomaly,
         Verdict::Unknown => Exit::Unknown,
     })
+}
+
+/// Keeps the check in the store: a copy of the history, `results.json` and `report.html`.
+fn store_check(
+    args: &CheckArgs,
+    file: &std::path::Path,
+    history: &History,
+    result: &CheckResult,
+) -> anyhow::Result<PathBuf> {
+    // The wall clock names the store directory.
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now();
+    let (id, dir) = checks::create_check_dir(&args.store, now)
+        .with_context(|| format!("creating a check directory in {}", args.store.display()))?;
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("jsonl");
+    let copy = dir.join(format!("history.{ext}"));
+    std::fs::copy(file, &copy)
+        .with_context(|| format!("copying {} to {}", file.display(), copy.display()))?;
+    let mut command = format!("faultline check --model {}", args.model);
+    for (flag, on) in [(" --no-partition", args.no_partition), (" --all-keys", args.all_keys)] {
+        if on {
+            command.push_str(flag);
+        }
+    }
+    if let Some(init) = &args.initial {
+        command.push_str(&format!(" --initial {init}"));
+    }
+    command.push_str(&format!(" {}", file.display()));
+    Ok(checks::write_check(&dir, &id, history, result, "cli", command)?)
 }
 
 fn print_summary(file: &std::path::Path, h: &History, r: &CheckResult) {

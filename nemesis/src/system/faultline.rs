@@ -44,7 +44,7 @@ impl System for Faultline {
         (8000, 7000)
     }
 
-    fn command(&self, node: &NodeInfo, _all: &[NodeInfo], _tag: &str) -> Vec<OsString> {
+    fn command(&self, node: &NodeInfo, all: &[NodeInfo], _tag: &str) -> Vec<OsString> {
         let mut v: Vec<OsString> = vec![self.binary.clone().into()];
         let mut arg = |s: String| v.push(s.into());
         arg("--id".into());
@@ -56,6 +56,11 @@ impl System for Faultline {
         for (id, addr) in &node.peers {
             arg("--peer".into());
             arg(format!("{id}={addr}"));
+        }
+        // Peers' client addresses, so a follower's not-leader answer names where to go.
+        for other in all.iter().filter(|o| o.id != node.id) {
+            arg("--peer-client".into());
+            arg(format!("{}={}", other.id, other.client_addr));
         }
         arg("--data-dir".into());
         arg(node.data_dir.display().to_string());

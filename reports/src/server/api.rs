@@ -8,8 +8,7 @@
 // Names each check's directory after the wall-clock time, as the runner names runs.
 #![allow(clippy::disallowed_methods)]
 
-use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -21,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{ApiError, AppState};
-use crate::{write_report, ReportInput};
+use crate::checks::{create_check_dir, write_check};
 
 /// `GET /api/index?verdict=`: the runs in the store as JSON, newest first.
 pub(crate) async fn index(
@@ -88,46 +87,6 @@ pub(crate) fn require_api_content_type(headers: &HeaderMap) -> Result<String, Ap
     }
 }
 
-/// Creates `store/checks/<stamp>/`, suffixing `-2`, `-3`... on a clash.
-fn new_check_dir(store: &std::path::Path) -> std::io::Result<(String, PathBuf)> {
-    let checks = store.join("checks");
-    std::fs::create_dir_all(&checks)?;
-    let stamp = stamp(SystemTime::now());
-    for n in 1.. {
-        let id = if n == 1 { stamp.clone() } else { format!("{stamp}-{n}") };
-        match std::fs::create_dir(checks.join(&id)) {
-            Ok(()) => return Ok((id.clone(), checks.join(id))),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    unreachable!("the loop above only ends by returning")
-}
-
-/// `20261122T002512.345Z`, the store's directory names (as `faultline run` writes them).
-pub(crate) fn stamp(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // civil_from_days (H. Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{day:02}T{:02}{:02}{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
-
 /// `POST /api/check?model=cas-register`: checks the history in the body, stores it with its
 /// results and report under `store/checks/<id>/`, and answers the verdict and links.
 pub(crate) async fn check(
@@ -167,20 +126,17 @@ pub(crate) async fn check(
         let result = run_check(&history, &model, &opts)
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
         let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
-        let (id, dir) = new_check_dir(&store_dir).map_err(|e| internal(e.to_string()))?;
+        let (id, dir) = create_check_dir(&store_dir, SystemTime::now())
+            .map_err(|e| internal(e.to_string()))?;
         let name = match format {
             Format::Edn => "history.edn",
             Format::JepsenLog => "history.log",
             _ => "history.jsonl",
         };
         std::fs::write(dir.join(name), &body[..]).map_err(|e| internal(e.to_string()))?;
-        let results = json!({ "verdict": result.verdict, "source": "api", "check": result });
-        let text = serde_json::to_string_pretty(&results).map_err(|e| internal(e.to_string()))?;
-        std::fs::write(dir.join("results.json"), text + "\n")
+        let command = format!("faultline check --model {} {name}", model.name());
+        write_check(&dir, &id, &history, &result, "api", command)
             .map_err(|e| internal(e.to_string()))?;
-        let input = ReportInput::new(format!("checks/{id}"), &history, &result)
-            .command(format!("faultline check --model {} {name}", model.name()));
-        write_report(&dir, &input).map_err(|e| internal(e.to_string()))?;
         let base = format!("/runs/checks/{id}");
         Ok(json!({
             "id": id,
@@ -198,16 +154,4 @@ pub(crate) async fn check(
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok((StatusCode::OK, Json(value)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stamps_like_the_runner() {
-        assert_eq!(stamp(UNIX_EPOCH), "19700101T000000.000Z");
-        let t = UNIX_EPOCH + Duration::from_millis(1_795_307_112_345);
-        assert_eq!(stamp(t), "20261122T002512.345Z");
-    }
 }
