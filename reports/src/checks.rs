@@ -104,7 +104,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let a = create_check_dir(d.path(), UNIX_EPOCH).unwrap();
         let b = create_check_dir(d.path(), UNIX_EPOCH).unwrap();
-        assert_eq!((a.0.as_str(), b.0.as_str()), ("19700101T000000.000Z", "19700101T000000.000Z-2"));
+        assert_eq!(
+            (a.0.as_str(), b.0.as_str()),
+            ("19700101T000000.000Z", "19700101T000000.000Z-2")
+        );
         assert!(b.1.is_dir());
     }
 }

@@ -126,8 +126,8 @@ pub(crate) async fn check(
         let result = run_check(&history, &model, &opts)
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
         let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
-        let (id, dir) = create_check_dir(&store_dir, SystemTime::now())
-            .map_err(|e| internal(e.to_string()))?;
+        let (id, dir) =
+            create_check_dir(&store_dir, SystemTime::now()).map_err(|e| internal(e.to_string()))?;
         let name = match format {
             Format::Edn => "history.edn",
             Format::JepsenLog => "history.log",
