@@ -1,18 +1,18 @@
-//! Throughput and latency of a real 3-node cluster on loopback (a benchmark, not a test),
-//! side by side with etcd when `etcd` is on the PATH.
+//! Throughput and latency of a real 3-node faultline cluster on loopback, the node alone: no
+//! proxies between nodes, a minimal client straight to the leader (a benchmark, not a test).
+//! For faultline and etcd side by side under the harness's own clients and cluster control,
+//! use `faultline bench cluster`.
 //!
 //! ```text
 //!   cargo bench -p faultline-node --bench cluster
 //!   cargo bench -p faultline-node --bench cluster -- --concurrency 128 --secs 20 --nodes 5
-//!   cargo bench -p faultline-node --bench cluster -- --system faultline|etcd|both
-//!   BENCH_CONCURRENCY=16 BENCH_SECS=5 BENCH_SYSTEM=faultline cargo bench -p faultline-node --bench cluster
+//!   BENCH_CONCURRENCY=16 BENCH_SECS=5 BENCH_READ_MODE=lease cargo bench -p faultline-node --bench cluster
 //! ```
 //!
-//! For each system: start the processes (fresh data dirs), find the leader, then run a put
-//! phase and a get phase of `secs` seconds each, with `concurrency` clients sending HTTP/JSON
-//! requests to the leader back to back. Prints ops/s and p50/p99 latency of the successful
-//! requests, and the count of other answers. faultline gets are linearizable (ReadIndex by
-//! default); etcd gets are its default linearizable range requests through its JSON gateway.
+//! Starts the processes (fresh data dirs), finds the leader, then runs a put phase and a get
+//! phase of `secs` seconds each, with `concurrency` clients sending HTTP/JSON requests to the
+//! leader back to back. Prints ops/s and p50/p99 latency of the successful requests, and the
+//! count of other answers. Gets are linearizable (ReadIndex) by default.
 
 // A benchmark measures real time and spawns real processes.
 #![allow(clippy::disallowed_methods)]
@@ -20,13 +20,10 @@
 #[path = "../tests/util.rs"]
 mod util;
 
-#[path = "cluster/etcd.rs"]
-mod etcd;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use util::{op, Cluster};
 
 #[derive(Clone)]
@@ -35,19 +32,15 @@ struct Options {
     secs: u64,
     nodes: u64,
     read_mode: String,
-    system: String,
 }
 
 fn options() -> Options {
     let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-    let has_etcd = std::process::Command::new("etcd").arg("--version").output().is_ok();
     let mut o = Options {
         concurrency: env("BENCH_CONCURRENCY", 64),
         secs: env("BENCH_SECS", 10),
         nodes: env("BENCH_NODES", 3),
         read_mode: std::env::var("BENCH_READ_MODE").unwrap_or_else(|_| "read-index".into()),
-        system: std::env::var("BENCH_SYSTEM")
-            .unwrap_or_else(|_| if has_etcd { "both" } else { "faultline" }.into()),
     };
     let args: Vec<String> = std::env::args().collect();
     for pair in args.windows(2) {
@@ -57,37 +50,32 @@ fn options() -> Options {
             ("--secs", Some(n)) => o.secs = n,
             ("--nodes", Some(n)) => o.nodes = n,
             ("--read-mode", _) => o.read_mode = pair[1].clone(),
-            ("--system", _) => o.system = pair[1].clone(),
             _ => {}
         }
     }
     o
 }
 
-/// Where the load goes and how requests look.
+/// Where the load goes.
 struct Target {
     http: reqwest::Client,
     /// Base URL of the leader.
     url: String,
-    etcd: bool,
 }
 
 impl Target {
     /// One request; true when it succeeded.
     async fn call(&self, put: bool, client: u64, seq: u64, key: &str, value: &str) -> bool {
-        let (path, body) = match (self.etcd, put) {
-            (false, true) => ("/v1/kv", op(client, seq, "put", key, Some(value))),
-            (false, false) => ("/v1/kv", op(client, seq, "get", key, None)),
-            (true, true) => {
-                ("/v3/kv/put", json!({"key": etcd::b64(key), "value": etcd::b64(value)}))
-            }
-            (true, false) => ("/v3/kv/range", json!({"key": etcd::b64(key)})),
+        let body = if put {
+            op(client, seq, "put", key, Some(value))
+        } else {
+            op(client, seq, "get", key, None)
         };
-        let url = format!("{}{path}", self.url);
+        let url = format!("{}/v1/kv", self.url);
         let Ok(resp) = self.http.post(url).json(&body).send().await else { return false };
         let ok = resp.status().as_u16() == 200;
         let Ok(reply) = resp.json::<Value>().await else { return false };
-        ok && (self.etcd || reply["status"] == "ok")
+        ok && reply["status"] == "ok"
     }
 }
 
@@ -187,7 +175,7 @@ async fn bench_faultline(o: &Options) {
     let cluster = Cluster::start(o.nodes, &["--read-mode", &o.read_mode]);
     let leader = cluster.wait_leader(Duration::from_secs(15)).await;
     let url = format!("http://{}", cluster.nodes[(leader - 1) as usize].client_addr);
-    drive("faultline", Target { http: http_client(o), url, etcd: false }, o).await;
+    drive("faultline", Target { http: http_client(o), url }, o).await;
     for id in 1..=o.nodes {
         if let Some(s) = cluster.status(id).await {
             println!(
@@ -198,16 +186,6 @@ async fn bench_faultline(o: &Options) {
     }
 }
 
-async fn bench_etcd(o: &Options) {
-    let http = http_client(o);
-    let cluster = etcd::EtcdCluster::start(o.nodes);
-    let Some(url) = cluster.leader_url(&http, Duration::from_secs(20)).await else {
-        println!("etcd: no leader within 20 s; skipped");
-        return;
-    };
-    drive("etcd", Target { http, url, etcd: true }, o).await;
-}
-
 fn main() {
     let o = options();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
@@ -215,12 +193,5 @@ fn main() {
         "cluster bench: {} nodes on loopback, {} clients, {} s per phase, faultline read mode {}",
         o.nodes, o.concurrency, o.secs, o.read_mode
     );
-    rt.block_on(async {
-        if o.system == "faultline" || o.system == "both" {
-            bench_faultline(&o).await;
-        }
-        if o.system == "etcd" || o.system == "both" {
-            bench_etcd(&o).await;
-        }
-    });
+    rt.block_on(bench_faultline(&o));
 }
