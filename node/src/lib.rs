@@ -12,7 +12,10 @@
 //! - [`api`]: client commands and responses (typed and JSON).
 //! - [`kv`]: the pure state machine: `apply(&Command) -> Response`.
 //! - [`service`]: core + state machine + pending client requests, without I/O.
-//! - [`storage`]: what survives a crash.
+//! - [`storage`]: what survives a crash (the trait, `MemStorage`, and the file WAL with
+//!   checksummed records and atomic snapshots in [`storage::wal`]).
+//! - [`runtime`]: the tokio driver of real processes: the event loop, the WAL task, the peer
+//!   transport (one-way TCP, binary frames), the HTTP client/admin API, and the node clock.
 //! - `sim`: `SimCluster`, one thread, virtual time, one seeded rng.
 //!
 //! # Example
