@@ -1,3 +1,4 @@
 //! Integration tests of the `faultline` command, all in one binary (ripgrep's layout).
 
+mod check;
 mod run;
