@@ -97,6 +97,8 @@ mod tests {
         assert_eq!(timestamp(UNIX_EPOCH), "19700101T000000.000Z");
         let t = UNIX_EPOCH + Duration::from_millis(1_795_307_112_345);
         assert_eq!(timestamp(t), "20261122T002512.345Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(&timestamp(leap)[..8], "20000229");
     }
 
     #[test]

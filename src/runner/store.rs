@@ -12,7 +12,9 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
+
+use faultline_reports::checks::create_stamped_dir;
 
 /// A run's directory in the store.
 #[derive(Debug, Clone)]
@@ -30,22 +32,8 @@ impl RunDir {
     /// # Errors
     /// The directory or the links cannot be created.
     pub fn create(store: &Path, name: &str) -> io::Result<RunDir> {
-        let stamp = timestamp(SystemTime::now());
         let test_dir = store.join(name);
-        std::fs::create_dir_all(&test_dir)?;
-        let mut start_time = stamp.clone();
-        let mut n = 1;
-        let path = loop {
-            let p = test_dir.join(&start_time);
-            match std::fs::create_dir(&p) {
-                Ok(()) => break p,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    n += 1;
-                    start_time = format!("{stamp}-{n}");
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        let (start_time, path) = create_stamped_dir(&test_dir, SystemTime::now())?;
         relink(&test_dir.join("latest"), Path::new(&start_time))?;
         relink(&store.join("latest"), &Path::new(name).join(&start_time))?;
         Ok(RunDir { path, start_time })
@@ -60,47 +48,9 @@ fn relink(link: &Path, target: &Path) -> io::Result<()> {
     std::fs::rename(&tmp, link)
 }
 
-/// `YYYYMMDDTHHMMSS.mmmZ` in UTC.
-pub fn timestamp(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, day) = civil_from_days(days as i64);
-    format!(
-        "{y:04}{m:02}{day:02}T{:02}{:02}{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day): Howard Hinnant's `civil_from_days`.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(timestamp(UNIX_EPOCH), "19700101T000000.000Z");
-        let t = UNIX_EPOCH + Duration::from_millis(1_795_307_112_345);
-        assert_eq!(timestamp(t), "20261122T002512.345Z");
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(&timestamp(leap)[..8], "20000229");
-    }
 
     #[test]
     fn layout_and_latest_links() {
