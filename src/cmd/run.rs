@@ -163,8 +163,12 @@ impl RunArgs {
 /// Bad settings, a missing binary, a cluster that cannot start, Ctrl-C.
 pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let cfg = args.resolve()?;
-    let progress = !args.no_progress && std::io::stderr().is_terminal();
-    let results = runner::execute(&cfg, RunOptions { progress })?;
+    let terminal = std::io::stderr().is_terminal();
+    let opts = RunOptions {
+        progress: !args.no_progress && terminal,
+        progress_lines: !args.no_progress && !terminal,
+    };
+    let results = runner::execute(&cfg, opts)?;
     let summary = runner::results::summary(&results);
     if args.json {
         eprintln!("{summary}");

@@ -34,6 +34,9 @@ use super::store::RunDir;
 pub struct RunOptions {
     /// Draw the progress line on stderr (when it is a terminal).
     pub progress: bool,
+    /// Print a plain progress line on stderr every 5 s instead (when stderr is a pipe, e.g.
+    /// under `faultline serve`, which streams it as server-sent events, or in CI logs).
+    pub progress_lines: bool,
 }
 
 /// What the workload phase measured.
@@ -95,7 +98,7 @@ pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> 
         .context("starting the async runtime")?;
     let result = tracing::dispatcher::with_default(&dispatch, || {
         tracing::info!(name = %cfg.name, seed = cfg.seed, dir = %dir.path.display(), "run starts");
-        rt.block_on(run(cfg, &dir, pb.clone()))
+        rt.block_on(run(cfg, &dir, pb.clone(), opts.progress_lines))
     });
     pb.finish_and_clear();
     rt.shutdown_timeout(Duration::from_secs(2));
@@ -105,7 +108,12 @@ pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> 
     result.map_err(|e| e.context(format!("run directory: {}", dir.path.display())))
 }
 
-async fn run(cfg: &RunConfig, dir: &RunDir, pb: ProgressBar) -> anyhow::Result<RunResults> {
+async fn run(
+    cfg: &RunConfig,
+    dir: &RunDir,
+    pb: ProgressBar,
+    lines: bool,
+) -> anyhow::Result<RunResults> {
     let began = Instant::now();
     let spec =
         ClusterSpec::new(system_kind(cfg), cfg.nodes, cfg.backend(), dir.path.clone(), cfg.seed);
@@ -121,7 +129,7 @@ async fn run(cfg: &RunConfig, dir: &RunDir, pb: ProgressBar) -> anyhow::Result<R
     let (recorder, writer) = Recorder::create(&history_path, std::time::Instant::now())
         .context("creating history.jsonl")?;
     let phase = tokio::select! {
-        r = drive(cfg, &cluster, recorder.clone(), pb.clone()) => r,
+        r = drive(cfg, &cluster, recorder.clone(), pb.clone(), lines) => r,
         _ = tokio::signal::ctrl_c() => {
             cleanup.cleanup_now();
             Err(anyhow!("interrupted (Ctrl-C); the cluster was torn down, the history so far kept"))
@@ -232,6 +240,7 @@ async fn drive(
     cluster: &Cluster,
     recorder: Recorder,
     pb: ProgressBar,
+    lines: bool,
 ) -> anyhow::Result<Phase> {
     let endpoints = cluster
         .client_addrs()
@@ -259,7 +268,7 @@ async fn drive(
             }
         })
     };
-    let ticker = tokio::spawn(progress::tick(pb.clone(), recorder.clone(), active));
+    let ticker = tokio::spawn(progress::tick(pb.clone(), recorder.clone(), active, lines));
 
     let limit = secs(cfg.time_limit);
     let start = Instant::now();

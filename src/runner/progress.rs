@@ -85,8 +85,8 @@ pub fn bar(enabled: bool) -> ProgressBar {
 }
 
 /// Updates `pb` twice a second until the task is aborted; also logs a line every 5 s so that
-/// `faultline.log` shows progress when stderr is not a terminal.
-pub async fn tick(pb: ProgressBar, recorder: Recorder, active: ActiveFaults) {
+/// `faultline.log` shows progress, and with `lines` prints it on stderr too.
+pub async fn tick(pb: ProgressBar, recorder: Recorder, active: ActiveFaults, lines: bool) {
     let mut every = tokio::time::interval(Duration::from_millis(500));
     let mut n = 0u64;
     loop {
@@ -105,6 +105,9 @@ pub async fn tick(pb: ProgressBar, recorder: Recorder, active: ActiveFaults) {
         );
         if n.is_multiple_of(10) {
             tracing::info!(target: "faultline::progress", "{msg}");
+            if lines {
+                eprintln!("progress {secs:.0}s: {msg}");
+            }
         }
         pb.set_message(msg);
         pb.tick();
