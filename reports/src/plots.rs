@@ -238,12 +238,38 @@ fn quantiles(history: &History, faults: &[Interval], axis: &Axis) -> Result<Stri
         }
     }
     let hi = series[3].iter().map(|p| p.1).fold(0.0, f64::max).max(1e-3) * 1.15;
+    let colors = [
+        RGBColor(44, 160, 44),
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(214, 39, 40),
+    ];
+    let lines = ["p50", "p95", "p99", "max"]
+        .into_iter()
+        .zip(colors)
+        .zip(series)
+        .map(|((n, c), s)| (n, c, s));
+    line_chart("Latency quantiles of ok operations (ms)", faults, axis, hi, lines.collect())
+}
+
+/// A named, coloured line of `(x, y)` points.
+type Line<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+
+/// One line per `(name, colour, points)`, fault intervals shaded, a legend: the shape of the
+/// quantile and throughput plots.
+fn line_chart(
+    caption: &str,
+    faults: &[Interval],
+    axis: &Axis,
+    hi: f64,
+    lines: Vec<Line<'_>>,
+) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&root)
-            .caption("Latency quantiles of ok operations (ms)", ("sans-serif", 15))
+            .caption(caption, ("sans-serif", 15))
             .margin(8)
             .x_label_area_size(30)
             .y_label_area_size(56)
@@ -256,16 +282,9 @@ fn quantiles(history: &History, faults: &[Interval], axis: &Axis) -> Result<Stri
             .draw()
             .map_err(|e| e.to_string())?;
         shade(&mut chart, faults, axis, (0.0, hi))?;
-        let names = ["p50", "p95", "p99", "max"];
-        let colors = [
-            RGBColor(44, 160, 44),
-            RGBColor(31, 119, 180),
-            RGBColor(255, 127, 14),
-            RGBColor(214, 39, 40),
-        ];
-        for ((s, name), color) in series.iter().zip(names).zip(colors) {
+        for (name, color, pts) in lines {
             chart
-                .draw_series(LineSeries::new(s.iter().copied(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
                 .map_err(|e| e.to_string())?
                 .label(name)
                 .legend(move |(x, y)| {
@@ -302,47 +321,19 @@ fn throughput(history: &History, faults: &[Interval], axis: &Axis) -> Result<Str
     let rate = |c: u64| c as f64 / secs.max(1e-12);
     let hi =
         counts.iter().flat_map(|c| c.iter().copied()).map(rate).fold(0.0, f64::max).max(1.0) * 1.15;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Throughput (completions per second)", ("sans-serif", 15))
-            .margin(8)
-            .x_label_area_size(30)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0f64..axis.end, 0f64..hi)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc(format!("time ({})", axis.unit))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        shade(&mut chart, faults, axis, (0.0, hi))?;
-        let colors = [RGBColor(46, 125, 50), RGBColor(198, 40, 40), RGBColor(239, 108, 0)];
-        for (o, (name, color)) in ["ok", "fail", "info"].into_iter().zip(colors).enumerate() {
-            let pts: Vec<(f64, f64)> = counts
+    let colors = [RGBColor(46, 125, 50), RGBColor(198, 40, 40), RGBColor(239, 108, 0)];
+    let lines = ["ok", "fail", "info"]
+        .into_iter()
+        .zip(colors)
+        .enumerate()
+        .map(|(o, (name, color))| {
+            let pts = counts
                 .iter()
                 .enumerate()
                 .map(|(b, c)| ((b as f64 + 0.5) * width, rate(c[o])))
                 .collect();
-            chart
-                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                });
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
-    }
-    Ok(svg)
+            (name, color, pts)
+        })
+        .collect();
+    line_chart("Throughput (completions per second)", faults, axis, hi, lines)
 }
