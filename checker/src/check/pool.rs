@@ -106,32 +106,31 @@ fn run_model<M: Model>(
                 }
             });
         }
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| loop {
-                    if limits.stop.load(Ordering::Relaxed) != 0 {
-                        break;
-                    }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&p) = order.get(i) else { break };
-                    let (key, ops) = &parts[p];
-                    let r = check_part(model, key.clone(), ops, &limits, opts.witness);
-                    let bad = matches!(&r, Ok(k) if k.verdict == Verdict::Illegal) || r.is_err();
-                    if bad && !opts.all_keys {
-                        let _ = limits.stop.compare_exchange(
-                            0,
-                            STOP_CANCEL,
-                            Ordering::Relaxed,
-                            Ordering::Relaxed,
-                        );
-                    }
-                    // The lock is only held to store a result; a poisoned lock means another
-                    // worker panicked, which scope() re-raises anyway.
-                    results.lock().unwrap_or_else(|e| e.into_inner())[p] = Some(r);
-                })
-            })
-            .collect();
-        for w in workers {
+        let work = || loop {
+            if limits.stop.load(Ordering::Relaxed) != 0 {
+                break;
+            }
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&p) = order.get(i) else { break };
+            let (key, ops) = &parts[p];
+            let r = check_part(model, key.clone(), ops, &limits, opts.witness);
+            let bad = matches!(&r, Ok(k) if k.verdict == Verdict::Illegal) || r.is_err();
+            if bad && !opts.all_keys {
+                let _ = limits.stop.compare_exchange(
+                    0,
+                    STOP_CANCEL,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            // The lock is only held to store a result; a poisoned lock means another worker
+            // panicked, which scope() re-raises anyway.
+            results.lock().unwrap_or_else(|e| e.into_inner())[p] = Some(r);
+        };
+        // The calling thread is one of the workers: a single partition spawns nothing.
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        work();
+        for w in helpers {
             let _ = w.join();
         }
         drop(done_tx);
