@@ -76,7 +76,7 @@ pub struct RunArgs {
     /// Print one JSON result object on stdout (the summary goes to stderr).
     #[arg(long)]
     pub json: bool,
-    /// The test's name in the store [default: <system>-<workload>-<faults>].
+    /// The test's name in the store (default: `<system>-<workload>-<faults>`).
     #[arg(long)]
     pub name: Option<String>,
     /// The faultline-node binary [default: next to this executable].
