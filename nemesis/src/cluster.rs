@@ -24,7 +24,7 @@ use crate::proxy::{Pids, Proxies};
 use crate::state::{self, Registry};
 use crate::system::etcd::Etcd;
 use crate::system::faultline::Faultline;
-use crate::system::{NodeInfo, System};
+use crate::system::{NodeInfo, Status, System};
 use crate::{Backend, ClusterSpec, Error, Outcome, SystemKind};
 
 mod control;
@@ -222,10 +222,15 @@ impl Cluster {
         })
     }
 
+    /// What every node says about itself, in node order (`None`: not answering).
+    pub async fn statuses(&self) -> Vec<Option<Status>> {
+        let probes = self.nodes.iter().map(|n| self.system.probe(&self.http, n));
+        futures::future::join_all(probes).await
+    }
+
     /// The current leader's name, if some node claims leadership (highest term wins).
     pub async fn leader(&self) -> Option<String> {
-        let probes = self.nodes.iter().map(|n| self.system.probe(&self.http, n));
-        let statuses = futures::future::join_all(probes).await;
+        let statuses = self.statuses().await;
         statuses
             .iter()
             .enumerate()

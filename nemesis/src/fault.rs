@@ -22,12 +22,15 @@ pub enum Fault {
     Clock,
     /// Random packet loss between nodes (netns backend only; skipped under local).
     Loss,
+    /// The Raft paper's Figure 8 as a sequence of partitions that follows the leaders
+    /// (see [`crate::figure8`]); needs a system that reports its log indexes.
+    Figure8,
 }
 
 impl Fault {
     /// All kinds, in a fixed order.
-    pub const ALL: [Fault; 5] =
-        [Fault::Partition, Fault::Kill, Fault::Pause, Fault::Clock, Fault::Loss];
+    pub const ALL: [Fault; 6] =
+        [Fault::Partition, Fault::Kill, Fault::Pause, Fault::Clock, Fault::Loss, Fault::Figure8];
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
@@ -37,6 +40,7 @@ impl Fault {
             Fault::Pause => "pause",
             Fault::Clock => "clock",
             Fault::Loss => "loss",
+            Fault::Figure8 => "figure8",
         }
     }
 
@@ -68,7 +72,7 @@ impl FromStr for Fault {
     fn from_str(s: &str) -> Result<Self, Error> {
         Fault::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| {
             Error::Spec(format!(
-                "nemesis: unknown fault {s:?} (expected partition, kill, pause, clock or loss)"
+                "nemesis: unknown fault {s:?} (expected partition, kill, pause, clock, loss or figure8)"
             ))
         })
     }
@@ -125,6 +129,8 @@ pub enum Action {
         /// Drop probability in (0, 1).
         probability: f64,
     },
+    /// Run the Figure 8 partition sequence (resolved step by step against the cluster).
+    Figure8,
 }
 
 impl Action {
@@ -138,6 +144,7 @@ impl Action {
                 Fault::Clock
             }
             Action::Loss { .. } => Fault::Loss,
+            Action::Figure8 => Fault::Figure8,
         }
     }
 
@@ -151,6 +158,7 @@ impl Action {
             Action::ClockStrobe { .. } => "clock-strobe",
             Action::ClockRate { .. } => "clock-rate",
             Action::Loss { .. } => "start-loss",
+            Action::Figure8 => "start-partition",
         }
     }
 
@@ -164,6 +172,7 @@ impl Action {
                 "clock-reset"
             }
             Action::Loss { .. } => "stop-loss",
+            Action::Figure8 => "stop-partition",
         }
     }
 
@@ -184,6 +193,7 @@ impl Action {
             }
             Action::ClockRate { nodes, rate } => json!({ "nodes": names(nodes), "rate": rate }),
             Action::Loss { probability } => json!({ "probability": probability }),
+            Action::Figure8 => json!({ "shape": "figure8" }),
         }
     }
 }

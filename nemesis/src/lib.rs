@@ -8,6 +8,7 @@
 //! - [`partition`]: pure partition shapes and their grudges (petgraph).
 //! - [`fault`], [`schedule`]: the fault vocabulary and the seeded plan.
 //! - [`nemesis`]: [`Nemesis`]: runs the plan against a cluster, reporting [`NemesisEvent`]s.
+//! - [`figure8`]: the Raft paper's Figure 8 as a partition sequence that follows the leaders.
 //! - `proxy`, `procnet`, `netns`, `process`, `state`: the real backends and cleanup.
 //!
 //! # Backends
@@ -68,6 +69,7 @@
 pub mod cluster;
 mod error;
 pub mod fault;
+pub mod figure8;
 pub mod nemesis;
 mod netns;
 mod outcome;
@@ -89,4 +91,4 @@ pub use partition::{Grudge, Shape};
 pub use schedule::{NemesisConfig, Schedule};
 pub use spec::{Backend, ClusterSpec, SystemKind};
 pub use system::etcd::CLOCK_SKIP_REASON;
-pub use system::{NodeInfo, System};
+pub use system::{NodeInfo, Status, System};

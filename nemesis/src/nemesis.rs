@@ -97,6 +97,21 @@ impl Nemesis {
         events: &UnboundedSender<NemesisEvent>,
     ) -> Result<Outcome, Error> {
         self.end(cluster, events).await?;
+        if action == Action::Figure8 {
+            // A sequence of grudges: it reports each step itself and leaves the last one
+            // installed for `end` to heal.
+            self.active = Some(Action::Figure8);
+            let outcome = crate::figure8::run(cluster, events).await?;
+            if matches!(outcome, Outcome::Skipped(_)) {
+                self.active = None;
+                let _ = events.send(NemesisEvent::new(
+                    action.start_event(),
+                    action.to_json(),
+                    outcome.clone(),
+                ));
+            }
+            return Ok(outcome);
+        }
         let (action, outcome) = install(cluster, action).await?;
         tracing::info!(f = action.start_event(), outcome = outcome.as_str(), "nemesis");
         let _ =
@@ -229,6 +244,7 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, Outcome),
             (action.clone(), Outcome::combine(outs))
         }
         Action::Loss { probability } => (action.clone(), cluster.set_loss(probability)?),
+        Action::Figure8 => unreachable!("Nemesis::start runs the figure8 sequence itself"),
     })
 }
 
@@ -255,6 +271,7 @@ async fn undo(cluster: &Cluster, action: &Action) -> Result<(serde_json::Value, 
             (json!({ "nodes": names(nodes) }), Outcome::combine(outs))
         }
         Action::Loss { .. } => (json!({}), cluster.set_loss(0.0)?),
+        Action::Figure8 => (json!({ "shape": "figure8" }), cluster.heal()?),
     })
 }
 

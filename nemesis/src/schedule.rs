@@ -56,6 +56,7 @@ impl Schedule {
             .iter()
             .copied()
             .filter(|f| *f != Fault::Partition || !shapes.is_empty())
+            .filter(|f| *f != Fault::Figure8 || n >= 3)
             .collect();
         Schedule { faults, shapes, n, rng: ChaCha8Rng::seed_from_u64(config.seed) }
     }
@@ -87,6 +88,7 @@ impl Schedule {
                 let p = [0.05, 0.1, 0.2, 0.3][self.rng.random_range(0..4)];
                 Action::Loss { probability: p }
             }
+            Fault::Figure8 => Action::Figure8,
         })
     }
 

@@ -59,6 +59,10 @@ pub struct Status {
     pub is_leader: bool,
     /// Its current term.
     pub term: u64,
+    /// Its commit index, where the system reports it.
+    pub commit_index: Option<u64>,
+    /// The index of the last entry in its log, where the system reports it.
+    pub last_index: Option<u64>,
 }
 
 /// How the local backend must proxy this system's peer traffic.

@@ -97,7 +97,7 @@ impl System for Etcd {
             let body: StatusBody = resp.json().await.ok()?;
             let term = body.raft_term.and_then(|t| t.parse().ok()).unwrap_or(0);
             let is_leader = body.leader.as_deref() == Some(body.header.member_id.as_str());
-            Some(Status { is_leader, term })
+            Some(Status { is_leader, term, commit_index: None, last_index: None })
         })
     }
 

@@ -29,6 +29,8 @@ pub struct Faultline {
 struct StatusBody {
     role: String,
     term: u64,
+    commit_index: u64,
+    last_log_index: u64,
 }
 
 impl System for Faultline {
@@ -89,7 +91,12 @@ impl System for Faultline {
             let url = format!("http://{}/v1/status", node.client_addr);
             let resp = http.get(url).timeout(Duration::from_secs(1)).send().await.ok()?;
             let body: StatusBody = resp.json().await.ok()?;
-            Some(Status { is_leader: body.role == "leader", term: body.term })
+            Some(Status {
+                is_leader: body.role == "leader",
+                term: body.term,
+                commit_index: Some(body.commit_index),
+                last_index: Some(body.last_log_index),
+            })
         })
     }
 

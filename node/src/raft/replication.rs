@@ -192,6 +192,11 @@ impl RaftCore {
                             e.index,
                             self.commit
                         );
+                        if e.index <= self.commit {
+                            // Only a planted bug gets here: say so in the node's log.
+                            tracing::warn!(id = %self.cfg.id, index = %e.index, commit = %self.commit,
+                                "leader overwrote a committed entry");
+                        }
                         self.log.truncate_from(e.index);
                         self.persisted = self.persisted.min(e.index.prev());
                         truncate_from = Some(e.index);

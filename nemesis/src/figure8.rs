@@ -1,0 +1,232 @@
+//! The Raft paper's Figure 8 (§5.4.2) as a fault: a sequence of partitions that follows the
+//! leaders, so that two nodes hold unreplicated entries of different terms at the same log
+//! indexes, the older one is replicated to a majority, and the newer one can still win.
+//!
+//! ```text
+//!  step  grudge (groups)            what it is for
+//!  1     {A} | rest                 A (leader, term a) keeps taking writes it cannot replicate
+//!  2     {A} | {B} | {C} | ..       the rest elected B (term b > a): cut everyone off at once,
+//!                                   so B, too, takes writes it cannot replicate
+//!  3     {A C ..} | {B} | ..        A and a bare majority without B: only A can win there (its
+//!                                   log is the longest); it replicates its term-a entries
+//!  4     {B C ..} | {A} | ..        as soon as A's commit index covers them: B and the same
+//!                                   majority without A; B's last term b beats their term a
+//! ```
+//!
+//! A correct leader appends an entry of its own term when elected (Raft §5.4.2, §8). In step 3
+//! that entry reaches the majority together with A's old ones, B cannot win step 4, and
+//! nothing is lost: the group just waits for the heal. A leader that commits entries of
+//! earlier terms by counting replicas tells its clients they are committed in step 3, and B
+//! overwrites them in step 4.
+//!
+//! Each step waits for what it needs (a new leader, the commit index) by polling the nodes'
+//! status every few milliseconds, and the sequence stops where a wait times out, keeping the
+//! partition it has until the fault period ends. Every grudge change is a
+//! `stop-partition`/`start-partition` pair of events with `"shape":"figure8"` and the step.
+//! Which node wins an election is the cluster's choice, and a client write that reaches a
+//! new leader before the next cut changes the outcome: the sequence is an attempt, and a run
+//! makes many of them.
+#![allow(clippy::disallowed_methods)] // real waiting and polling: this is an I/O driver
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+
+use crate::partition::Grudge;
+use crate::system::Status;
+use crate::{Cluster, Error, NemesisEvent, Outcome};
+
+/// How often the nodes are polled while a step waits.
+const POLL: Duration = Duration::from_millis(2);
+/// How long a step waits for an election.
+const ELECTION_WAIT: Duration = Duration::from_secs(4);
+/// How long step 2 holds at most for the new leader to take writes.
+const WRITES_WAIT: Duration = Duration::from_millis(600);
+
+/// Runs the sequence; returns `Skipped` when no leader is known to start from, `Installed`
+/// otherwise (whatever step it reached). The last grudge stays installed: the caller heals.
+///
+/// # Errors
+/// Harness failures only (iptables).
+pub(crate) async fn run(
+    cluster: &Cluster,
+    events: &UnboundedSender<NemesisEvent>,
+) -> Result<Outcome, Error> {
+    let n = cluster.node_names().len();
+    let mut step = Steps { cluster, events, n, started: false };
+    let statuses = cluster.statuses().await;
+    let Some((a, a_term)) = leader(&statuses, |_, _| true) else {
+        return Ok(Outcome::Skipped("no leader known".into()));
+    };
+    step.install(1, vec![vec![a], others(n, &[a])], format!("isolate the leader {}", name(a)))?;
+
+    let Some((b, b_term)) =
+        wait(cluster, ELECTION_WAIT, |s| leader(s, |i, st| i != a && st.term > a_term)).await
+    else {
+        return step.stop(1, "no new leader");
+    };
+    let singles: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
+    step.install(2, singles, format!("{} leads term {b_term}: isolate every node", name(b)))?;
+    // Hold until the new leader has an entry it could not replicate (or for a while, for a
+    // system that does not report its log), then a little longer for more of them.
+    let has_tail = |s: &[Option<Status>]| {
+        let st = s[b].as_ref()?;
+        (st.last_index? > st.commit_index?).then_some(())
+    };
+    let with_indexes = statuses.iter().flatten().any(|s| s.last_index.is_some());
+    if with_indexes {
+        wait(cluster, WRITES_WAIT, has_tail).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    } else {
+        tokio::time::sleep(WRITES_WAIT).await;
+    }
+
+    // A bare majority: A and the first ⌊n/2⌋ nodes that are neither A nor B.
+    tracing::info!(st = ?cluster.statuses().await, "figure8 DEBUG before 3");
+    let mates: Vec<usize> = others(n, &[a, b]).into_iter().take(n / 2).collect();
+    let mut g3 = vec![vec![a]];
+    g3[0].extend(&mates);
+    g3.extend(others(n, &g3[0]).into_iter().map(|i| vec![i]));
+    step.install(3, g3, format!("{} with a majority that lacks {}'s writes", name(a), name(b)))?;
+    let Some((leader3, term3)) =
+        wait(cluster, ELECTION_WAIT, |s| leader(s, |_, st| st.term > b_term)).await
+    else {
+        return step.stop(3, "no leader in the majority");
+    };
+    if leader3 != a {
+        return step.stop(3, &format!("{} won instead of {}", name(leader3), name(a)));
+    }
+    if with_indexes {
+        // A's log as it was elected: everything up to there is what it must commit.
+        let st = cluster.statuses().await;
+        let Some(tail) = st[a].as_ref().and_then(|s| s.last_index) else {
+            return step.stop(3, "the leader stopped answering");
+        };
+        // The leader and its majority applied them: the overwrite in step 4 is then visible
+        // in every one of their state machines, not just the leader's.
+        let covered = |s: &[Option<Status>]| {
+            let committed = |i: usize| {
+                let st = s[i].as_ref()?;
+                (st.term == term3 && st.commit_index? >= tail).then_some(())
+            };
+            committed(a)?;
+            mates.iter().try_for_each(|&m| committed(m))
+        };
+        if wait(cluster, Duration::from_secs(1), covered).await.is_none() {
+            return step.stop(3, "the leader did not commit its log");
+        }
+    } else {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let mut g4 = vec![vec![b]];
+    g4[0].extend(&mates);
+    g4.extend(others(n, &g4[0]).into_iter().map(|i| vec![i]));
+    tracing::info!(st = ?cluster.statuses().await, "figure8 DEBUG before 4");
+    step.install(4, g4, format!("{} committed up to its log: isolate it", name(a)))?;
+    match wait(cluster, ELECTION_WAIT, |s| leader(s, |_, st| st.term > term3)).await {
+        Some((l, t)) => tracing::info!(st = ?cluster.statuses().await, leader = %name(l), term = t, "figure8: step 4 elected"),
+        None => tracing::info!("figure8: step 4 elected nobody (a safe leader's entry of its term)"),
+    }
+    Ok(Outcome::Installed)
+}
+
+/// Installs the steps' grudges and reports them.
+struct Steps<'a> {
+    cluster: &'a Cluster,
+    events: &'a UnboundedSender<NemesisEvent>,
+    n: usize,
+    started: bool,
+}
+
+impl Steps<'_> {
+    fn install(&mut self, step: u32, groups: Vec<Vec<usize>>, note: String) -> Result<(), Error> {
+        let grudge = Grudge::groups(self.n, &groups);
+        let outcome = self.cluster.set_cut(&grudge)?;
+        if self.started {
+            let _ = self.events.send(NemesisEvent::new(
+                "stop-partition",
+                json!({ "shape": "figure8" }),
+                Outcome::Installed,
+            ));
+        }
+        self.started = true;
+        tracing::info!(step, %note, "figure8");
+
+        let mut value = grudge.to_json();
+        value["shape"] = json!("figure8");
+        value["step"] = json!(step);
+        value["note"] = json!(note);
+        let _ = self.events.send(NemesisEvent::new("start-partition", value, outcome));
+        Ok(())
+    }
+
+    fn stop(&self, step: u32, why: &str) -> Result<Outcome, Error> {
+        tracing::info!(step, why,  "figure8: sequence stopped, partition held");
+        Ok(Outcome::Installed)
+    }
+}
+
+/// The leader with the highest term among nodes that pass `filter(index, status)`.
+fn leader(
+    statuses: &[Option<Status>],
+    filter: impl Fn(usize, &Status) -> bool,
+) -> Option<(usize, u64)> {
+    statuses
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.filter(|s| s.is_leader && filter(i, s)).map(|s| (s.term, i)))
+        .max()
+        .map(|(t, i)| (i, t))
+}
+
+/// Polls the cluster until `f` answers, or `timeout` passes.
+async fn wait<T>(
+    cluster: &Cluster,
+    timeout: Duration,
+    mut f: impl FnMut(&[Option<Status>]) -> Option<T>,
+) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f(&cluster.statuses().await) {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The nodes `0..n` not in `not`, in order.
+fn others(n: usize, not: &[usize]) -> Vec<usize> {
+    (0..n).filter(|i| !not.contains(i)).collect()
+}
+
+fn name(i: usize) -> String {
+    format!("n{}", i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(is_leader: bool, term: u64) -> Option<Status> {
+        Some(Status { is_leader, term, commit_index: None, last_index: None })
+    }
+
+    #[test]
+    fn leader_picks_the_highest_term_that_passes() {
+        let s = [st(true, 3), None, st(true, 5), st(false, 9)];
+        assert_eq!(leader(&s, |_, _| true), Some((2, 5)));
+        assert_eq!(leader(&s, |i, _| i != 2), Some((0, 3)));
+        assert_eq!(leader(&s, |_, st| st.term > 5), None);
+    }
+
+    #[test]
+    fn others_keeps_order() {
+        assert_eq!(others(5, &[3, 0]), vec![1, 2, 4]);
+    }
+}
