@@ -155,6 +155,10 @@ impl Nemesis {
         if cluster.is_partitioned() {
             send("stop-partition", json!({}), cluster.heal()?);
         }
+        if !cluster.delay().is_zero() {
+            // Only the figure8 sequence delays links, and its end was reported above.
+            cluster.set_delay(Duration::ZERO)?;
+        }
         if cluster.loss() > 0.0 {
             send("stop-loss", json!({}), cluster.set_loss(0.0)?);
         }
@@ -271,7 +275,10 @@ async fn undo(cluster: &Cluster, action: &Action) -> Result<(serde_json::Value, 
             (json!({ "nodes": names(nodes) }), Outcome::combine(outs))
         }
         Action::Loss { .. } => (json!({}), cluster.set_loss(0.0)?),
-        Action::Figure8 => (json!({ "shape": "figure8" }), cluster.heal()?),
+        Action::Figure8 => {
+            cluster.set_delay(Duration::ZERO)?;
+            (json!({ "shape": "figure8" }), cluster.heal()?)
+        }
     })
 }
 

@@ -5,7 +5,11 @@
 //!  node i ──dial──> proxy (i->j or ->j) ──dial──> node j's peer listener
 //!                      │
 //!   set_cut(links) ────┘ closes live connections on cut links, refuses new ones
+//!   set_delay(d) ──────┘ holds every byte for `d` before passing it on
 //! ```
+//!
+//! A delayed byte lives in the proxy until it is due, so a cut drops what is still in
+//! flight, as a real network drops packets in flight.
 //!
 //! Two kinds of listener:
 //! - per link (`listen_link(i, j)`): the dialer is known from the address dialed. Used for
@@ -25,10 +29,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::procnet;
@@ -71,13 +79,15 @@ impl Table {
 #[derive(Debug)]
 pub(crate) struct Proxies {
     table: Arc<Mutex<Table>>,
+    /// Latency added to every byte, microseconds.
+    delay_us: Arc<AtomicU64>,
     pids: Pids,
     listeners: Vec<JoinHandle<()>>,
 }
 
 impl Proxies {
     pub fn new(pids: Pids) -> Self {
-        Proxies { table: Arc::default(), pids, listeners: Vec::new() }
+        Proxies { table: Arc::default(), delay_us: Arc::default(), pids, listeners: Vec::new() }
     }
 
     /// A proxy for link `src -> dst` forwarding to `target`; returns its address.
@@ -109,10 +119,10 @@ impl Proxies {
             .await
             .map_err(|e| Error::NoPort(format!("127.0.0.1 (proxy): {e}")))?;
         let addr = listener.local_addr().map_err(|e| Error::NoPort(e.to_string()))?;
+        let link = Link { me: addr, fixed_src: src, dst, target, delay_us: self.delay_us.clone() };
         let table = self.table.clone();
         let pids = self.pids.clone();
-        self.listeners
-            .push(tokio::spawn(accept_loop(listener, addr, src, dst, target, table, pids)));
+        self.listeners.push(tokio::spawn(accept_loop(listener, link, table, pids)));
         Ok(addr)
     }
 
@@ -133,6 +143,12 @@ impl Proxies {
                 }
             }
         }
+    }
+
+    /// Holds every byte on every link for `delay` before passing it on (zero: none).
+    pub fn set_delay(&self, delay: Duration) {
+        let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        self.delay_us.store(us, Ordering::Relaxed);
     }
 
     /// Number of live proxied connections (for tests and logs).
@@ -165,15 +181,18 @@ fn lock(t: &Arc<Mutex<Table>>) -> MutexGuard<'_, Table> {
     t.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn accept_loop(
-    listener: TcpListener,
+/// What one proxy listener serves.
+#[derive(Debug, Clone)]
+struct Link {
     me: SocketAddr,
     fixed_src: Option<usize>,
     dst: usize,
     target: SocketAddr,
-    table: Arc<Mutex<Table>>,
-    pids: Pids,
-) {
+    delay_us: Arc<AtomicU64>,
+}
+
+async fn accept_loop(listener: TcpListener, link: Link, table: Arc<Mutex<Table>>, pids: Pids) {
+    let Link { me, fixed_src, dst, target, .. } = link.clone();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -193,6 +212,7 @@ async fn accept_loop(
         };
         let table2 = table.clone();
         let pids2 = pids.clone();
+        let delay_us = link.delay_us.clone();
         let task = tokio::spawn(async move {
             let _unregister = Unregister { table: table2.clone(), id };
             let both_ways = fixed_src.is_none();
@@ -224,7 +244,7 @@ async fn accept_loop(
                     None => return,
                 }
             }
-            forward(stream, target).await;
+            forward(stream, target, delay_us).await;
         });
         let mut t = lock(&table);
         match t.conns.get_mut(&id) {
@@ -235,12 +255,39 @@ async fn accept_loop(
     }
 }
 
-async fn forward(mut inbound: TcpStream, target: SocketAddr) {
+async fn forward(inbound: TcpStream, target: SocketAddr, delay_us: Arc<AtomicU64>) {
     let connect = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(target)).await;
-    let Ok(Ok(mut outbound)) = connect else { return };
+    let Ok(Ok(outbound)) = connect else { return };
     let _ = inbound.set_nodelay(true);
     let _ = outbound.set_nodelay(true);
-    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+    let (in_r, in_w) = inbound.into_split();
+    let (out_r, out_w) = outbound.into_split();
+    tokio::join!(pump(in_r, out_w, delay_us.clone()), pump(out_r, in_w, delay_us));
+}
+
+/// Copies one direction, each chunk held until it is due (read time + the delay then in
+/// force); closes the write side after the read side's end has been passed on.
+async fn pump(mut r: OwnedReadHalf, mut w: OwnedWriteHalf, delay_us: Arc<AtomicU64>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let read = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = r.read(&mut buf).await {
+            let due = Instant::now() + Duration::from_micros(delay_us.load(Ordering::Relaxed));
+            if tx.send((due, buf[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    };
+    let write = async move {
+        while let Some((due, bytes)) = rx.recv().await {
+            tokio::time::sleep_until(due).await;
+            if w.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+        let _ = w.shutdown().await;
+    };
+    tokio::join!(read, write);
 }
 
 /// Removes a connection's entry when its task ends (also when aborted).
@@ -258,7 +305,6 @@ impl Drop for Unregister {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     async fn echo_server() -> SocketAddr {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
