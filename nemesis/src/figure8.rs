@@ -125,7 +125,9 @@ pub(crate) async fn run(
     step.install(4, g4, format!("{} committed up to its log: isolate it", name(a)))?;
     match wait(cluster, ELECTION_WAIT, |s| leader(s, |_, st| st.term > term3)).await {
         Some((l, t)) => tracing::info!(leader = %name(l), term = t, "figure8: step 4 elected"),
-        None => tracing::info!("figure8: step 4 elected nobody (a safe leader's entry of its term)"),
+        None => {
+            tracing::info!("figure8: step 4 elected nobody (a safe leader's entry of its term)")
+        }
     }
     Ok(Outcome::Installed)
 }

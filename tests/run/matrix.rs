@@ -28,7 +28,7 @@ fn soak() {
             continue;
         }
         for workload in ["register", "cas-register", "kv"] {
-            for fault in ["partition", "kill", "pause", "clock"] {
+            for fault in ["partition", "kill", "pause", "clock", "figure8"] {
                 let _one = util::cluster_lock();
                 let store = tempfile::tempdir().unwrap();
                 let r = run_faultline(
@@ -79,8 +79,7 @@ fn catch_rates() {
                               "--concurrency", "9", "--rate", "300", "--nemesis-interval", "2"]),
         ("no-dedup",        &["--workload", "kv", "--nemesis", "partition,kill",
                               "--mix", "get=1,append=3", "--nemesis-interval", "2"]),
-        ("commit-old-term", &["--workload", "kv", "--nemesis", "kill,partition", "--nodes", "5",
-                              "--nemesis-interval", "1"]),
+        ("commit-old-term", &["--test", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/figure8.toml")]),
         ("lease-skew",      &["--workload", "register", "--read-mode", "lease",
                               "--nemesis", "clock,partition", "--keys", "2", "--nemesis-interval", "2"]),
     ];
