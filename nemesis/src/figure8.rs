@@ -64,8 +64,15 @@ pub(crate) async fn run(
     };
     // Every byte spends LINK_DELAY in the proxies, so a cut made as soon as a poll sees a
     // new leader (or a commit) also drops what that leader sent in the meantime.
-    cluster.set_delay(LINK_DELAY)?;
-    step.install(1, vec![vec![a], others(n, &[a])], format!("isolate the leader {}", name(a)))?;
+    let delayed = match cluster.set_delay(LINK_DELAY)? {
+        Outcome::Installed => format!("links delayed {} ms", LINK_DELAY.as_millis()),
+        other => format!("links not delayed: {}", other.reason().unwrap_or("skipped")),
+    };
+    step.install(
+        1,
+        vec![vec![a], others(n, &[a])],
+        format!("isolate the leader {} ({delayed})", name(a)),
+    )?;
 
     let Some((b, b_term)) =
         wait(cluster, ELECTION_WAIT, |s| leader(s, |i, st| i != a && st.term > a_term)).await
@@ -90,10 +97,11 @@ pub(crate) async fn run(
 
     // A bare majority: A and the first ⌊n/2⌋ nodes that are neither A nor B.
     let mates: Vec<usize> = others(n, &[a, b]).into_iter().take(n / 2).collect();
-    let mut g3 = vec![vec![a]];
-    g3[0].extend(&mates);
-    g3.extend(others(n, &g3[0]).into_iter().map(|i| vec![i]));
-    step.install(3, g3, format!("{} with a majority that lacks {}'s writes", name(a), name(b)))?;
+    step.install(
+        3,
+        majority(n, a, &mates),
+        format!("{} with a majority that lacks {}'s writes", name(a), name(b)),
+    )?;
     let Some((leader3, term3)) =
         wait(cluster, ELECTION_WAIT, |s| leader(s, |_, st| st.term > b_term)).await
     else {
@@ -119,10 +127,11 @@ pub(crate) async fn run(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let mut g4 = vec![vec![b]];
-    g4[0].extend(&mates);
-    g4.extend(others(n, &g4[0]).into_iter().map(|i| vec![i]));
-    step.install(4, g4, format!("{} committed up to its log: isolate it", name(a)))?;
+    step.install(
+        4,
+        majority(n, b, &mates),
+        format!("{} committed up to its log: isolate it", name(a)),
+    )?;
     match wait(cluster, ELECTION_WAIT, |s| leader(s, |_, st| st.term > term3)).await {
         Some((l, t)) => tracing::info!(leader = %name(l), term = t, "figure8: step 4 elected"),
         None => {
@@ -199,6 +208,15 @@ async fn wait<T>(
     }
 }
 
+/// Groups: `head` with `mates`, every other node alone.
+fn majority(n: usize, head: usize, mates: &[usize]) -> Vec<Vec<usize>> {
+    let mut group = vec![head];
+    group.extend(mates);
+    let mut groups: Vec<Vec<usize>> = others(n, &group).into_iter().map(|i| vec![i]).collect();
+    groups.insert(0, group);
+    groups
+}
+
 /// The nodes `0..n` not in `not`, in order.
 fn others(n: usize, not: &[usize]) -> Vec<usize> {
     (0..n).filter(|i| !not.contains(i)).collect()
@@ -227,5 +245,11 @@ mod tests {
     #[test]
     fn others_keeps_order() {
         assert_eq!(others(5, &[3, 0]), vec![1, 2, 4]);
+    }
+
+    #[test]
+    fn majority_groups_the_head_with_its_mates_and_leaves_the_rest_alone() {
+        assert_eq!(majority(5, 3, &[0, 4]), vec![vec![3, 0, 4], vec![1], vec![2]]);
+        assert_eq!(majority(3, 1, &[2]), vec![vec![1, 2], vec![0]]);
     }
 }

@@ -20,7 +20,7 @@ pub struct RunArgs {
     /// The workload and checker model [default: kv].
     #[arg(long, value_name = "register|cas-register|kv")]
     pub workload: Option<WorkloadKind>,
-    /// Faults to mix, comma-separated: partition, kill, pause, clock, loss, or none
+    /// Faults to mix, comma-separated: partition, kill, pause, clock, loss, figure8, or none
     /// [default: partition,kill].
     #[arg(long, value_name = "LIST")]
     pub nemesis: Option<String>,
