@@ -266,14 +266,16 @@ async fn forward(inbound: TcpStream, target: SocketAddr, delay_us: Arc<AtomicU64
 }
 
 /// Copies one direction, each chunk held until it is due (read time + the delay then in
-/// force); closes the write side after the read side's end has been passed on.
+/// force); closes the write side after the read side's end has been passed on. The queue
+/// is bounded, so a destination that does not read (a paused node) pushes back on the
+/// sender as a real TCP path does.
 async fn pump(mut r: OwnedReadHalf, mut w: OwnedWriteHalf, delay_us: Arc<AtomicU64>) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Instant, Vec<u8>)>(64);
     let read = async move {
         let mut buf = vec![0u8; 64 * 1024];
         while let Ok(n @ 1..) = r.read(&mut buf).await {
             let due = Instant::now() + Duration::from_micros(delay_us.load(Ordering::Relaxed));
-            if tx.send((due, buf[..n].to_vec())).is_err() {
+            if tx.send((due, buf[..n].to_vec())).await.is_err() {
                 break;
             }
         }
