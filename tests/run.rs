@@ -8,4 +8,5 @@ mod config;
 mod etcd;
 mod faultline;
 mod matrix;
+mod netns;
 mod util;

@@ -20,7 +20,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 #[ignore = "minutes: run with --ignored"]
 fn soak() {
     let secs = env_u64("FAULTLINE_SOAK_SECS", 60).to_string();
-    let root = nix_root();
+    let root = util::is_root();
     let mut failures = Vec::new();
     for backend in ["local", "netns"] {
         if backend == "netns" && !root {
@@ -103,15 +103,4 @@ fn catch_rates() {
         }
     }
     assert!(missed.is_empty(), "never caught: {missed:?}");
-}
-
-fn nix_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
 }

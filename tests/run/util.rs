@@ -137,3 +137,15 @@ pub fn assert_layout(store: &Path, dir: &Path, nodes: usize) -> Value {
 pub fn history(dir: &Path) -> faultline_checker::History {
     faultline_checker::formats::jsonl::read_path(&dir.join("history.jsonl")).expect("history")
 }
+
+/// Whether this process runs as root (the netns backend needs it).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
