@@ -118,11 +118,11 @@ fn replay_repeats_the_configuration() {
     assert_eq!(first.json()["seed"], second.json()["seed"]);
 }
 
-/// `examples/figure8.toml`, shortened: the figure8 nemesis and the settings that expose
+/// `examples/figure8.toml` (30 s, seed 1): the figure8 nemesis and the settings that expose
 /// commit-old-term.
 fn run_figure8(store: &std::path::Path, bug: Option<&str>) -> util::Run {
     let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/figure8.toml");
-    let mut args = vec!["--test", spec, "--time-limit", "20", "--seed", "1"];
+    let mut args = vec!["--test", spec, "--time-limit", "30", "--seed", "1"];
     if let Some(b) = bug {
         args.extend(["--unsafe-bug", b]);
     }
