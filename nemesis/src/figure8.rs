@@ -23,7 +23,7 @@
 //! status every few milliseconds, and the sequence stops where a wait times out, keeping the
 //! partition it has until the fault period ends. Clients find a new leader faster than a poll
 //! can, so during the sequence the local backend's proxies hold every byte for
-//! [`LINK_DELAY`]: a cut made right after a poll also drops what the new leader sent since
+//! 30 ms (`LINK_DELAY`): a cut made right after a poll also drops what the new leader sent since
 //! (the netns backend skips the delay and races the clients). Every grudge change is a
 //! `stop-partition`/`start-partition` pair of events with `"shape":"figure8"` and the step.
 //! Which node wins an election is the cluster's choice, and a client write that reaches a
