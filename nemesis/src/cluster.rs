@@ -203,21 +203,16 @@ impl Cluster {
     /// made and exits the process with status 130. Opt-in: a caller that handles signals
     /// itself should use [`Cluster::cleanup_handle`] instead.
     pub fn spawn_signal_cleanup(&self) -> tokio::task::JoinHandle<()> {
+        use tokio::signal::unix::{signal, SignalKind};
         let handle = self.cleanup_handle();
+        // Registered here, before returning, not in the task: a signal that arrives before
+        // the task first runs must not take the default action (dying with nothing removed).
+        let mut int = signal(SignalKind::interrupt()).ok();
+        let mut term = signal(SignalKind::terminate()).ok();
         tokio::spawn(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            let term_recv = async {
-                match term.as_mut() {
-                    Some(t) => {
-                        t.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                () = term_recv => {}
+                () = recv_or_never(int.as_mut()) => {}
+                () = recv_or_never(term.as_mut()) => {}
             }
             eprintln!("interrupted: removing cluster processes, proxies and namespaces");
             handle.cleanup_now();
@@ -363,6 +358,16 @@ impl Cluster {
     /// Whether any link is cut now.
     pub fn is_partitioned(&self) -> bool {
         !lock(&self.cut).is_empty()
+    }
+}
+
+/// Waits for the signal, or forever when it could not be registered.
+async fn recv_or_never(s: Option<&mut tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
     }
 }
 
