@@ -52,8 +52,6 @@ pub struct Cluster {
     cut: Mutex<BTreeSet<(usize, usize)>>,
     /// Current packet loss probability.
     loss: Mutex<f64>,
-    /// Current latency added to every link (local backend).
-    delay: Mutex<Duration>,
 }
 
 impl Cluster {
@@ -135,7 +133,6 @@ impl Cluster {
                 clocks: Mutex::new(vec![(0, 1.0); n]),
                 cut: Mutex::new(BTreeSet::new()),
                 loss: Mutex::new(0.0),
-                delay: Mutex::new(Duration::ZERO),
                 spec: spec.clone(),
             })
         }

@@ -60,7 +60,7 @@ pub(crate) async fn run(
     events: &UnboundedSender<NemesisEvent>,
 ) -> Result<Outcome, Error> {
     let n = cluster.node_names().len();
-    let mut step = Steps { cluster, events, n, started: false };
+    let step = Steps { cluster, events, n };
     let statuses = cluster.statuses().await;
     let Some((a, a_term)) = leader(&statuses, |_, _| true) else {
         return Ok(Outcome::Skipped("no leader known".into()));
@@ -149,21 +149,19 @@ struct Steps<'a> {
     cluster: &'a Cluster,
     events: &'a UnboundedSender<NemesisEvent>,
     n: usize,
-    started: bool,
 }
 
 impl Steps<'_> {
-    fn install(&mut self, step: u32, groups: Vec<Vec<usize>>, note: String) -> Result<(), Error> {
+    fn install(&self, step: u32, groups: Vec<Vec<usize>>, note: String) -> Result<(), Error> {
         let grudge = Grudge::groups(self.n, &groups);
         let outcome = self.cluster.set_cut(&grudge)?;
-        if self.started {
+        if step > 1 {
             let _ = self.events.send(NemesisEvent::new(
                 "stop-partition",
                 json!({ "shape": "figure8" }),
                 Outcome::Installed,
             ));
         }
-        self.started = true;
         tracing::info!(step, %note, "figure8");
 
         let mut value = grudge.to_json();

@@ -155,10 +155,6 @@ impl Nemesis {
         if cluster.is_partitioned() {
             send("stop-partition", json!({}), cluster.heal()?);
         }
-        if !cluster.delay().is_zero() {
-            // Only the figure8 sequence delays links, and its end was reported above.
-            cluster.set_delay(Duration::ZERO)?;
-        }
         if cluster.loss() > 0.0 {
             send("stop-loss", json!({}), cluster.set_loss(0.0)?);
         }
