@@ -48,6 +48,9 @@ pub trait Layer: Sized + Default + DeserializeOwned {
         Self::FIELDS.iter().map(|f| f.replace('_', "-")).collect()
     }
 
+    /// The fields that are set, kebab-case, in declaration order.
+    fn set_fields(&self) -> Vec<String>;
+
     /// Runs each set field's check.
     ///
     /// # Errors
@@ -218,6 +221,16 @@ macro_rules! layered {
 
         impl $crate::layered::Layer for $layer {
             const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            fn set_fields(&self) -> Vec<String> {
+                let mut set = Vec::new();
+                $(
+                    if self.$field.is_some() {
+                        set.push(stringify!($field).replace('_', "-"));
+                    }
+                )*
+                set
+            }
 
             fn check(&self, source: &str) -> Result<(), $crate::layered::ConfigError> {
                 $($(
