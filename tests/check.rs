@@ -118,3 +118,18 @@ fn a_search_over_its_time_limit_exits_2_naming_the_undecided_part() {
     assert_eq!(code(&o), 2, "{out}");
     assert!(out.contains("undecided") && out.contains("TimeLimit"), "{out}");
 }
+
+#[test]
+fn a_history_with_no_operations_is_never_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [("empty.jsonl", ""), ("blank.jsonl", "\n\n  \n")] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        let o = faultline(&["check", "--no-report", p.to_str().unwrap()], dir.path());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(code(&o), 2, "{name}: {err}");
+        assert!(err.contains("no operations, so nothing was checked"), "{name}: {err}");
+    }
+    let o = faultline(&["check", "--no-report", "--format", "jsonl", "/dev/null"], dir.path());
+    assert_eq!(code(&o), 2, "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -92,7 +92,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         let history = formats::read_path(file, format)?;
         let result = check(&history, &model, &opts)
             .with_context(|| format!("checking {}", file.display()))?;
-        overall = overall.combine(result.verdict);
+        // A history with no operations checked nothing: never a pass.
+        let empty = result.counts.ops == 0;
+        overall = overall.combine(if empty { Verdict::Unknown } else { result.verdict });
+        if empty {
+            eprintln!("{}: no operations, so nothing was checked (exit 2)", file.display());
+        }
         let report =
             if args.no_report { None } else { Some(store_check(&args, file, &history, &result)?) };
         if args.json {
