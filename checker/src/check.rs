@@ -15,7 +15,7 @@
 // The check is the one place here that reads the wall clock (for the time limit and stats).
 #![allow(clippy::disallowed_methods)]
 
-mod part;
+pub(crate) mod part;
 mod pool;
 
 use std::str::FromStr;
@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use crate::error::CheckError;
 use crate::history::History;
+use crate::unique::Uniqueness;
 use crate::verdict::CheckResult;
 
 /// Which model to check against.
@@ -103,6 +104,9 @@ pub struct CheckOptions {
     pub witness: bool,
     /// Worker threads; 0 means one per core.
     pub threads: usize,
+    /// Whether keys whose written values are distinct are decided by the polynomial checkers
+    /// ([`crate::unique`]); default: detected per key.
+    pub unique_values: Uniqueness,
 }
 
 impl Default for CheckOptions {
@@ -114,6 +118,7 @@ impl Default for CheckOptions {
             all_keys: false,
             witness: false,
             threads: 0,
+            unique_values: Uniqueness::Detect,
         }
     }
 }

@@ -5,13 +5,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
-use crate::check::part::check_part;
+use crate::check::part::{check_part, decided};
 use crate::check::{CheckOptions, ModelSpec};
 use crate::error::CheckError;
 use crate::history::{History, Operation, Outcome};
 use crate::model::Model;
 use crate::models::{Kv, Register, Whole};
-use crate::verdict::{CheckResult, Counts, KeyResult, Verdict};
+use crate::unique::{self, Decision};
+use crate::verdict::{CheckResult, Counts, Decider, KeyResult, Verdict};
 use crate::wgl::{Limits, STOP_CANCEL, STOP_TIME};
 
 /// Runs a whole check (see [`crate::check`]).
@@ -20,27 +21,60 @@ pub fn run(
     spec: &ModelSpec,
     opts: &CheckOptions,
 ) -> Result<CheckResult, CheckError> {
+    let (u, w) = (opts.unique_values, opts.witness);
     match spec {
-        ModelSpec::Register { initial } => {
-            dispatch(Register { initial: *initial, cas: false }, history, opts)
+        ModelSpec::Register { initial } | ModelSpec::CasRegister { initial } => {
+            let cas = matches!(spec, ModelSpec::CasRegister { .. });
+            let model = Register { initial: *initial, cas };
+            let fast = move |ops: &[&Operation]| {
+                Ok(unique::register::check(&model, ops, u, w)?
+                    .map(|d| (Decider::UniqueRegister, d)))
+            };
+            dispatch(model, history, opts, &fast)
         }
-        ModelSpec::CasRegister { initial } => {
-            dispatch(Register { initial: *initial, cas: true }, history, opts)
+        ModelSpec::Kv => {
+            let fast = move |ops: &[&Operation]| {
+                Ok(unique::append::check(ops, u, w)?.map(|d| (Decider::UniqueAppend, d)))
+            };
+            dispatch(Kv, history, opts, &fast)
         }
-        ModelSpec::Kv => dispatch(Kv, history, opts),
     }
 }
+
+/// A polynomial checker tried on each key before WGL: `Ok(None)` when the key does not
+/// qualify.
+type Fast<'a> = dyn Fn(&[&Operation]) -> Result<Option<(Decider, Decision)>, CheckError> + Sync + 'a;
 
 fn dispatch<M: Model>(
     model: M,
     h: &History,
     opts: &CheckOptions,
+    fast: &Fast,
 ) -> Result<CheckResult, CheckError> {
     if opts.partition {
-        run_model(&model, h, opts, true)
+        run_model(&model, h, opts, true, Some(fast))
     } else {
-        run_model(&Whole(model), h, opts, false)
+        run_model(&Whole(model), h, opts, false, None)
     }
+}
+
+/// Decides one key: by its polynomial checker when it qualifies, else by WGL.
+fn check_key<M: Model>(
+    model: &M,
+    key: &Option<String>,
+    ops: &[&Operation],
+    limits: &Limits,
+    opts: &CheckOptions,
+    fast: Option<&Fast>,
+) -> Result<KeyResult, CheckError> {
+    let started = Instant::now();
+    if let Some(fast) = fast {
+        if let Some((decider, decision)) = fast(ops)? {
+            let micros = started.elapsed().as_micros() as u64;
+            return Ok(decided(key.clone(), ops.len(), decider, decision, micros));
+        }
+    }
+    check_part(model, key.clone(), ops, limits, opts.witness)
 }
 
 fn counts(h: &History, keys: usize) -> Counts {
@@ -60,6 +94,7 @@ fn run_model<M: Model>(
     h: &History,
     opts: &CheckOptions,
     partition: bool,
+    fast: Option<&Fast>,
 ) -> Result<CheckResult, CheckError> {
     let started = Instant::now();
     // Partition (BTreeMap: results come out in key order).
@@ -113,7 +148,7 @@ fn run_model<M: Model>(
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(&p) = order.get(i) else { break };
             let (key, ops) = &parts[p];
-            let r = check_part(model, key.clone(), ops, &limits, opts.witness);
+            let r = check_key(model, key, ops, &limits, opts, fast);
             let bad = matches!(&r, Ok(k) if k.verdict == Verdict::Illegal) || r.is_err();
             if bad && !opts.all_keys {
                 let _ = limits.stop.compare_exchange(
@@ -147,6 +182,7 @@ fn run_model<M: Model>(
             None => KeyResult {
                 key: key.clone(),
                 verdict: Verdict::Unknown,
+                checker: Decider::Wgl,
                 unknown_reason: Some(if limits.stop.load(Ordering::Relaxed) == STOP_TIME {
                     crate::verdict::UnknownReason::TimeLimit
                 } else {

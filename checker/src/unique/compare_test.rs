@@ -1,0 +1,326 @@
+//! The polynomial checkers against WGL and the brute-force checker on many thousands of random
+//! small histories with distinct written values: valid ones (every op applied at a random
+//! instant inside its interval, `info` ones possibly later or never) and ones with random
+//! results. Verdicts must agree on every history; the tests also count how many histories the
+//! polynomial checkers decided, so they cannot pass by always falling back to WGL.
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use crate::brute::linearizable;
+use crate::history::{Event, EventKind, History, HistoryBuilder, Process};
+use crate::models::{Kv, Register};
+use crate::{check, CheckOptions, Decider, ModelSpec, Uniqueness, Verdict};
+
+/// SplitMix64, so a proptest seed drives the construction.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, pct: u64) -> bool {
+        self.below(100) < pct
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Kind {
+    Register,
+    CasRegister,
+    Append,
+}
+
+impl Kind {
+    fn spec(self, initial: Option<i64>) -> ModelSpec {
+        match self {
+            Kind::Register => ModelSpec::Register { initial },
+            Kind::CasRegister => ModelSpec::CasRegister { initial },
+            Kind::Append => ModelSpec::Kv,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Pending {
+    process: u64,
+    f: &'static str,
+    input: Value,
+    /// Set once applied: (result, cas mismatch).
+    effect: Option<(Value, bool)>,
+    info: bool,
+}
+
+/// The object: a register value or the kv string.
+#[derive(Clone, Debug)]
+struct Obj {
+    reg: Option<i64>,
+    kv: String,
+}
+
+fn apply(o: &mut Obj, p: &Pending) -> (Value, bool) {
+    match p.f {
+        "read" => (json!(o.reg), false),
+        "write" => {
+            o.reg = p.input.as_i64();
+            (p.input.clone(), false)
+        }
+        "cas" => {
+            if json!(o.reg) == p.input[0] {
+                o.reg = p.input[1].as_i64();
+                (p.input.clone(), false)
+            } else {
+                (p.input.clone(), true)
+            }
+        }
+        "get" => (json!(o.kv), false),
+        "append" => {
+            o.kv.push_str(p.input.as_str().unwrap_or(""));
+            (p.input.clone(), false)
+        }
+        f => unreachable!("{f}"),
+    }
+}
+
+/// A random history of `n` ops on one key. Written values are distinct unless `dup`; reads in
+/// invalid histories return plausible values (written ones, the initial one, prefixes).
+pub(crate) fn history(
+    seed: u64,
+    kind: Kind,
+    n: usize,
+    procs: u64,
+    initial: Option<i64>,
+    valid: bool,
+    dup: bool,
+) -> History {
+    let mut rng = Rng(seed);
+    let mut obj = Obj { reg: initial, kv: String::new() };
+    let mut b = HistoryBuilder::default();
+    let mut time = 0u64;
+    let mut index = 0u64;
+    let mut next_value = 1i64;
+    let mut written: Vec<i64> = Vec::new();
+    let mut tokens: Vec<String> = Vec::new();
+    let mut next_proc = procs;
+    let mut slots: Vec<(u64, Option<usize>)> = (0..procs).map(|p| (p, None)).collect();
+    let mut pend: Vec<Pending> = Vec::new();
+    let mut invoked = 0;
+    let mut emit = |b: &mut HistoryBuilder, kind: EventKind, p: &Pending, value: Value, err| {
+        let e = Event {
+            index,
+            kind,
+            process: Process::Client(p.process),
+            f: p.f.to_string(),
+            key: Some("k".into()),
+            value,
+            time,
+            error: err,
+        };
+        b.push(index as usize + 1, e).unwrap();
+        index += 1;
+        // Some events share an instant: touching intervals are concurrent.
+        time += u64::from(index % 3 != 0);
+    };
+    for _ in 0..n * 10 {
+        let s = rng.below(slots.len() as u64) as usize;
+        match slots[s].1 {
+            None if invoked < n => {
+                let (f, input) = match kind {
+                    Kind::Append => {
+                        if rng.chance(50) {
+                            ("get", Value::Null)
+                        } else {
+                            let t = if dup && rng.chance(15) && !tokens.is_empty() {
+                                tokens[rng.below(tokens.len() as u64) as usize].clone()
+                            } else {
+                                format!("{},", next_value)
+                            };
+                            next_value += 1;
+                            tokens.push(t.clone());
+                            ("append", json!(t))
+                        }
+                    }
+                    _ => {
+                        let mut v = next_value;
+                        if dup && rng.chance(15) && !written.is_empty() {
+                            v = written[rng.below(written.len() as u64) as usize];
+                        } else {
+                            next_value += 1;
+                        }
+                        match rng.below(if kind == Kind::CasRegister { 3 } else { 2 }) {
+                            0 => ("read", Value::Null),
+                            1 => {
+                                written.push(v);
+                                ("write", json!(v))
+                            }
+                            _ => {
+                                written.push(v);
+                                let e = match rng.below(4) {
+                                    0 => json!(initial),
+                                    1 => json!(next_value + 5),
+                                    _ if !written.is_empty() => {
+                                        json!(written[rng.below(written.len() as u64) as usize])
+                                    }
+                                    _ => Value::Null,
+                                };
+                                ("cas", json!([e, v]))
+                            }
+                        }
+                    }
+                };
+                let p = Pending { process: slots[s].0, f, input, effect: None, info: false };
+                emit(&mut b, EventKind::Invoke, &p, p.input.clone(), None);
+                pend.push(p);
+                slots[s].1 = Some(pend.len() - 1);
+                invoked += 1;
+            }
+            None => {}
+            Some(i) => {
+                if valid && pend[i].effect.is_none() && rng.chance(50) {
+                    let e = apply(&mut obj, &pend[i]);
+                    pend[i].effect = Some(e);
+                    continue;
+                }
+                let p = pend[i].clone();
+                if rng.chance(15) {
+                    emit(&mut b, EventKind::Info, &p, Value::Null, Some("timeout".into()));
+                    pend[i].info = true;
+                    slots[s] = (next_proc, None);
+                    next_proc += 1;
+                    continue;
+                }
+                let (out, mismatch) = if valid {
+                    match &p.effect {
+                        Some(e) => e.clone(),
+                        None => continue,
+                    }
+                } else {
+                    let out = match p.f {
+                        "read" => match rng.below(4) {
+                            0 => json!(initial),
+                            1 if !written.is_empty() => {
+                                json!(written[rng.below(written.len() as u64) as usize])
+                            }
+                            2 => json!(obj.reg),
+                            _ => json!(next_value - 1),
+                        },
+                        "get" => {
+                            let mut t = tokens.clone();
+                            if rng.chance(60) {
+                                let len = t.len() as u64;
+                                let (x, y) = (rng.below(len) as usize, rng.below(len) as usize);
+                                if x < t.len() && y < t.len() {
+                                    t.swap(x, y);
+                                }
+                            }
+                            let k = rng.below(t.len() as u64 + 1) as usize;
+                            json!(t[..k].concat())
+                        }
+                        _ => p.input.clone(),
+                    };
+                    (out, p.f == "cas" && rng.chance(20))
+                };
+                if mismatch {
+                    emit(&mut b, EventKind::Fail, &p, p.input.clone(), Some("cas-mismatch".into()));
+                } else if !valid && rng.chance(8) {
+                    emit(&mut b, EventKind::Fail, &p, p.input.clone(), None);
+                } else {
+                    emit(&mut b, EventKind::Ok, &p, out, None);
+                }
+                slots[s].1 = None;
+            }
+        }
+        if valid {
+            for p in pend.iter_mut().filter(|p| p.info && p.effect.is_none()) {
+                if rng.chance(10) {
+                    let e = apply(&mut obj, p);
+                    p.effect = Some(e);
+                }
+            }
+        }
+    }
+    b.finish()
+}
+
+/// The verdict and decider with the polynomial checkers on, and WGL's verdict.
+fn both(kind: Kind, h: &History, initial: Option<i64>) -> (Verdict, Decider, Verdict) {
+    let fast = CheckOptions { threads: 1, ..CheckOptions::default() };
+    let slow = CheckOptions { unique_values: Uniqueness::Off, ..fast.clone() };
+    let r = check(h, &kind.spec(initial), &fast).unwrap();
+    let w = check(h, &kind.spec(initial), &slow).unwrap();
+    assert_eq!(w.keys[0].checker, Decider::Wgl);
+    (r.verdict, r.keys.first().map_or(Decider::Wgl, |k| k.checker), w.verdict)
+}
+
+fn brute(kind: Kind, h: &History, initial: Option<i64>) -> Verdict {
+    let ok = match kind {
+        Kind::Register => linearizable(&Register { initial, cas: false }, h),
+        Kind::CasRegister => linearizable(&Register { initial, cas: true }, h),
+        Kind::Append => linearizable(&Kv, h),
+    };
+    if ok {
+        Verdict::Linearizable
+    } else {
+        Verdict::Illegal
+    }
+}
+
+fn kinds() -> impl Strategy<Value = Kind> {
+    prop_oneof![Just(Kind::Register), Just(Kind::CasRegister), Just(Kind::Append)]
+}
+
+fn initials() -> impl Strategy<Value = Option<i64>> {
+    prop_oneof![Just(None), Just(Some(0)), Just(Some(1))]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn unique_checkers_agree_with_brute_force_and_wgl(
+        seed: u64, kind in kinds(), n in 1usize..=8, procs in 1u64..=4,
+        initial in initials(), valid: bool, dup in proptest::bool::weighted(0.1),
+    ) {
+        let h = history(seed, kind, n, procs, initial, valid, dup);
+        let (fast, decider, wgl) = both(kind, &h, initial);
+        let want = brute(kind, &h, initial);
+        prop_assert_eq!(wgl, want, "WGL vs brute force: {:#?}", h.ops);
+        prop_assert_eq!(fast, want, "{:?} vs brute force: {:#?}", decider, h.ops);
+    }
+
+    #[test]
+    fn unique_checkers_agree_with_wgl_on_larger_histories(
+        seed: u64, kind in kinds(), n in 9usize..=60, procs in 1u64..=8,
+        initial in initials(), valid: bool,
+    ) {
+        let h = history(seed, kind, n, procs, initial, valid, false);
+        let (fast, decider, wgl) = both(kind, &h, initial);
+        prop_assert_eq!(fast, wgl, "{:?} vs WGL: {:#?}", decider, h.ops);
+    }
+}
+
+/// The generators above reach the polynomial checkers, both verdicts, and every kind.
+#[test]
+fn the_comparison_exercises_the_polynomial_checkers() {
+    let mut seen = std::collections::BTreeMap::new();
+    for seed in 0..3000u64 {
+        let kind = [Kind::Register, Kind::CasRegister, Kind::Append][(seed % 3) as usize];
+        let initial = [None, Some(0)][(seed / 3 % 2) as usize];
+        let h = history(seed, kind, 8, 3, initial, seed % 5 != 0, false);
+        let (fast, decider, wgl) = both(kind, &h, initial);
+        assert_eq!(fast, wgl, "{h:#?}");
+        *seen.entry((format!("{decider:?}"), format!("{fast:?}"))).or_insert(0) += 1;
+    }
+    for d in ["UniqueRegister", "UniqueAppend"] {
+        for v in ["Linearizable", "Illegal"] {
+            let n = seen.get(&(d.to_string(), v.to_string())).copied().unwrap_or(0);
+            assert!(n >= 50, "{d} decided only {n} {v} histories: {seen:?}");
+        }
+    }
+}
