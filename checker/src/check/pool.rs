@@ -13,7 +13,7 @@ use crate::model::Model;
 use crate::models::{Kv, Register, Whole};
 use crate::unique::{self, Decision};
 use crate::verdict::{CheckResult, Counts, Decider, KeyResult, Verdict};
-use crate::wgl::{Limits, STOP_CANCEL, STOP_TIME};
+use crate::wgl::{Limits, Stop};
 
 /// Runs a whole check (see [`crate::check`]).
 pub fn run(
@@ -132,17 +132,12 @@ fn run_model<M: Model>(
             let limits = &limits;
             scope.spawn(move || {
                 if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
-                    let _ = limits.stop.compare_exchange(
-                        0,
-                        STOP_TIME,
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    );
+                    limits.stop.raise(Stop::TimeLimit);
                 }
             });
         }
         let work = || loop {
-            if limits.stop.load(Ordering::Relaxed) != 0 {
+            if limits.stop.get().is_some() {
                 break;
             }
             let i = next.fetch_add(1, Ordering::Relaxed);
@@ -151,12 +146,7 @@ fn run_model<M: Model>(
             let r = check_key(model, key, ops, &limits, opts, fast);
             let bad = matches!(&r, Ok(k) if k.verdict == Verdict::Illegal) || r.is_err();
             if bad && !opts.all_keys {
-                let _ = limits.stop.compare_exchange(
-                    0,
-                    STOP_CANCEL,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                );
+                limits.stop.raise(Stop::Cancel);
             }
             // The lock is only held to store a result; a poisoned lock means another worker
             // panicked, which scope() re-raises anyway.
@@ -183,11 +173,7 @@ fn run_model<M: Model>(
                 key: key.clone(),
                 verdict: Verdict::Unknown,
                 checker: Decider::Wgl,
-                unknown_reason: Some(if limits.stop.load(Ordering::Relaxed) == STOP_TIME {
-                    crate::verdict::UnknownReason::TimeLimit
-                } else {
-                    crate::verdict::UnknownReason::Cancelled
-                }),
+                unknown_reason: Some(limits.stop.get().unwrap_or(Stop::Cancel).into()),
                 ops: ops.len(),
                 searched_ops: 0,
                 counterexample: None,
