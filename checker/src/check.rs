@@ -123,16 +123,19 @@ impl Default for CheckOptions {
     }
 }
 
-/// Half of the machine's memory as reported by /proc/meminfo, or 4 GiB when unknown.
+/// The default budget of the search caches: the smaller of 2 GiB and an eighth of the
+/// machine's memory (as /proc/meminfo reports it; 2 GiB when unknown), so a check on a shared
+/// CI machine leaves it usable. The polynomial checkers need far less than this.
 pub fn default_memory_limit() -> u64 {
+    const CAP: u64 = 2 << 30;
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| {
             s.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| {
-                l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).map(|kb| kb * 512)
+                l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).map(|kb| kb * 128)
             })
         })
-        .unwrap_or(4 << 30)
+        .map_or(CAP, |eighth| eighth.min(CAP))
 }
 
 /// Checks `history` against `model`.

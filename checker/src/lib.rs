@@ -55,5 +55,6 @@ pub use history::{Event, EventKind, History, HistoryBuilder, Operation, Outcome,
 pub use model::Model;
 pub use unique::Uniqueness;
 pub use verdict::{
-    CheckResult, Decider, Counterexample, Counts, KeyResult, SearchStats, StuckOp, UnknownReason, Verdict,
+    CheckResult, Counterexample, Counts, Decider, KeyResult, SearchStats, StuckOp, UnknownReason,
+    Verdict,
 };

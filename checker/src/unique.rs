@@ -82,7 +82,11 @@ pub(crate) fn not_unique(op: &Operation, first: &Operation, value: &str) -> Chec
 /// An operation in words for explanations: `write(5) by process 3 (t=1.2ms..1.5ms)`.
 pub(crate) fn who(op: &Operation, what: &str) -> String {
     let ret = op.ret.map_or_else(|| "never completed".to_string(), show_time);
-    format!("{what} by process {} (invoked at t={}, completed at t={ret})", op.process, show_time(op.call))
+    format!(
+        "{what} by process {} (invoked at t={}, completed at t={ret})",
+        op.process,
+        show_time(op.call)
+    )
 }
 
 /// Builds the evidence: the prefix (valid order found), the operations involved with their

@@ -439,8 +439,7 @@ impl<'a, M: Model> Search<'a, M> {
     fn finish(&self, stats: &mut SearchStats) {
         stats.cached = self.cache.len() as u64;
         stats.states = self.states.list.len() as u64;
-        stats.cache_bytes =
-            stats.cache_bytes.max((self.cache.bytes() + self.states.bytes) as u64);
+        stats.cache_bytes = stats.cache_bytes.max((self.cache.bytes() + self.states.bytes) as u64);
         self.limits.memory_used.fetch_sub(self.charged, Ordering::Relaxed);
     }
 

@@ -43,7 +43,8 @@ pub fn run(
 
 /// A polynomial checker tried on each key before WGL: `Ok(None)` when the key does not
 /// qualify.
-type Fast<'a> = dyn Fn(&[&Operation]) -> Result<Option<(Decider, Decision)>, CheckError> + Sync + 'a;
+type Fast<'a> =
+    dyn Fn(&[&Operation]) -> Result<Option<(Decider, Decision)>, CheckError> + Sync + 'a;
 
 fn dispatch<M: Model>(
     model: M,

@@ -194,16 +194,19 @@ fn not_appends(items: &[Item], g: u32, at: usize) -> Decision {
         words(it)
     );
     let reason = "its result is not made of this key's appends".to_string();
-    Decision::Illegal(counterexample(Vec::new(), "\"\"".into(), vec![(it.op.id, reason)], it.op.id, text))
+    Decision::Illegal(counterexample(
+        Vec::new(),
+        "\"\"".into(),
+        vec![(it.op.id, reason)],
+        it.op.id,
+        text,
+    ))
 }
 
 fn twice(items: &[Item], g: u32, a: u32) -> Decision {
     let (it, ap) = (&items[g as usize], &items[a as usize]);
-    let text = format!(
-        "{} shows the string of {} twice, but it was appended once.",
-        words(it),
-        words(ap)
-    );
+    let text =
+        format!("{} shows the string of {} twice, but it was appended once.", words(it), words(ap));
     Decision::Illegal(counterexample(
         Vec::new(),
         "\"\"".into(),
@@ -263,7 +266,13 @@ fn late_op(
         prefix,
         Kv.describe_state(&KvState::Value(state)),
         vec![
-            (o.op.id, format!("completed before {} was invoked", Kv.describe_op(&q.input, q.output.as_ref()))),
+            (
+                o.op.id,
+                format!(
+                    "completed before {} was invoked",
+                    Kv.describe_op(&q.input, q.output.as_ref())
+                ),
+            ),
             (q.op.id, "must take effect first".into()),
         ],
         o.op.id,

@@ -317,8 +317,10 @@ fn cas_cycle(
         words(model, &items[start as usize]),
         named.join("; ")
     );
-    let mut stuck: Vec<(usize, String)> =
-        chain.iter().map(|&c| (items[c as usize].op.id, "waits for its own successor".into())).collect();
+    let mut stuck: Vec<(usize, String)> = chain
+        .iter()
+        .map(|&c| (items[c as usize].op.id, "waits for its own successor".into()))
+        .collect();
     stuck.push((items[start as usize].op.id, "its value is never reached".into()));
     Decision::Illegal(counterexample(
         Vec::new(),
@@ -348,15 +350,19 @@ fn late_in_block(
         words(model, o),
         words(model, q),
     );
-    let prefix: Vec<usize> = linear(items, block)
-        .into_iter()
-        .take_while(|&id| id != o.op.id)
-        .collect();
+    let prefix: Vec<usize> =
+        linear(items, block).into_iter().take_while(|&id| id != o.op.id).collect();
     Decision::Illegal(counterexample(
         prefix,
         q.writes().map_or("unknown".into(), show),
         vec![
-            (o.op.id, format!("completed before {} was invoked", model.describe_op(&q.input, q.output.as_ref()))),
+            (
+                o.op.id,
+                format!(
+                    "completed before {} was invoked",
+                    model.describe_op(&q.input, q.output.as_ref())
+                ),
+            ),
             (q.op.id, "must take effect first".into()),
         ],
         o.op.id,
@@ -387,7 +393,11 @@ fn two_blocks(
     let a_first = if bounds[a].min_ret == Instant::MIN {
         format!("{va} comes before every write")
     } else {
-        format!("{} completed before {} was invoked, so {va} comes first", words(model, ra), words(model, cb))
+        format!(
+            "{} completed before {} was invoked, so {va} comes first",
+            words(model, ra),
+            words(model, cb)
+        )
     };
     let text = format!(
         "Each value is written once, so the operations on {va} (its write, its reads and the \
@@ -399,7 +409,9 @@ fn two_blocks(
     let prefix: Vec<usize> = placed.iter().flat_map(|&p| linear(items, &blocks[p])).collect();
     let state = placed
         .last()
-        .and_then(|&p| blocks[p].iter().rev().flatten().find_map(|s| items[s.item as usize].writes()))
+        .and_then(|&p| {
+            blocks[p].iter().rev().flatten().find_map(|s| items[s.item as usize].writes())
+        })
         .map_or_else(|| show(model.initial), show);
     let mut stuck = vec![
         (ca.op.id, format!("belongs to {va}, which must come after {vb}")),

@@ -62,12 +62,8 @@ pub struct Bounds {
 /// # Errors
 /// The first late operation.
 pub fn run<'a>(stages: impl IntoIterator<Item = &'a [Slot]>) -> Result<Bounds, Late> {
-    let mut b = Bounds {
-        min_ret: Instant::MAX,
-        first_ret: None,
-        max_call: Instant::MIN,
-        last_call: None,
-    };
+    let mut b =
+        Bounds { min_ret: Instant::MAX, first_ret: None, max_call: Instant::MIN, last_call: None };
     for stage in stages {
         let before = b.last_call;
         for s in stage {
