@@ -98,37 +98,37 @@ pub fn check(
     if uniqueness == Uniqueness::Off {
         return Ok(None);
     }
-    let mut items = Vec::with_capacity(ops.len());
+    // Convert, and find each value's writer; a repeated value stops here (WGL decides).
+    let mut items: Vec<Item> = Vec::with_capacity(ops.len());
+    let mut values: FxHashMap<RegValue, Value> = FxHashMap::default();
+    values.entry(model.initial).or_default().writer = Some(Writer::Initial);
     for op in ops {
         let c = model.convert(op).map_err(|message| CheckError::Model {
             op: op.id,
             index: op.invoke_index,
             message,
         })?;
-        if let Some((input, output)) = c {
-            items.push(Item { op, input, output });
-        }
-    }
-    let mut values: FxHashMap<RegValue, Value> = FxHashMap::default();
-    values.entry(model.initial).or_default().writer = Some(Writer::Initial);
-    for (i, it) in items.iter().enumerate() {
-        let Some(v) = it.writes() else { continue };
-        let slot = &mut values.entry(v).or_default().writer;
-        if let Some(first) = *slot {
-            if uniqueness == Uniqueness::Require {
-                let shown = v.map_or("null".to_string(), |v| v.to_string());
-                return Err(match first {
-                    Writer::Op(f) => not_unique(it.op, items[f as usize].op, &shown),
-                    Writer::Initial => CheckError::Model {
-                        op: it.op.id,
-                        index: it.op.invoke_index,
-                        message: format!("--unique-values: {shown} is the initial value"),
-                    },
-                });
+        let Some((input, output)) = c else { continue };
+        let it = Item { op, input, output };
+        if let Some(v) = it.writes() {
+            let slot = &mut values.entry(v).or_default().writer;
+            if let Some(first) = *slot {
+                if uniqueness == Uniqueness::Require {
+                    let shown = v.map_or("null".to_string(), |v| v.to_string());
+                    return Err(match first {
+                        Writer::Op(f) => not_unique(op, items[f as usize].op, &shown),
+                        Writer::Initial => CheckError::Model {
+                            op: op.id,
+                            index: op.invoke_index,
+                            message: format!("--unique-values: {shown} is the initial value"),
+                        },
+                    });
+                }
+                return Ok(None);
             }
-            return Ok(None);
+            *slot = Some(Writer::Op(items.len() as u32));
         }
-        *slot = Some(Writer::Op(i as u32));
+        items.push(it);
     }
     // Keep: ok ops, and pending writers of observed values (transitively).
     let mut kept = vec![false; items.len()];

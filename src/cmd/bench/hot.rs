@@ -245,7 +245,7 @@ pub fn run() -> anyhow::Result<()> {
             reset_peak();
             let h = generate(shape, n, clients, 12, bad);
             println!(
-                "{name}, {} (history: {} in memory), goal < {secs} s, < 2 GiB",
+                "{name}, {} (generating it peaked at {}), goal < {secs} s, < 2 GiB",
                 if bad { "one stale read at 95 %" } else { "linearizable" },
                 mib(peak())
             );
