@@ -2,7 +2,7 @@
 //!
 //! - `faultline bench checker` checks every file of the shared Porcupine test data several
 //!   times and prints per-file medians and totals, in the groupings Porcupine was measured in
-//!   (WGL alone), then the hot-key rows ([`hot`]): one key, high concurrency, decided by the
+//!   (WGL alone), then the hot-key rows (`bench/hot.rs`): one key, high concurrency, decided by the
 //!   polynomial checkers and by WGL under the same limits.
 //! - `faultline bench cluster` starts a real 3-node cluster of each system (faultline, etcd)
 //!   with the same cluster control and clients as `faultline run`, drives the same load of

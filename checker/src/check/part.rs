@@ -24,12 +24,7 @@ pub fn check_part<M: Model>(
     let started = Instant::now();
     let mut converted = Vec::with_capacity(ops.len());
     for op in ops {
-        let c = model.convert(op).map_err(|message| CheckError::Model {
-            op: op.id,
-            index: op.invoke_index,
-            message,
-        })?;
-        if let Some((input, output)) = c {
+        if let Some((input, output)) = convert(model, op)? {
             converted.push((op, input, output));
         }
     }
@@ -76,6 +71,22 @@ pub fn check_part<M: Model>(
         }
     }
     Ok(kr)
+}
+
+/// [`Model::convert`], with the error located at the operation.
+///
+/// # Errors
+/// [`CheckError::Model`] when the operation does not fit the model.
+#[allow(clippy::type_complexity)]
+pub(crate) fn convert<M: Model>(
+    model: &M,
+    op: &Operation,
+) -> Result<Option<(M::Input, Option<M::Output>)>, CheckError> {
+    model.convert(op).map_err(|message| CheckError::Model {
+        op: op.id,
+        index: op.invoke_index,
+        message,
+    })
 }
 
 /// The [`KeyResult`] of a key a polynomial checker decided in `micros`.

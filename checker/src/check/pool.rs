@@ -15,7 +15,7 @@ use crate::unique::{self, Decision};
 use crate::verdict::{CheckResult, Counts, Decider, KeyResult, Verdict};
 use crate::wgl::{Limits, Stop};
 
-/// Runs a whole check (see [`crate::check`]).
+/// Runs a whole check (see [`crate::check()`]).
 pub fn run(
     history: &History,
     spec: &ModelSpec,

@@ -21,6 +21,7 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::check::part::convert;
 use crate::error::CheckError;
 use crate::history::Operation;
 use crate::model::Model;
@@ -65,12 +66,7 @@ pub fn check(
     }
     let mut items = Vec::with_capacity(ops.len());
     for op in ops {
-        let c = Kv.convert(op).map_err(|message| CheckError::Model {
-            op: op.id,
-            index: op.invoke_index,
-            message,
-        })?;
-        match c {
+        match convert(&Kv, op)? {
             Some((input @ (KvInput::Get | KvInput::Append(_)), output)) => {
                 items.push(Item { op, input, output })
             }

@@ -7,28 +7,10 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use crate::brute::linearizable;
+use crate::brute::{linearizable, Rng};
 use crate::history::{Event, EventKind, History, HistoryBuilder, Process};
 use crate::models::{Kv, Register};
 use crate::{check, CheckOptions, Decider, ModelSpec, Uniqueness, Verdict};
-
-/// SplitMix64, so a proptest seed drives the construction.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, pct: u64) -> bool {
-        self.below(100) < pct
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Kind {
@@ -125,7 +107,7 @@ pub(crate) fn history(
         b.push(index as usize + 1, e).unwrap();
         index += 1;
         // Some events share an instant: touching intervals are concurrent.
-        time += u64::from(index % 3 != 0);
+        time += u64::from(!index.is_multiple_of(3));
     };
     for _ in 0..n * 10 {
         let s = rng.below(slots.len() as u64) as usize;

@@ -29,6 +29,7 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::check::part::convert;
 use crate::error::CheckError;
 use crate::history::Operation;
 use crate::model::Model;
@@ -103,12 +104,7 @@ pub fn check(
     let mut values: FxHashMap<RegValue, Value> = FxHashMap::default();
     values.entry(model.initial).or_default().writer = Some(Writer::Initial);
     for op in ops {
-        let c = model.convert(op).map_err(|message| CheckError::Model {
-            op: op.id,
-            index: op.invoke_index,
-            message,
-        })?;
-        let Some((input, output)) = c else { continue };
+        let Some((input, output)) = convert(model, op)? else { continue };
         let it = Item { op, input, output };
         if let Some(v) = it.writes() {
             let slot = &mut values.entry(v).or_default().writer;

@@ -104,15 +104,18 @@ pub enum Order {
     },
 }
 
+/// A block's key in a heap: `(min_ret or max_call, block)`.
+type Entry = (Instant, usize);
+
 /// A min-heap over one field of the remaining blocks, with lazy removal.
 struct Heap<'a> {
-    heap: BinaryHeap<Reverse<(Instant, usize)>>,
+    heap: BinaryHeap<Reverse<Entry>>,
     placed: &'a [bool],
 }
 
 impl Heap<'_> {
     /// The two smallest remaining entries.
-    fn two(&mut self) -> (Option<(Instant, usize)>, Option<(Instant, usize)>) {
+    fn two(&mut self) -> (Option<Entry>, Option<Entry>) {
         let first = self.pop();
         let second = self.pop();
         for e in [first, second].into_iter().flatten() {
@@ -121,7 +124,7 @@ impl Heap<'_> {
         (first, second)
     }
 
-    fn pop(&mut self) -> Option<(Instant, usize)> {
+    fn pop(&mut self) -> Option<Entry> {
         while let Some(Reverse(e)) = self.heap.pop() {
             if !self.placed[e.1] {
                 return Some(e);

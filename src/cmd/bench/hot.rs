@@ -18,30 +18,9 @@ use std::time::{Duration, Instant};
 use faultline_checker::{
     check, CheckOptions, Decider, History, ModelSpec, Operation, Outcome, Uniqueness,
 };
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
-
-/// SplitMix64: a fixed sequence per seed (the root crate has no rand dependency).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..hi` (`hi > lo`).
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo)
-    }
-
-    /// True with probability `p`.
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-}
 
 /// What a generated history holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,18 +47,18 @@ struct Gen {
 /// A seeded history of `n` operations by `clients` concurrent clients on one key; with
 /// `bad`, one read at about 95 % of the history is made stale.
 fn generate(shape: Shape, n: usize, clients: u64, seed: u64, bad: bool) -> History {
-    let mut rng = Rng(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut ops: Vec<Gen> = Vec::with_capacity(n);
     let mut clock: Vec<(u64, u64)> = (0..clients).map(|c| (c, 0)).collect();
     let mut next_process = clients;
     let mut value = 0i64;
     for _ in 0..n {
-        let c = rng.range(0, clients) as usize;
+        let c = rng.random_range(0..clients as usize);
         let (process, free) = clock[c];
-        let call = free + rng.range(0, 2_000);
-        let ret = call + rng.range(1_000, 200_000);
-        let read = rng.chance(0.5);
-        let info = !read && rng.chance(0.002);
+        let call = free + rng.random_range(0..2_000);
+        let ret = call + rng.random_range(1_000..200_000);
+        let read = rng.random_bool(0.5);
+        let info = !read && rng.random_bool(0.002);
         let (f, input) = match (shape, read) {
             (Shape::Register, true) => ("read", Value::Null),
             (Shape::Append, true) => ("get", Value::Null),
@@ -93,9 +72,9 @@ fn generate(shape: Shape, n: usize, clients: u64, seed: u64, bad: bool) -> Histo
             }
         };
         let at = if info {
-            rng.chance(0.5).then(|| call + rng.range(0, 400_000))
+            rng.random_bool(0.5).then(|| call + rng.random_range(0..400_000))
         } else {
-            Some(rng.range(call, ret + 1))
+            Some(rng.random_range(call..=ret))
         };
         ops.push(Gen { process, f, input, call, ret, at, info, output: Value::Null });
         clock[c] = if info {
