@@ -72,6 +72,11 @@ fn unique_values_asserts_distinct_writes() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(code(&o), 3, "{err}");
     assert!(err.contains("history index 2") && err.contains("value 4 is written again"), "{err}");
+    // It is a per-key assertion.
+    let args = ["check", "--unique-values", "--no-partition", "--no-report", h.to_str().unwrap()];
+    let o = faultline(&args, dir.path());
+    assert_eq!(code(&o), 3);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--no-partition"));
 }
 
 #[test]

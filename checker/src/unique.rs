@@ -90,7 +90,8 @@ pub(crate) fn who(op: &Operation, what: &str) -> String {
 }
 
 /// Builds the evidence: the prefix (valid order found), the operations involved with their
-/// roles, the one whose completion made it impossible, and the paragraph.
+/// roles (an operation named twice gets both roles), the one whose completion made it
+/// impossible, and the paragraph.
 pub(crate) fn counterexample(
     prefix: Vec<usize>,
     state: String,
@@ -98,11 +99,15 @@ pub(crate) fn counterexample(
     blocking: usize,
     explanation: String,
 ) -> Counterexample {
-    Counterexample {
-        prefix,
-        state,
-        stuck: stuck.into_iter().map(|(op, reason)| StuckOp { op, reason }).collect(),
-        blocking: Some(blocking),
-        explanation,
+    let mut ops: Vec<StuckOp> = Vec::with_capacity(stuck.len());
+    for (op, reason) in stuck {
+        match ops.iter_mut().find(|s| s.op == op) {
+            Some(s) => {
+                s.reason.push_str("; ");
+                s.reason.push_str(&reason);
+            }
+            None => ops.push(StuckOp { op, reason }),
+        }
     }
+    Counterexample { prefix, state, stuck: ops, blocking: Some(blocking), explanation }
 }

@@ -62,8 +62,8 @@ struct KeyRow {
     key: String,
     verdict: Verdict,
     note: String,
-    /// The algorithm that decided the key.
-    checker: Decider,
+    /// The algorithm that decided the key (none for a key never searched).
+    checker: Option<Decider>,
     ops: usize,
     searched: usize,
     micros: u64,
@@ -181,7 +181,7 @@ fn key_rows(result: &CheckResult) -> (Vec<KeyRow>, usize) {
                 }
                 _ => String::new(),
             },
-            checker: k.checker,
+            checker: (k.unknown_reason != Some(UnknownReason::Cancelled)).then_some(k.checker),
             ops: k.ops,
             searched: k.searched_ops,
             micros: k.stats.micros,

@@ -21,6 +21,12 @@ pub fn run(
     spec: &ModelSpec,
     opts: &CheckOptions,
 ) -> Result<CheckResult, CheckError> {
+    if opts.unique_values == unique::Uniqueness::Require && !opts.partition {
+        return Err(CheckError::Usage(
+            "--unique-values is checked key by key; it cannot be combined with --no-partition"
+                .into(),
+        ));
+    }
     let (u, w) = (opts.unique_values, opts.witness);
     match spec {
         ModelSpec::Register { initial } | ModelSpec::CasRegister { initial } => {
