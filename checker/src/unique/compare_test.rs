@@ -287,6 +287,41 @@ proptest! {
     }
 }
 
+/// A witness of the polynomial checkers replays through the model from the initial value,
+/// holds every op that completed ok, and respects real time.
+fn assert_witness(kind: Kind, h: &History, initial: Option<i64>) {
+    use crate::model::Model;
+    let opts = CheckOptions { threads: 1, witness: true, ..CheckOptions::default() };
+    let r = check(h, &kind.spec(initial), &opts).unwrap();
+    let k = &r.keys[0];
+    if k.verdict != Verdict::Linearizable || k.checker == Decider::Wgl {
+        return;
+    }
+    let order = k.witness.clone().unwrap_or_default();
+    fn replay<M: Model>(m: &M, h: &History, order: &[usize]) -> bool {
+        let mut s = m.init();
+        order.iter().all(|&id| {
+            let (i, o) = m.convert(&h.ops[id]).unwrap().expect("a kept op");
+            m.step(&s, &i, o.as_ref()).map(|n| s = n).is_some()
+        })
+    }
+    let ok = match kind {
+        Kind::Append => replay(&Kv, h, &order),
+        _ => replay(&Register { initial, cas: kind == Kind::CasRegister }, h, &order),
+    };
+    assert!(ok, "witness {order:?} does not replay: {h:#?}");
+    for o in h.ops.iter().filter(|o| o.outcome == crate::Outcome::Ok) {
+        assert!(order.contains(&o.id), "op {} missing from {order:?}", o.id);
+    }
+    for (i, &a) in order.iter().enumerate() {
+        for &b in &order[i + 1..] {
+            let (a, b) = (&h.ops[a], &h.ops[b]);
+            let b_done = b.outcome == crate::Outcome::Ok;
+            assert!(!(b_done && b.ret.unwrap() < a.call), "{} before {}: {h:#?}", a.id, b.id);
+        }
+    }
+}
+
 /// The generators above reach the polynomial checkers, both verdicts, and every kind.
 #[test]
 fn the_comparison_exercises_the_polynomial_checkers() {
@@ -297,6 +332,7 @@ fn the_comparison_exercises_the_polynomial_checkers() {
         let h = history(seed, kind, 8, 3, initial, seed % 5 != 0, false);
         let (fast, decider, wgl) = both(kind, &h, initial);
         assert_eq!(fast, wgl, "{h:#?}");
+        assert_witness(kind, &h, initial);
         *seen.entry((format!("{decider:?}"), format!("{fast:?}"))).or_insert(0) += 1;
     }
     for d in ["UniqueRegister", "UniqueAppend"] {
