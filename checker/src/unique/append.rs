@@ -168,9 +168,12 @@ pub fn check(
         Ok(_) => Ok(Some(Decision::Linearizable(if witness { linear(None) } else { Vec::new() }))),
         Err(late) => {
             let prefix = linear(Some(items[late.op.item as usize].op.id));
-            let shown = prefix
+            // Appends of S in the stages before the late op's.
+            let shown = stages_of
                 .iter()
-                .filter(|id| order.iter().any(|&a| items[a as usize].op.id == **id))
+                .take_while(|st| st.iter().all(|x| x.item != late.op.item))
+                .flatten()
+                .filter(|x| in_s[x.item as usize])
                 .count();
             let state = String::from_utf8_lossy(&s[..ends[shown]]).into_owned();
             Ok(Some(late_op(&items, &in_s, late, prefix, state)))

@@ -261,8 +261,13 @@ fn initials() -> impl Strategy<Value = Option<i64>> {
     prop_oneof![Just(None), Just(Some(0)), Just(Some(1))]
 }
 
+/// 6,000 cases per property, or `PROPTEST_CASES` for a longer soak.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(6000)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 6000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn unique_checkers_agree_with_brute_force_and_wgl(
@@ -340,5 +345,93 @@ fn the_comparison_exercises_the_polynomial_checkers() {
             let n = seen.get(&(d.to_string(), v.to_string())).copied().unwrap_or(0);
             assert!(n >= 50, "{d} decided only {n} {v} histories: {seen:?}");
         }
+    }
+}
+
+/// A one-key history from `(f, input, output, call, ret)` rows, each ok, each by its own
+/// process.
+fn rows(rows: &[(&str, Value, Value, u64, u64)]) -> History {
+    let mut evs: Vec<(u64, usize, String)> = Vec::new();
+    for (p, (f, i, o, c, r)) in rows.iter().enumerate() {
+        evs.push((*c, 0, format!(r#""type":"invoke","process":{p},"f":"{f}","value":{i}"#)));
+        evs.push((*r, 1, format!(r#""type":"ok","process":{p},"f":"{f}","value":{o}"#)));
+    }
+    evs.sort_by_key(|e| (e.0, e.1));
+    let lines: Vec<String> = evs
+        .iter()
+        .enumerate()
+        .map(|(n, (t, _, e))| format!(r#"{{"index":{n},{e},"time":{t}}}"#))
+        .collect();
+    crate::formats::jsonl::parse_str(&lines.join("\n")).unwrap()
+}
+
+/// Each kind of violation the polynomial checkers report: the verdict matches WGL's, the key
+/// was theirs, and the evidence names the operation that completed and its words.
+#[test]
+fn each_violation_kind_is_explained() {
+    let null = Value::Null;
+    #[rustfmt::skip]
+    let cases: Vec<(Kind, &str, History)> = vec![
+        (Kind::Register, "no operation that may have taken effect writes it", rows(&[
+            ("write", json!(1), json!(1), 0, 10),
+            ("read", null.clone(), json!(2), 20, 30),
+        ])),
+        (Kind::CasRegister, "replaced the value 1", rows(&[
+            ("write", json!(1), json!(1), 0, 10),
+            ("cas", json!([1, 2]), json!([1, 2]), 20, 30),
+            ("cas", json!([1, 3]), json!([1, 3]), 40, 50),
+        ])),
+        (Kind::CasRegister, "compare-and-sets that loop", rows(&[
+            ("cas", json!([2, 3]), json!([2, 3]), 0, 10),
+            ("cas", json!([3, 2]), json!([3, 2]), 0, 10),
+            ("read", null.clone(), json!(3), 20, 30),
+        ])),
+        (Kind::Register, "it wrote the value", rows(&[
+            ("read", null.clone(), json!(1), 0, 10),
+            ("write", json!(1), json!(1), 20, 30),
+        ])),
+        (Kind::Register, "so value 2 comes first", rows(&[
+            ("write", json!(1), json!(1), 0, 10),
+            ("write", json!(2), json!(2), 20, 30),
+            ("read", null.clone(), json!(1), 40, 50),
+        ])),
+        (Kind::Append, "not a sequence of appended strings", rows(&[
+            ("append", json!("1,"), json!("1,"), 0, 10),
+            ("get", null.clone(), json!("1,9,"), 20, 30),
+        ])),
+        (Kind::Append, "twice", rows(&[
+            ("append", json!("1,"), json!("1,"), 0, 10),
+            ("get", null.clone(), json!("1,1,"), 20, 30),
+        ])),
+        (Kind::Append, "neither of which extends the other", rows(&[
+            ("append", json!("1,"), json!("1,"), 0, 10),
+            ("append", json!("2,"), json!("2,"), 0, 10),
+            ("get", null.clone(), json!("1,2,"), 20, 30),
+            ("get", null.clone(), json!("2,"), 20, 30),
+        ])),
+        (Kind::Append, "does not contain this append, though a later one does", rows(&[
+            ("append", json!("1,"), json!("1,"), 0, 10),
+            ("get", null.clone(), json!("1,"), 20, 30),
+            ("get", null.clone(), json!(""), 40, 50),
+        ])),
+        (Kind::Append, "its result extends that get's", rows(&[
+            ("append", json!("1,"), json!("1,"), 0, 100),
+            ("get", null.clone(), json!("1,"), 5, 30),
+            ("get", null.clone(), json!(""), 40, 50),
+        ])),
+        (Kind::Append, "no get's result contains this append", rows(&[
+            ("append", json!("1,"), json!("1,"), 0, 10),
+            ("get", null.clone(), json!(""), 20, 30),
+        ])),
+    ];
+    for (kind, words, h) in cases {
+        let (fast, decider, wgl) = both(kind, &h, None);
+        assert_eq!((fast, wgl), (Verdict::Illegal, Verdict::Illegal), "{words}");
+        assert_ne!(decider, Decider::Wgl, "{words}");
+        let opts = CheckOptions { threads: 1, ..CheckOptions::default() };
+        let r = check(&h, &kind.spec(None), &opts).unwrap();
+        let cx = r.keys[0].counterexample.clone().expect("evidence");
+        assert!(cx.explanation.contains(words), "{words:?} not in {:?}", cx.explanation);
+        assert!(cx.blocking.is_some() && !cx.stuck.is_empty(), "{cx:?}");
     }
 }

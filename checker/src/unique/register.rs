@@ -298,24 +298,32 @@ fn cas_cycle(
 ) -> Decision {
     // Walk back from the observed value through cas writers until one repeats.
     let mut chain: Vec<u32> = Vec::new();
+    let mut on_chain = vec![false; items.len()];
     let mut v = items[start as usize].observes().unwrap_or(None);
     while let Some(Writer::Op(w)) = values.get(&v).and_then(|x| x.writer) {
-        if chain.contains(&w) || chain.len() > items.len() {
+        if std::mem::replace(&mut on_chain[w as usize], true) {
             break;
         }
         chain.push(w);
         v = items[w as usize].observes().unwrap_or(None);
     }
-    let named: Vec<String> = chain.iter().map(|&c| words(model, &items[c as usize])).collect();
+    // Name a few: a hostile history can make the loop as long as the history.
+    const SHOWN: usize = 6;
+    let mut named: Vec<String> =
+        chain.iter().take(SHOWN).map(|&c| words(model, &items[c as usize])).collect();
+    if chain.len() > SHOWN {
+        named.push(format!("and {} more", chain.len() - SHOWN));
+    }
     let text = format!(
-        "{} observed a value that only a cycle of compare-and-sets writes ({}): each needs \
-         another of them to have happened first, so none can happen.",
+        "{} observed a value whose writers, traced back, are compare-and-sets that loop ({}): \
+         each needs another of them to have happened first, so none can happen.",
         words(model, &items[start as usize]),
         named.join("; ")
     );
     let mut stuck: Vec<(usize, String)> = chain
         .iter()
-        .map(|&c| (items[c as usize].op.id, "waits for its own successor".into()))
+        .take(SHOWN)
+        .map(|&c| (items[c as usize].op.id, "waits for a cas that needs it first".into()))
         .collect();
     stuck.push((items[start as usize].op.id, "its value is never reached".into()));
     Decision::Illegal(counterexample(
@@ -348,9 +356,18 @@ fn late_in_block(
     );
     let prefix: Vec<usize> =
         linear(items, block).into_iter().take_while(|&id| id != o.op.id).collect();
+    // The value after the prefix: the last one written in the stages before `o`'s (a block
+    // starts with its write, or at the initial value).
+    let state = block
+        .iter()
+        .take_while(|stage| stage.iter().all(|x| x.item != late.op.item))
+        .flatten()
+        .filter_map(|x| items[x.item as usize].writes())
+        .last()
+        .unwrap_or(model.initial);
     Decision::Illegal(counterexample(
         prefix,
-        q.writes().map_or("unknown".into(), show),
+        show(state),
         vec![
             (
                 o.op.id,
