@@ -80,9 +80,9 @@ impl StopFlag {
     #[inline]
     pub fn get(&self) -> Option<Stop> {
         match self.0.load(Ordering::Relaxed) {
-            0 => None,
-            1 => Some(Stop::TimeLimit),
-            _ => Some(Stop::Cancel),
+            x if x == Stop::TimeLimit as u8 => Some(Stop::TimeLimit),
+            x if x == Stop::Cancel as u8 => Some(Stop::Cancel),
+            _ => None,
         }
     }
 }
