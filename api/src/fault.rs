@@ -47,6 +47,52 @@ impl Fault {
     }
 }
 
+crate::names! {
+    /// Whom a fault goes for (`--nemesis-targets`).
+    pub enum Target ("target") {
+        /// The node leading when the fault starts (partitions isolate it).
+        Leader = "leader",
+        /// A random minority of the nodes (partitions cut it off from the majority).
+        Minority = "minority",
+        /// A random majority of the nodes (kills, pauses, clocks; partitions split in halves).
+        Majority = "majority",
+        /// Whatever the schedule draws: one node, a minority, all, any partition shape.
+        Random = "random",
+    }
+}
+
+/// The targets a schedule picks from, written `leader,random`; when `leader` is among them,
+/// the first fault of a run goes for the leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetList(pub Vec<Target>);
+
+impl FromStr for TargetList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut out: Vec<Target> = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let t: Target = part.parse().map_err(|e: crate::names::UnknownName| e.to_string())?;
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        if out.is_empty() {
+            return Err("no targets given".into());
+        }
+        Ok(TargetList(out))
+    }
+}
+
+impl fmt::Display for TargetList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|x| x.name()).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+crate::string_form!(TargetList);
+
 /// The faults of a run, written `partition,kill` (`none` or empty: no faults), each once,
 /// in the order given.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

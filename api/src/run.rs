@@ -10,7 +10,7 @@
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 
-use crate::fault::{Fault, FaultList};
+use crate::fault::{Fault, FaultList, Target, TargetList};
 use crate::layered::checks::{dir_name, range, seconds};
 use crate::layered::{ConfigError, Layer};
 use crate::node::{ReadMode, UnsafeBug};
@@ -73,6 +73,11 @@ crate::layered! {
         /// none [default: partition,kill].
         #[arg(long, value_name = "LIST")]
         nemesis: FaultList = FaultList(vec![Fault::Partition, Fault::Kill]),
+        /// Whom faults go for, comma-separated: leader, minority, majority, random; each fault
+        /// picks one, and with leader among them the first fault hits the leader
+        /// [default: leader,random].
+        #[arg(long, value_name = "LIST")]
+        nemesis_targets: TargetList = TargetList(vec![Target::Leader, Target::Random]),
         /// Run even when some requested faults cannot be installed on this system and
         /// backend (they are skipped and the summary says so); without it that is an error.
         #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]

@@ -290,11 +290,10 @@ async fn drive(
     let (stop_tx, stop_rx) = watch::channel(false);
     // The nemesis' seed differs from the generator's so the two streams are independent.
     let nemesis_seed = cfg.seed ^ 0x006e_656d_6573_6973;
-    let mut nemesis = Nemesis::new(NemesisConfig::new(
-        cfg.nemesis.0.clone(),
-        secs(cfg.nemesis_interval),
-        nemesis_seed,
-    ));
+    let mut nemesis_config =
+        NemesisConfig::new(cfg.nemesis.0.clone(), secs(cfg.nemesis_interval), nemesis_seed);
+    nemesis_config.targets = cfg.nemesis_targets.0.clone();
+    let mut nemesis = Nemesis::new(nemesis_config);
     let faults = async {
         let r = nemesis.run(cluster, limit, &tx).await;
         if r.is_err() {

@@ -44,6 +44,8 @@ fn three_nodes_under_partitions_and_kills_pass() {
     // Coverage: the faults took effect, and what they did is counted.
     let cov = &results["coverage"];
     assert!(cov["installed"].as_u64().unwrap() >= 1, "{cov}");
+    // The first fault goes for the leader (default targets: leader,random).
+    assert!(cov["leader_disturbed"].as_u64().unwrap() >= 1, "{cov}");
     assert_eq!(cov["faults"].as_array().unwrap().len(), 2, "{cov}");
     assert!(r.stderr.contains("faults: partition"), "{r:?}");
     // Final reads: every key used got a read after the faults healed.
