@@ -42,7 +42,7 @@ pub struct Plots {
 /// The colour of a fault family, shared with the page's script.
 pub fn fault_color(kind: &str) -> RGBColor {
     match kind {
-        "partition" => RGBColor(255, 152, 0),
+        "partition" | "figure8" => RGBColor(255, 152, 0),
         "kill" => RGBColor(229, 57, 53),
         "pause" => RGBColor(142, 36, 170),
         "clock" => RGBColor(30, 136, 229),

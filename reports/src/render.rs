@@ -239,6 +239,20 @@ pub fn render_report(input: &ReportInput<'_>) -> Result<String, ReportError> {
             data.related.extend(e.related);
             (k, e.text)
         })
+        .map(|(k, text)| {
+            // When the anomaly happened: the completion of the op that could not go next.
+            let at = k
+                .counterexample
+                .as_ref()
+                .and_then(|c| c.blocking)
+                .and_then(|id| input.history.ops.get(id))
+                .map(|op| op.ret.unwrap_or(op.call));
+            let text = match at {
+                Some(t) => format!("{text} {}", nemesis::active_at(&faults, t)),
+                None => text,
+            };
+            (k, text)
+        })
         .map(|(k, text)| Explained {
             key: k.key.clone().unwrap_or_default(),
             text,
