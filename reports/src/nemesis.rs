@@ -43,7 +43,7 @@ fn classify(f: &str, value: &Value) -> Option<(&'static str, bool)> {
 }
 
 /// The faults in place at history time `t` (installed ones only), as one sentence for an
-/// anomaly's explanation: "Faults active then: kill n3; partition [n1] | [n2 n3]." or "No
+/// anomaly's explanation: "Faults active then: kill n3; partition `[n1] | [n2 n3]`." or "No
 /// fault was active then."
 pub fn active_at(faults: &[Interval], t: u64) -> String {
     let active: Vec<&str> = faults
