@@ -109,8 +109,9 @@ pub struct Args {
     #[arg(long, value_name = "MS")]
     pub request_timeout_ms: Option<u64>,
     /// TEST ONLY: plant a known bug so the tester can prove it catches it. One of
-    /// stale-reads, no-dedup, commit-old-term, ack-before-fsync, lease-skew. Never use in
-    /// production.
+    /// stale-reads, no-dedup, commit-old-term, ack-before-fsync, lease-skew (and, for the
+    /// sharded KV, shard-serve-early, shard-serve-late, shard-no-dedup-transfer,
+    /// config-skip). Never use in production.
     #[arg(long, value_name = "BUG")]
     pub unsafe_bug: Option<UnsafeBug>,
     /// Seed of the node's random choices (election timeouts) [default: 0].

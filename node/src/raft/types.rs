@@ -165,16 +165,29 @@ pub enum UnsafeBug {
     AckBeforeFsync,
     /// Lease reads trust the local clock with no safety margin.
     LeaseSkew,
+    /// Sharded KV: a group serves a shard as soon as its config assigns it, before the
+    /// shard's data has arrived.
+    ShardServeEarly,
+    /// Sharded KV: a group keeps serving a shard after its config moved it away.
+    ShardServeLate,
+    /// Sharded KV: shard data moves without its client session table.
+    ShardNoDedupTransfer,
+    /// Sharded KV: a group jumps to the latest config instead of applying each in order.
+    ConfigSkip,
 }
 
 impl UnsafeBug {
     /// All bugs, in the order of `--help`.
-    pub const ALL: [UnsafeBug; 5] = [
+    pub const ALL: [UnsafeBug; 9] = [
         UnsafeBug::StaleReads,
         UnsafeBug::NoDedup,
         UnsafeBug::CommitOldTerm,
         UnsafeBug::AckBeforeFsync,
         UnsafeBug::LeaseSkew,
+        UnsafeBug::ShardServeEarly,
+        UnsafeBug::ShardServeLate,
+        UnsafeBug::ShardNoDedupTransfer,
+        UnsafeBug::ConfigSkip,
     ];
 
     /// The command-line name, e.g. `stale-reads`.
@@ -185,6 +198,10 @@ impl UnsafeBug {
             UnsafeBug::CommitOldTerm => "commit-old-term",
             UnsafeBug::AckBeforeFsync => "ack-before-fsync",
             UnsafeBug::LeaseSkew => "lease-skew",
+            UnsafeBug::ShardServeEarly => "shard-serve-early",
+            UnsafeBug::ShardServeLate => "shard-serve-late",
+            UnsafeBug::ShardNoDedupTransfer => "shard-no-dedup-transfer",
+            UnsafeBug::ConfigSkip => "config-skip",
         }
     }
 }
@@ -193,10 +210,10 @@ impl std::str::FromStr for UnsafeBug {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        UnsafeBug::ALL
-            .into_iter()
-            .find(|b| b.as_str() == s)
-            .ok_or_else(|| format!("unknown unsafe bug {s:?} (expected one of stale-reads, no-dedup, commit-old-term, ack-before-fsync, lease-skew)"))
+        UnsafeBug::ALL.into_iter().find(|b| b.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = UnsafeBug::ALL.iter().map(|b| b.as_str()).collect();
+            format!("unknown unsafe bug {s:?} (expected one of {})", names.join(", "))
+        })
     }
 }
 
