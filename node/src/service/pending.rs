@@ -67,13 +67,7 @@ impl<C> Pending<C> {
     }
 
     /// A read to serve once `index` is applied.
-    pub(crate) fn add_read(
-        &mut self,
-        token: RequestToken,
-        cmd: C,
-        index: LogIndex,
-        deadline: u64,
-    ) {
+    pub(crate) fn add_read(&mut self, token: RequestToken, cmd: C, index: LogIndex, deadline: u64) {
         self.reads.insert(token, WaitingRead { cmd, index: Some(index), deadline });
     }
 

@@ -219,8 +219,14 @@ mod tests {
         assert_eq!(c2.shards_of(Gid(2)).len(), 5);
         let c3 = ok(c.apply(&cmd(3, CtrlOp::Move { shard: 0, gid: Gid(2) })));
         assert_eq!(c3.owner(0), Gid(2));
-        assert_eq!(c.apply(&cmd(4, CtrlOp::Move { shard: 10, gid: Gid(2) })), CtrlResponse::Fail("bad-shard".into()));
-        assert_eq!(c.apply(&cmd(5, CtrlOp::Move { shard: 1, gid: Gid(9) })), CtrlResponse::Fail("unknown-group".into()));
+        assert_eq!(
+            c.apply(&cmd(4, CtrlOp::Move { shard: 10, gid: Gid(2) })),
+            CtrlResponse::Fail("bad-shard".into())
+        );
+        assert_eq!(
+            c.apply(&cmd(5, CtrlOp::Move { shard: 1, gid: Gid(9) })),
+            CtrlResponse::Fail("unknown-group".into())
+        );
         let c4 = ok(c.apply(&cmd(6, CtrlOp::Leave(vec![Gid(1)]))));
         assert_eq!((c4.num, c4.shards.clone()), (4, vec![Gid(2); 10]));
         assert_eq!(c.read(&cmd(0, CtrlOp::Query(Some(2)))), CtrlResponse::Ok(c2));

@@ -205,7 +205,9 @@ impl Group {
     fn config(&mut self, next: &ShardConfig) -> GroupResponse {
         let in_order = next.num == self.current.num + 1;
         let skip = self.has_bug(UnsafeBug::ConfigSkip) && next.num > self.current.num;
-        if !(in_order || skip) || !self.is_settled() || next.shards.len() != self.current.shards.len()
+        if !(in_order || skip)
+            || !self.is_settled()
+            || next.shards.len() != self.current.shards.len()
         {
             return GroupResponse::Ignored;
         }

@@ -155,7 +155,10 @@ mod tests {
         g.apply(&install);
         let delete = GroupCommand::Delete { num: 2, shards: vec![1] };
         let out = m.tick(20, &g);
-        assert_eq!(out, vec![Outbound::Group { gid: Gid(1), servers: vec!["a1".into()], cmd: delete.clone() }]);
+        assert_eq!(
+            out,
+            vec![Outbound::Group { gid: Gid(1), servers: vec!["a1".into()], cmd: delete.clone() }]
+        );
         let settled = m.on_reply(&g, &delete, GroupResponse::Done).unwrap();
         g.apply(&settled);
         assert!(g.is_settled());

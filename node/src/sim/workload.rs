@@ -124,13 +124,14 @@ struct Client {
 
 /// Records events in DESIGN.md's history format.
 #[derive(Debug, Default)]
-struct Recorder {
-    lines: Vec<String>,
+pub(crate) struct Recorder {
+    pub(crate) lines: Vec<String>,
     last: u64,
 }
 
 impl Recorder {
-    fn push(&mut self, mut event: Value, time_us: u64) {
+    /// Appends `event` at virtual time `time_us` (never earlier than the last event).
+    pub(crate) fn push(&mut self, mut event: Value, time_us: u64) {
         self.last = self.last.max(time_us);
         event["index"] = json!(self.lines.len());
         event["time"] = json!(self.last * 1000);
@@ -323,7 +324,7 @@ fn next_node(ids: &[NodeId], current: NodeId) -> NodeId {
     ids[(i + 1) % ids.len()]
 }
 
-fn complete(
+pub(crate) fn complete(
     rec: &mut Recorder,
     process: u64,
     cmd: &Command,
