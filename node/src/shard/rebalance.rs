@@ -37,13 +37,12 @@ pub fn rebalance(shards: &mut [Gid], groups: &BTreeSet<Gid>) {
         order.iter().enumerate().map(|(i, (g, _))| (*g, base + usize::from(i < extra))).collect();
     // Free the shards of dead groups and the surplus of full groups (highest shard first).
     let mut kept: BTreeMap<Gid, usize> = BTreeMap::new();
-    for s in 0..n {
-        let g = shards[s];
-        match target.get(&g) {
-            Some(t) if kept.get(&g).copied().unwrap_or(0) < *t => {
-                *kept.entry(g).or_default() += 1;
+    for owner in shards.iter_mut() {
+        match target.get(owner) {
+            Some(t) if kept.get(owner).copied().unwrap_or(0) < *t => {
+                *kept.entry(*owner).or_default() += 1;
             }
-            _ => shards[s] = Gid::NONE,
+            _ => *owner = Gid::NONE,
         }
     }
     let mut needy = target.iter().flat_map(|(g, t)| {

@@ -186,6 +186,34 @@ impl ShardSim {
         self.cut.remove(&gid);
     }
 
+    /// Crashes node `id` of group `gid` (its unsynced writes are lost).
+    pub fn crash(&mut self, gid: Gid, id: NodeId) {
+        if let Some(c) = self.groups.get_mut(&gid) {
+            c.crash(id);
+        }
+    }
+
+    /// Restarts node `id` of group `gid` from its durable state.
+    pub fn restart(&mut self, gid: Gid, id: NodeId) {
+        if let Some(c) = self.groups.get_mut(&gid) {
+            c.restart(id);
+        }
+    }
+
+    /// Crashes every node of group `gid`.
+    pub fn crash_group(&mut self, gid: Gid) {
+        for id in self.cfg.cluster.ids() {
+            self.crash(gid, id);
+        }
+    }
+
+    /// Restarts every node of group `gid`.
+    pub fn restart_group(&mut self, gid: Gid) {
+        for id in self.cfg.cluster.ids() {
+            self.restart(gid, id);
+        }
+    }
+
     /// The group of a server name `g<gid>/n<id>`.
     pub fn parse_server(name: &str) -> Option<(Gid, NodeId)> {
         let (g, n) = name.strip_prefix('g')?.split_once("/n")?;

@@ -135,7 +135,7 @@ fn random_run(
         }
         crashed.retain(|(gid, id, at)| {
             if now >= *at {
-                sim.groups.get_mut(gid).map(|c| c.restart(*id));
+                sim.restart(*gid, *id);
                 clients.nemesis("restart", serde_json::json!(format!("g{}/{id}", gid.0)), now);
                 false
             } else {
@@ -154,7 +154,7 @@ fn random_run(
                 let nodes = sim.config().cluster.nodes as u64;
                 let id = NodeId(sim.rng().random_range(1..=nodes));
                 let back = now + sim.rng().random_range(100_000..800_000);
-                sim.groups.get_mut(&gid).map(|c| c.crash(id));
+                sim.crash(gid, id);
                 clients.nemesis("kill", serde_json::json!(format!("g{}/{id}", gid.0)), now);
                 crashed.push((gid, id, back));
             } else if plan.cutoffs && cut.is_none() {
@@ -165,7 +165,7 @@ fn random_run(
         }
     }
     for (gid, id, _) in crashed {
-        sim.groups.get_mut(&gid).map(|c| c.restart(id));
+        sim.restart(gid, id);
     }
     if let Some((gid, _)) = cut {
         sim.reconnect(gid);
@@ -219,9 +219,7 @@ fn static_shards_only_the_down_groups_shards_stop() {
     let all = join(&G, &sim);
     assert!(admin.run(&mut sim, &mut clients, all, false, 3_000_000));
     clients.run(&mut sim, 2_000_000, true, None);
-    for id in sim.groups[&G[1]].ids() {
-        sim.groups.get_mut(&G[1]).map(|c| c.crash(id));
-    }
+    sim.crash_group(G[1]);
     let t0 = sim.now() + 10_000;
     clients.run(&mut sim, 3_000_000, true, None);
     let t1 = sim.now();
@@ -237,9 +235,7 @@ fn static_shards_only_the_down_groups_shards_stop() {
     }
     assert!(down > 0, "some key lives on the down group");
     assert_eq!(up, 30 - down, "every key of the live groups kept being served");
-    for id in sim.groups[&G[1]].ids() {
-        sim.groups.get_mut(&G[1]).map(|c| c.restart(id));
-    }
+    sim.restart_group(G[1]);
     let t2 = sim.now() + 1_500_000;
     clients.run(&mut sim, 3_000_000, true, None);
     for key in clients.keys() {
@@ -390,9 +386,7 @@ fn unaffected_shards_keep_serving_while_a_change_is_stuck() {
     clients.run(&mut sim, 1_000_000, true, None);
     let mine = keys_of(&clients, &admin.latest, G[1]);
     // Group 100 dies, then leaves: 101 must pull 100's shards and cannot.
-    for id in sim.groups[&G[0]].ids() {
-        sim.groups.get_mut(&G[0]).map(|c| c.crash(id));
-    }
+    sim.crash_group(G[0]);
     assert!(admin.run(&mut sim, &mut clients, CtrlOp::Leave(vec![G[0]]), false, 3_000_000));
     clients.drain(&mut sim, 3_000_000);
     let t0 = sim.now() + 300_000;
@@ -419,9 +413,7 @@ fn arrived_shards_are_served_before_the_change_completes() {
     clients.run(&mut sim, 1_000_000, true, None);
     let from_102 = keys_of(&clients, &admin.latest, G[2]);
     // 100 dies; 100 and 102 leave together: 101 gets 102's shards but not 100's.
-    for id in sim.groups[&G[0]].ids() {
-        sim.groups.get_mut(&G[0]).map(|c| c.crash(id));
-    }
+    sim.crash_group(G[0]);
     let leave = CtrlOp::Leave(vec![G[0], G[2]]);
     assert!(admin.run(&mut sim, &mut clients, leave, false, 3_000_000));
     clients.drain(&mut sim, 3_000_000);
@@ -534,4 +526,42 @@ fn the_bug_plans_pass_without_bugs() {
     random_runs(name, 10, ShardSimConfig::new, BUG_PLAN, 100);
     random_runs(name, 20, |s| ShardSimConfig::new(s).unreliable(), BUG_PLAN, 50);
     random_runs(name, 10, ShardSimConfig::new, SKIP_PLAN, 100);
+}
+
+/// Every replica of both groups is killed in the middle of a move and restarted from its
+/// snapshot and log: the move finishes and nothing acknowledged is lost.
+#[test]
+fn replicas_restarted_mid_migration_finish_it() {
+    let name = "replicas_restarted_mid_migration_finish_it";
+    for seed in super::seeds_from_env(1, 10) {
+        let mut sim = ShardSim::new(ShardSimConfig::new(seed).snapshots(2_000));
+        let mut clients = Clients::new(ClientConfig::default());
+        let mut admin = Admin::default();
+        let two = join(&G[..2], &sim);
+        assert!(admin.run(&mut sim, &mut clients, two, true, 3_000_000));
+        clients.run(&mut sim, 1_500_000, true, None);
+        assert!(admin.run(&mut sim, &mut clients, CtrlOp::Leave(vec![G[1]]), true, 3_000_000));
+        let unsettled = |sim: &ShardSim| group_state(sim, G[0]).is_some_and(|g| !g.is_settled());
+        while !unsettled(&sim) {
+            clients.run(&mut sim, 1_000, true, None);
+        }
+        let mid = sim.rng().random_range(0..80) * 1_000;
+        clients.run(&mut sim, mid, true, None);
+        let states = group_state(&sim, G[0]).map(|g| {
+            let s = |st| g.shards_in(st).len();
+            (s(ShardState::Pulling), s(ShardState::GcPending))
+        });
+        sim.crash_group(G[0]);
+        sim.crash_group(G[1]);
+        clients.run(&mut sim, 300_000, true, None);
+        sim.restart_group(G[0]);
+        sim.restart_group(G[1]);
+        clients.run(&mut sim, 2_000_000, true, None);
+        clients.drain(&mut sim, 4_000_000);
+        let stuck = settle(&mut sim, &mut clients, &admin, 5_000_000);
+        assert!(stuck.is_empty(), "{name}: {stuck:?}\n{}", super::repro(name, seed));
+        eprintln!("{name} seed {seed}: killed with (pulling, gc-pending) shards {states:?}");
+        let run = clients.finish(&mut sim);
+        assert_ok(name, seed, &sim, &run, 50);
+    }
 }
