@@ -8,26 +8,13 @@ use super::shard_cluster::{ShardSim, ShardSimConfig};
 use super::workload::WorkloadRun;
 use crate::raft::types::{NodeId, UnsafeBug};
 use crate::shard::{key_shard, CtrlOp, Gid, ShardState};
-use faultline_checker::{check, formats, CheckOptions, ModelSpec, Verdict};
+use faultline_checker::Verdict;
 use rand::Rng;
-use std::time::Duration;
 
 const G: [Gid; 3] = [Gid(100), Gid(101), Gid(102)];
 
 fn verdict(run: &WorkloadRun) -> Verdict {
-    let history = match formats::jsonl::parse_str(&run.history) {
-        Ok(h) => h,
-        Err(e) => panic!("the simulator wrote a history the checker cannot read: {e}"),
-    };
-    let opts = CheckOptions {
-        time_limit: Some(Duration::from_secs(30)),
-        threads: 1,
-        ..CheckOptions::default()
-    };
-    match check(&history, &ModelSpec::Kv, &opts) {
-        Ok(r) => r.verdict,
-        Err(e) => panic!("checker error: {e}"),
-    }
+    super::kv_test::kv_verdict(&run.history)
 }
 
 /// Asserts a run is linearizable, did something, and broke no Raft invariant.
@@ -46,6 +33,23 @@ fn assert_ok(name: &str, seed: u64, sim: &ShardSim, run: &WorkloadRun, min_ok: u
 
 fn join(gids: &[Gid], sim: &ShardSim) -> CtrlOp {
     CtrlOp::Join(gids.iter().map(|g| (*g, sim.config().servers(*g))).collect())
+}
+
+/// A sharded KV where `gids` have joined (clients running meanwhile), after `warm_us`
+/// more of clients.
+fn started(
+    cfg: ShardSimConfig,
+    cc: ClientConfig,
+    gids: &[Gid],
+    warm_us: u64,
+) -> (ShardSim, Clients, Admin) {
+    let mut sim = ShardSim::new(cfg);
+    let mut clients = Clients::new(cc);
+    let mut admin = Admin::default();
+    let op = join(gids, &sim);
+    assert!(admin.run(&mut sim, &mut clients, op, true, 3_000_000), "the first join is answered");
+    clients.run(&mut sim, warm_us, true, None);
+    (sim, clients, admin)
 }
 
 /// The state of group `gid` as its leader (or any up node) has applied it.
@@ -206,7 +210,6 @@ fn random_runs(
 #[test]
 fn static_shards_only_the_down_groups_shards_stop() {
     let seed = super::seed_from_env(1);
-    let mut sim = ShardSim::new(ShardSimConfig::new(seed));
     let cc = ClientConfig {
         clients: 20,
         keys: 30,
@@ -214,11 +217,7 @@ fn static_shards_only_the_down_groups_shards_stop() {
         op_timeout_us: 500_000,
         ..ClientConfig::default()
     };
-    let mut clients = Clients::new(cc);
-    let mut admin = Admin::default();
-    let all = join(&G, &sim);
-    assert!(admin.run(&mut sim, &mut clients, all, false, 3_000_000));
-    clients.run(&mut sim, 2_000_000, true, None);
+    let (mut sim, mut clients, admin) = started(ShardSimConfig::new(seed), cc, &G, 2_000_000);
     sim.crash_group(G[1]);
     let t0 = sim.now() + 10_000;
     clients.run(&mut sim, 3_000_000, true, None);
@@ -297,12 +296,8 @@ fn snapshots_carry_shards_states_and_sessions() {
 #[test]
 fn a_group_cut_off_misses_config_changes_then_catches_up() {
     let seed = super::seed_from_env(1);
-    let mut sim = ShardSim::new(ShardSimConfig::new(seed));
-    let mut clients = Clients::new(ClientConfig::default());
-    let mut admin = Admin::default();
-    let all = join(&G, &sim);
-    assert!(admin.run(&mut sim, &mut clients, all, true, 3_000_000));
-    clients.run(&mut sim, 1_000_000, true, None);
+    let (mut sim, mut clients, mut admin) =
+        started(ShardSimConfig::new(seed), ClientConfig::default(), &G, 1_000_000);
     sim.cut_off(G[2]);
     let behind = group_state(&sim, G[2]).map(|g| g.current().num);
     for op in [
@@ -350,11 +345,8 @@ fn concurrent_clients_unreliable_network() {
 #[test]
 fn moved_shards_are_deleted_memory_stays_bounded() {
     let seed = super::seed_from_env(1);
-    let mut sim = ShardSim::new(ShardSimConfig::new(seed));
-    let mut clients = Clients::new(ClientConfig::default());
-    let mut admin = Admin::default();
-    let all = join(&G, &sim);
-    assert!(admin.run(&mut sim, &mut clients, all, true, 3_000_000));
+    let (mut sim, mut clients, mut admin) =
+        started(ShardSimConfig::new(seed), ClientConfig::default(), &G, 0);
     for round in 0..12 {
         let op = CtrlOp::Move { shard: round % 10, gid: G[round % 3] };
         assert!(admin.run(&mut sim, &mut clients, op, true, 3_000_000));
@@ -378,12 +370,9 @@ fn keys_of(clients: &Clients, cfg: &crate::shard::ShardConfig, gid: Gid) -> Vec<
 #[test]
 fn unaffected_shards_keep_serving_while_a_change_is_stuck() {
     let seed = super::seed_from_env(1);
-    let mut sim = ShardSim::new(ShardSimConfig::new(seed));
-    let mut clients = Clients::new(ClientConfig { keys: 30, ..ClientConfig::default() });
-    let mut admin = Admin::default();
-    let two = join(&G[..2], &sim);
-    assert!(admin.run(&mut sim, &mut clients, two, true, 3_000_000));
-    clients.run(&mut sim, 1_000_000, true, None);
+    let cc = ClientConfig { keys: 30, ..ClientConfig::default() };
+    let (mut sim, mut clients, mut admin) =
+        started(ShardSimConfig::new(seed), cc, &G[..2], 1_000_000);
     let mine = keys_of(&clients, &admin.latest, G[1]);
     // Group 100 dies, then leaves: 101 must pull 100's shards and cannot.
     sim.crash_group(G[0]);
@@ -405,12 +394,8 @@ fn unaffected_shards_keep_serving_while_a_change_is_stuck() {
 #[test]
 fn arrived_shards_are_served_before_the_change_completes() {
     let seed = super::seed_from_env(1);
-    let mut sim = ShardSim::new(ShardSimConfig::new(seed));
-    let mut clients = Clients::new(ClientConfig { keys: 30, ..ClientConfig::default() });
-    let mut admin = Admin::default();
-    let all = join(&G, &sim);
-    assert!(admin.run(&mut sim, &mut clients, all, true, 3_000_000));
-    clients.run(&mut sim, 1_000_000, true, None);
+    let cc = ClientConfig { keys: 30, ..ClientConfig::default() };
+    let (mut sim, mut clients, mut admin) = started(ShardSimConfig::new(seed), cc, &G, 1_000_000);
     let from_102 = keys_of(&clients, &admin.latest, G[2]);
     // 100 dies; 100 and 102 leave together: 101 gets 102's shards but not 100's.
     sim.crash_group(G[0]);
@@ -534,12 +519,9 @@ fn the_bug_plans_pass_without_bugs() {
 fn replicas_restarted_mid_migration_finish_it() {
     let name = "replicas_restarted_mid_migration_finish_it";
     for seed in super::seeds_from_env(1, 10) {
-        let mut sim = ShardSim::new(ShardSimConfig::new(seed).snapshots(2_000));
-        let mut clients = Clients::new(ClientConfig::default());
-        let mut admin = Admin::default();
-        let two = join(&G[..2], &sim);
-        assert!(admin.run(&mut sim, &mut clients, two, true, 3_000_000));
-        clients.run(&mut sim, 1_500_000, true, None);
+        let cfg = ShardSimConfig::new(seed).snapshots(2_000);
+        let (mut sim, mut clients, mut admin) =
+            started(cfg, ClientConfig::default(), &G[..2], 1_500_000);
         assert!(admin.run(&mut sim, &mut clients, CtrlOp::Leave(vec![G[1]]), true, 3_000_000));
         let unsettled = |sim: &ShardSim| group_state(sim, G[0]).is_some_and(|g| !g.is_settled());
         while !unsettled(&sim) {
