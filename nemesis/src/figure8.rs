@@ -38,8 +38,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 use crate::partition::Grudge;
-use crate::system::Status;
-use crate::{Cluster, Error, NemesisEvent, Outcome};
+use crate::system::Probe;
+use crate::{Cluster, Error, FaultOutcome, NemesisEvent};
 
 /// How often the nodes are polled while a step waits.
 const POLL: Duration = Duration::from_millis(2);
@@ -58,17 +58,17 @@ const WRITES_WAIT: Duration = Duration::from_millis(600);
 pub(crate) async fn run(
     cluster: &Cluster,
     events: &UnboundedSender<NemesisEvent>,
-) -> Result<Outcome, Error> {
+) -> Result<FaultOutcome, Error> {
     let n = cluster.node_names().len();
     let step = Steps { cluster, events, n };
     let statuses = cluster.statuses().await;
     let Some((a, a_term)) = leader(&statuses, |_, _| true) else {
-        return Ok(Outcome::Skipped("no leader known".into()));
+        return Ok(FaultOutcome::Skipped("no leader known".into()));
     };
     // Every byte spends LINK_DELAY in the proxies, so a cut made as soon as a poll sees a
     // new leader (or a commit) also drops what that leader sent in the meantime.
     let delayed = match cluster.set_delay(LINK_DELAY)? {
-        Outcome::Installed => format!("links delayed {} ms", LINK_DELAY.as_millis()),
+        FaultOutcome::Installed => format!("links delayed {} ms", LINK_DELAY.as_millis()),
         other => format!("links not delayed: {}", other.reason().unwrap_or("skipped")),
     };
     step.install(
@@ -86,7 +86,7 @@ pub(crate) async fn run(
     step.install(2, singles, format!("{} leads term {b_term}: isolate every node", name(b)))?;
     // Hold until the new leader has an entry it could not replicate (or for a while, for a
     // system that does not report its log), then a little longer for more of them.
-    let has_tail = |s: &[Option<Status>]| {
+    let has_tail = |s: &[Option<Probe>]| {
         let st = s[b].as_ref()?;
         (st.last_index? > st.commit_index?).then_some(())
     };
@@ -119,7 +119,7 @@ pub(crate) async fn run(
         let Some(tail) = st[a].as_ref().and_then(|s| s.last_index) else {
             return step.stop(3, "the leader stopped answering");
         };
-        let covered = |s: &[Option<Status>]| {
+        let covered = |s: &[Option<Probe>]| {
             let st = s[a].as_ref()?;
             (st.term == term3 && st.commit_index? >= tail).then_some(())
         };
@@ -141,7 +141,7 @@ pub(crate) async fn run(
             tracing::info!("figure8: step 4 elected nobody (a safe leader's entry of its term)")
         }
     }
-    Ok(Outcome::Installed)
+    Ok(FaultOutcome::Installed)
 }
 
 /// Installs the steps' grudges and reports them.
@@ -159,7 +159,7 @@ impl Steps<'_> {
             let _ = self.events.send(NemesisEvent::new(
                 "stop-partition",
                 json!({ "shape": "figure8" }),
-                Outcome::Installed,
+                FaultOutcome::Installed,
             ));
         }
         tracing::info!(step, %note, "figure8");
@@ -172,16 +172,16 @@ impl Steps<'_> {
         Ok(())
     }
 
-    fn stop(&self, step: u32, why: &str) -> Result<Outcome, Error> {
+    fn stop(&self, step: u32, why: &str) -> Result<FaultOutcome, Error> {
         tracing::info!(step, why, "figure8: sequence stopped, partition held");
-        Ok(Outcome::Installed)
+        Ok(FaultOutcome::Installed)
     }
 }
 
 /// The leader with the highest term among nodes that pass `filter(index, status)`.
 fn leader(
-    statuses: &[Option<Status>],
-    filter: impl Fn(usize, &Status) -> bool,
+    statuses: &[Option<Probe>],
+    filter: impl Fn(usize, &Probe) -> bool,
 ) -> Option<(usize, u64)> {
     statuses
         .iter()
@@ -195,7 +195,7 @@ fn leader(
 async fn wait<T>(
     cluster: &Cluster,
     timeout: Duration,
-    mut f: impl FnMut(&[Option<Status>]) -> Option<T>,
+    mut f: impl FnMut(&[Option<Probe>]) -> Option<T>,
 ) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
@@ -224,15 +224,15 @@ fn others(n: usize, not: &[usize]) -> Vec<usize> {
 }
 
 fn name(i: usize) -> String {
-    format!("n{}", i + 1)
+    faultline_api::node_name(i)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn st(is_leader: bool, term: u64) -> Option<Status> {
-        Some(Status { is_leader, term, commit_index: None, last_index: None })
+    fn st(is_leader: bool, term: u64) -> Option<Probe> {
+        Some(Probe { is_leader, term, commit_index: None, last_index: None })
     }
 
     #[test]

@@ -167,13 +167,13 @@ mod tests {
     fn mixes_every_fault_kind_and_shape() {
         let actions = run(7, 5);
         for f in Fault::ALL {
-            assert!(actions.iter().any(|a| a.kind() == f), "{f} never planned");
+            assert!(actions.iter().any(|a| a.kind() == *f), "{f} never planned");
         }
         for shape in Shape::ALL {
             assert!(
                 actions
                     .iter()
-                    .any(|a| matches!(a, Action::Partition { shape: s, .. } if *s == shape)),
+                    .any(|a| matches!(a, Action::Partition { shape: s, .. } if *s == *shape)),
                 "{shape:?} never planned"
             );
         }

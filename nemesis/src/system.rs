@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! Cluster ──command(node, all)──> argv ──process::Proc::spawn──> OS process
-//!         ──probe(node)─────────> Some(Status{is_leader, term}) | None (not answering)
-//!         ──set_clock(node, ..)──> Outcome
+//!         ──probe(node)─────────> Some(Probe{is_leader, term}) | None (not answering)
+//!         ──set_clock(node, ..)──> FaultOutcome
 //! ```
 //!
 //! Process control (start, stop, kill, pause, resume, wipe) is the same for every system
@@ -17,7 +17,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::pin::Pin;
 
-use crate::Outcome;
+use crate::FaultOutcome;
 
 pub mod etcd;
 pub mod faultline;
@@ -54,7 +54,7 @@ pub struct NodeInfo {
 
 /// What a node says about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Status {
+pub struct Probe {
     /// It believes it is the leader.
     pub is_leader: bool,
     /// Its current term.
@@ -95,7 +95,7 @@ pub trait System: Send + Sync + std::fmt::Debug {
         &'a self,
         http: &'a reqwest::Client,
         node: &'a NodeInfo,
-    ) -> BoxFuture<'a, Option<Status>>;
+    ) -> BoxFuture<'a, Option<Probe>>;
 
     /// Sets the node's clock offset and rate.
     fn set_clock<'a>(
@@ -104,5 +104,5 @@ pub trait System: Send + Sync + std::fmt::Debug {
         node: &'a NodeInfo,
         offset_ms: i64,
         rate: f64,
-    ) -> BoxFuture<'a, Outcome>;
+    ) -> BoxFuture<'a, FaultOutcome>;
 }

@@ -53,6 +53,6 @@ pub mod runtime;
 pub mod service;
 pub mod session;
 pub mod shard;
-#[cfg(any(test, feature = "sim"))]
+#[cfg(test)]
 pub mod sim;
 pub mod storage;

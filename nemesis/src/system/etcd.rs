@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{BoxFuture, NodeInfo, Routing, Status, System};
-use crate::Outcome;
+use super::{BoxFuture, NodeInfo, Probe, Routing, System};
+use crate::FaultOutcome;
 
 /// Why etcd clock faults are skipped.
 pub const CLOCK_SKIP_REASON: &str = "etcd is a Go program: Go reads the clock through the vDSO, \
@@ -89,7 +89,7 @@ impl System for Etcd {
         &'a self,
         http: &'a reqwest::Client,
         node: &'a NodeInfo,
-    ) -> BoxFuture<'a, Option<Status>> {
+    ) -> BoxFuture<'a, Option<Probe>> {
         Box::pin(async move {
             let url = format!("http://{}/v3/maintenance/status", node.client_addr);
             let resp =
@@ -97,7 +97,7 @@ impl System for Etcd {
             let body: StatusBody = resp.json().await.ok()?;
             let term = body.raft_term.and_then(|t| t.parse().ok()).unwrap_or(0);
             let is_leader = body.leader.as_deref() == Some(body.header.member_id.as_str());
-            Some(Status { is_leader, term, commit_index: None, last_index: None })
+            Some(Probe { is_leader, term, commit_index: None, last_index: None })
         })
     }
 
@@ -107,7 +107,7 @@ impl System for Etcd {
         _node: &'a NodeInfo,
         _offset_ms: i64,
         _rate: f64,
-    ) -> BoxFuture<'a, Outcome> {
-        Box::pin(async { Outcome::Skipped(CLOCK_SKIP_REASON.into()) })
+    ) -> BoxFuture<'a, FaultOutcome> {
+        Box::pin(async { FaultOutcome::Skipped(CLOCK_SKIP_REASON.into()) })
     }
 }

@@ -11,7 +11,7 @@
 //! ```
 
 use super::shard_cluster::{ClientReply, ShardSim};
-use super::workload::{complete, Recorder, WorkloadRun};
+use super::workload::{complete, HistoryLines, WorkloadRun};
 use crate::api::{Command, Op, Response};
 use crate::raft::types::{ClientId, NodeId};
 use crate::shard::{
@@ -79,7 +79,7 @@ struct Client {
 pub struct Clients {
     cfg: ClientConfig,
     clients: Vec<Client>,
-    rec: Recorder,
+    rec: HistoryLines,
     run: WorkloadRun,
     next_process: u64,
     next_client: u64,
@@ -95,7 +95,7 @@ impl Clients {
         Clients {
             cfg,
             clients,
-            rec: Recorder::default(),
+            rec: HistoryLines::default(),
             run: WorkloadRun::default(),
             next_process: n,
             next_client: 1000 + n,
