@@ -37,6 +37,20 @@ crate::names! {
     }
 }
 
+impl UnsafeBug {
+    /// True for the bugs of the sharded KV's replica groups (they mean nothing to a node of
+    /// the single-group KV).
+    pub fn is_sharded(self) -> bool {
+        matches!(
+            self,
+            UnsafeBug::ShardServeEarly
+                | UnsafeBug::ShardServeLate
+                | UnsafeBug::ShardNoDedupTransfer
+                | UnsafeBug::ConfigSkip
+        )
+    }
+}
+
 crate::names! {
     /// How a node makes `get` linearizable.
     pub enum ReadMode ("read mode") {
