@@ -2,13 +2,18 @@
 //!
 //! ```text
 //!  invoke ─▶ no config yet? ─▶ Query(latest) at the controller ─▶ cache it
-//!         ─▶ key_shard(key) → gid → a server of gid ─┬─ ok / fail ─────────▶ complete
-//!                  ▲                                  ├─ WrongGroup ───────▶ query again
-//!                  └── retry, same (client, seq) ─────┼─ NotArrived ───────▶ wait, retry
-//!                                                     ├─ not-leader ───────▶ next server
-//!                                                     └─ unknown / timeout ▶ next server
-//!  op deadline passed ─▶ info; the process is replaced (fresh process and client id)
+//!         ─▶ key_shard(key) → gid ─▶ Policy (faultline_workloads::policy, the real client's)
+//!              ▲                         │ Send(server of gid) / Pause / Finish
+//!              │                         ▼
+//!              │   ok / fail / not-leader / unknown / timeout ─▶ Policy::on_attempt
+//!              │   NotArrived (certainly not applied) ─────────▶ Policy::on_attempt(NotSent)
+//!              └── Policy::regroup ◀─ fresh config ◀─ query ◀─ WrongGroup, attempt timeout
+//!  Finish(unknown) ─▶ info; the process is replaced (fresh process and client id)
 //! ```
+//!
+//! The retry policy is the one real runs use; the same `(client, seq)` goes to every group
+//! the operation is sent to, so de-duplication across a shard move is what keeps it at most
+//! once.
 
 use super::shard_cluster::{ClientReply, ShardSim};
 use super::workload::{complete, HistoryLines, WorkloadRun};
@@ -17,9 +22,12 @@ use crate::raft::types::{ClientId, NodeId};
 use crate::shard::{
     CtrlCommand, CtrlOp, CtrlResponse, Gid, GroupCommand, GroupResponse, ShardConfig,
 };
+use faultline_workloads::policy::{Attempt, Decision, Policy};
+use faultline_workloads::Outcome;
 use rand::Rng;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// The clients' shape. Times are virtual microseconds.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,12 +60,16 @@ impl Default for ClientConfig {
 struct InFlight {
     cmd: Command,
     invoked: u64,
-    /// Tickets of the attempts not answered yet.
-    tickets: Vec<u64>,
-    /// The latest attempt's ticket and when it was sent (`None`: waiting to send).
-    sent: Option<(u64, u64)>,
-    /// Do not send before this time (NotArrived backoff).
-    not_before: u64,
+    /// The retry policy, once a config named the key's group.
+    policy: Option<Policy<NodeId>>,
+    /// The open attempt: (ticket, group, give up at).
+    attempt: Option<(u64, Gid, u64)>,
+    /// A pause of the policy ends at this time.
+    wake_at: Option<u64>,
+    /// Waiting for a fresh config before the next attempt.
+    needs_config: bool,
+    /// The controller was asked for it.
+    asked: bool,
 }
 
 #[derive(Debug)]
@@ -70,7 +82,6 @@ struct Client {
     query: Option<(u64, u64)>,
     op: Option<InFlight>,
     next_at: u64,
-    leaders: BTreeMap<Gid, NodeId>,
     ctrl_node: NodeId,
 }
 
@@ -137,7 +148,7 @@ impl Clients {
         self.ok_times.get(key).map_or(0, |t| t.iter().filter(|x| (from..to).contains(*x)).count())
     }
 
-    /// The history and the counts.
+    /// The history and the counts (operations still open end as `info`).
     pub fn finish(mut self, sim: &mut ShardSim) -> WorkloadRun {
         let now = sim.now();
         for c in &mut self.clients {
@@ -165,155 +176,215 @@ impl Clients {
     fn on_reply(&mut self, sim: &mut ShardSim, ticket: u64, reply: ClientReply, now: u64) {
         let Some(i) = self.clients.iter().position(|c| {
             c.query.is_some_and(|(t, _)| t == ticket)
-                || c.op.as_ref().is_some_and(|op| op.tickets.contains(&ticket))
+                || c.op.as_ref().and_then(|op| op.attempt).is_some_and(|(t, ..)| t == ticket)
         }) else {
             return;
         };
         let c = &mut self.clients[i];
-        match reply {
-            ClientReply::Ctrl(CtrlResponse::Ok(cfg)) => {
-                c.query = None;
-                if cfg.num > c.config.num {
-                    c.config = cfg;
-                }
-            }
+        let group_reply = match reply {
             ClientReply::Ctrl(r) => {
                 c.query = None;
-                c.ctrl_node = match r {
-                    CtrlResponse::NotLeader(Some(l)) if l != c.ctrl_node => l,
-                    _ => next(sim, c.ctrl_node),
-                };
-            }
-            ClientReply::Group(r) => {
-                let Some(op) = c.op.as_mut() else { return };
-                op.tickets.retain(|t| *t != ticket);
-                let latest = op.sent.is_some_and(|(t, _)| t == ticket);
-                let gid = c.config.key_owner(&op.cmd.key);
                 match r {
-                    GroupResponse::Kv(Response::Ok { value }) => {
-                        let v = match &op.cmd.op {
-                            Op::Get => json!(value.unwrap_or_default()),
-                            Op::Put(v) | Op::Append(v) => json!(v),
-                            _ => Value::Null,
-                        };
-                        complete(&mut self.rec, c.process, &op.cmd, "ok", v, now, None);
-                        self.ok_times.entry(op.cmd.key.clone()).or_default().push(now);
-                        self.run.ok += 1;
-                        c.op = None;
-                        c.next_at = now + self.cfg.think_us;
-                    }
-                    GroupResponse::Kv(Response::Fail { error, .. }) => {
-                        let e = Some(error.as_str());
-                        complete(&mut self.rec, c.process, &op.cmd, "fail", Value::Null, now, e);
-                        self.run.fail += 1;
-                        c.op = None;
-                        c.next_at = now + self.cfg.think_us;
-                    }
-                    _ if !latest => {}
-                    GroupResponse::Kv(Response::NotLeader { leader }) => {
-                        let at = c.leaders.get(&gid).copied().unwrap_or(NodeId(1));
-                        let to = leader.filter(|l| *l != at).unwrap_or_else(|| next(sim, at));
-                        c.leaders.insert(gid, to);
-                        op.sent = None;
-                    }
-                    GroupResponse::WrongGroup => {
-                        op.sent = None;
-                        op.not_before = now + 10_000;
-                        c.query.get_or_insert((0, 0));
-                    }
-                    GroupResponse::NotArrived => {
-                        op.sent = None;
-                        op.not_before = now + 20_000;
-                    }
-                    _ => {
-                        // Unknown outcome: try another server.
-                        let at = c.leaders.get(&gid).copied().unwrap_or(NodeId(1));
-                        c.leaders.insert(gid, next(sim, at));
-                        op.sent = None;
-                    }
+                    CtrlResponse::Ok(cfg) if cfg.num >= c.config.num => c.config = cfg,
+                    CtrlResponse::Ok(_) => {}
+                    CtrlResponse::NotLeader(Some(l)) if l != c.ctrl_node => c.ctrl_node = l,
+                    _ => c.ctrl_node = next(sim, c.ctrl_node),
                 }
+                return;
             }
-        }
+            ClientReply::Group(r) => r,
+        };
+        let Some(op) = c.op.as_mut() else { return };
+        op.attempt = None;
+        let attempt = match group_reply {
+            GroupResponse::Kv(Response::Ok { value }) => {
+                Attempt::Done(Outcome::Ok(match (&op.cmd.op, value) {
+                    (Op::Get, v) => json!(v.unwrap_or_default()),
+                    (Op::Put(v) | Op::Append(v), _) => json!(v),
+                    _ => Value::Null,
+                }))
+            }
+            GroupResponse::Kv(Response::Fail { error, .. }) => Attempt::Done(Outcome::Fail(error)),
+            GroupResponse::Kv(Response::NotLeader { leader }) => Attempt::NotLeader(leader),
+            GroupResponse::Kv(Response::Unknown { error }) => Attempt::Uncertain(error),
+            GroupResponse::WrongGroup => {
+                // Certainly not applied there: find the owner (shortly: the controller may
+                // not know better yet), then carry on.
+                op.needs_config = true;
+                op.wake_at = Some(now + 10_000);
+                return;
+            }
+            GroupResponse::NotArrived => Attempt::NotSent("not-arrived".into()),
+            other => Attempt::Uncertain(format!("unexpected answer {other:?}")),
+        };
+        let elapsed = Duration::from_micros(now - op.invoked);
+        let Some(policy) = op.policy.as_mut() else { return };
+        let d = policy.on_attempt(attempt, elapsed);
+        self.follow(sim, i, d, now);
     }
 
     fn advance(&mut self, sim: &mut ShardSim, i: usize, now: u64, invoke: bool, keys: &[String]) {
         let cfg = self.cfg.clone();
         let c = &mut self.clients[i];
-        if let Some(op) = c.op.as_ref() {
-            if now >= op.invoked + cfg.op_timeout_us {
-                let op = c.op.take().expect("checked above");
-                complete(
-                    &mut self.rec,
-                    c.process,
-                    &op.cmd,
-                    "info",
-                    Value::Null,
-                    now,
-                    Some("timeout"),
-                );
-                self.run.info += 1;
-                // A process that got `info` never issues again (Jepsen).
-                *c = Client {
-                    config: c.config.clone(),
-                    ..fresh(self.next_process, self.next_client)
-                };
-                self.next_process += 1;
-                self.next_client += 1;
-                c.next_at = now + cfg.think_us;
+        let Some(op) = c.op.as_mut() else {
+            if invoke && now >= c.next_at && !keys.is_empty() {
+                self.invoke(sim, i, now, keys);
+            }
+            return;
+        };
+        let elapsed = Duration::from_micros(now - op.invoked);
+        if let Some((_, _, until)) = op.attempt {
+            if now < until {
                 return;
             }
-        } else if invoke && now >= c.next_at && !keys.is_empty() {
-            c.seq += 1;
-            let key = keys[sim.rng().random_range(0..keys.len())].clone();
-            let op = match sim.rng().random_range(0..10) {
-                0..=3 => Op::Get,
-                4..=5 => Op::Put(format!("p{}.{} ", c.client, c.seq)),
-                _ => Op::Append(format!("a{}.{} ", c.client, c.seq)),
-            };
-            let cmd = Command { client: ClientId(c.client), seq: c.seq, key, op };
-            let mut inv =
-                json!({"type": "invoke", "process": c.process, "f": cmd.op.name(), "key": cmd.key});
-            inv["value"] = match &cmd.op {
-                Op::Put(v) | Op::Append(v) => json!(v),
-                _ => Value::Null,
-            };
-            self.rec.push(inv, now);
-            c.op = Some(InFlight { cmd, invoked: now, tickets: vec![], sent: None, not_before: 0 });
+            // No answer in time: maybe applied; the group may have moved or be cut off.
+            op.attempt = None;
+            let Some(policy) = op.policy.as_mut() else { return };
+            match policy.on_attempt(Attempt::Uncertain("timeout".into()), elapsed) {
+                d @ Decision::Finish(_) => return self.follow(sim, i, d, now),
+                _ => op.needs_config = true,
+            }
         }
-        // The configuration: ask when told (WrongGroup), when there is none, or again after
-        // a timeout.
-        let stale = c.query.is_some_and(|(t, at)| t == 0 || now >= at + cfg.attempt_timeout_us);
-        if c.op.is_some() && (c.config.num == 0 && c.query.is_none() || stale) {
-            if c.query.is_some_and(|(t, _)| t != 0) {
+        if op.wake_at.is_some_and(|t| now < t) {
+            return;
+        }
+        op.wake_at = None;
+        if op.needs_config {
+            // Ask the controller for the latest config; go on once it answered.
+            let stale = c.query.is_some_and(|(_, at)| now >= at + cfg.attempt_timeout_us);
+            if stale {
                 c.ctrl_node = next(sim, c.ctrl_node);
             }
-            let q = CtrlCommand { client: ClientId(c.client), seq: 0, op: CtrlOp::Query(None) };
-            let ticket = sim.client_ctrl(c.ctrl_node, q);
-            c.query = Some((ticket, now));
-        }
-        let Some(op) = c.op.as_mut() else { return };
-        if let Some((_, at)) = op.sent {
-            if now < at + cfg.attempt_timeout_us {
+            if !op.asked || stale {
+                let q = CtrlCommand { client: ClientId(c.client), seq: 0, op: CtrlOp::Query(None) };
+                c.query = Some((sim.client_ctrl(c.ctrl_node, q), now));
+                op.asked = true;
                 return;
             }
-            // The attempt timed out: another server, and maybe a newer config.
-            let gid = c.config.key_owner(&op.cmd.key);
-            let at = c.leaders.get(&gid).copied().unwrap_or(NodeId(1));
-            c.leaders.insert(gid, next(sim, at));
-            op.sent = None;
-            if c.query.is_none() {
-                c.query = Some((0, 0));
+            if c.query.is_some() {
+                return;
             }
-            return;
+            if elapsed >= Duration::from_micros(cfg.op_timeout_us) && op.policy.is_none() {
+                return self.follow(
+                    sim,
+                    i,
+                    Decision::Finish(Outcome::Fail("no-config".into())),
+                    now,
+                );
+            }
         }
-        let gid = c.config.key_owner(&op.cmd.key);
-        if c.query.is_some() || gid == Gid::NONE || now < op.not_before {
-            return;
+        let d = match op.policy.as_mut() {
+            Some(p) if !op.needs_config => {
+                if op.wake_at.is_some() || op.attempt.is_some() {
+                    return;
+                }
+                p.on_pause_over(elapsed)
+            }
+            _ => {
+                let gid = c.config.key_owner(&op.cmd.key);
+                let nodes = servers(sim, gid);
+                if nodes.is_empty() {
+                    // No owner yet: ask again shortly, unless the deadline passed.
+                    if elapsed >= Duration::from_micros(cfg.op_timeout_us) {
+                        Decision::Finish(Outcome::Fail("no-group".into()))
+                    } else {
+                        op.wake_at = Some(now + 20_000);
+                        op.asked = false;
+                        return;
+                    }
+                } else {
+                    op.needs_config = false;
+                    op.asked = false;
+                    match op.policy.as_mut() {
+                        Some(p) => p.regroup(nodes, elapsed),
+                        None => {
+                            let read = op.cmd.op.is_read();
+                            let (attempt, total) = (cfg.attempt_timeout_us, cfg.op_timeout_us);
+                            let mut p = Policy::new(
+                                nodes,
+                                0,
+                                read,
+                                Duration::from_micros(attempt),
+                                Duration::from_micros(total),
+                            );
+                            let d = p.start();
+                            op.policy = Some(p);
+                            d
+                        }
+                    }
+                }
+            }
+        };
+        self.follow(sim, i, d, now);
+    }
+
+    fn invoke(&mut self, sim: &mut ShardSim, i: usize, now: u64, keys: &[String]) {
+        let c = &mut self.clients[i];
+        c.seq += 1;
+        let key = keys[sim.rng().random_range(0..keys.len())].clone();
+        let op = match sim.rng().random_range(0..10) {
+            0..=3 => Op::Get,
+            4..=5 => Op::Put(format!("p{}.{} ", c.client, c.seq)),
+            _ => Op::Append(format!("a{}.{} ", c.client, c.seq)),
+        };
+        let cmd = Command { client: ClientId(c.client), seq: c.seq, key, op };
+        let mut inv =
+            json!({"type": "invoke", "process": c.process, "f": cmd.op.name(), "key": cmd.key});
+        inv["value"] = match &cmd.op {
+            Op::Put(v) | Op::Append(v) => json!(v),
+            _ => Value::Null,
+        };
+        self.rec.push(inv, now);
+        c.op = Some(InFlight {
+            cmd,
+            invoked: now,
+            policy: None,
+            attempt: None,
+            wake_at: None,
+            needs_config: c.config.num == 0,
+            asked: false,
+        });
+    }
+
+    /// Carries out the policy's decision for client `i`'s operation.
+    fn follow(&mut self, sim: &mut ShardSim, i: usize, d: Decision<NodeId>, now: u64) {
+        let think = self.cfg.think_us;
+        let c = &mut self.clients[i];
+        let Some(op) = c.op.as_mut() else { return };
+        match d {
+            Decision::Send { to, timeout } => {
+                let gid = c.config.key_owner(&op.cmd.key);
+                let ticket = sim.client_group(gid, to, GroupCommand::Client(op.cmd.clone()));
+                op.attempt = Some((ticket, gid, now + timeout.as_micros() as u64));
+            }
+            Decision::Pause(p) => op.wake_at = Some(now + p.as_micros() as u64),
+            Decision::Finish(outcome) => {
+                let op = c.op.take().expect("checked above");
+                let (kind, value, error) = match outcome {
+                    Outcome::Ok(v) => ("ok", v, None),
+                    Outcome::Fail(e) => ("fail", Value::Null, Some(e)),
+                    Outcome::Unknown(e) => ("info", Value::Null, Some(e)),
+                };
+                complete(&mut self.rec, c.process, &op.cmd, kind, value, now, error.as_deref());
+                c.next_at = now + think;
+                match kind {
+                    "ok" => {
+                        self.run.ok += 1;
+                        self.ok_times.entry(op.cmd.key.clone()).or_default().push(now);
+                    }
+                    "fail" => self.run.fail += 1,
+                    _ => {
+                        self.run.info += 1;
+                        // A process that got `info` never issues again (Jepsen).
+                        let config = std::mem::replace(&mut c.config, ShardConfig::initial(0));
+                        *c = Client { config, ..fresh(self.next_process, self.next_client) };
+                        c.next_at = now + think;
+                        self.next_process += 1;
+                        self.next_client += 1;
+                    }
+                }
+            }
         }
-        let node = *c.leaders.entry(gid).or_insert(NodeId(1));
-        let ticket = sim.client_group(gid, node, GroupCommand::Client(op.cmd.clone()));
-        op.tickets.push(ticket);
-        op.sent = Some((ticket, now));
     }
 }
 
@@ -326,9 +397,16 @@ fn fresh(process: u64, client: u64) -> Client {
         query: None,
         op: None,
         next_at: 0,
-        leaders: BTreeMap::new(),
         ctrl_node: NodeId(1),
     }
+}
+
+/// The servers of group `gid` (none for [`Gid::NONE`]).
+fn servers(sim: &ShardSim, gid: Gid) -> Vec<NodeId> {
+    if gid == Gid::NONE {
+        return Vec::new();
+    }
+    sim.config().cluster.ids()
 }
 
 fn next(sim: &ShardSim, at: NodeId) -> NodeId {
