@@ -3,6 +3,18 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::run::{Backend, SystemKind};
+
+/// Why clock faults cannot reach etcd.
+pub const ETCD_CLOCK: &str = "etcd is a Go program: Go reads the clock through the vDSO, \
+     which LD_PRELOAD/libfaketime does not reach";
+/// Why packet loss needs the netns backend.
+pub const LOSS_NEEDS_NETNS: &str =
+    "packet loss needs the netns backend (the local backend proxies TCP streams)";
+/// Why figure8 cannot follow etcd.
+pub const ETCD_FIGURE8: &str =
+    "figure8 follows each node's commit and last log index, which etcd's status does not report";
+
 crate::names! {
     /// A kind of fault, as named on the command line.
     pub enum Fault ("fault") {
@@ -19,6 +31,19 @@ crate::names! {
         Loss = "loss",
         /// The Raft paper's Figure 8 as a sequence of partitions that follows the leaders.
         Figure8 = "figure8",
+    }
+}
+
+impl Fault {
+    /// Why this fault cannot be installed on `system` with `backend`, when it cannot: the
+    /// one table the settings check, the nemesis and the docs go by.
+    pub fn unsupported(self, system: SystemKind, backend: Backend) -> Option<&'static str> {
+        match (self, system, backend) {
+            (Fault::Loss, _, Backend::Local) => Some(LOSS_NEEDS_NETNS),
+            (Fault::Clock, SystemKind::Etcd, _) => Some(ETCD_CLOCK),
+            (Fault::Figure8, SystemKind::Etcd, _) => Some(ETCD_FIGURE8),
+            _ => None,
+        }
     }
 }
 
