@@ -13,7 +13,7 @@
 //!
 //! Both state machines are pure and implement [`StateMachine`](crate::service::StateMachine),
 //! so they run on the same Raft core, WAL, snapshots and session table as the KV store, in
-//! the tokio runtime and in the simulator (`sim::shard`). The [`Migrator`] is the
+//! the simulator (`sim::shard_cluster`; the tokio runtime still runs only the KV store). The [`Migrator`] is the
 //! I/O-free part of a group leader that decides what to ask the controller and other
 //! groups; its driver carries the requests.
 //!
