@@ -205,6 +205,8 @@ mod tests {
                 value,
                 time,
                 error: error.map(str::to_string),
+                node: None,
+                term: None,
             };
             b.push(time as usize + 1, e).unwrap();
             time += 1;

@@ -103,6 +103,13 @@ pub struct Event {
     /// A short machine-readable reason, on `fail` / `info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// On completions: the node that answered, where the client knows it (the checker
+    /// ignores it; the report shows it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// On completions: that node's term, where the system reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<u64>,
 }
 
 fn de_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -160,9 +167,23 @@ pub struct Operation {
     /// The completion's `error`, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The node that answered the completion, where recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// That node's term, where recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<u64>,
 }
 
 impl Operation {
+    /// Who answered, for people: `n2 (term 3)`, `n2`, or `None` when not recorded.
+    pub fn served(&self) -> Option<String> {
+        let node = self.node.as_ref()?;
+        Some(match self.term {
+            Some(t) => format!("{node} (term {t})"),
+            None => node.clone(),
+        })
+    }
     /// The instant after which the operation can no longer take effect (`u64::MAX` when it
     /// may take effect at any time after its invoke).
     pub fn deadline(&self) -> u64 {
@@ -268,6 +289,8 @@ impl HistoryBuilder {
                     invoke_index: e.index,
                     complete_index: None,
                     error: None,
+                    node: None,
+                    term: None,
                 });
             }
             kind => {
@@ -289,6 +312,8 @@ impl HistoryBuilder {
                 op.ret = Some(e.time);
                 op.complete_index = Some(e.index);
                 op.error = e.error;
+                op.node = e.node;
+                op.term = e.term;
                 match kind {
                     EventKind::Ok => {
                         op.outcome = Outcome::Ok;

@@ -114,6 +114,7 @@
       lines.push('op ' + id + ' · process ' + D.lanes[D.p[id]] + (D.k[id] >= 0 ? ' · key ' + D.keys[D.k[id]] : ''));
       lines.push(D.fs[D.f[id]] + '  ' + (D.i[id] || 'null') + '  →  ' + (D.o[id] === 0 ? (D.out[id] || 'null') : OUT[D.o[id]]));
       lines.push('outcome: ' + OUT[D.o[id]] + (D.err[id] ? ' (' + D.err[id] + ')' : ''));
+      if (D.sv[id]) lines.push('answered by: ' + D.sv[id]);
       lines.push('invoked t=' + fmtTime(D.c[id]) + (r >= 0 ? ', completed t=' + fmtTime(r) + ' (latency ' + fmtTime(r - D.c[id]) + ')' : ', never completed'));
       if (D.o[id] === 2) lines.push('may take effect at any time after its invoke, or never');
       (D.related || []).forEach(function (rel) { if (rel[0] === id) lines.push('in the explanation: ' + rel[1]); });

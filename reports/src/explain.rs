@@ -91,7 +91,10 @@ fn describe(op: &Operation) -> String {
 }
 
 fn who(op: &Operation) -> String {
-    format!("(op {}, process {})", op.id, op.process)
+    match op.served() {
+        Some(by) => format!("(op {}, process {}, answered by {by})", op.id, op.process),
+        None => format!("(op {}, process {})", op.id, op.process),
+    }
 }
 
 /// The primary sentence for an op that observed `v`, if one of the known patterns fits.

@@ -181,6 +181,8 @@ mod tests {
             value,
             time,
             error: None,
+            node: None,
+            term: None,
         }
     }
 

@@ -189,6 +189,8 @@ fn to_events(ops: &[Op], spec: &SampleSpec, rng: &mut Mix) -> Vec<Event> {
                 EventKind::Fail => Some("cas-mismatch".into()),
                 _ => None,
             },
+            node: None,
+            term: None,
         };
         evs.push((op.call, 0, mk(EventKind::Invoke, op.input.clone(), op.call)));
         let out = if op.kind == EventKind::Ok { op.output.clone() } else { op.input.clone() };
@@ -223,6 +225,8 @@ fn to_events(ops: &[Op], spec: &SampleSpec, rng: &mut Mix) -> Vec<Event> {
                 value: value.clone(),
                 time,
                 error: None,
+                node: None,
+                term: None,
             };
             evs.push((t, 2, nem(start, t)));
             evs.push(((t + len).min(end), 2, nem(stop, (t + len).min(end))));

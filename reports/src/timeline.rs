@@ -47,6 +47,8 @@ pub struct TimelineData {
     pub out: Vec<String>,
     /// Error texts by op id (sparse).
     pub err: BTreeMap<usize, String>,
+    /// Who answered, by op id (sparse): `n2 (term 3)`.
+    pub sv: BTreeMap<usize, String>,
     /// Fault intervals (times in units).
     pub nem: Vec<NemSpan>,
     /// Per-key verdicts, by key index (-1 for the unkeyed result).
@@ -143,6 +145,7 @@ pub fn build(history: &History, result: &CheckResult, faults: &[Interval]) -> Ti
         i: Vec::with_capacity(n),
         out: Vec::with_capacity(n),
         err: BTreeMap::new(),
+        sv: BTreeMap::new(),
         nem: Vec::new(),
         verdicts: Vec::new(),
         violations: Vec::new(),
@@ -171,6 +174,9 @@ pub fn build(history: &History, result: &CheckResult, faults: &[Interval]) -> Ti
         d.out.push(compact(&op.output));
         if let Some(e) = &op.error {
             d.err.insert(op.id, e.clone());
+        }
+        if let Some(by) = op.served() {
+            d.sv.insert(op.id, by);
         }
     }
     d.nem = faults

@@ -40,6 +40,9 @@ fn three_nodes_under_partitions_and_kills_pass() {
     let history = util::history(&dir);
     let ok = history.ops.iter().filter(|o| o.outcome == faultline_checker::Outcome::Ok).count();
     assert!(ok > 300, "only {ok} ok operations: {r:?}");
+    // Every ok completion names the node that answered it.
+    let ok_ops = || history.ops.iter().filter(|o| o.outcome == faultline_checker::Outcome::Ok);
+    assert!(ok_ops().all(|o| o.node.as_deref().is_some_and(|n| n.starts_with('n'))), "node");
     assert!(history.nemesis.iter().any(|e| e.f == "start-partition" || e.f == "kill"), "no faults");
     // Coverage: the faults took effect, and what they did is counted.
     let cov = &results["coverage"];

@@ -32,6 +32,16 @@ use crate::op::{Op, Outcome};
 
 pub use faultline_api::SystemKind;
 
+/// Who answered an operation: the node, and its term where the system reports it. Recorded
+/// on `ok` and `fail` completions (an `info` has no one answer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Served {
+    /// The node's name (`n2`).
+    pub node: Option<String>,
+    /// Its term (etcd's `raft_term`).
+    pub term: Option<u64>,
+}
+
 /// A node's client address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
@@ -128,6 +138,14 @@ impl Client {
         match self {
             Client::Faultline(c) => c.call(op).await,
             Client::Etcd(c) => c.call(op).await,
+        }
+    }
+
+    /// Who answered the last [`Client::call`].
+    pub fn served(&self) -> Served {
+        match self {
+            Client::Faultline(c) => c.served.clone(),
+            Client::Etcd(c) => c.served.clone(),
         }
     }
 }

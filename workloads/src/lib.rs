@@ -36,7 +36,7 @@ pub mod policy;
 pub mod recorder;
 pub mod worker;
 
-pub use client::{Client, ClientConfig, ClientError, Clients, Endpoint, SystemKind};
+pub use client::{Client, ClientConfig, ClientError, Clients, Endpoint, Served, SystemKind};
 pub use generator::{Generator, Mix, SpecError, WorkloadKind, WorkloadSpec};
 pub use op::{Func, Op, Outcome};
 pub use recorder::{HistoryWriter, LiveCounts, Recorder};

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use faultline_checker::{Event, EventKind, Process};
 use serde_json::Value;
 
+use crate::client::Served;
 use crate::op::{Op, Outcome};
 
 /// How often the writer flushes when events keep coming.
@@ -94,12 +95,13 @@ impl Recorder {
     /// Records the invocation of `op` by `process`.
     pub fn invoke(&self, process: u64, op: &Op) {
         self.inner.counters.invoked.fetch_add(1, Ordering::Relaxed);
-        self.push(EventKind::Invoke, Process::Client(process), op, op.value.clone(), None);
+        let none = Served::default();
+        self.push(EventKind::Invoke, Process::Client(process), op, op.value.clone(), None, none);
     }
 
     /// Records the completion of `op` by `process`. `fail` and `info` keep the invoke's value,
     /// as Jepsen does; `ok` carries the result.
-    pub fn complete(&self, process: u64, op: &Op, outcome: &Outcome) {
+    pub fn complete(&self, process: u64, op: &Op, outcome: &Outcome, served: &Served) {
         let c = &self.inner.counters;
         let (kind, value, error) = match outcome {
             Outcome::Ok(v) => (EventKind::Ok, v.clone(), None),
@@ -112,7 +114,8 @@ impl Recorder {
             _ => &c.info,
         }
         .fetch_add(1, Ordering::Relaxed);
-        self.push(kind, Process::Client(process), op, value, error);
+        let served = if kind == EventKind::Info { Served::default() } else { served.clone() };
+        self.push(kind, Process::Client(process), op, value, error, served);
     }
 
     /// Records a nemesis event (`"process":"nemesis","type":"info"`).
@@ -127,6 +130,8 @@ impl Recorder {
             value,
             time,
             error: None,
+            node: None,
+            term: None,
         });
     }
 
@@ -149,7 +154,15 @@ impl Recorder {
         self.lock().tx = None;
     }
 
-    fn push(&self, kind: EventKind, p: Process, op: &Op, value: Value, error: Option<String>) {
+    fn push(
+        &self,
+        kind: EventKind,
+        p: Process,
+        op: &Op,
+        value: Value,
+        error: Option<String>,
+        served: Served,
+    ) {
         self.send(|index, time| Event {
             index,
             kind,
@@ -159,6 +172,8 @@ impl Recorder {
             value,
             time,
             error,
+            node: served.node,
+            term: served.term,
         });
     }
 
@@ -244,7 +259,7 @@ mod tests {
                 for i in 0..250 {
                     let op = Op { f: Func::Write, key: format!("k{p}"), value: json!(i) };
                     rec.invoke(p, &op);
-                    rec.complete(p, &op, &Outcome::Ok(json!(i)));
+                    rec.complete(p, &op, &Outcome::Ok(json!(i)), &Served::default());
                 }
             }));
         }
@@ -254,7 +269,7 @@ mod tests {
         }
         let op = Op { f: Func::Read, key: "k9".into(), value: Value::Null };
         rec.invoke(9, &op);
-        rec.complete(9, &op, &Outcome::Unknown("timeout".into()));
+        rec.complete(9, &op, &Outcome::Unknown("timeout".into()), &Served::default());
         rec.close();
         rec.nemesis("late", Value::Null); // dropped
         assert_eq!(writer.finish().unwrap(), 2003);

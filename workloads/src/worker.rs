@@ -164,7 +164,7 @@ impl WorkloadRun {
     pub async fn perform(&self, worker: &mut Worker, op: &Op) -> Outcome {
         self.recorder.invoke(worker.process, op);
         let outcome = worker.client.call(op).await;
-        self.recorder.complete(worker.process, op, &outcome);
+        self.recorder.complete(worker.process, op, &outcome, &worker.client.served());
         if outcome.is_unknown() {
             worker.process += self.concurrency;
             worker.client = self.clients.open(worker.process);

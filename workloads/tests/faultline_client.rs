@@ -101,6 +101,8 @@ async fn follows_the_leader_and_retries_with_the_same_seq() {
     let clients = clients(eps, 3000);
     let mut c = clients.open(0); // starts on n1, which redirects to n2
     assert_eq!(c.call(&write(41)).await, Outcome::Ok(json!(41)));
+    // The history records who answered: n2, after n1 redirected.
+    assert_eq!(c.served().node.as_deref(), Some("n2"));
     let read = Op { f: Func::Read, key: "k1".into(), value: Value::Null };
     // The read starts on its home node again (redirected), times out once, then succeeds.
     assert_eq!(c.call(&read).await, Outcome::Ok(json!(41)));

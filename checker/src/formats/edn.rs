@@ -335,7 +335,7 @@ pub fn op_to_event(op: &Edn, pos: u64, line: usize) -> Result<Event, HistoryErro
         Value::String(s) => s,
         other => other.to_string(),
     });
-    Ok(Event { index, kind, process, f, key, value, time, error })
+    Ok(Event { index, kind, process, f, key, value, time, error, node: None, term: None })
 }
 
 /// Parses a Jepsen/Knossos EDN history.

@@ -171,6 +171,8 @@ mod tests {
                 kind: [EventKind::Invoke, EventKind::Ok, EventKind::Fail, EventKind::Info][kind as usize],
                 process: p.map_or(Process::Nemesis, Process::Client),
                 f, key, value, time, error,
+                node: None,
+                term: None,
             };
             let line = serde_json::to_string(&e).unwrap();
             proptest::prop_assert_eq!(parse_line(&line, 1).unwrap(), e);

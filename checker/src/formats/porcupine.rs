@@ -88,6 +88,8 @@ fn parse_line(line: &str, n: usize, index: u64) -> Result<Event, HistoryError> {
         value,
         time: index,
         error,
+        node: None,
+        term: None,
     })
 }
 

@@ -103,6 +103,8 @@ pub(crate) fn history(
             value,
             time,
             error: err,
+            node: None,
+            term: None,
         };
         b.push(index as usize + 1, e).unwrap();
         index += 1;

@@ -164,6 +164,8 @@ fn into_history(mut gen: Vec<Gen>) -> History {
             invoke_index: index[id].0,
             complete_index: Some(index[id].1),
             error: g.info.then(|| "timeout".to_string()),
+            node: None,
+            term: None,
         })
         .collect();
     History { ops, nemesis: Vec::new() }

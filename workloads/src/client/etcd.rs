@@ -25,7 +25,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::{backoff, transport_error, Attempt, ClientConfig};
+use super::{backoff, transport_error, Attempt, ClientConfig, Served};
 use crate::mapping;
 use crate::op::{Func, Op, Outcome};
 
@@ -38,6 +38,8 @@ pub struct EtcdClient {
     home: usize,
     /// Index of the member the current request goes to.
     target: usize,
+    /// Who answered the last operation (member and `raft_term`).
+    pub(crate) served: Served,
 }
 
 /// What a range found: the value and its `mod_revision`, or nothing.
@@ -47,12 +49,13 @@ impl EtcdClient {
     pub(crate) fn new(http: reqwest::Client, cfg: Arc<ClientConfig>, process: u64) -> Self {
         // Clients::new refuses empty endpoint lists.
         let home = (process % cfg.endpoints.len() as u64) as usize;
-        EtcdClient { http, cfg, home, target: home }
+        EtcdClient { http, cfg, home, target: home, served: Served::default() }
     }
 
     /// Performs `op` (see the module docs).
     pub async fn call(&mut self, op: &Op) -> Outcome {
         self.target = self.home;
+        self.served = Served::default();
         let deadline = Instant::now() + self.cfg.op_timeout;
         let key = B64.encode(&op.key);
         let args = mapping::args(op);
@@ -174,6 +177,21 @@ impl EtcdClient {
                 }
                 Err(e) => Err(transport_error(&e)),
             };
+            match &attempt {
+                Ok(v) => {
+                    let term = v.pointer("/header/raft_term").and_then(|t| match t {
+                        Value::String(s) => s.parse().ok(),
+                        other => other.as_u64(),
+                    });
+                    let node = Some(self.cfg.endpoints[self.target].name.clone());
+                    self.served = Served { node, term };
+                }
+                Err(Attempt::Done(_)) => {
+                    let node = Some(self.cfg.endpoints[self.target].name.clone());
+                    self.served = Served { node, term: None };
+                }
+                _ => {}
+            }
             match attempt {
                 Err(Attempt::NotSent(e)) => {
                     tracing::trace!(%addr, %e, "member unreachable; trying the next");

@@ -26,7 +26,7 @@ use std::time::Duration;
 use faultline_api::node::{Reply, Request, ResponseBody};
 use tokio::time::Instant;
 
-use super::{transport_error, Attempt, ClientConfig};
+use super::{transport_error, Attempt, ClientConfig, Served};
 use crate::mapping;
 use crate::op::{Op, Outcome};
 use crate::policy::{Decision, Policy};
@@ -40,6 +40,8 @@ pub struct FaultlineClient {
     seq: u64,
     /// The node every operation starts on.
     home: usize,
+    /// Who answered the last operation.
+    pub(crate) served: Served,
 }
 
 impl FaultlineClient {
@@ -48,7 +50,14 @@ impl FaultlineClient {
         // Clients::new refuses empty endpoint lists, so n > 0.
         let home = (process % n as u64) as usize;
         // Process numbers are unique within a run and never reused, so are these ids.
-        FaultlineClient { http, cfg, client_id: process + 1, seq: 0, home }
+        FaultlineClient {
+            http,
+            cfg,
+            client_id: process + 1,
+            seq: 0,
+            home,
+            served: Served::default(),
+        }
     }
 
     /// Performs `op`: the retry policy ([`crate::policy`]) decides, this drives it over HTTP.
@@ -73,11 +82,16 @@ impl FaultlineClient {
         );
         let start = Instant::now();
         let mut decision = policy.start();
+        self.served = Served::default();
         loop {
             decision = match decision {
                 Decision::Finish(outcome) => return outcome,
                 Decision::Send { to, timeout } => {
                     let attempt = self.attempt(&to, &req, op, timeout).await;
+                    if matches!(attempt, Attempt::Done(_)) {
+                        let name = self.cfg.endpoints.iter().find(|e| e.addr == to);
+                        self.served.node = Some(name.map_or(to.clone(), |e| e.name.clone()));
+                    }
                     tracing::trace!(client = self.client_id, seq = self.seq, target = %to, ?attempt);
                     policy.on_attempt(attempt, start.elapsed())
                 }
