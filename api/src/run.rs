@@ -268,15 +268,16 @@ impl RunConfig {
     }
 
     /// The test's name in the store: `name` when given, else one that tells apart every
-    /// setting that changes what the run can find: `system-workload-faults`, plus the planted
-    /// bug and a read mode other than the default.
+    /// setting that changes what the run can find: `system-workload-faults-<nodes>n`, plus the
+    /// planted bug, a read mode other than the default, and etcd's serializable reads (so a
+    /// planted-bug run never shares a verdict history with a real one).
     pub fn test_name(&self) -> String {
         if let Some(n) = &self.name {
             return n.clone();
         }
         let faults: Vec<&str> = self.nemesis.iter().map(Fault::name).collect();
         let faults = if faults.is_empty() { "none".to_string() } else { faults.join("+") };
-        let mut name = format!("{}-{}-{faults}", self.system, self.workload);
+        let mut name = format!("{}-{}-{faults}-{}n", self.system, self.workload, self.nodes);
         if let Some(b) = self.unsafe_bug {
             name.push_str(&format!("-bug-{b}"));
         }
@@ -333,7 +334,7 @@ mod tests {
         let flags = RunSettings { nodes: Some(3), ..RunSettings::default() };
         let cfg = flags.or(file).into_config().unwrap();
         assert_eq!((cfg.workload, cfg.nodes, cfg.seed), (WorkloadKind::Register, 3, 7));
-        assert_eq!(cfg.test_name(), "faultline-register-partition+kill");
+        assert_eq!(cfg.test_name(), "faultline-register-partition+kill-3n");
         let json = serde_json::to_string_pretty(&cfg).unwrap();
         let back: RunConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, cfg);
@@ -369,7 +370,7 @@ mod tests {
         let s = RunSettings { unsafe_bug: Some(UnsafeBug::ConfigSkip), ..RunSettings::default() };
         assert_eq!(s.into_config().unwrap_err().field, "unsafe-bug");
         let s = RunSettings { unsafe_bug: Some(UnsafeBug::StaleReads), ..RunSettings::default() };
-        assert_eq!(s.resolve().test_name(), "faultline-kv-partition+kill-bug-stale-reads");
+        assert_eq!(s.resolve().test_name(), "faultline-kv-partition+kill-3n-bug-stale-reads");
         for f in LOCAL_ONLY {
             assert!(RunSettings::field_names().iter().any(|n| n == f), "{f}");
         }
