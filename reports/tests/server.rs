@@ -87,8 +87,17 @@ async fn test_page_shows_when_failures_began() {
     let (status, html) = send(&router, get("/tests/register")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("began with the run of <b>20261121T010000.000Z</b>"));
-    assert!(html.contains("(20261120T010000.000Z)"));
+    assert!(html.contains("the run before it passed (20261120T010000.000Z)"), "{html}");
     assert_eq!(send(&router, get("/tests/nope")).await.0, StatusCode::NOT_FOUND);
+    // A streak that began with the first run says so, not that a run before it passed.
+    let d = store.join("solo/20261122T010000.000Z");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("test.json"), fixtures::test_json("solo")).unwrap();
+    std::fs::write(d.join("results.json"), fixtures::results_json("solo", &d, Verdict::Illegal))
+        .unwrap();
+    let (_, html) = send(&router, get("/tests/solo")).await;
+    assert!(html.contains("the first run of this test"), "{html}");
+    assert!(!html.contains("passed"), "{html}");
 }
 
 #[tokio::test]

@@ -64,9 +64,10 @@ pub(crate) async fn test(State(state): State<AppState>, Path(test): Path<String>
     // Newest first: the failing streak is the leading run of illegal verdicts.
     let streak = runs.iter().take_while(|r| r.verdict == "illegal").count();
     let first_failure = (streak > 0).then(|| runs[streak - 1].time.clone());
-    let last_pass =
-        runs.get(streak).filter(|r| r.verdict == "linearizable").map(|r| r.time.clone());
-    let ctx = context! { css => crate::render::CSS, test, runs, first_failure, last_pass };
+    // The run just before the streak: none (the streak began with the first run), a pass, or
+    // an undecided run.
+    let before = runs.get(streak).map(|r| (r.time.clone(), r.verdict.clone()));
+    let ctx = context! { css => crate::render::CSS, test, runs, first_failure, before };
     page(&state, "test.html", ctx)
 }
 
