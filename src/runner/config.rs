@@ -144,20 +144,29 @@ impl Settings {
                 .map_err(|e| err(&name, "-", e.to_string().trim().to_string()))?;
             serde_json::to_value(table).map_err(|e| err(&name, "-", e.to_string()))?
         };
+        Settings::from_value(value, &name)
+    }
+
+    /// Reads settings from a parsed spec (`name` says where it came from in errors), as
+    /// [`Settings::from_file`] does; `faultline serve` checks posted specs with it.
+    ///
+    /// # Errors
+    /// Not a table, or a field has the wrong type, is unknown, or has a bad value.
+    pub fn from_value(value: Value, name: &str) -> Result<Settings, ConfigError> {
         let Value::Object(map) = value else {
-            return Err(err(&name, "-", "expected a table of settings"));
+            return Err(err(name, "-", "expected a table of settings"));
         };
         // Deserialize field by field so that an error can name its field.
         let mut merged = serde_json::Map::new();
         for (key, v) in map {
             let key = key.replace('_', "-");
             let one = Value::Object([(key.clone(), v.clone())].into_iter().collect());
-            serde_json::from_value::<Settings>(one).map_err(|e| err(&name, &key, e.to_string()))?;
+            serde_json::from_value::<Settings>(one).map_err(|e| err(name, &key, e.to_string()))?;
             merged.insert(key, v);
         }
         let settings: Settings = serde_json::from_value(Value::Object(merged))
-            .map_err(|e| err(&name, "-", e.to_string()))?;
-        settings.check(&name)?;
+            .map_err(|e| err(name, "-", e.to_string()))?;
+        settings.check(name)?;
         Ok(settings)
     }
 
