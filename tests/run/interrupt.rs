@@ -135,10 +135,11 @@ struct Tally {
     namespaces_after_sigkill: usize,
 }
 
-/// `runs` runs of 5 s each, each interrupted at a random point in the first `window` (a run
-/// takes ~7 s: start, workload, faults, heal, final reads, check) by a signal (at random, or
-/// each in turn when `cycle`) on a random backend; then one normal run per backend; asserts
-/// nothing is left.
+/// Runs of 5 s, each interrupted at a random point in the first `window` (a run takes ~6 s:
+/// start, workload, faults, heal, final reads, check) by a signal (at random, or each in turn
+/// when `cycle`) on a random backend, until `runs` were interrupted (a run that finished
+/// before its signal does not count); then one normal run per backend; asserts nothing is
+/// left.
 fn interrupted_runs(runs: usize, seed: u64, window: Duration, cycle: bool) -> Tally {
     let _one = util::cluster_lock();
     let root = tempfile::tempdir().unwrap();
@@ -153,7 +154,10 @@ fn interrupted_runs(runs: usize, seed: u64, window: Duration, cycle: bool) -> Ta
     let mut rng = Rng(seed);
     let mut tally = Tally::default();
     let mut tags = BTreeSet::new();
-    for i in 0..runs {
+    let mut i = 0;
+    while tally.signals.values().sum::<usize>() < runs {
+        i += 1;
+        assert!(i <= 2 * runs + 10, "most runs finished before their signal: {tally:?}");
         let backend = backends[rng.below(backends.len() as u64) as usize];
         let pick = if cycle { i as u64 } else { rng.below(signals.len() as u64) };
         let sig = signals[pick as usize % signals.len()];
@@ -236,7 +240,7 @@ fn interrupted_runs(runs: usize, seed: u64, window: Duration, cycle: bool) -> Ta
 fn a_few_random_interruptions_leave_nothing() {
     // Inside the workload (~1–5 s), so that every run is interrupted.
     let tally = interrupted_runs(5, 7, Duration::from_millis(4_500), true);
-    assert!(tally.signals.values().sum::<usize>() >= 4, "too few interruptions: {tally:?}");
+    assert_eq!(tally.signals.values().sum::<usize>(), 5, "{tally:?}");
 }
 
 #[test]
@@ -244,5 +248,6 @@ fn a_few_random_interruptions_leave_nothing() {
 fn soak() {
     let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let runs = env("FAULTLINE_INTERRUPT_RUNS", 50) as usize;
-    interrupted_runs(runs, env("FAULTLINE_INTERRUPT_SEED", 1), Duration::from_millis(7_500), false);
+    let window = Duration::from_millis(6_500);
+    interrupted_runs(runs, env("FAULTLINE_INTERRUPT_SEED", 1), window, false);
 }

@@ -51,7 +51,7 @@ fn too_large(limit: usize, what: &str) -> ApiError {
 }
 
 fn human(n: usize) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 20 && n & ((1 << 20) - 1) == 0 {
         format!("{} MiB", n >> 20)
     } else {
         format!("{n} bytes")

@@ -31,7 +31,10 @@ pub struct SpecError {
 /// unknown fields, combinations). The `faultline` binary supplies it; without one, specs
 /// are only checked when the run starts.
 #[derive(Clone)]
-pub struct SpecCheck(pub Arc<dyn Fn(&Map<String, Value>) -> Result<(), SpecError> + Send + Sync>);
+pub struct SpecCheck(pub Arc<SpecCheckFn>);
+
+/// The function inside a [`SpecCheck`].
+pub type SpecCheckFn = dyn Fn(&Map<String, Value>) -> Result<(), SpecError> + Send + Sync;
 
 impl std::fmt::Debug for SpecCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
