@@ -163,7 +163,8 @@ fn specs_are_checked_the_queue_is_bounded_and_runs_cancel_like_ctrl_c() {
     #[rustfmt::skip]
     let bad = [
         ("nodes = 50\n", "nodes"), ("colour = \"red\"\n", "colour"),
-        ("time-limit = -1\n", "time-limit"), ("nemesis = \"chaos\"\n", "nemesis"),
+        ("time-limit = -1\n", "time-limit"), ("time-limit = 1e300\n", "time-limit"),
+        ("{\"keys\": 18446744073709551615}", "keys"), ("nemesis = \"chaos\"\n", "nemesis"),
         ("system = \"etcd\"\nunsafe-bug = \"no-dedup\"\n", "unsafe-bug"),
     ];
     for (spec, field) in bad {

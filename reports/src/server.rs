@@ -48,7 +48,6 @@ use minijinja::Environment;
 
 pub use guard::{HostPolicy, LOOPBACK_NAMES};
 pub use runs::{RunRecord, RunState};
-pub use spec::{SpecCheck, SpecError};
 
 /// How the server is set up.
 #[derive(Debug, Clone)]
@@ -73,14 +72,12 @@ pub struct ServerConfig {
     pub max_queued_runs: usize,
     /// How long a cancelled run may take to remove its cluster before it is killed.
     pub cancel_grace: Duration,
-    /// Checks posted specs as `faultline run` would (set by the `faultline` binary).
-    pub spec_check: Option<SpecCheck>,
 }
 
 impl ServerConfig {
     /// Defaults for `store`: no token, this executable as `faultline`, 256 MiB histories,
     /// 1 MiB specs, 300 s checks, loopback names only, 4 bodies in flight, 8 runs queued,
-    /// 30 s for a cancelled run to stop, no spec check.
+    /// 30 s for a cancelled run to stop.
     pub fn new(store: impl Into<PathBuf>) -> Self {
         ServerConfig {
             store: store.into(),
@@ -93,7 +90,6 @@ impl ServerConfig {
             max_in_flight: 4,
             max_queued_runs: 8,
             cancel_grace: child::CANCEL_GRACE,
-            spec_check: None,
         }
     }
 }

@@ -3,23 +3,20 @@
 //! a token; answers only to loopback host names unless given `--allow-host`.
 //!
 //! ```text
-//!  flags ─▶ ServerConfig (+ SpecCheck: posted specs read as `faultline run --test` reads
-//!           them) ─▶ server::serve ─── SIGINT / SIGTERM / SIGHUP ─▶ cancel the queue and the
-//!           running run (its cluster removed) ─▶ graceful stop
+//!  flags ─▶ ServerConfig ─▶ server::serve ─── SIGINT / SIGTERM / SIGHUP ─▶ cancel the queue
+//!           and the running run (its cluster removed) ─▶ graceful stop
 //! ```
 // Runs the HTTP server: real sockets and a tokio runtime.
 #![allow(clippy::disallowed_methods)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use faultline_reports::server::{self, AppState, HostPolicy, ServerConfig, SpecCheck, SpecError};
+use faultline_reports::server::{self, AppState, HostPolicy, ServerConfig};
 
 use crate::runner::signals::Interrupts;
-use crate::runner::{self, RunConfig, Settings};
 use crate::Exit;
 
 /// Arguments of `faultline serve`.
@@ -52,17 +49,6 @@ pub struct ServeArgs {
     pub max_queued_runs: u32,
 }
 
-/// Reads a posted spec as `faultline run --test` would, without running it: types, ranges,
-/// unknown fields, combinations and the binaries it needs.
-fn check_spec(fields: &serde_json::Map<String, serde_json::Value>) -> Result<(), SpecError> {
-    let fail = |e: runner::ConfigError| SpecError { field: e.field, message: e.message };
-    let settings =
-        Settings::from_value(serde_json::Value::Object(fields.clone()), "spec").map_err(fail)?;
-    let cfg = RunConfig::resolve(settings).map_err(fail)?;
-    runner::exec::check_binaries(&cfg)
-        .map_err(|e| SpecError { field: "system".into(), message: format!("{e:#}") })
-}
-
 /// Runs `faultline serve` until SIGINT, SIGTERM or SIGHUP.
 ///
 /// # Errors
@@ -84,7 +70,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     config.allowed_hosts = args.allow_hosts.clone();
     config.max_in_flight = args.max_in_flight as usize;
     config.max_queued_runs = args.max_queued_runs as usize;
-    config.spec_check = Some(SpecCheck(Arc::new(check_spec)));
     let rt = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     rt.block_on(async move {
         // Registered first: from here on these signals stop the server cleanly.

@@ -109,18 +109,19 @@ impl Watchdog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::Settings;
+    use crate::runner::RunSettings;
 
     #[test]
     fn the_budget_is_every_bound_plus_grace() {
-        let cfg = RunConfig::resolve(Settings {
+        let cfg = RunSettings {
             time_limit: Some(20.0),
             recovery_time: Some(10.0),
             final_read_timeout: Some(30.0),
             check_time_limit: Some(120.0),
             nodes: Some(3),
-            ..Settings::default()
-        })
+            ..RunSettings::default()
+        }
+        .into_config()
         .unwrap();
         // Only this test reads the variable; nothing in this test binary sets it.
         assert!(std::env::var_os(BUDGET_ENV).is_none());

@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Notify;
 
 use super::ServerConfig;
+use crate::results::RunResults;
 
 /// How a child ended.
 pub(crate) struct Finished {
@@ -26,7 +26,6 @@ pub(crate) struct Finished {
     pub verdict: Option<String>,
     pub files: Option<String>,
     pub report: Option<String>,
-    pub error: Option<String>,
     /// It was cancelled (SIGINT, or SIGKILL after the grace).
     pub cancelled: bool,
 }
@@ -102,27 +101,17 @@ pub(crate) async fn run_child(
         }
     };
     let code = status.map_err(|e| format!("waiting for faultline run: {e}"))?.code().unwrap_or(3);
-    // `--json` prints one result object; take the last line that parses.
-    let result: Option<Value> = out
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
-        .filter(Value::is_object)
-        .or_else(|| serde_json::from_str(out.trim()).ok());
-    let verdict = result.as_ref().and_then(crate::store::verdict_of);
-    let run_dir = result
-        .as_ref()
-        .and_then(|r| r.get("dir"))
-        .and_then(Value::as_str)
-        .and_then(|d| relative_run_dir(&config.store, Path::new(d)));
+    // `--json` prints one result object, read back with the type that wrote it.
+    let result: Option<RunResults> =
+        out.lines().rev().find_map(|l| serde_json::from_str::<RunResults>(l.trim()).ok());
+    let verdict = result.as_ref().map(|r| r.verdict.to_string());
+    let run_dir = result.as_ref().and_then(|r| relative_run_dir(&config.store, &r.dir));
     let files = run_dir.as_ref().map(|d| format!("/runs/{d}/"));
     let report = run_dir
         .as_ref()
         .filter(|d| config.store.join(d).join("report.html").is_file())
         .map(|d| format!("/runs/{d}/report.html"));
-    let error =
-        result.as_ref().and_then(|r| r.get("error")).and_then(Value::as_str).map(str::to_string);
-    Ok(Finished { code, verdict, files, report, error, cancelled })
+    Ok(Finished { code, verdict, files, report, cancelled })
 }
 
 /// How long a cancelled run may take to remove its cluster before it is killed.

@@ -2,7 +2,7 @@
 //! progress from its stderr, server-sent events, and cancellation.
 //!
 //! ```text
-//!  POST /api/runs (spec) ─▶ spec::parse (400) ─▶ queue full? (429) ─▶ store/.specs/run-<id>.json
+//!  POST /api/runs (spec) ─▶ spec::parse (400) ─▶ queue full? (429) ─▶ .specs/run-<id>.json
 //!        worker task: one at a time ─▶ child::run_child ─▶ spec file removed at the end
 //!            stderr lines ─▶ RunRecord.progress + broadcast ─▶ GET /api/runs/{id}/events
 //!            stdout JSON  ─▶ verdict, run dir, report URL
@@ -265,15 +265,17 @@ fn finish(r: &mut RunRecord, outcome: Result<Finished, String>, spec: &std::path
             } else {
                 RunState::Failed
             };
-            let last = r.progress.last().cloned().unwrap_or_default();
+            // The child's own `error: ...` line says why, else its last words.
+            let last = r.progress.iter().rev().find(|l| l.starts_with("error:"));
+            let last = last.or(r.progress.last()).cloned().unwrap_or_default();
             r.error = match r.state {
                 RunState::Cancelled => Some(
                     "cancelled: the run was interrupted and its cluster removed, as on Ctrl-C"
                         .into(),
                 ),
-                RunState::Failed => Some(hide(done.error.unwrap_or_else(|| {
-                    format!("faultline run exited with {}: {last}", done.code)
-                }))),
+                RunState::Failed => {
+                    Some(hide(format!("faultline run exited with {}: {last}", done.code)))
+                }
                 _ => None,
             };
         }
@@ -295,8 +297,7 @@ pub(crate) async fn create(
     let text = body::to_vec(&headers, body, config.max_spec_bytes, "spec")
         .await
         .map_err(IntoResponse::into_response)?;
-    let (fields, name) =
-        spec::parse(&ct, &text, config.spec_check.as_ref()).map_err(IntoResponse::into_response)?;
+    let (settings, name) = spec::parse(&ct, &text).map_err(IntoResponse::into_response)?;
     let runs = &state.inner.runs;
     let mut t = lock(&runs.table);
     if t.closed {
@@ -317,7 +318,7 @@ pub(crate) async fn create(
         return Err(resp);
     }
     let id = t.slots.keys().next_back().map_or(1, |k| k + 1);
-    let spec = spec::write(&config.store, id, fields).map_err(IntoResponse::into_response)?;
+    let spec = spec::write(&config.store, id, settings).map_err(IntoResponse::into_response)?;
     let record = RunRecord {
         id,
         state: RunState::Queued,
