@@ -1,7 +1,8 @@
 //! `faultline serve` as a real process, over real HTTP: foreign hosts and origins refused,
 //! oversize bodies refused without being buffered, a hostile EDN body survived, posted specs
 //! checked with the field named, the run queue bounded, and a running run cancelled (and the
-//! server stopped) the way Ctrl-C stops it — its node processes gone.
+//! server stopped) the way Ctrl-C stops it — its node processes gone; a run whose server is
+//! killed stops itself the same way.
 // Waits for real processes in real time.
 #![allow(clippy::disallowed_methods)]
 
@@ -221,4 +222,33 @@ fn specs_are_checked_the_queue_is_bounded_and_runs_cancel_like_ctrl_c() {
     let tags: BTreeSet<String> = leftovers::tags_in_logs(store.path()).into_iter().collect();
     let left = Leftovers::find(&nodes, &tags);
     assert!(left.is_empty(), "stopping the server left {left:?}\n{}", srv.stderr());
+}
+
+#[test]
+fn a_run_stops_itself_when_its_server_is_killed() {
+    util::node_binary();
+    let _one = util::cluster_lock();
+    let store = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(store.path(), &[]);
+    let spec = LONG_RUN.replace("cancel-me", "orphaned");
+    let r =
+        srv.request("POST", "/api/runs", &[("Content-Type", "application/toml")], spec.as_bytes());
+    assert_eq!(r.status, 202, "{r:?}");
+    let nodes = store.path().join("orphaned");
+    wait_until(Duration::from_secs(60), "the run's nodes", || {
+        processes_mentioning(&nodes).len() >= 3
+    });
+    // SIGKILL: the server can do nothing; its run notices it is orphaned and cleans up.
+    srv.child.kill().unwrap();
+    srv.child.wait().unwrap();
+    wait_until(Duration::from_secs(30), "the orphaned run's exit", || {
+        processes_mentioning(&nodes).is_empty()
+            && processes_mentioning(&store.path().join(".specs")).is_empty()
+    });
+    let tags: BTreeSet<String> = leftovers::tags_in_logs(store.path()).into_iter().collect();
+    let left = Leftovers::settle(&nodes, &tags, Duration::from_secs(5));
+    assert!(left.is_empty(), "the orphaned run left {left:?}");
+    let log = std::fs::read_to_string(leftovers::files_named(&nodes, "faultline.log")[0].clone())
+        .unwrap();
+    assert!(log.contains("its parent faultline serve is gone"), "{log}");
 }

@@ -46,6 +46,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use minijinja::Environment;
 
+pub use child::PARENT_PID_ENV;
 pub use guard::{HostPolicy, LOOPBACK_NAMES};
 pub use runs::{RunRecord, RunState};
 

@@ -12,18 +12,13 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
-use faultline_reports::server::{app, harden, routes, AppState, HostPolicy, ServerConfig};
+use faultline_reports::server::{app, harden, routes, AppState, HostPolicy};
 use futures_util::stream;
 use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::fixtures::STALE_READ_JSONL;
-
-fn config(store: &Path) -> ServerConfig {
-    let mut c = ServerConfig::new(store);
-    c.faultline_exe = PathBuf::from("/nonexistent/faultline");
-    c
-}
+use crate::server::config;
 
 async fn send(router: &axum::Router, req: Request<Body>) -> (StatusCode, Value) {
     let resp = router.clone().oneshot(req).await.unwrap();

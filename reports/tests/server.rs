@@ -40,7 +40,8 @@ fn store() -> (tempfile::TempDir, PathBuf) {
     (dir, store)
 }
 
-fn config(store: &Path) -> ServerConfig {
+/// A server configuration for `store` whose runs cannot start (no `faultline` binary).
+pub(crate) fn config(store: &Path) -> ServerConfig {
     let mut c = ServerConfig::new(store);
     c.faultline_exe = PathBuf::from("/nonexistent/faultline");
     c

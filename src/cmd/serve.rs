@@ -32,7 +32,7 @@ pub struct ServeArgs {
     #[arg(long, env = "FAULTLINE_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// A host name (NAME or NAME:PORT) the server answers to besides localhost, 127.0.0.1
-    /// and [::1] on its port; repeatable. Requests naming any other host get 421.
+    /// and `[::1]` on its port; repeatable. Requests naming any other host get 421.
     #[arg(long = "allow-host", value_name = "NAME")]
     pub allow_hosts: Vec<String>,
     /// Largest history `POST /api/check` accepts, in MiB.

@@ -9,9 +9,16 @@
 //!     exec::run  select!{ phase, interrupts.recv() ─▶ CleanupHandle::cleanup_now ─▶ Err }
 //! ```
 //! SIGKILL cannot be handled: the next run's `Cluster::start` sweeps what such a run left.
+//! A run started by `faultline serve` also stops this way when the server is gone (killed
+//! with SIGKILL, say): the server passes its pid in [`PARENT_PID_ENV`], and a parent pid
+//! that changes (the run was re-parented) is an interruption too.
+// Watching the parent polls in real time.
+#![allow(clippy::disallowed_methods)]
 
 use std::fmt;
+use std::time::Duration;
 
+pub use faultline_reports::server::PARENT_PID_ENV;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// Which signal interrupted the run.
@@ -23,6 +30,8 @@ pub enum Interrupt {
     Term,
     /// SIGHUP.
     Hup,
+    /// The parent named by [`PARENT_PID_ENV`] exited.
+    ParentGone,
 }
 
 impl fmt::Display for Interrupt {
@@ -31,15 +40,17 @@ impl fmt::Display for Interrupt {
             Interrupt::Int => "SIGINT",
             Interrupt::Term => "SIGTERM",
             Interrupt::Hup => "SIGHUP",
+            Interrupt::ParentGone => "its parent faultline serve is gone",
         })
     }
 }
 
-/// SIGINT, SIGTERM and SIGHUP, registered with tokio.
+/// SIGINT, SIGTERM and SIGHUP, registered with tokio (and the parent to watch, if any).
 pub struct Interrupts {
     int: Signal,
     term: Signal,
     hup: Signal,
+    parent: Option<u32>,
 }
 
 impl Interrupts {
@@ -52,6 +63,7 @@ impl Interrupts {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
             hup: signal(SignalKind::hangup())?,
+            parent: std::env::var(PARENT_PID_ENV).ok().and_then(|p| p.trim().parse().ok()),
         })
     }
 
@@ -62,6 +74,16 @@ impl Interrupts {
             _ = self.int.recv() => Interrupt::Int,
             _ = self.term.recv() => Interrupt::Term,
             _ = self.hup.recv() => Interrupt::Hup,
+            () = parent_gone(self.parent) => Interrupt::ParentGone,
         }
+    }
+}
+
+/// Resolves once this process's parent is no longer `parent` (never when `None`).
+async fn parent_gone(parent: Option<u32>) {
+    let Some(parent) = parent else { return std::future::pending().await };
+    while std::os::unix::process::parent_id() == parent {
+        // Polled: a dead parent sends nothing, and its death is only seen by re-parenting.
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -17,6 +17,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use super::leftovers::{self, Background, Leftovers};
 use super::util;
@@ -103,23 +105,6 @@ fn leftovers_log(store: &Path) -> std::path::PathBuf {
     std::fs::canonicalize(store.join("latest")).unwrap().join("faultline.log")
 }
 
-/// A small seeded generator (SplitMix64), so a soak can be repeated.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// What a soak saw.
 #[derive(Default, Debug)]
 struct Tally {
@@ -151,17 +136,18 @@ fn interrupted_runs(runs: usize, seed: u64, window: Duration, cycle: bool) -> Ta
     };
     let rules = util::is_root().then(leftovers::host_rules);
     let signals = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGKILL];
-    let mut rng = Rng(seed);
+    // Seeded, so that a soak can be repeated.
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut tally = Tally::default();
     let mut tags = BTreeSet::new();
     let mut i = 0;
     while tally.signals.values().sum::<usize>() < runs {
         i += 1;
         assert!(i <= 2 * runs + 10, "most runs finished before their signal: {tally:?}");
-        let backend = backends[rng.below(backends.len() as u64) as usize];
-        let pick = if cycle { i as u64 } else { rng.below(signals.len() as u64) };
-        let sig = signals[pick as usize % signals.len()];
-        let after = Duration::from_millis(rng.below(window.as_millis() as u64));
+        let backend = backends[rng.random_range(0..backends.len())];
+        let pick = if cycle { i } else { rng.random_range(0..signals.len()) };
+        let sig = signals[pick % signals.len()];
+        let after = Duration::from_millis(rng.random_range(0..window.as_millis() as u64));
         let store = root.path().join(format!("run-{i}"));
         #[rustfmt::skip]
         let mut run = Background::start(&store, &[

@@ -50,7 +50,7 @@ pub fn tags_of_controller(pid: u32) -> Vec<String> {
 }
 
 /// Every file called `name` under `dir` (not following links).
-fn files_named(dir: &Path, name: &str) -> Vec<PathBuf> {
+pub fn files_named(dir: &Path, name: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut dirs = vec![dir.to_path_buf()];
     while let Some(d) = dirs.pop() {

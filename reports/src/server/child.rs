@@ -4,6 +4,7 @@
 //! ```text
 //!  faultline -v run --test <spec> --store <store> --json
 //!     stderr ─▶ on_line (progress)      stdout ─▶ verdict, run dir, report
+//!  the server dies ─▶ the child sees its parent change (PARENT_PID_ENV) and stops itself
 //!  cancel ─▶ SIGINT (the run removes its cluster and exits 3) ─▶ after `grace`: SIGKILL
 //!            (then the next run sweeps what it left)
 //! ```
@@ -19,6 +20,10 @@ use tokio::sync::Notify;
 
 use super::ServerConfig;
 use crate::results::RunResults;
+
+/// The environment variable through which a run learns the pid of the server that started
+/// it: the run stops (removing its cluster) when that parent is gone.
+pub const PARENT_PID_ENV: &str = "FAULTLINE_PARENT_PID";
 
 /// How a child ended.
 pub(crate) struct Finished {
@@ -56,6 +61,7 @@ pub(crate) async fn run_child(
 ) -> Result<Finished, String> {
     let mut child = tokio::process::Command::new(&config.faultline_exe)
         .args(child_args(spec, &config.store))
+        .env(PARENT_PID_ENV, std::process::id().to_string())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
