@@ -9,6 +9,9 @@
 //!                                           deadline: cleanup_now(), exit(2)
 //! ```
 //! It is a plain thread, not a task, so that it fires even when the async runtime is stuck.
+//! It is armed once the cluster is up; firing before that (only a cap far below the bounds
+//! can do it, as `Cluster::start` has its own timeout) leaves what the start made to the next
+//! run's sweep, like a SIGKILL.
 //! The budget is the sum of every bound a run has — cluster start, `time-limit`,
 //! `recovery-time`, `final-read-timeout`, `check-time-limit` — plus [`GRACE`] and the
 //! graceful stop of each node; `FAULTLINE_WATCHDOG_SECS` replaces it (a hard cap for CI).

@@ -309,7 +309,8 @@ pub(crate) async fn create(
         let mut resp = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
-                "the run queue is full ({active} runs queued or running, the limit is {});                  try again later",
+                "the run queue is full ({active} runs queued or running, the limit is {}); try \
+                 again later",
                 config.max_queued_runs
             ),
         )
