@@ -129,7 +129,7 @@ impl Action {
 
 /// `[0, 2]` -> `["n1", "n3"]`.
 pub fn names(nodes: &[usize]) -> Vec<String> {
-    nodes.iter().map(|i| format!("n{}", i + 1)).collect()
+    nodes.iter().map(|&i| faultline_api::node_name(i)).collect()
 }
 
 #[cfg(test)]

@@ -86,7 +86,7 @@ pub use cluster::{CleanupHandle, Cluster};
 pub use error::Error;
 pub use fault::{Action, Fault};
 pub use nemesis::Nemesis;
-pub use outcome::{NemesisEvent, Outcome};
+pub use outcome::{FaultOutcome, NemesisEvent};
 pub use partition::{Grudge, Shape};
 pub use schedule::{NemesisConfig, Schedule};
 pub use spec::{Backend, ClusterSpec, SystemSpec};

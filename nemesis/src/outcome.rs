@@ -13,7 +13,7 @@ use serde::Serialize;
 /// The result of one nemesis action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", content = "reason", rename_all = "kebab-case")]
-pub enum Outcome {
+pub enum FaultOutcome {
     /// The action certainly took effect.
     Installed,
     /// The action certainly did not take effect; the reason says why.
@@ -22,42 +22,42 @@ pub enum Outcome {
     Indeterminate(String),
 }
 
-impl Outcome {
+impl FaultOutcome {
     /// `"installed"`, `"skipped"` or `"indeterminate"`.
     pub fn as_str(&self) -> &'static str {
         match self {
-            Outcome::Installed => "installed",
-            Outcome::Skipped(_) => "skipped",
-            Outcome::Indeterminate(_) => "indeterminate",
+            FaultOutcome::Installed => "installed",
+            FaultOutcome::Skipped(_) => "skipped",
+            FaultOutcome::Indeterminate(_) => "indeterminate",
         }
     }
 
     /// The reason, for `Skipped` and `Indeterminate`.
     pub fn reason(&self) -> Option<&str> {
         match self {
-            Outcome::Installed => None,
-            Outcome::Skipped(r) | Outcome::Indeterminate(r) => Some(r),
+            FaultOutcome::Installed => None,
+            FaultOutcome::Skipped(r) | FaultOutcome::Indeterminate(r) => Some(r),
         }
     }
 
     /// Combines the outcomes of several sub-actions: any indeterminate part makes the whole
     /// indeterminate; all skipped makes it skipped; otherwise installed.
-    pub fn combine(parts: impl IntoIterator<Item = Outcome>) -> Outcome {
+    pub fn combine(parts: impl IntoIterator<Item = FaultOutcome>) -> FaultOutcome {
         let mut skipped = Vec::new();
         let mut any = false;
         let mut installed = false;
         for p in parts {
             any = true;
             match p {
-                Outcome::Indeterminate(r) => return Outcome::Indeterminate(r),
-                Outcome::Skipped(r) => skipped.push(r),
-                Outcome::Installed => installed = true,
+                FaultOutcome::Indeterminate(r) => return FaultOutcome::Indeterminate(r),
+                FaultOutcome::Skipped(r) => skipped.push(r),
+                FaultOutcome::Installed => installed = true,
             }
         }
         if installed || !any {
-            Outcome::Installed
+            FaultOutcome::Installed
         } else {
-            Outcome::Skipped(skipped.join("; "))
+            FaultOutcome::Skipped(skipped.join("; "))
         }
     }
 }
@@ -76,13 +76,13 @@ pub struct NemesisEvent {
     /// Details, e.g. `{"groups":[["n1","n2"],["n3","n4","n5"]]}` or `{"nodes":["n3"]}`.
     pub value: serde_json::Value,
     /// Whether it took effect.
-    pub outcome: Outcome,
+    pub outcome: FaultOutcome,
     /// When the action completed.
     pub time: tokio::time::Instant,
 }
 
 impl NemesisEvent {
-    pub(crate) fn new(f: &str, value: serde_json::Value, outcome: Outcome) -> Self {
+    pub(crate) fn new(f: &str, value: serde_json::Value, outcome: FaultOutcome) -> Self {
         #[allow(clippy::disallowed_methods)] // an event's timestamp is real time by definition
         let time = tokio::time::Instant::now();
         NemesisEvent { f: f.to_string(), value, outcome, time }
@@ -113,12 +113,15 @@ mod tests {
 
     #[test]
     fn combine_outcomes() {
-        let s = || Outcome::Skipped("x".into());
-        assert_eq!(Outcome::combine([Outcome::Installed, s()]), Outcome::Installed);
-        assert_eq!(Outcome::combine([s(), s()]), Outcome::Skipped("x; x".into()));
+        let s = || FaultOutcome::Skipped("x".into());
+        assert_eq!(FaultOutcome::combine([FaultOutcome::Installed, s()]), FaultOutcome::Installed);
+        assert_eq!(FaultOutcome::combine([s(), s()]), FaultOutcome::Skipped("x; x".into()));
         assert_eq!(
-            Outcome::combine([Outcome::Installed, Outcome::Indeterminate("t".into())]),
-            Outcome::Indeterminate("t".into())
+            FaultOutcome::combine([
+                FaultOutcome::Installed,
+                FaultOutcome::Indeterminate("t".into())
+            ]),
+            FaultOutcome::Indeterminate("t".into())
         );
     }
 
@@ -127,7 +130,7 @@ mod tests {
         let e = NemesisEvent::new(
             "kill",
             serde_json::json!({"nodes":["n1"]}),
-            Outcome::Skipped("no".into()),
+            FaultOutcome::Skipped("no".into()),
         );
         assert_eq!(
             e.history_value(),

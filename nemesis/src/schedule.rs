@@ -173,7 +173,7 @@ mod tests {
             assert!(
                 actions
                     .iter()
-                    .any(|a| matches!(a, Action::Partition { shape: s, .. } if *s == shape)),
+                    .any(|a| matches!(a, Action::Partition { shape: s, .. } if *s == *shape)),
                 "{shape:?} never planned"
             );
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{BoxFuture, NodeInfo, Probe, Routing, System};
-use crate::Outcome;
+use crate::FaultOutcome;
 
 /// Why etcd clock faults are skipped.
 pub const CLOCK_SKIP_REASON: &str = "etcd is a Go program: Go reads the clock through the vDSO, \
@@ -107,7 +107,7 @@ impl System for Etcd {
         _node: &'a NodeInfo,
         _offset_ms: i64,
         _rate: f64,
-    ) -> BoxFuture<'a, Outcome> {
-        Box::pin(async { Outcome::Skipped(CLOCK_SKIP_REASON.into()) })
+    ) -> BoxFuture<'a, FaultOutcome> {
+        Box::pin(async { FaultOutcome::Skipped(CLOCK_SKIP_REASON.into()) })
     }
 }
