@@ -17,9 +17,11 @@
 //! - [`results`]: [`RunResults`] (`results.json`) and the printed summary.
 //! - [`signals`]: SIGINT, SIGTERM and SIGHUP, each ending a run the same way (exit 3).
 //! - [`watchdog`]: ends a run that outlives every bound it was given (exit 2).
+//! - `coverage`: what the faults did (leader hits, elections, operations per fault).
 //! - `progress`, `logging`: the progress line and `faultline.log`.
 
 pub mod config;
+mod coverage;
 pub mod exec;
 mod logging;
 mod progress;

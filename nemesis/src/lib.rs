@@ -88,7 +88,7 @@ pub use fault::{Action, Fault};
 pub use nemesis::Nemesis;
 pub use outcome::{FaultOutcome, NemesisEvent};
 pub use partition::{Grudge, Shape};
-pub use schedule::{NemesisConfig, Schedule};
+pub use schedule::{NemesisConfig, Planned, Schedule};
 pub use spec::{Backend, ClusterSpec, SystemSpec};
 pub use system::etcd::CLOCK_SKIP_REASON;
 pub use system::{NodeInfo, Probe, System};

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! run(cluster, duration, events):
-//!   calm(interval) ─> start fault (Action -> resolve leader -> install) ─> event
+//!   calm(interval) ─> start fault (Planned -> its nodes become the leader's when it goes
+//!                     for the leader -> resolve IsolateLeader -> install) ─> event
 //!   fault(interval; strobe flips clocks meanwhile) ─> end fault ─> event ─> calm ─> ..
 //! heal_all(cluster, events):
 //!   end the active fault; heal links; stop loss; resume paused; reset clocks;
@@ -67,9 +68,24 @@ impl Nemesis {
                 break;
             }
             let schedule = self.schedule.get_or_insert_with(|| Schedule::new(&config, n));
-            let Some(action) = schedule.next_action() else {
+            let Some(planned) = schedule.next_planned() else {
                 tokio::time::sleep_until(deadline).await;
                 break;
+            };
+            let action = if planned.on_leader {
+                let names = cluster.node_names();
+                match cluster.leader().await.and_then(|l| names.iter().position(|x| *x == l)) {
+                    Some(i) => planned.action.with_nodes(vec![i]),
+                    None => {
+                        let a = planned.action;
+                        let why = FaultOutcome::Skipped("no leader known".into());
+                        let _ = events.send(NemesisEvent::new(a.start_event(), a.to_json(), why));
+                        tokio::time::sleep_until((Instant::now() + interval).min(deadline)).await;
+                        continue;
+                    }
+                }
+            } else {
+                planned.action
             };
             self.start(cluster, action, events).await?;
             let end = (Instant::now() + interval).min(deadline);

@@ -10,6 +10,8 @@
 
 use serde::Serialize;
 
+use crate::Fault;
+
 /// The result of one nemesis action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", content = "reason", rename_all = "kebab-case")]
@@ -86,6 +88,49 @@ impl NemesisEvent {
         #[allow(clippy::disallowed_methods)] // an event's timestamp is real time by definition
         let time = tokio::time::Instant::now();
         NemesisEvent { f: f.to_string(), value, outcome, time }
+    }
+
+    /// The fault this event starts or ends (`true`: starts), by its name: the one table from
+    /// event names (those of [`crate::Action::start_event`] and `stop_event`) back to faults.
+    pub fn fault(&self) -> Option<(Fault, bool)> {
+        let figure8 = self.value.get("shape").and_then(|s| s.as_str()) == Some("figure8");
+        Some(match self.f.as_str() {
+            "start-partition" if figure8 => (Fault::Figure8, true),
+            "stop-partition" if figure8 => (Fault::Figure8, false),
+            "start-partition" => (Fault::Partition, true),
+            "stop-partition" => (Fault::Partition, false),
+            "kill" => (Fault::Kill, true),
+            "start" => (Fault::Kill, false),
+            "pause" => (Fault::Pause, true),
+            "resume" => (Fault::Pause, false),
+            "clock-bump" | "clock-strobe" | "clock-rate" => (Fault::Clock, true),
+            "clock-reset" => (Fault::Clock, false),
+            "start-loss" => (Fault::Loss, true),
+            "stop-loss" => (Fault::Loss, false),
+            _ => return None,
+        })
+    }
+
+    /// The nodes this event names (`nodes`, or every node of a partition's grudge).
+    pub fn nodes(&self) -> Vec<String> {
+        let names = |v: Option<&serde_json::Value>| -> Vec<String> {
+            v.and_then(|n| n.as_array())
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .unwrap_or_default()
+        };
+        names(self.value.get("nodes"))
+    }
+
+    /// Whether `node` can hear from fewer than `majority` nodes (itself included) under this
+    /// event's partition grudge (`{"grudge": {to: [deaf to these]}}`).
+    pub fn cuts_off(&self, node: &str, n: usize, majority: usize) -> bool {
+        let deaf = self
+            .value
+            .get("grudge")
+            .and_then(|g| g.get(node))
+            .and_then(|d| d.as_array())
+            .map_or(0, Vec::len);
+        n.saturating_sub(deaf) < majority
     }
 
     /// `value` with `"outcome"` (and `"reason"` when not installed) added when `value` is a

@@ -206,7 +206,16 @@ fn interrupted_runs(runs: usize, seed: u64, window: Duration, cycle: bool) -> Ta
         let store = root.path().join(format!("final-{backend}"));
         let mut run = Background::start(
             &store,
-            &["--backend", backend, "--time-limit", "3", "--nemesis", "partition"],
+            &[
+                "--backend",
+                backend,
+                "--time-limit",
+                "3",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "1",
+            ],
             &[],
         );
         let status = run.wait(Duration::from_secs(120));

@@ -183,10 +183,7 @@ impl Cluster {
     /// An iptables command failed.
     pub fn set_loss(&self, p: f64) -> Result<FaultOutcome, Error> {
         let Some(net) = &self.shared.netns else {
-            return Ok(FaultOutcome::Skipped(
-                "packet loss needs the netns backend (the local backend proxies TCP streams)"
-                    .into(),
-            ));
+            return Ok(FaultOutcome::Skipped(faultline_api::fault::LOSS_NEEDS_NETNS.into()));
         };
         net.set_loss(p)?;
         *lock(&self.loss) = p;

@@ -15,8 +15,7 @@ use super::{BoxFuture, NodeInfo, Probe, Routing, System};
 use crate::FaultOutcome;
 
 /// Why etcd clock faults are skipped.
-pub const CLOCK_SKIP_REASON: &str = "etcd is a Go program: Go reads the clock through the vDSO, \
-     which LD_PRELOAD/libfaketime does not reach";
+pub const CLOCK_SKIP_REASON: &str = faultline_api::fault::ETCD_CLOCK;
 
 /// Starts `etcd` members of one static cluster.
 #[derive(Debug, Clone)]
