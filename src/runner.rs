@@ -15,6 +15,8 @@
 //! - [`store`]: the run's directory and the `latest` links.
 //! - [`exec`]: [`execute`], the run itself.
 //! - [`results`]: [`RunResults`] (`results.json`) and the printed summary.
+//! - [`signals`]: SIGINT, SIGTERM and SIGHUP, each ending a run the same way (exit 3).
+//! - [`watchdog`]: ends a run that outlives every bound it was given (exit 2).
 //! - `coverage`: what the faults did (leader hits, elections, operations per fault).
 //! - `progress`, `logging`: the progress line and `faultline.log`.
 
@@ -24,7 +26,9 @@ pub mod exec;
 mod logging;
 mod progress;
 pub mod results;
+pub mod signals;
 pub mod store;
+pub mod watchdog;
 
 pub use config::{ConfigError, RunConfig, RunSettings};
 pub use exec::{execute, RunOptions};

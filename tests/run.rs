@@ -2,11 +2,14 @@
 //! store layout, exit codes, replay, spec-file errors, and planted bugs being caught.
 //!
 //! Cluster tests run one at a time (a lock in `util`), each sized to ~10-20 s. The long
-//! soak and catch-rate matrix are `#[ignore]`d; see `matrix.rs` for the commands.
+//! soak and catch-rate matrix are `#[ignore]`d; see `matrix.rs` for the commands, and
+//! `interrupt.rs` for the interrupted-runs soak.
 
 mod config;
 mod etcd;
 mod faultline;
+mod interrupt;
+pub(crate) mod leftovers;
 mod matrix;
 mod netns;
-mod util;
+pub(crate) mod util;

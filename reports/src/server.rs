@@ -9,23 +9,36 @@
 //!  POST /api/check?model=…     history in the body ─▶ check ─▶ store/checks/<id>/
 //!  POST /api/runs              test spec in the body ─▶ queue ─▶ `faultline run` child
 //!  GET  /api/runs[/{id}]       runs started by this server: state, progress, verdict
+//!  DELETE /api/runs/{id}       cancel a queued or running run (as Ctrl-C would)
 //!  GET  /api/runs/{id}/events  server-sent events of progress
 //! ```
-//! Safe by default: [`check_bind`] refuses a non-loopback address without a token; request
-//! bodies are size-limited; POSTs need a non-form content type (so a web page cannot make a
-//! browser send one without a CORS preflight, which this server never grants); store paths
-//! come only from [`crate::store::resolve`].
+//! Safe by default:
+//! - [`check_bind`] refuses a non-loopback address without a token;
+//! - every request must name an allowed host ([`HostPolicy`]: loopback names and the bound
+//!   port, more with `--allow-host`), which defeats DNS rebinding; a state-changing request
+//!   from a browser must come from an allowed origin;
+//! - POSTs need a non-form content type (so a web page cannot make a browser send one
+//!   without a CORS preflight, which this server never grants);
+//! - bodies are size-limited before and while they are read, histories are streamed to disk,
+//!   and only `max_in_flight` body-carrying requests are handled at once (503 beyond);
+//! - the run queue is bounded (429 beyond); checks run one at a time on a thread with a large
+//!   stack, where a panic is contained; a panicking handler answers 500;
+//! - store paths come only from [`crate::store::resolve`].
 
 mod api;
+mod body;
+mod child;
+mod guard;
 mod pages;
 mod runs;
+mod spec;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +46,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use minijinja::Environment;
 
+pub use child::PARENT_PID_ENV;
+pub use guard::{HostPolicy, LOOPBACK_NAMES};
 pub use runs::{RunRecord, RunState};
 
 /// How the server is set up.
@@ -50,11 +65,20 @@ pub struct ServerConfig {
     pub max_spec_bytes: usize,
     /// Time limit of one `POST /api/check` (the verdict is `unknown` past it).
     pub check_time_limit: Duration,
+    /// Host names (`NAME` or `NAME:PORT`) served besides the loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Requests with a body (POST) handled at once; more get 503.
+    pub max_in_flight: usize,
+    /// Runs queued or running at once; more get 429.
+    pub max_queued_runs: usize,
+    /// How long a cancelled run may take to remove its cluster before it is killed.
+    pub cancel_grace: Duration,
 }
 
 impl ServerConfig {
     /// Defaults for `store`: no token, this executable as `faultline`, 256 MiB histories,
-    /// 1 MiB specs, 300 s checks.
+    /// 1 MiB specs, 300 s checks, loopback names only, 4 bodies in flight, 8 runs queued,
+    /// 30 s for a cancelled run to stop.
     pub fn new(store: impl Into<PathBuf>) -> Self {
         ServerConfig {
             store: store.into(),
@@ -63,6 +87,10 @@ impl ServerConfig {
             max_history_bytes: 256 << 20,
             max_spec_bytes: 1 << 20,
             check_time_limit: Duration::from_secs(300),
+            allowed_hosts: Vec::new(),
+            max_in_flight: 4,
+            max_queued_runs: 8,
+            cancel_grace: child::CANCEL_GRACE,
         }
     }
 }
@@ -120,6 +148,12 @@ impl AppState {
         &self.inner.config
     }
 
+    /// Stops accepting runs, cancels the queued ones and stops the running one as Ctrl-C
+    /// would (its cluster is removed); returns once it has ended.
+    pub async fn shutdown(&self) {
+        self.inner.runs.shutdown().await;
+    }
+
     /// Every run in the store, newest first (read on the blocking pool).
     async fn scan(&self) -> Vec<crate::store::RunSummary> {
         let state = self.clone();
@@ -131,33 +165,58 @@ impl AppState {
     }
 }
 
-/// An API error: a status and a message, sent as `{"error": message}`.
+/// An API error: a status and a message, sent as `{"error": message}` (with `"field"` when
+/// one field of the request is at fault).
 #[derive(Debug)]
-pub(crate) struct ApiError(StatusCode, String);
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+    field: Option<String>,
+}
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, msg: impl Into<String>) -> Self {
-        ApiError(status, msg.into())
+        ApiError { status, message: msg.into(), field: None }
+    }
+
+    /// Names the field at fault.
+    pub(crate) fn with_field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_string());
+        self
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+        let mut body = serde_json::json!({ "error": self.message });
+        if let Some(f) = self.field {
+            body["field"] = f.into();
+        }
+        (self.status, Json(body)).into_response()
     }
 }
 
-/// The router. Tests call it with `tower::ServiceExt::oneshot`, no socket needed.
+/// The router, for a server whose bound address is unknown (any port passes the Host
+/// check). Tests call it with `tower::ServiceExt::oneshot`, no socket needed.
+///
+/// # Panics
+/// When `allowed_hosts` has an entry that is not a host name (`faultline serve` checks them
+/// with [`HostPolicy::new`] first).
 pub fn app(state: AppState) -> Router {
-    let cfg = state.config();
+    let policy = HostPolicy::new(None, &state.config().allowed_hosts)
+        .unwrap_or_else(|e| panic!("ServerConfig::allowed_hosts: {e}"));
+    harden(routes(state), policy)
+}
+
+/// Every route, without the outer defences of [`harden`].
+pub fn routes(state: AppState) -> Router {
+    let gate = Arc::new(tokio::sync::Semaphore::new(state.config().max_in_flight.max(1)));
+    let in_flight = middleware::from_fn_with_state(gate, body::in_flight);
     let api = Router::new()
         .route("/api/index", get(api::index))
-        .route("/api/check", post(api::check).layer(DefaultBodyLimit::max(cfg.max_history_bytes)))
-        .route(
-            "/api/runs",
-            post(runs::create).get(runs::list).layer(DefaultBodyLimit::max(cfg.max_spec_bytes)),
-        )
-        .route("/api/runs/{id}", get(runs::show))
+        .route("/api/check", post(api::check).route_layer(in_flight.clone()))
+        .route("/api/runs", post(runs::create).route_layer(in_flight).get(runs::list))
+        .route("/api/runs/{id}", get(runs::show).delete(runs::cancel))
         .route("/api/runs/{id}/events", get(runs::events))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
@@ -168,6 +227,14 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(state)
+}
+
+/// Wraps `router` in the defences every request passes: the Host and Origin allow-lists
+/// and panic containment (see `guard`).
+pub fn harden(router: Router, policy: HostPolicy) -> Router {
+    router
+        .layer(middleware::from_fn_with_state(Arc::new(policy), guard::check_host))
+        .layer(middleware::from_fn(guard::catch_panic))
 }
 
 /// Bearer-token check for `/api/` routes (a no-op without `--token`).
@@ -201,16 +268,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves.
+/// Serves the routes on `listener` until `shutdown` resolves, answering only to the hosts
+/// of [`HostPolicy::new`] for the listener's address.
 ///
 /// # Errors
-/// When the listener fails.
+/// When the listener fails, or `allowed_hosts` has an entry that is not a host name.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let bound = listener.local_addr()?;
+    let policy = HostPolicy::new(Some(bound), &state.config().allowed_hosts)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    axum::serve(listener, harden(routes(state), policy)).with_graceful_shutdown(shutdown).await
 }
 
 #[cfg(test)]

@@ -40,7 +40,8 @@ fn store() -> (tempfile::TempDir, PathBuf) {
     (dir, store)
 }
 
-fn config(store: &Path) -> ServerConfig {
+/// A server configuration for `store` whose runs cannot start (no `faultline` binary).
+pub(crate) fn config(store: &Path) -> ServerConfig {
     let mut c = ServerConfig::new(store);
     c.faultline_exe = PathBuf::from("/nonexistent/faultline");
     c
@@ -206,7 +207,8 @@ fn fake_faultline(dir: &Path, store: &Path, delay: &str) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "#!/bin/sh\necho \"args: $*\" >&2\necho 'progress: 10 ops' >&2\nsleep {delay}\n\
+            "#!/bin/sh\necho \"args: $*\" >&2\necho \"spec: $(tr -d '\\n ' < \"$4\")\" >&2\n\
+             echo 'progress: 10 ops' >&2\nsleep {delay}\n\
              echo 'progress: done' >&2\n\
              echo '{}'\nexit 1\n",
             fixtures::results_json("register", &run, Verdict::Illegal)
@@ -258,11 +260,11 @@ async fn runs_are_queued_one_at_a_time() {
         args.starts_with("args: -v run --test ") && args.contains("/.specs/run-1.json --store "),
         "{args}"
     );
-    let spec: Value =
-        serde_json::from_str(&std::fs::read_to_string(store.join(".specs/run-1.json")).unwrap())
-            .unwrap();
+    let spec = done["progress"][1].as_str().unwrap();
+    let spec: Value = serde_json::from_str(spec.strip_prefix("spec: ").unwrap()).unwrap();
     assert_eq!(spec["store"], store.display().to_string(), "the server's store is forced");
     assert_eq!(spec["nemesis"], "partition");
+    assert!(!store.join(".specs/run-1.json").exists(), "the spec file is removed after the run");
     wait_done(&router, 2).await;
     let (_, list) = send(&router, get("/api/runs")).await;
     let list: Value = serde_json::from_str(&list).unwrap();

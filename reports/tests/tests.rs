@@ -3,9 +3,12 @@
 //!   real checker, and synthetic ones), checked by content.
 //! - `server`: the axum router through `tower::ServiceExt::oneshot`, and one end-to-end run
 //!   over real HTTP.
+//! - `limits`: the server's defences (Host/Origin, body limits, requests in flight, the
+//!   bounded run queue and cancellation, contained panics).
 //! - `browser`: headless Chromium loads a report and the index (skipped without chromium).
 
 mod browser;
 mod fixtures;
+mod limits;
 mod render;
 mod server;

@@ -5,8 +5,9 @@
 //!  RunConfig ─▶ store dir + test.json ─▶ runtime (faultline.log) ─▶ Cluster::start
 //!    ─▶ join(workers until time limit, nemesis schedule) ─▶ heal_all ─▶ wait_ready
 //!    ─▶ final reads ─▶ close history ─▶ Cluster::shutdown ─▶ check ─▶ results.json, report.html
-//!  Ctrl-C at any point: the cluster is torn down at once (processes, proxies, namespaces) and
-//!  the history written so far is kept. A panic tears it down too (Cluster's Drop).
+//!  SIGINT, SIGTERM or SIGHUP at any point: the cluster is torn down at once (processes,
+//!  proxies, namespaces) and the history written so far is kept; exit 3. A panic tears it
+//!  down too (Cluster's Drop). A run past its watchdog budget is torn down and exits 2.
 //! ```
 // The orchestration of a real run reads real clocks and waits in real time.
 #![allow(clippy::disallowed_methods)]
@@ -28,7 +29,9 @@ use super::config::RunConfig;
 use super::coverage::Tracker;
 use super::progress::{self, ActiveFaults};
 use super::results::{self, RunResults, RunStats};
+use super::signals::Interrupts;
 use super::store::RunDir;
+use super::watchdog::{self, Watchdog};
 use faultline_reports::results::Coverage;
 
 /// How to present a run.
@@ -51,8 +54,10 @@ struct Phase {
     coverage: Coverage,
 }
 
+/// Seconds as a duration, at most ~31 years (so that `Instant + secs` cannot overflow) and
+/// zero for nonsense; the settings' range checks keep real values far inside.
 fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s)
+    Duration::try_from_secs_f64(s.min(1e9)).unwrap_or(Duration::ZERO)
 }
 
 /// Checks that the binaries a run needs exist, before anything is created.
@@ -99,12 +104,19 @@ pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> 
         })
         .build()
         .context("starting the async runtime")?;
+    let spec =
+        ClusterSpec::new(system_kind(cfg), cfg.nodes, cfg.backend, dir.path.clone(), cfg.seed);
+    let budget = watchdog::budget(cfg, spec.ready_timeout)?;
+    let watchdog =
+        Watchdog::start(budget, dispatch.clone()).context("starting the watchdog thread")?;
     let result = tracing::dispatcher::with_default(&dispatch, || {
-        tracing::info!(name = %cfg.test_name(), seed = cfg.seed, dir = %dir.path.display(), "run starts");
-        rt.block_on(run(cfg, &dir, pb.clone(), opts.progress_lines))
+        tracing::info!(name = %cfg.test_name(), seed = cfg.seed, dir = %dir.path.display(),
+                       watchdog_secs = budget.as_secs_f64(), "run starts");
+        rt.block_on(run(cfg, spec, &dir, &watchdog, pb.clone(), opts.progress_lines))
     });
     pb.finish_and_clear();
     rt.shutdown_timeout(Duration::from_secs(2));
+    drop(watchdog);
     if let Err(e) = &result {
         tracing::dispatcher::with_default(&dispatch, || tracing::error!("run failed: {e:#}"));
     }
@@ -113,19 +125,24 @@ pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> 
 
 async fn run(
     cfg: &RunConfig,
+    spec: ClusterSpec,
     dir: &RunDir,
+    watchdog: &Watchdog,
     pb: ProgressBar,
     lines: bool,
 ) -> anyhow::Result<RunResults> {
+    // First of all: from here on SIGINT, SIGTERM and SIGHUP no longer end the process.
+    let mut signals = Interrupts::register().context("installing the signal handlers")?;
     let began = Instant::now();
-    let spec =
-        ClusterSpec::new(system_kind(cfg), cfg.nodes, cfg.backend, dir.path.clone(), cfg.seed);
     pb.set_message(format!("starting {} {} nodes ({})", cfg.nodes, cfg.system, cfg.backend));
+    // Dropping a half-started cluster removes what it made (its guard's Drop).
     let cluster = tokio::select! {
         r = Cluster::start(spec) => r.context("starting the cluster")?,
-        _ = tokio::signal::ctrl_c() => bail!("interrupted (Ctrl-C) while starting the cluster"),
+        s = signals.recv() => bail!("interrupted ({s}) while starting the cluster; \
+                                     what was started is removed"),
     };
     let cleanup = cluster.cleanup_handle();
+    watchdog.arm(cleanup.clone());
     let start_unix_ns =
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     let history_path = dir.path.join("history.jsonl");
@@ -133,33 +150,45 @@ async fn run(
         .context("creating history.jsonl")?;
     let phase = tokio::select! {
         r = drive(cfg, &cluster, recorder.clone(), pb.clone(), lines) => r,
-        _ = tokio::signal::ctrl_c() => {
+        s = signals.recv() => {
             cleanup.cleanup_now();
-            Err(anyhow!("interrupted (Ctrl-C); the cluster was torn down, the history so far kept"))
+            Err(anyhow!("interrupted ({s}); the cluster was torn down, the history so far kept"))
         }
     };
     recorder.close();
     let events = writer.finish().context("writing history.jsonl");
-    pb.set_message("stopping the cluster");
-    let stopped = cluster.shutdown().await;
-    let phase = phase?;
-    let events = events?;
-    stopped.context("stopping the cluster")?;
-    let total_secs = began.elapsed().as_secs_f64();
-
-    pb.set_message("checking the history");
-    let check_limit = secs(cfg.check_time_limit);
-    let model: ModelSpec = cfg.workload.name().parse().map_err(|e| anyhow!("{e}"))?;
-    let path = history_path.clone();
-    let (history, check, check_secs) = tokio::task::spawn_blocking(move || {
-        let t = std::time::Instant::now();
-        let history = formats::jsonl::read_path(&path)?;
-        let opts = CheckOptions { time_limit: Some(check_limit), ..CheckOptions::default() };
-        let check = faultline_checker::check(&history, &model, &opts)?;
-        Ok::<_, faultline_checker::CheckError>((history, check, t.elapsed().as_secs_f64()))
-    })
-    .await?
-    .context("checking history.jsonl")?;
+    // Stopping and checking are interruptible too: a signal removes what is left and ends
+    // the run (the check cannot be stopped, but the process exits without waiting for it).
+    let stop_and_check = async {
+        pb.set_message("stopping the cluster");
+        let stopped = cluster.shutdown().await;
+        let phase = phase?;
+        let events = events?;
+        stopped.context("stopping the cluster")?;
+        let total_secs = began.elapsed().as_secs_f64();
+        pb.set_message("checking the history");
+        let check_limit = secs(cfg.check_time_limit);
+        let model: ModelSpec = cfg.workload.name().parse().map_err(|e| anyhow!("{e}"))?;
+        let path = history_path.clone();
+        let (history, check, check_secs) = tokio::task::spawn_blocking(move || {
+            let t = std::time::Instant::now();
+            let history = formats::jsonl::read_path(&path)?;
+            let opts = CheckOptions { time_limit: Some(check_limit), ..CheckOptions::default() };
+            let check = faultline_checker::check(&history, &model, &opts)?;
+            Ok::<_, faultline_checker::CheckError>((history, check, t.elapsed().as_secs_f64()))
+        })
+        .await?
+        .context("checking history.jsonl")?;
+        Ok::<_, anyhow::Error>((phase, events, total_secs, history, check, check_secs))
+    };
+    let (phase, events, total_secs, history, check, check_secs) = tokio::select! {
+        r = stop_and_check => r?,
+        s = signals.recv() => {
+            cleanup.cleanup_now();
+            bail!("interrupted ({s}) after the workload; the cluster was torn down, \
+                   history.jsonl kept unchecked")
+        }
+    };
 
     let c = recorder.counts();
     // A run that exercised nothing it was asked to is never a pass: nothing succeeded (so

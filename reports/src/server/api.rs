@@ -1,16 +1,17 @@
 //! `GET /api/index` and `POST /api/check`.
 //!
 //! ```text
-//!  body (JSONL / EDN / Porcupine log) ──formats::read──▶ History ──check (blocking pool,
-//!  one at a time)──▶ CheckResult ──▶ store/checks/<stamp>/{history.*, results.json,
-//!  report.html} ──▶ {"verdict", "report", ...}
+//!  body (JSONL / EDN / Porcupine log) ──streamed──▶ store/.uploads/<n>.part
+//!    ──one at a time, on a big-stack thread: formats::read──▶ History ──check──▶ CheckResult
+//!    ──▶ store/checks/<stamp>/{history.* (the upload, moved), results.json, report.html}
+//!    ──▶ {"verdict", "report", ...}
 //! ```
 // Names each check's directory after the wall-clock time, as the runner names runs.
 #![allow(clippy::disallowed_methods)]
 
 use std::time::{Duration, SystemTime};
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
@@ -19,7 +20,7 @@ use faultline_checker::{check as run_check, CheckOptions, ModelSpec};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ApiError, AppState};
+use super::{body, ApiError, AppState};
 use crate::checks::{create_check_dir, write_check};
 
 /// `GET /api/index?verdict=`: the runs in the store as JSON, newest first.
@@ -87,13 +88,44 @@ pub(crate) fn require_api_content_type(headers: &HeaderMap) -> Result<String, Ap
     }
 }
 
+/// Stack of the thread a check runs on: deep enough for any nesting the history readers
+/// allow, so hostile input meets their limits, not the end of the stack.
+const CHECK_STACK: usize = 256 << 20;
+
+/// Runs `f` on a fresh thread with a [`CHECK_STACK`] stack; a panic in it is a 500.
+async fn on_check_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let internal = |m: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, m);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("api-check".into())
+        .stack_size(CHECK_STACK)
+        .spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = tx.send(r);
+        })
+        .map_err(|e| internal(format!("starting the check: {e}")))?;
+    match rx.await {
+        Ok(Ok(r)) => r,
+        Ok(Err(panic)) => {
+            let msg = super::guard::panic_message(&*panic);
+            tracing::error!("check panicked: {msg}");
+            Err(internal(format!("internal error in the check: {msg}")))
+        }
+        Err(_) => Err(internal("the check ended without an answer".into())),
+    }
+}
+
 /// `POST /api/check?model=cas-register`: checks the history in the body, stores it with its
-/// results and report under `store/checks/<id>/`, and answers the verdict and links.
+/// results and report under `store/checks/<id>/`, and answers the verdict and links. The
+/// body is streamed to a file first, so only the one check running holds a history in
+/// memory.
 pub(crate) async fn check(
     State(state): State<AppState>,
     Query(q): Query<CheckQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let ct = require_api_content_type(&headers)?;
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m);
@@ -108,24 +140,31 @@ pub(crate) async fn check(
         None => Format::Auto,
     };
     let limit = state.config().check_time_limit;
-    let time_limit = q
-        .time_limit
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map_or(limit, |s| Duration::from_secs_f64(s).min(limit));
+    let time_limit = match q.time_limit {
+        Some(s) if s.is_finite() && s > 0.0 => {
+            Duration::try_from_secs_f64(s).unwrap_or(limit).min(limit)
+        }
+        Some(s) => return Err(bad(format!("time_limit: {s} is not a positive number"))),
+        None => limit,
+    };
+    let store_dir = state.config().store.clone();
+    let upload =
+        body::to_file(&store_dir, &headers, body, state.config().max_history_bytes, "history")
+            .await?;
     let _permit = state
         .inner
         .check_gate
         .acquire()
         .await
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
-    let store_dir = state.config().store.clone();
-    let task = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let history = formats::read(&body[..], format, "request body")
+    let value = on_check_thread(move || -> Result<Value, ApiError> {
+        let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
+        let file = std::fs::File::open(upload.path()).map_err(|e| internal(e.to_string()))?;
+        let history = formats::read(file, format, "request body")
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
         let opts = CheckOptions { time_limit: Some(time_limit), ..CheckOptions::default() };
         let result = run_check(&history, &model, &opts)
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-        let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
         let (id, dir) =
             create_check_dir(&store_dir, SystemTime::now()).map_err(|e| internal(e.to_string()))?;
         let name = match format {
@@ -133,7 +172,7 @@ pub(crate) async fn check(
             Format::JepsenLog => "history.log",
             _ => "history.jsonl",
         };
-        std::fs::write(dir.join(name), &body[..]).map_err(|e| internal(e.to_string()))?;
+        upload.keep(&dir.join(name)).map_err(|e| internal(e.to_string()))?;
         let command = format!("faultline check --model {} {name}", model.name());
         write_check(&dir, &id, &history, &result, "api", command)
             .map_err(|e| internal(e.to_string()))?;
@@ -149,9 +188,7 @@ pub(crate) async fn check(
             "results": format!("{base}/results.json"),
             "files": format!("{base}/"),
         }))
-    });
-    let value = task
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    })
+    .await?;
     Ok((StatusCode::OK, Json(value)))
 }

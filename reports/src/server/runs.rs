@@ -1,39 +1,37 @@
-//! Runs started through the API: a FIFO queue, one `faultline run` child at a time, progress
-//! from its stderr, and server-sent events.
+//! Runs started through the API: a bounded FIFO queue, one `faultline run` child at a time,
+//! progress from its stderr, server-sent events, and cancellation.
 //!
 //! ```text
-//!  POST /api/runs (spec) ─▶ store/.specs/<id>.toml (store forced) ─▶ queue (mpsc)
-//!        worker task: one at a time ─▶ `faultline -v run --test <spec> --store <store> --json`
+//!  POST /api/runs (spec) ─▶ spec::parse (400) ─▶ queue full? (429) ─▶ .specs/run-<id>.json
+//!        worker task: one at a time ─▶ child::run_child ─▶ spec file removed at the end
 //!            stderr lines ─▶ RunRecord.progress + broadcast ─▶ GET /api/runs/{id}/events
 //!            stdout JSON  ─▶ verdict, run dir, report URL
+//!  DELETE /api/runs/{id}: queued ─▶ dropped (cancelled, spec removed)
+//!                         running ─▶ SIGINT to the child (it removes its cluster as on Ctrl-C)
 //! ```
 //! Records live in memory: after a restart the store's index still lists every run, but
 //! `GET /api/runs` only knows the runs this server started. One queue serves the whole
 //! machine: every run uses the same ports and namespaces, so two at once would collide.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::sync::{broadcast, mpsc};
-
-use faultline_api::layered::Layer;
-use faultline_api::run::LOCAL_ONLY;
-use faultline_api::RunSettings;
-
-use crate::results::RunResults;
+use tokio::sync::{broadcast, Notify};
 
 use super::api::require_api_content_type;
-use super::{ApiError, AppState, ServerConfig};
+use super::child::{run_child, Finished};
+use super::{body, spec, ApiError, AppState, ServerConfig};
 
 /// Lines of progress kept per run (the oldest are dropped).
 const KEEP_LINES: usize = 500;
@@ -50,6 +48,15 @@ pub enum RunState {
     Done,
     /// It could not run or ended with exit 3 (see `error`).
     Failed,
+    /// `DELETE /api/runs/{id}` (or the server's shutdown) stopped it.
+    Cancelled,
+}
+
+impl RunState {
+    /// Whether the run is over.
+    pub fn is_over(self) -> bool {
+        matches!(self, RunState::Done | RunState::Failed | RunState::Cancelled)
+    }
 }
 
 /// A run started through the API, as `GET /api/runs/{id}` shows it.
@@ -57,7 +64,7 @@ pub enum RunState {
 pub struct RunRecord {
     /// The id (1, 2, ...), in order of submission.
     pub id: u64,
-    /// Queued, running, done or failed.
+    /// Queued, running, done, failed or cancelled.
     pub state: RunState,
     /// The test's name from the spec, if it has one.
     pub name: Option<String>,
@@ -71,7 +78,7 @@ pub struct RunRecord {
     pub files: Option<String>,
     /// `/runs/<test>/<time>/report.html`, once written.
     pub report: Option<String>,
-    /// Why it failed.
+    /// Why it failed or was cancelled.
     pub error: Option<String>,
     /// The last progress lines (stderr of the child).
     pub progress: Vec<String>,
@@ -88,12 +95,67 @@ struct RunEvent {
 struct Slot {
     record: RunRecord,
     events: broadcast::Sender<RunEvent>,
+    /// The spec file, until the run is over.
+    spec: Option<PathBuf>,
+    /// Notified to cancel the run while it runs.
+    cancel: Arc<Notify>,
 }
 
-/// The queue and the records. Locks are std mutexes held only for short, non-async updates.
+/// Every record, and the ids waiting in order.
+#[derive(Default)]
+struct Table {
+    slots: BTreeMap<u64, Slot>,
+    pending: VecDeque<u64>,
+    running: Option<u64>,
+    /// Set at shutdown: nothing new is accepted or started.
+    closed: bool,
+}
+
+impl Table {
+    /// Queued and running runs.
+    fn active(&self) -> usize {
+        self.pending.len() + usize::from(self.running.is_some())
+    }
+
+    fn renumber(&mut self) {
+        let ahead = usize::from(self.running.is_some());
+        for (i, id) in self.pending.iter().enumerate() {
+            if let Some(s) = self.slots.get_mut(id) {
+                s.record.queue_position = Some(ahead + i);
+            }
+        }
+    }
+
+    /// Sends an event to the run's subscribers (none is fine: the record keeps it).
+    fn emit(&mut self, id: u64, kind: &'static str, f: impl FnOnce(&mut RunRecord) -> String) {
+        if let Some(slot) = self.slots.get_mut(&id) {
+            let data = f(&mut slot.record);
+            let _ = slot.events.send(RunEvent { kind, data });
+        }
+    }
+
+    /// Ends a queued run as cancelled and removes its spec file.
+    fn cancel_queued(&mut self, id: u64, why: &str) {
+        self.pending.retain(|&p| p != id);
+        if let Some(spec) = self.slots.get_mut(&id).and_then(|s| s.spec.take()) {
+            let _ = std::fs::remove_file(spec);
+        }
+        self.emit(id, "done", |r| {
+            r.state = RunState::Cancelled;
+            r.queue_position = None;
+            r.error = Some(why.to_string());
+            state_json(r)
+        });
+        self.renumber();
+    }
+}
+
+/// The queue and the records. The lock is a std mutex held only for short, non-async
+/// updates.
 pub(crate) struct Runs {
-    slots: Arc<Mutex<BTreeMap<u64, Slot>>>,
-    queue: mpsc::UnboundedSender<(u64, std::path::PathBuf)>,
+    table: Arc<Mutex<Table>>,
+    wake: Arc<Notify>,
+    worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -104,24 +166,30 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Runs {
     /// Starts the worker task (needs a tokio runtime).
     pub(crate) fn start(config: ServerConfig) -> Runs {
-        let slots: Arc<Mutex<BTreeMap<u64, Slot>>> = Arc::default();
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(worker(config, slots.clone(), rx));
-        Runs { slots, queue: tx }
+        let table: Arc<Mutex<Table>> = Arc::default();
+        let wake = Arc::new(Notify::new());
+        let worker = tokio::spawn(worker(config, table.clone(), wake.clone()));
+        Runs { table, wake, worker: Mutex::new(Some(worker)) }
     }
-}
 
-fn update(
-    slots: &Mutex<BTreeMap<u64, Slot>>,
-    id: u64,
-    kind: &'static str,
-    f: impl FnOnce(&mut RunRecord) -> String,
-) {
-    let mut slots = lock(slots);
-    if let Some(slot) = slots.get_mut(&id) {
-        let data = f(&mut slot.record);
-        // No subscriber is fine: events are also kept in the record.
-        let _ = slot.events.send(RunEvent { kind, data });
+    /// Refuses new runs, cancels the queued ones and the running one (as Ctrl-C would), and
+    /// waits for the worker to finish.
+    pub(crate) async fn shutdown(&self) {
+        {
+            let mut t = lock(&self.table);
+            t.closed = true;
+            for id in t.pending.clone() {
+                t.cancel_queued(id, "the server shut down before the run started");
+            }
+            if let Some(slot) = t.running.and_then(|id| t.slots.get(&id)) {
+                slot.cancel.notify_one();
+            }
+        }
+        self.wake.notify_one();
+        let worker = lock(&self.worker).take();
+        if let Some(w) = worker {
+            let _ = w.await;
+        }
     }
 }
 
@@ -131,197 +199,132 @@ fn state_json(r: &RunRecord) -> String {
     .to_string()
 }
 
-async fn worker(
-    config: ServerConfig,
-    slots: Arc<Mutex<BTreeMap<u64, Slot>>>,
-    mut rx: mpsc::UnboundedReceiver<(u64, std::path::PathBuf)>,
-) {
-    while let Some((id, spec)) = rx.recv().await {
-        update(&slots, id, "state", |r| {
-            r.state = RunState::Running;
-            r.queue_position = None;
-            state_json(r)
-        });
-        let outcome = run_child(&config, &slots, id, &spec).await;
-        {
-            let mut s = lock(&slots);
-            for slot in s.values_mut() {
-                if let Some(p) = slot.record.queue_position.as_mut() {
-                    *p = p.saturating_sub(1);
-                }
+async fn worker(config: ServerConfig, table: Arc<Mutex<Table>>, wake: Arc<Notify>) {
+    loop {
+        let next = {
+            let mut t = lock(&table);
+            if t.closed {
+                return;
             }
-        }
-        update(&slots, id, "done", |r| {
-            match outcome {
-                Ok(done) => {
-                    r.exit_code = Some(done.code);
-                    r.verdict = done.verdict;
-                    r.files = done.files;
-                    r.report = done.report;
-                    r.state = if (0..=2).contains(&done.code) {
-                        RunState::Done
-                    } else {
-                        RunState::Failed
-                    };
-                    if r.state == RunState::Failed {
-                        let last = r.progress.last().cloned().unwrap_or_default();
-                        r.error = Some(done.error.unwrap_or_else(|| {
-                            format!("faultline run exited with {}: {last}", done.code)
-                        }));
-                    }
+            match t.pending.pop_front() {
+                Some(id) => {
+                    t.running = Some(id);
+                    t.renumber();
+                    t.emit(id, "state", |r| {
+                        r.state = RunState::Running;
+                        r.queue_position = None;
+                        state_json(r)
+                    });
+                    t.slots.get(&id).and_then(|s| Some((id, s.spec.clone()?, s.cancel.clone())))
                 }
-                Err(e) => {
-                    r.state = RunState::Failed;
-                    r.error = Some(e);
-                }
+                None => None,
             }
-            state_json(r)
-        });
-    }
-}
-
-struct Finished {
-    code: i32,
-    verdict: Option<String>,
-    files: Option<String>,
-    report: Option<String>,
-    error: Option<String>,
-}
-
-/// The command line of a queued run (without the program).
-pub(crate) fn child_args(
-    spec: &std::path::Path,
-    store: &std::path::Path,
-) -> Vec<std::ffi::OsString> {
-    let mut args: Vec<std::ffi::OsString> = vec!["-v".into(), "run".into(), "--test".into()];
-    args.push(spec.into());
-    args.push("--store".into());
-    args.push(store.into());
-    args.push("--json".into());
-    args
-}
-
-async fn run_child(
-    config: &ServerConfig,
-    slots: &Mutex<BTreeMap<u64, Slot>>,
-    id: u64,
-    spec: &std::path::Path,
-) -> Result<Finished, String> {
-    let mut child = tokio::process::Command::new(&config.faultline_exe)
-        .args(child_args(spec, &config.store))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("starting {}: {e}", config.faultline_exe.display()))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let stderr = child.stderr.take().ok_or("no stderr")?;
-    let progress = async {
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let line = crate::logs::strip_ansi(&line);
-            update(slots, id, "progress", |r| {
+        };
+        let Some((id, spec, cancel)) = next else {
+            // A notification sent while nobody waits is kept, so none is lost here.
+            wake.notified().await;
+            continue;
+        };
+        let on_line = |line: String| {
+            lock(&table).emit(id, "progress", |r| {
                 if r.progress.len() >= KEEP_LINES {
                     r.progress.remove(0);
                 }
                 r.progress.push(line.clone());
                 json!({ "line": line }).to_string()
             });
+        };
+        let outcome = run_child(&config, &spec, cancel, on_line).await;
+        let _ = std::fs::remove_file(&spec);
+        let mut t = lock(&table);
+        t.running = None;
+        if let Some(s) = t.slots.get_mut(&id) {
+            s.spec = None;
         }
-    };
-    let output = async {
-        let mut out = String::new();
-        let mut lines = BufReader::new(stdout).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            out.push_str(&line);
-            out.push('\n');
-        }
-        out
-    };
-    let ((), out, status) = tokio::join!(progress, output, child.wait());
-    let code = status.map_err(|e| format!("waiting for faultline run: {e}"))?.code().unwrap_or(3);
-    // `--json` prints one result object, read back with the type that wrote it.
-    let result: Option<RunResults> =
-        out.lines().rev().find_map(|l| serde_json::from_str::<RunResults>(l.trim()).ok());
-    let verdict = result.as_ref().map(|r| r.verdict.to_string());
-    let run_dir = result.as_ref().and_then(|r| relative_run_dir(&config.store, &r.dir));
-    let files = run_dir.as_ref().map(|d| format!("/runs/{d}/"));
-    let report = run_dir
-        .as_ref()
-        .filter(|d| config.store.join(d).join("report.html").is_file())
-        .map(|d| format!("/runs/{d}/report.html"));
-    let error = None;
-    Ok(Finished { code, verdict, files, report, error })
+        t.renumber();
+        t.emit(id, "done", |r| {
+            finish(r, outcome, &spec);
+            state_json(r)
+        });
+    }
 }
 
-/// `<test>/<time>` of a run directory inside the store.
-fn relative_run_dir(store: &std::path::Path, dir: &std::path::Path) -> Option<String> {
-    let store = std::fs::canonicalize(store).ok()?;
-    let dir = std::fs::canonicalize(dir).ok()?;
-    let rel = dir.strip_prefix(&store).ok()?;
-    let s = rel.to_str()?.to_string();
-    (!s.is_empty()).then_some(s)
-}
-
-/// Turns the posted spec into a file for `--test`, with the store forced to the server's.
-fn spec_file(
-    config: &ServerConfig,
-    id: u64,
-    ct: &str,
-    body: &[u8],
-) -> Result<(std::path::PathBuf, Option<String>), ApiError> {
-    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m);
-    let text = std::str::from_utf8(body).map_err(|_| bad("the spec is not UTF-8".into()))?;
-    let is_json = ct.contains("json") || text.trim_start().starts_with('{');
-    // The same parser as `faultline run --test`: every field typed and range-checked, unknown
-    // fields refused, cross-field checks run; errors name the field, never a server path.
-    let mut settings =
-        RunSettings::parse_spec("spec", text, is_json).map_err(|e| bad(e.to_string()))?;
-    let set = settings.set_fields();
-    for f in LOCAL_ONLY {
-        if set.iter().any(|s| s == f) {
-            return Err(bad(format!(
-                "field `{f}` cannot be set through the API (it names a path or binary on the server)"
-            )));
+/// Fills in how the run ended. Errors never show the server's spec path.
+fn finish(r: &mut RunRecord, outcome: Result<Finished, String>, spec: &std::path::Path) {
+    let hide = |e: String| e.replace(&spec.display().to_string(), "the posted spec");
+    match outcome {
+        Ok(done) => {
+            r.exit_code = Some(done.code);
+            r.verdict = done.verdict;
+            r.files = done.files;
+            r.report = done.report;
+            r.state = if done.cancelled {
+                RunState::Cancelled
+            } else if (0..=2).contains(&done.code) {
+                RunState::Done
+            } else {
+                RunState::Failed
+            };
+            // The child's own `error: ...` line says why, else its last words.
+            let last = r.progress.iter().rev().find(|l| l.starts_with("error:"));
+            let last = last.or(r.progress.last()).cloned().unwrap_or_default();
+            r.error = match r.state {
+                RunState::Cancelled => Some(
+                    "cancelled: the run was interrupted and its cluster removed, as on Ctrl-C"
+                        .into(),
+                ),
+                RunState::Failed => {
+                    Some(hide(format!("faultline run exited with {}: {last}", done.code)))
+                }
+                _ => None,
+            };
+        }
+        Err(e) => {
+            r.state = RunState::Failed;
+            r.error = Some(hide(e));
         }
     }
-    let name = settings.name.clone();
-    if name.as_deref() == Some("checks") {
-        return Err(bad("field `name`: \"checks\" is reserved".into()));
-    }
-    settings.store = Some(config.store.clone());
-    let dir = config.store.join(".specs");
-    let internal = |e: std::io::Error| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("writing the spec: {e}"))
-    };
-    std::fs::create_dir_all(&dir).map_err(internal)?;
-    let path = dir.join(format!("run-{id}.json"));
-    let text = serde_json::to_string_pretty(&settings).map_err(|e| bad(e.to_string()))?;
-    std::fs::write(&path, text).map_err(internal)?;
-    Ok((path, name))
 }
 
 /// `POST /api/runs`: queues a run of the spec in the body (TOML or JSON, as a spec file).
 pub(crate) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
-) -> Result<(StatusCode, Json<RunRecord>), ApiError> {
-    let ct = require_api_content_type(&headers)?;
+    body: Body,
+) -> Result<(StatusCode, Json<RunRecord>), Response> {
+    let ct = require_api_content_type(&headers).map_err(IntoResponse::into_response)?;
+    let config = state.config();
+    let text = body::to_vec(&headers, body, config.max_spec_bytes, "spec")
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let (settings, name) = spec::parse(&ct, &text).map_err(IntoResponse::into_response)?;
     let runs = &state.inner.runs;
-    let mut slots = lock(&runs.slots);
-    let id = slots.keys().next_back().map_or(1, |k| k + 1);
-    let (spec, name) = spec_file(state.config(), id, &ct, &body)?;
-    let queued = slots
-        .values()
-        .filter(|s| matches!(s.record.state, RunState::Queued | RunState::Running))
-        .count();
+    let mut t = lock(&runs.table);
+    if t.closed {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down")
+            .into_response());
+    }
+    let active = t.active();
+    if active >= config.max_queued_runs {
+        let mut resp = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "the run queue is full ({active} runs queued or running, the limit is {}); try \
+                 again later",
+                config.max_queued_runs
+            ),
+        )
+        .into_response();
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        return Err(resp);
+    }
+    let id = t.slots.keys().next_back().map_or(1, |k| k + 1);
+    let spec = spec::write(&config.store, id, settings).map_err(IntoResponse::into_response)?;
     let record = RunRecord {
         id,
         state: RunState::Queued,
         name,
-        queue_position: Some(queued),
+        queue_position: Some(active),
         exit_code: None,
         verdict: None,
         files: None,
@@ -330,18 +333,63 @@ pub(crate) async fn create(
         progress: Vec::new(),
     };
     let (events, _) = broadcast::channel(256);
-    slots.insert(id, Slot { record: record.clone(), events });
-    drop(slots);
-    runs.queue
-        .send((id, spec))
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the run queue has stopped"))?;
+    let cancel = Arc::new(Notify::new());
+    t.slots.insert(id, Slot { record: record.clone(), events, spec: Some(spec), cancel });
+    t.pending.push_back(id);
+    drop(t);
+    runs.wake.notify_one();
     Ok((StatusCode::ACCEPTED, Json(record)))
+}
+
+/// `DELETE /api/runs/{id}`: cancels a queued run at once, or a running one the way Ctrl-C
+/// does (its cluster is removed), waiting until it has stopped.
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<(StatusCode, Json<RunRecord>), ApiError> {
+    let runs = &state.inner.runs;
+    let mut done = {
+        let mut t = lock(&runs.table);
+        let now = t.slots.get(&id).ok_or_else(|| not_found(id))?.record.state;
+        match now {
+            RunState::Queued => {
+                t.cancel_queued(id, "cancelled before it started");
+                let record = t.slots.get(&id).map(|s| s.record.clone()).ok_or(not_found(id))?;
+                return Ok((StatusCode::OK, Json(record)));
+            }
+            RunState::Running => {
+                let slot = t.slots.get(&id).ok_or_else(|| not_found(id))?;
+                slot.cancel.notify_one();
+                slot.events.subscribe()
+            }
+            s => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!("run {id} is already over ({})", json!(s).as_str().unwrap_or("")),
+                ))
+            }
+        }
+    };
+    // Wait for its end: the child stops within the cancel grace (or is killed then).
+    let wait = async {
+        loop {
+            match done.recv().await {
+                Ok(ev) if ev.kind == "done" => return,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    };
+    let stopped = tokio::time::timeout(state.config().cancel_grace * 2, wait).await.is_ok();
+    let record = lock(&runs.table).slots.get(&id).map(|s| s.record.clone()).ok_or(not_found(id))?;
+    Ok((if stopped { StatusCode::OK } else { StatusCode::ACCEPTED }, Json(record)))
 }
 
 /// `GET /api/runs`: every run this server started, newest first (without progress lines).
 pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
-    let slots = lock(&state.inner.runs.slots);
-    let runs: Vec<Value> = slots
+    let t = lock(&state.inner.runs.table);
+    let runs: Vec<Value> = t
+        .slots
         .values()
         .rev()
         .map(|s| {
@@ -364,7 +412,8 @@ pub(crate) async fn show(
     State(state): State<AppState>,
     Path(id): Path<u64>,
 ) -> Result<Json<RunRecord>, ApiError> {
-    lock(&state.inner.runs.slots)
+    lock(&state.inner.runs.table)
+        .slots
         .get(&id)
         .map(|s| Json(s.record.clone()))
         .ok_or_else(|| not_found(id))
@@ -378,11 +427,11 @@ pub(crate) async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     // Snapshot and subscribe under one lock, so no event falls between them.
     let (record, rx) = {
-        let slots = lock(&state.inner.runs.slots);
-        let slot = slots.get(&id).ok_or_else(|| not_found(id))?;
+        let t = lock(&state.inner.runs.table);
+        let slot = t.slots.get(&id).ok_or_else(|| not_found(id))?;
         (slot.record.clone(), slot.events.subscribe())
     };
-    let finished = matches!(record.state, RunState::Done | RunState::Failed);
+    let finished = record.state.is_over();
     let mut first = vec![Event::default().event("state").data(state_json(&record))];
     first.extend(
         record

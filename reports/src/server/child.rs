@@ -1,0 +1,133 @@
+//! One queued run's `faultline run` child: started, followed (stderr lines are progress,
+//! the `--json` object on stdout is the result), and cancelled the way Ctrl-C would.
+//!
+//! ```text
+//!  faultline -v run --test <spec> --store <store> --json
+//!     stderr ─▶ on_line (progress)      stdout ─▶ verdict, run dir, report
+//!  the server dies ─▶ the child sees its parent change (PARENT_PID_ENV) and stops itself
+//!  cancel ─▶ SIGINT (the run removes its cluster and exits 3) ─▶ after `grace`: SIGKILL
+//!            (then the next run sweeps what it left)
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::Notify;
+
+use super::ServerConfig;
+use crate::results::RunResults;
+
+/// The environment variable through which a run learns the pid of the server that started
+/// it: the run stops (removing its cluster) when that parent is gone.
+pub const PARENT_PID_ENV: &str = "FAULTLINE_PARENT_PID";
+
+/// How a child ended.
+pub(crate) struct Finished {
+    pub code: i32,
+    pub verdict: Option<String>,
+    pub files: Option<String>,
+    pub report: Option<String>,
+    /// It was cancelled (SIGINT, or SIGKILL after the grace).
+    pub cancelled: bool,
+}
+
+/// The command line of a queued run (without the program).
+pub(crate) fn child_args(spec: &Path, store: &Path) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec!["-v".into(), "run".into(), "--test".into()];
+    args.push(spec.into());
+    args.push("--store".into());
+    args.push(store.into());
+    args.push("--json".into());
+    args
+}
+
+fn signal(pid: Option<u32>, sig: Signal) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        // The child may have exited already; then there is nothing to stop.
+        let _ = kill(Pid::from_raw(pid), sig);
+    }
+}
+
+/// Runs the child to its end (or until `cancel` is notified, then stops it as Ctrl-C does).
+pub(crate) async fn run_child(
+    config: &ServerConfig,
+    spec: &Path,
+    cancel: Arc<Notify>,
+    mut on_line: impl FnMut(String),
+) -> Result<Finished, String> {
+    let mut child = tokio::process::Command::new(&config.faultline_exe)
+        .args(child_args(spec, &config.store))
+        .env(PARENT_PID_ENV, std::process::id().to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", config.faultline_exe.display()))?;
+    let pid = child.id();
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let progress = async {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            on_line(crate::logs::strip_ansi(&line));
+        }
+    };
+    let output = async {
+        let mut out = String::new();
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    };
+    let all = async { tokio::join!(progress, output, child.wait()) };
+    tokio::pin!(all);
+    let mut cancelled = false;
+    let ((), out, status) = tokio::select! {
+        r = &mut all => r,
+        () = cancel.notified() => {
+            cancelled = true;
+            tracing::info!(pid, "cancelling a run: SIGINT");
+            signal(pid, Signal::SIGINT);
+            match tokio::time::timeout(config.cancel_grace, &mut all).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::warn!(pid, "the run did not stop {:?} after SIGINT: SIGKILL",
+                                   config.cancel_grace);
+                    signal(pid, Signal::SIGKILL);
+                    all.await
+                }
+            }
+        }
+    };
+    let code = status.map_err(|e| format!("waiting for faultline run: {e}"))?.code().unwrap_or(3);
+    // `--json` prints one result object, read back with the type that wrote it.
+    let result: Option<RunResults> =
+        out.lines().rev().find_map(|l| serde_json::from_str::<RunResults>(l.trim()).ok());
+    let verdict = result.as_ref().map(|r| r.verdict.to_string());
+    let run_dir = result.as_ref().and_then(|r| relative_run_dir(&config.store, &r.dir));
+    let files = run_dir.as_ref().map(|d| format!("/runs/{d}/"));
+    let report = run_dir
+        .as_ref()
+        .filter(|d| config.store.join(d).join("report.html").is_file())
+        .map(|d| format!("/runs/{d}/report.html"));
+    Ok(Finished { code, verdict, files, report, cancelled })
+}
+
+/// How long a cancelled run may take to remove its cluster before it is killed.
+pub(crate) const CANCEL_GRACE: Duration = Duration::from_secs(30);
+
+/// `<test>/<time>` of a run directory inside the store.
+fn relative_run_dir(store: &Path, dir: &Path) -> Option<String> {
+    let store = std::fs::canonicalize(store).ok()?;
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let rel = dir.strip_prefix(&store).ok()?;
+    let s = rel.to_str()?.to_string();
+    (!s.is_empty()).then_some(s)
+}
