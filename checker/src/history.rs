@@ -17,7 +17,14 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::HistoryError;
+use crate::error::{shown, HistoryError};
+
+/// The `error` of an `ok` read whose value is not known (Knossos's `nil` read): it
+/// constrains nothing. The EDN reader gives it to `:ok :read` ops with a `nil` value.
+pub const VALUE_UNKNOWN: &str = "value-unknown";
+
+/// Functions whose completion, when it has a value, must repeat the invoke's.
+const ECHOED: [&str; 3] = ["write", "put", "append"];
 
 /// The kind of a history event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -160,6 +167,12 @@ pub struct Operation {
     /// The completion's `error`, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The line of the invoke event in the input (for errors; 0 when unknown).
+    #[serde(default)]
+    pub invoke_line: usize,
+    /// The line of the completion event, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_line: Option<usize>,
 }
 
 impl Operation {
@@ -189,7 +202,8 @@ impl History {
     ///
     /// # Errors
     /// A completion without an invoke, a second invoke while one is pending, a process that
-    /// invokes again after `info`, or times that go backwards.
+    /// invokes again after `info`, times that go backwards, an `index` seen before, or a
+    /// completion whose function, key or (for a write) value differs from its invoke's.
     pub fn from_events<I>(events: I) -> Result<History, HistoryError>
     where
         I: IntoIterator<Item = Result<(usize, Event), HistoryError>>,
@@ -211,6 +225,8 @@ pub struct HistoryBuilder {
     pending: rustc_hash::FxHashMap<u64, usize>,
     /// processes that got `info` and so must never issue again.
     retired: rustc_hash::FxHashSet<u64>,
+    /// `index` values seen, and the line of each.
+    indexes: rustc_hash::FxHashMap<u64, usize>,
     last_time: u64,
 }
 
@@ -228,6 +244,13 @@ impl HistoryBuilder {
             ));
         }
         self.last_time = e.time;
+        if let Some(first) = self.indexes.insert(e.index, line) {
+            return Err(HistoryError::at(
+                line,
+                "index",
+                format!("index {} is already used on line {first}", e.index),
+            ));
+        }
         let p = match e.process {
             Process::Nemesis => {
                 self.history.nemesis.push(e);
@@ -268,6 +291,8 @@ impl HistoryBuilder {
                     invoke_index: e.index,
                     complete_index: None,
                     error: None,
+                    invoke_line: line,
+                    complete_line: None,
                 });
             }
             kind => {
@@ -279,13 +304,42 @@ impl HistoryBuilder {
                     ));
                 };
                 let op = &mut self.history.ops[id];
+                let invoked = op.invoke_line;
                 if op.f != e.f {
                     return Err(HistoryError::at(
                         line,
                         "f",
-                        format!("completion f {:?} does not match its invoke's {:?}", e.f, op.f),
+                        format!(
+                            "completion f {} does not match the f {} of its invoke on line {invoked}",
+                            shown(&format!("{:?}", e.f)),
+                            shown(&format!("{:?}", op.f))
+                        ),
                     ));
                 }
+                if e.key.is_some() && e.key != op.key {
+                    return Err(HistoryError::at(
+                        line,
+                        "key",
+                        format!(
+                            "completion key {} does not match the key {} of its invoke on line {invoked}",
+                            shown(&format!("{:?}", e.key.as_deref().unwrap_or(""))),
+                            shown(&format!("{:?}", op.key.as_deref().unwrap_or("")))
+                        ),
+                    ));
+                }
+                if ECHOED.contains(&op.f.as_str()) && !e.value.is_null() && e.value != op.input {
+                    return Err(HistoryError::at(
+                        line,
+                        "value",
+                        format!(
+                            "completion value {} of a {} does not match the value {} of its invoke on line {invoked}",
+                            shown(&e.value),
+                            op.f,
+                            shown(&op.input)
+                        ),
+                    ));
+                }
+                op.complete_line = Some(line);
                 op.ret = Some(e.time);
                 op.complete_index = Some(e.index);
                 op.error = e.error;
