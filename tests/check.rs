@@ -164,7 +164,11 @@ fn an_error_is_said_once() {
 
 #[test]
 fn a_byte_order_mark_is_skipped() {
-    let text = [&b"\xEF\xBB\xBF"[..], (ev(0, "invoke", 0, "write", "1") + &ev(1, "ok", 0, "write", "1")).as_bytes()].concat();
+    let text = [
+        &b"\xEF\xBB\xBF"[..],
+        (ev(0, "invoke", 0, "write", "1") + &ev(1, "ok", 0, "write", "1")).as_bytes(),
+    ]
+    .concat();
     let (code, out, err) = check_text("bom.jsonl", &text, &["--model", "register"]);
     assert_eq!(code, 0, "{out}{err}");
     let edn = b"\xEF\xBB\xBF{:type :invoke, :f :write, :value 1, :process 0}\n";
@@ -174,7 +178,8 @@ fn a_byte_order_mark_is_skipped() {
 
 #[test]
 fn a_write_completing_with_another_value_names_both_lines() {
-    let text = ev(0, "invoke", 0, "write", "1") + &ev(1, "invoke", 1, "read", "null")
+    let text = ev(0, "invoke", 0, "write", "1")
+        + &ev(1, "invoke", 1, "read", "null")
         + &ev(2, "ok", 0, "write", "2");
     let (code, _, err) = check_text("w.jsonl", text.as_bytes(), &[]);
     assert_eq!(code, 3, "{err}");
@@ -186,12 +191,16 @@ fn a_duplicate_index_is_an_error() {
     let text = ev(0, "invoke", 0, "write", "1") + &ev(0, "ok", 0, "write", "1");
     let (code, _, err) = check_text("i.jsonl", text.as_bytes(), &[]);
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("line 2, field `index`") && err.contains("already used on line 1"), "{err}");
+    assert!(
+        err.contains("line 2, field `index`") && err.contains("already used on line 1"),
+        "{err}"
+    );
 }
 
 #[test]
 fn model_errors_name_the_line_and_field() {
-    let text = ev(0, "invoke", 0, "write", "1") + &ev(1, "ok", 0, "write", "1")
+    let text = ev(0, "invoke", 0, "write", "1")
+        + &ev(1, "ok", 0, "write", "1")
         + &ev(2, "invoke", 0, "frobnicate", "1");
     let (code, _, err) = check_text("f.jsonl", text.as_bytes(), &["--model", "cas-register"]);
     assert_eq!(code, 3, "{err}");
@@ -231,14 +240,16 @@ const KNOSSOS_NIL_READS: &str = "[{:type :invoke, :f :write, :value 1, :process 
 #[test]
 fn knossos_nil_reads_match_any_value() {
     let good = format!("{KNOSSOS_NIL_READS}]");
-    let (code, out, err) = check_text("nil.edn", good.as_bytes(), &["-m", "cas-register", "--initial", "0"]);
+    let (code, out, err) =
+        check_text("nil.edn", good.as_bytes(), &["-m", "cas-register", "--initial", "0"]);
     assert_eq!(code, 0, "{out}{err}");
     // A read of 1 after the read of 2 is still caught.
     let bad = format!(
         "{KNOSSOS_NIL_READS} {{:type :invoke, :f :read, :value nil, :process 2, :time 130}}
  {{:type :ok, :f :read, :value 1, :process 2, :time 140}}]"
     );
-    let (code, out, err) = check_text("nil-bad.edn", bad.as_bytes(), &["-m", "cas-register", "--initial", "0"]);
+    let (code, out, err) =
+        check_text("nil-bad.edn", bad.as_bytes(), &["-m", "cas-register", "--initial", "0"]);
     assert_eq!(code, 1, "{out}{err}");
 }
 

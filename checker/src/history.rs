@@ -226,7 +226,7 @@ pub struct HistoryBuilder {
     /// processes that got `info` and so must never issue again.
     retired: rustc_hash::FxHashSet<u64>,
     /// `index` values seen, and the line of each.
-    indexes: rustc_hash::FxHashMap<u64, usize>,
+    indexes: Indexes,
     last_time: u64,
 }
 
@@ -362,5 +362,67 @@ impl HistoryBuilder {
     /// Finishes: pending invokes stay [`Outcome::Unknown`].
     pub fn finish(self) -> History {
         self.history
+    }
+}
+
+/// The `index` values seen so far and the line of each: a dense table while the indexes stay
+/// near the number of events (as they do: 0, 1, 2, ...; 4 bytes an event), a map for the rest.
+#[derive(Debug, Default)]
+struct Indexes {
+    /// `dense[i]` is the line of index `i` (capped at `u32::MAX`), 0 when unseen.
+    dense: Vec<u32>,
+    sparse: rustc_hash::FxHashMap<u64, usize>,
+    count: usize,
+}
+
+impl Indexes {
+    /// Records `index` at `line`; the line it was first seen on, if it was.
+    fn insert(&mut self, index: u64, line: usize) -> Option<usize> {
+        self.count += 1;
+        let short = u32::try_from(line).unwrap_or(u32::MAX).max(1);
+        let dense_limit = 4 * self.count as u64 + 4096;
+        match usize::try_from(index) {
+            Ok(i) if index < dense_limit => {
+                if i >= self.dense.len() {
+                    self.dense.resize(i + 1, 0);
+                }
+                let first = std::mem::replace(&mut self.dense[i], short);
+                if first != 0 {
+                    self.dense[i] = first;
+                    return Some(first as usize);
+                }
+                self.sparse.get(&index).copied()
+            }
+            _ => match self.sparse.entry(index) {
+                std::collections::hash_map::Entry::Occupied(o) => Some(*o.get()),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(line.max(1));
+                    None
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_index_is_found_dense_or_sparse() {
+        let mut ix = Indexes::default();
+        assert_eq!(ix.insert(0, 1), None);
+        assert_eq!(ix.insert(1 << 60, 2), None);
+        assert_eq!(ix.insert(7, 3), None);
+        assert_eq!(ix.insert(7, 4), Some(3));
+        assert_eq!(ix.insert(1 << 60, 5), Some(2));
+        assert_eq!(ix.insert(0, 6), Some(1));
+        // Seen while sparse, repeated once the dense table reaches it.
+        let mut ix = Indexes::default();
+        assert_eq!(ix.insert(5000, 1), None);
+        for i in 0..2000 {
+            assert_eq!(ix.insert(i, 2), None);
+        }
+        assert_eq!(ix.insert(5000, 9), Some(1));
     }
 }

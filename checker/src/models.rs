@@ -48,7 +48,12 @@ pub(crate) fn bad_value(op: &Operation, side: Side, what: &str, want: &str, v: &
 /// An error for an `f` the model does not know.
 pub(crate) fn unknown_f(op: &Operation, model: &str, expected: &str) -> String {
     let f = shown(&format!("{:?}", op.f));
-    bad_field(op, Side::Invoke, "f", &format!("unknown function {f} for the {model} model (expected {expected})"))
+    bad_field(
+        op,
+        Side::Invoke,
+        "f",
+        &format!("unknown function {f} for the {model} model (expected {expected})"),
+    )
 }
 
 /// Whether an `ok` read returned a value that is not known (Knossos's `nil` read): such a

@@ -315,10 +315,9 @@ impl<'a> Parser<'a> {
                             "Inf" => Ok(Edn::Float(f64::INFINITY)),
                             "-Inf" => Ok(Edn::Float(f64::NEG_INFINITY)),
                             "NaN" => Ok(Edn::Float(f64::NAN)),
-                            other => Err(self.err(format!(
-                                "unknown symbolic value ##{}",
-                                shown(&other)
-                            ))),
+                            other => {
+                                Err(self.err(format!("unknown symbolic value ##{}", shown(&other))))
+                            }
                         }
                     }
                     _ => {
@@ -642,15 +641,20 @@ mod tests {
             assert_eq!(e.line, 1);
         }
         // Within the limit, nesting is fine.
-        let ok = format!("{{:type :invoke, :f :write, :process 0, :value {}1{}}}",
-            "[".repeat(100), "]".repeat(100));
+        let ok = format!(
+            "{{:type :invoke, :f :write, :process 0, :value {}1{}}}",
+            "[".repeat(100),
+            "]".repeat(100)
+        );
         parse_history(&ok).unwrap();
     }
 
     #[test]
     fn a_huge_op_is_an_error() {
-        let text = format!("[{{:type :invoke, :f :write, :process 0, :value \"{}\"}}]",
-            "x".repeat(crate::formats::MAX_EVENT_BYTES + 1));
+        let text = format!(
+            "[{{:type :invoke, :f :write, :process 0, :value \"{}\"}}]",
+            "x".repeat(crate::formats::MAX_EVENT_BYTES + 1)
+        );
         let e = parse_history(&text).unwrap_err();
         assert!(e.message.contains("more than"), "{e}");
         assert!(e.to_string().len() < 1000);

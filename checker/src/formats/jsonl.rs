@@ -99,7 +99,9 @@ fn diagnose(text: &str, line: usize, err: &serde_json::Error) -> HistoryError {
     match obj.get("f") {
         None => return HistoryError::at(line, "f", "missing"),
         Some(Value::String(_)) => {}
-        Some(x) => return HistoryError::at(line, "f", format!("expected a string, got {}", shown(x))),
+        Some(x) => {
+            return HistoryError::at(line, "f", format!("expected a string, got {}", shown(x)))
+        }
     }
     if let Some(k) = obj.get("key") {
         if !(k.is_string() || k.is_u64() || k.is_i64() || k.is_null()) {

@@ -95,7 +95,9 @@ mod tests {
         let mut l = Lines::new(&b"ok\nb\xffd\n"[..]);
         l.next_line().unwrap();
         match l.next_line() {
-            Err(ReadError::Parse(e)) => assert_eq!((e.line, e.message.as_str()), (2, "not UTF-8 (at byte 1 of the line)")),
+            Err(ReadError::Parse(e)) => {
+                assert_eq!((e.line, e.message.as_str()), (2, "not UTF-8 (at byte 1 of the line)"))
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(utf8(b"a\nbc\xff").unwrap_err().line, 2);

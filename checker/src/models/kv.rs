@@ -12,9 +12,7 @@ use serde_json::Value;
 
 use crate::history::{Operation, Outcome};
 use crate::model::Model;
-use crate::models::{
-    bad_value, cas_pair, ellipsize, is_mismatch, unknown_f, value_unknown, Side,
-};
+use crate::models::{bad_value, cas_pair, ellipsize, is_mismatch, unknown_f, value_unknown, Side};
 
 /// The state of one key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
