@@ -144,3 +144,58 @@ impl From<crate::error::HistoryError> for ReadError {
         ReadError::Parse(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JSONL: &str =
+        "{\"index\":0,\"type\":\"invoke\",\"process\":0,\"f\":\"write\",\"value\":1,\"time\":0}\n";
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_before_detection() {
+        let with_bom = [&BOM[..], JSONL.as_bytes()].concat();
+        let h = read(&with_bom[..], Format::Auto, "h").unwrap();
+        assert_eq!(h.ops.len(), 1);
+        let log = [&BOM[..], b"INFO  jepsen.util - 0\t:invoke\t:read\tnil\n"].concat();
+        assert_eq!(read(&log[..], Format::Auto, "h").unwrap().ops.len(), 1);
+    }
+
+    #[test]
+    fn non_utf8_edn_names_its_line() {
+        match read(&b"{:type :invoke}\n{:f \"\xff\"}"[..], Format::Edn, "h.edn") {
+            Err(e @ CheckError::Parse { .. }) => {
+                assert_eq!(
+                    e.to_string(),
+                    "h.edn: line 2, field `-`: not UTF-8 (at byte 5 of the line)"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn completions_must_repeat_their_invokes() {
+        let ev = |i: u64, kind: &str, f: &str, key: &str, v: &str| {
+            format!("{{\"index\":{i},\"type\":\"{kind}\",\"process\":0,\"f\":\"{f}\",\"key\":\"{key}\",\"value\":{v},\"time\":{i}}}\n")
+        };
+        let bad = [
+            (ev(0, "invoke", "put", "a", "\"x\"") + &ev(1, "ok", "put", "b", "\"x\""), "`key`"),
+            (
+                ev(0, "invoke", "append", "a", "\"x\"") + &ev(1, "info", "append", "a", "\"y\""),
+                "`value`",
+            ),
+            (ev(0, "invoke", "put", "a", "\"x\"") + &ev(1, "ok", "get", "a", "\"x\""), "`f`"),
+        ];
+        for (text, field) in bad {
+            let e = read(text.as_bytes(), Format::Jsonl, "h").unwrap_err().to_string();
+            assert!(e.contains(&format!("line 2, field {field}")) && e.contains("line 1"), "{e}");
+        }
+        // A completion without a value, or with the same one, is fine; so are reads.
+        let ok = ev(0, "invoke", "put", "a", "\"x\"")
+            + &ev(1, "ok", "put", "a", "null")
+            + &ev(2, "invoke", "get", "a", "null")
+            + &ev(3, "ok", "get", "a", "\"x\"");
+        read(ok.as_bytes(), Format::Jsonl, "h").unwrap();
+    }
+}
