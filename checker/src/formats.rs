@@ -154,10 +154,10 @@ mod tests {
 
     #[test]
     fn a_byte_order_mark_is_skipped_before_detection() {
-        let with_bom = [&BOM[..], JSONL.as_bytes()].concat();
+        let with_bom = [BOM, JSONL.as_bytes()].concat();
         let h = read(&with_bom[..], Format::Auto, "h").unwrap();
         assert_eq!(h.ops.len(), 1);
-        let log = [&BOM[..], b"INFO  jepsen.util - 0\t:invoke\t:read\tnil\n"].concat();
+        let log = [BOM, &b"INFO  jepsen.util - 0\t:invoke\t:read\tnil\n"[..]].concat();
         assert_eq!(read(&log[..], Format::Auto, "h").unwrap().ops.len(), 1);
     }
 

@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         // Memory follows the bytes sent, never the length a header claims.
-        assert!(buf.capacity() <= 2 * stream.len() + READ_AHEAD + 64, "{}", buf.capacity());
+        // (A growing buffer may double: twice the bytes plus the read-ahead.)
+        assert!(buf.capacity() <= 2 * (stream.len() + READ_AHEAD) + 64, "{}", buf.capacity());
     }
 });
