@@ -2,7 +2,7 @@
 //! recorded history, the check, and the store (Jepsen's `core/run!`).
 //!
 //! ```text
-//!  flags / --test spec.toml / --replay test.json ─▶ config::Settings ─▶ config::RunConfig
+//!  flags / --test spec.toml / --replay test.json ─▶ RunSettings ─▶ RunConfig
 //!      ─▶ exec::execute: store::RunDir, faultline.log, Cluster (nemesis crate),
 //!         WorkloadRun + Recorder (workloads crate), Nemesis schedule, heal, final reads,
 //!         check (checker crate), results.json, report.html (reports crate)
@@ -10,7 +10,8 @@
 //! ```
 //!
 //! # Layout
-//! - [`config`]: [`Settings`] (file / flags) and the resolved [`RunConfig`].
+//! - [`config`]: [`RunSettings`] (file / flags, declared in `faultline_api`) and the resolved
+//!   [`RunConfig`].
 //! - [`store`]: the run's directory and the `latest` links.
 //! - [`exec`]: [`execute`], the run itself.
 //! - [`results`]: [`RunResults`] (`results.json`) and the printed summary.
@@ -23,6 +24,6 @@ mod progress;
 pub mod results;
 pub mod store;
 
-pub use config::{ConfigError, RunConfig, Settings};
+pub use config::{ConfigError, RunConfig, RunSettings};
 pub use exec::{execute, RunOptions};
 pub use results::RunResults;

@@ -34,6 +34,21 @@ impl Verdict {
             Verdict::Unknown => 2,
         }
     }
+
+    /// The name, as serde writes it: `linearizable`, `illegal`, `unknown`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Linearizable => "linearizable",
+            Verdict::Illegal => "illegal",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Why a key was left [`Verdict::Unknown`].

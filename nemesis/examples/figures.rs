@@ -12,14 +12,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use faultline_nemesis::{Backend, Cluster, ClusterSpec, Grudge, SystemKind};
+use faultline_nemesis::{Backend, Cluster, ClusterSpec, Grudge, SystemSpec};
 use tokio::time::Instant;
 
 fn ms(d: Duration) -> String {
     format!("{:>7.1}", d.as_secs_f64() * 1e3)
 }
 
-async fn measure(system: SystemKind, backend: Backend, n: usize) -> Result<String, String> {
+async fn measure(system: SystemSpec, backend: Backend, n: usize) -> Result<String, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?.keep();
     let spec = ClusterSpec::new(system, n, backend, dir, 1);
     let t = Instant::now();
@@ -71,7 +71,7 @@ async fn main() {
     });
     let mut systems = Vec::new();
     if node_bin.is_file() {
-        let sys = SystemKind::Faultline {
+        let sys = SystemSpec::Faultline {
             binary: node_bin,
             unsafe_bug: None,
             read_mode: None,
@@ -84,7 +84,7 @@ async fn main() {
     if std::path::Path::new("/usr/bin/etcd").is_file() {
         systems.push((
             "etcd",
-            SystemKind::Etcd { binary: "/usr/bin/etcd".into(), serializable_reads: false },
+            SystemSpec::Etcd { binary: "/usr/bin/etcd".into(), serializable_reads: false },
         ));
     }
     let mut backends = vec![Backend::Local];

@@ -24,8 +24,8 @@ use crate::proxy::{Pids, Proxies};
 use crate::state::{self, Registry};
 use crate::system::etcd::Etcd;
 use crate::system::faultline::Faultline;
-use crate::system::{NodeInfo, Status, System};
-use crate::{Backend, ClusterSpec, Error, Outcome, SystemKind};
+use crate::system::{NodeInfo, Probe, System};
+use crate::{Backend, ClusterSpec, Error, Outcome, SystemSpec};
 
 mod control;
 mod guard;
@@ -73,16 +73,16 @@ impl Cluster {
             tracing::warn!(?cleaned, "removed stale state of crashed runs");
         }
         let system: Box<dyn System> = match &spec.system {
-            SystemKind::Faultline { binary, unsafe_bug, read_mode, extra_args } => {
+            SystemSpec::Faultline { binary, unsafe_bug, read_mode, extra_args } => {
                 Box::new(Faultline {
                     binary: binary.clone(),
-                    unsafe_bug: unsafe_bug.clone(),
-                    read_mode: read_mode.clone(),
+                    unsafe_bug: *unsafe_bug,
+                    read_mode: *read_mode,
                     extra_args: extra_args.clone(),
                     seed: spec.seed,
                 })
             }
-            SystemKind::Etcd { binary, .. } => Box::new(Etcd { binary: binary.clone() }),
+            SystemSpec::Etcd { binary, .. } => Box::new(Etcd { binary: binary.clone() }),
         };
         let registry = Registry::create(spec.system.binary(), with_netns)?;
         let tag = registry.tag.clone();
@@ -218,7 +218,7 @@ impl Cluster {
     }
 
     /// What every node says about itself, in node order (`None`: not answering).
-    pub async fn statuses(&self) -> Vec<Option<Status>> {
+    pub async fn statuses(&self) -> Vec<Option<Probe>> {
         let probes = self.nodes.iter().map(|n| self.system.probe(&self.http, n));
         futures::future::join_all(probes).await
     }

@@ -1,82 +1,11 @@
 //! The fault vocabulary: the kinds a user picks (`--nemesis partition,kill`) and the concrete
 //! actions a schedule plans (pure data; [`crate::Nemesis`] carries them out).
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde_json::json;
 
 use crate::partition::{Grudge, Shape};
-use crate::Error;
 
-/// A kind of fault, as named on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Fault {
-    /// Network partitions of every [`Shape`].
-    Partition,
-    /// SIGKILL one node, a minority, or all; restart after the fault period, data kept.
-    Kill,
-    /// SIGSTOP one node or a minority; SIGCONT after the fault period.
-    Pause,
-    /// Clock bump, strobe and rate change (faultline nodes only; skipped for etcd).
-    Clock,
-    /// Random packet loss between nodes (netns backend only; skipped under local).
-    Loss,
-    /// The Raft paper's Figure 8 as a sequence of partitions that follows the leaders
-    /// (see [`crate::figure8`]); needs a system that reports its log indexes.
-    Figure8,
-}
-
-impl Fault {
-    /// All kinds, in a fixed order.
-    pub const ALL: [Fault; 6] =
-        [Fault::Partition, Fault::Kill, Fault::Pause, Fault::Clock, Fault::Loss, Fault::Figure8];
-
-    /// The command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Fault::Partition => "partition",
-            Fault::Kill => "kill",
-            Fault::Pause => "pause",
-            Fault::Clock => "clock",
-            Fault::Loss => "loss",
-            Fault::Figure8 => "figure8",
-        }
-    }
-
-    /// Parses a comma-separated list such as `"partition,kill"`; `""` and `"none"` give an
-    /// empty list.
-    ///
-    /// # Errors
-    /// [`Error::Spec`] naming the unknown entry.
-    pub fn parse_list(s: &str) -> Result<Vec<Fault>, Error> {
-        let mut out: Vec<Fault> = Vec::new();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty() && *p != "none") {
-            let f: Fault = part.parse()?;
-            if !out.contains(&f) {
-                out.push(f);
-            }
-        }
-        Ok(out)
-    }
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Fault {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Fault::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| {
-            Error::Spec(format!(
-                "nemesis: unknown fault {s:?} (expected partition, kill, pause, clock, loss or figure8)"
-            ))
-        })
-    }
-}
+pub use faultline_api::Fault;
 
 /// One planned fault: what to install at the start of a fault period. The end of the
 /// period undoes it.
@@ -206,17 +135,6 @@ pub fn names(nodes: &[usize]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parse_list() {
-        assert_eq!(
-            Fault::parse_list("partition, kill,partition").unwrap(),
-            vec![Fault::Partition, Fault::Kill]
-        );
-        assert_eq!(Fault::parse_list("none").unwrap(), vec![]);
-        let e = Fault::parse_list("partition,chaos").unwrap_err().to_string();
-        assert!(e.contains("\"chaos\""), "{e}");
-    }
 
     #[test]
     fn event_names() {

@@ -38,7 +38,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 use crate::partition::Grudge;
-use crate::system::Status;
+use crate::system::Probe;
 use crate::{Cluster, Error, NemesisEvent, Outcome};
 
 /// How often the nodes are polled while a step waits.
@@ -86,7 +86,7 @@ pub(crate) async fn run(
     step.install(2, singles, format!("{} leads term {b_term}: isolate every node", name(b)))?;
     // Hold until the new leader has an entry it could not replicate (or for a while, for a
     // system that does not report its log), then a little longer for more of them.
-    let has_tail = |s: &[Option<Status>]| {
+    let has_tail = |s: &[Option<Probe>]| {
         let st = s[b].as_ref()?;
         (st.last_index? > st.commit_index?).then_some(())
     };
@@ -119,7 +119,7 @@ pub(crate) async fn run(
         let Some(tail) = st[a].as_ref().and_then(|s| s.last_index) else {
             return step.stop(3, "the leader stopped answering");
         };
-        let covered = |s: &[Option<Status>]| {
+        let covered = |s: &[Option<Probe>]| {
             let st = s[a].as_ref()?;
             (st.term == term3 && st.commit_index? >= tail).then_some(())
         };
@@ -180,8 +180,8 @@ impl Steps<'_> {
 
 /// The leader with the highest term among nodes that pass `filter(index, status)`.
 fn leader(
-    statuses: &[Option<Status>],
-    filter: impl Fn(usize, &Status) -> bool,
+    statuses: &[Option<Probe>],
+    filter: impl Fn(usize, &Probe) -> bool,
 ) -> Option<(usize, u64)> {
     statuses
         .iter()
@@ -195,7 +195,7 @@ fn leader(
 async fn wait<T>(
     cluster: &Cluster,
     timeout: Duration,
-    mut f: impl FnMut(&[Option<Status>]) -> Option<T>,
+    mut f: impl FnMut(&[Option<Probe>]) -> Option<T>,
 ) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
@@ -231,8 +231,8 @@ fn name(i: usize) -> String {
 mod tests {
     use super::*;
 
-    fn st(is_leader: bool, term: u64) -> Option<Status> {
-        Some(Status { is_leader, term, commit_index: None, last_index: None })
+    fn st(is_leader: bool, term: u64) -> Option<Probe> {
+        Some(Probe { is_leader, term, commit_index: None, last_index: None })
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! and fault injection (partitions, kills, pauses, clocks, packet loss), Jepsen-style.
 //!
 //! # Layout
-//! - [`spec`]: [`ClusterSpec`], [`SystemKind`], [`Backend`]: what to start.
+//! - [`spec`]: [`ClusterSpec`], [`SystemSpec`], [`Backend`]: what to start.
 //! - [`system`]: the [`System`] interface (Jepsen's DB) for `faultline-node` and etcd.
 //! - [`cluster`]: [`Cluster`]: start, reach, kill/pause/partition/clock, heal, shut down.
 //! - [`partition`]: pure partition shapes and their grudges (petgraph).
@@ -48,9 +48,9 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), faultline_nemesis::Error> {
 //! use std::time::Duration;
-//! use faultline_nemesis::{Backend, Cluster, ClusterSpec, Fault, Nemesis, NemesisConfig, SystemKind};
+//! use faultline_nemesis::{Backend, Cluster, ClusterSpec, Fault, Nemesis, NemesisConfig, SystemSpec};
 //!
-//! let system = SystemKind::Etcd { binary: "/usr/bin/etcd".into(), serializable_reads: false };
+//! let system = SystemSpec::Etcd { binary: "/usr/bin/etcd".into(), serializable_reads: false };
 //! let spec = ClusterSpec::new(system, 3, Backend::Local, "/tmp/run1".into(), 42);
 //! let cluster = Cluster::start(spec).await?;
 //! let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -89,6 +89,6 @@ pub use nemesis::Nemesis;
 pub use outcome::{NemesisEvent, Outcome};
 pub use partition::{Grudge, Shape};
 pub use schedule::{NemesisConfig, Schedule};
-pub use spec::{Backend, ClusterSpec, SystemKind};
+pub use spec::{Backend, ClusterSpec, SystemSpec};
 pub use system::etcd::CLOCK_SKIP_REASON;
-pub use system::{NodeInfo, Status, System};
+pub use system::{NodeInfo, Probe, System};

@@ -167,7 +167,7 @@ mod tests {
     fn mixes_every_fault_kind_and_shape() {
         let actions = run(7, 5);
         for f in Fault::ALL {
-            assert!(actions.iter().any(|a| a.kind() == f), "{f} never planned");
+            assert!(actions.iter().any(|a| a.kind() == *f), "{f} never planned");
         }
         for shape in Shape::ALL {
             assert!(

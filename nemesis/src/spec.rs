@@ -1,22 +1,23 @@
 //! What cluster to start: the system, the node count, the network backend, the run dir.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
+
+use faultline_api::{ReadMode, UnsafeBug};
 
 use crate::Error;
 
 /// Which system runs on the nodes, and how to start it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum SystemKind {
-    /// faultline's own node (`faultline-node`, see `notes/NODE_API.md`).
+pub enum SystemSpec {
+    /// faultline's own node (`faultline-node`, see `docs/node-api.md`).
     Faultline {
         /// Path of the `faultline-node` binary.
         binary: PathBuf,
         /// `--unsafe-bug NAME`, passed to every node (test-only bugs).
-        unsafe_bug: Option<String>,
-        /// `--read-mode read-index|log|lease`.
-        read_mode: Option<String>,
+        unsafe_bug: Option<UnsafeBug>,
+        /// `--read-mode`, passed to every node.
+        read_mode: Option<ReadMode>,
         /// Further arguments passed verbatim to every node (e.g. `--election-timeout-ms 300`).
         extra_args: Vec<String>,
     },
@@ -30,61 +31,30 @@ pub enum SystemKind {
     },
 }
 
-impl SystemKind {
+impl SystemSpec {
     /// `"faultline"` or `"etcd"`.
     pub fn name(&self) -> &'static str {
         match self {
-            SystemKind::Faultline { .. } => "faultline",
-            SystemKind::Etcd { .. } => "etcd",
+            SystemSpec::Faultline { .. } => "faultline",
+            SystemSpec::Etcd { .. } => "etcd",
         }
     }
 
     /// The binary this system runs.
     pub fn binary(&self) -> &PathBuf {
         match self {
-            SystemKind::Faultline { binary, .. } | SystemKind::Etcd { binary, .. } => binary,
+            SystemSpec::Faultline { binary, .. } | SystemSpec::Etcd { binary, .. } => binary,
         }
     }
 }
 
-/// How node-to-node traffic is carried and cut.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Backend {
-    /// No root: nodes on 127.0.0.1 ports, every node-to-node link through a TCP proxy owned
-    /// by the controller. Partitions close and refuse proxied connections; no packet loss.
-    #[default]
-    Local,
-    /// Linux, root: one network namespace and IP per node on a bridge; partitions and packet
-    /// loss by iptables rules inside the namespaces.
-    Netns,
-}
-
-impl Backend {
-    /// `"local"` or `"netns"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Local => "local",
-            Backend::Netns => "netns",
-        }
-    }
-}
-
-impl FromStr for Backend {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s {
-            "local" => Ok(Backend::Local),
-            "netns" => Ok(Backend::Netns),
-            _ => Err(Error::Spec(format!("backend: unknown {s:?} (expected local or netns)"))),
-        }
-    }
-}
+pub use faultline_api::Backend;
 
 /// Everything needed to start a cluster.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterSpec {
     /// The system under test.
-    pub system: SystemKind,
+    pub system: SystemSpec,
     /// Number of nodes, 1..=9 (etcd: 1, 3 or 5 make sense; any count works).
     pub nodes: usize,
     /// The network backend.
@@ -101,7 +71,7 @@ pub struct ClusterSpec {
 impl ClusterSpec {
     /// A spec with the default ready timeout.
     pub fn new(
-        system: SystemKind,
+        system: SystemSpec,
         nodes: usize,
         backend: Backend,
         dir: PathBuf,
@@ -121,10 +91,10 @@ impl ClusterSpec {
         let bin = self.system.binary();
         if !bin.is_file() {
             let hint = match self.system {
-                SystemKind::Faultline { .. } => {
+                SystemSpec::Faultline { .. } => {
                     "build it with `cargo build --release -p faultline-node`"
                 }
-                SystemKind::Etcd { .. } => "install it with `apt-get install -y etcd-server`",
+                SystemSpec::Etcd { .. } => "install it with `apt-get install -y etcd-server`",
             };
             return Err(Error::BinaryMissing { path: bin.clone(), hint: hint.into() });
         }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! Cluster ──command(node, all)──> argv ──process::Proc::spawn──> OS process
-//!         ──probe(node)─────────> Some(Status{is_leader, term}) | None (not answering)
+//!         ──probe(node)─────────> Some(Probe{is_leader, term}) | None (not answering)
 //!         ──set_clock(node, ..)──> Outcome
 //! ```
 //!
@@ -54,7 +54,7 @@ pub struct NodeInfo {
 
 /// What a node says about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Status {
+pub struct Probe {
     /// It believes it is the leader.
     pub is_leader: bool,
     /// Its current term.
@@ -95,7 +95,7 @@ pub trait System: Send + Sync + std::fmt::Debug {
         &'a self,
         http: &'a reqwest::Client,
         node: &'a NodeInfo,
-    ) -> BoxFuture<'a, Option<Status>>;
+    ) -> BoxFuture<'a, Option<Probe>>;
 
     /// Sets the node's clock offset and rate.
     fn set_clock<'a>(

@@ -5,14 +5,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use faultline_nemesis::{Backend, Cluster, ClusterSpec, SystemKind};
+use faultline_nemesis::{Backend, Cluster, ClusterSpec, SystemSpec};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::util::{etcd_binary, processes_mentioning};
 
 fn spec(dir: &Path) -> Option<ClusterSpec> {
-    let system = SystemKind::Etcd { binary: etcd_binary()?, serializable_reads: false };
+    let system = SystemSpec::Etcd { binary: etcd_binary()?, serializable_reads: false };
     Some(ClusterSpec::new(system, 1, Backend::Local, dir.to_path_buf(), 3))
 }
 

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use faultline_nemesis::{
-    Backend, Cluster, ClusterSpec, Fault, Grudge, Nemesis, NemesisConfig, Outcome, SystemKind,
+    Backend, Cluster, ClusterSpec, Fault, Grudge, Nemesis, NemesisConfig, Outcome, SystemSpec,
 };
 use serde_json::{json, Value};
 
@@ -44,7 +44,7 @@ async fn get(http: &reqwest::Client, addr: SocketAddr, key: &str) -> Option<Stri
 }
 
 fn spec(dir: &std::path::Path) -> Option<ClusterSpec> {
-    let system = SystemKind::Etcd { binary: etcd_binary()?, serializable_reads: false };
+    let system = SystemSpec::Etcd { binary: etcd_binary()?, serializable_reads: false };
     Some(ClusterSpec::new(system, 3, Backend::Local, dir.to_path_buf(), 1))
 }
 

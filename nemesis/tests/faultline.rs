@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use faultline_nemesis::{
-    Backend, Cluster, ClusterSpec, Fault, Grudge, Nemesis, NemesisConfig, Outcome, SystemKind,
+    Backend, Cluster, ClusterSpec, Fault, Grudge, Nemesis, NemesisConfig, Outcome, SystemSpec,
 };
 use serde_json::{json, Value};
 
@@ -29,7 +29,7 @@ fn node_binary() -> Option<PathBuf> {
 }
 
 fn spec(nodes: usize) -> Option<ClusterSpec> {
-    let system = SystemKind::Faultline {
+    let system = SystemSpec::Faultline {
         binary: node_binary()?,
         unsafe_bug: None,
         read_mode: None,

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use faultline_nemesis::{Backend, Cluster, ClusterSpec, Fault, Nemesis, NemesisConfig, SystemKind};
+use faultline_nemesis::{Backend, Cluster, ClusterSpec, Fault, Nemesis, NemesisConfig, SystemSpec};
 
 use crate::util::processes_mentioning;
 
@@ -21,11 +21,11 @@ async fn soak() {
     let seed: u64 = env("NEMESIS_SOAK_SEED", "9").parse().unwrap();
     let backend: Backend = env("NEMESIS_SOAK_BACKEND", "local").parse().unwrap();
     let system = match env("NEMESIS_SOAK_SYSTEM", "faultline").as_str() {
-        "etcd" => SystemKind::Etcd { binary: "/usr/bin/etcd".into(), serializable_reads: false },
+        "etcd" => SystemSpec::Etcd { binary: "/usr/bin/etcd".into(), serializable_reads: false },
         _ => {
             let exe = std::env::current_exe().unwrap();
             let bin: PathBuf = exe.parent().unwrap().parent().unwrap().join("faultline-node");
-            SystemKind::Faultline {
+            SystemSpec::Faultline {
                 binary: bin,
                 unsafe_bug: None,
                 read_mode: None,

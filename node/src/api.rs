@@ -1,12 +1,14 @@
-//! Client commands and responses: the typed form used inside the node, and the JSON form of
-//! the HTTP API (`POST /v1/kv`, see NODE_API.md), which maps onto it one-to-one.
+//! Client commands and responses: the typed form used inside the node, and its mapping onto
+//! the HTTP API's wire types (`POST /v1/kv`, see docs/node-api.md), which are defined once in
+//! `faultline_api::node` and shared with the clients.
 //!
 //! ```text
-//!  JSON Request ──try_into_command──▶ Command ──encode──▶ log entry bytes ──▶ Kv::apply
-//!  JSON ResponseBody ◀──to_body── Response ◀──────────────────────────────────┘
+//!  JSON Request ──Command::from_request──▶ Command ──encode──▶ log entry bytes ──▶ Kv::apply
+//!  JSON ResponseBody ◀──to_body── Response ◀──────────────────────────────────────┘
 //! ```
 
 use crate::raft::types::{ClientId, NodeId};
+pub use faultline_api::node::{KvOp, LeaderHint, Reply, Request, ResponseBody};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -128,122 +130,60 @@ impl Response {
 
     /// The JSON body; `leader_addr` maps a node id to its client address.
     pub fn to_body(&self, leader_addr: impl Fn(NodeId) -> Option<String>) -> ResponseBody {
-        let mut body =
-            ResponseBody { status: String::new(), value: None, error: None, leader: None };
-        match self {
-            Response::Ok { value } => {
-                body.status = "ok".into();
-                body.value = value.clone();
-            }
+        let (status, value, error, leader) = match self {
+            Response::Ok { value } => (Reply::Ok, value.clone(), None, None),
             Response::Fail { error, value } => {
-                body.status = "fail".into();
-                body.error = Some(error.clone());
-                body.value = value.clone();
+                (Reply::Fail, value.clone(), Some(error.clone()), None)
             }
-            Response::NotLeader { leader } => {
-                body.status = "not-leader".into();
-                body.error = Some("not-leader".into());
-                body.leader =
-                    leader.map(|id| LeaderHint { id: id.0, client_addr: leader_addr(id) });
-            }
-            Response::Unknown { error } => {
-                body.status = "unknown".into();
-                body.error = Some(error.clone());
-            }
-        }
-        body
+            Response::NotLeader { leader } => (
+                Reply::NotLeader,
+                None,
+                Some("not-leader".to_string()),
+                leader.map(|id| LeaderHint { id: id.0, client_addr: leader_addr(id) }),
+            ),
+            Response::Unknown { error } => (Reply::Unknown, None, Some(error.clone()), None),
+        };
+        ResponseBody { status, value, error, leader }
     }
-}
-
-/// The JSON body of `POST /v1/kv`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Request {
-    /// Client session id.
-    pub client: u64,
-    /// Sequence number within the session.
-    pub seq: u64,
-    /// `get`, `put`, `append`, `cas` or `delete`.
-    pub op: String,
-    /// The key.
-    pub key: String,
-    /// put/append argument; cas new value.
-    #[serde(default)]
-    pub value: Option<String>,
-    /// cas only: the expected value (`null`: the key is absent).
-    #[serde(default)]
-    pub expected: Option<String>,
 }
 
 /// A JSON request that does not make a command.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum RequestError {
-    /// `op` is not one of the five operations.
-    #[error("unknown op {0:?} (expected get, put, append, cas or delete)")]
-    UnknownOp(String),
     /// A put, append or cas without `value`.
     #[error("op {0} needs a \"value\" field")]
-    MissingValue(String),
+    MissingValue(KvOp),
 }
 
-impl Request {
-    /// The command this request asks for.
+impl Command {
+    /// The command a JSON request asks for.
     ///
     /// # Errors
     ///
     /// [`RequestError`] naming the bad field.
-    pub fn try_into_command(self) -> Result<Command, RequestError> {
-        let value = |v: Option<String>, op: &str| v.ok_or(RequestError::MissingValue(op.into()));
-        let op = match self.op.as_str() {
-            "get" => Op::Get,
-            "put" => Op::Put(value(self.value, "put")?),
-            "append" => Op::Append(value(self.value, "append")?),
-            "cas" => Op::Cas { expected: self.expected, new: value(self.value, "cas")? },
-            "delete" => Op::Delete,
-            other => return Err(RequestError::UnknownOp(other.into())),
+    pub fn from_request(req: Request) -> Result<Command, RequestError> {
+        let value = |v: Option<String>| v.ok_or(RequestError::MissingValue(req.op));
+        let op = match req.op {
+            KvOp::Get => Op::Get,
+            KvOp::Put => Op::Put(value(req.value)?),
+            KvOp::Append => Op::Append(value(req.value)?),
+            KvOp::Cas => Op::Cas { expected: req.expected, new: value(req.value)? },
+            KvOp::Delete => Op::Delete,
         };
-        Ok(Command { client: ClientId(self.client), seq: self.seq, key: self.key, op })
+        Ok(Command { client: ClientId(req.client), seq: req.seq, key: req.key, op })
     }
 
     /// The JSON request for a command (used by clients and tests).
-    pub fn from_command(cmd: &Command) -> Request {
-        let (value, expected) = match &cmd.op {
-            Op::Get | Op::Delete => (None, None),
-            Op::Put(v) | Op::Append(v) => (Some(v.clone()), None),
-            Op::Cas { expected, new } => (Some(new.clone()), expected.clone()),
+    pub fn to_request(&self) -> Request {
+        let (op, value, expected) = match &self.op {
+            Op::Get => (KvOp::Get, None, None),
+            Op::Delete => (KvOp::Delete, None, None),
+            Op::Put(v) => (KvOp::Put, Some(v.clone()), None),
+            Op::Append(v) => (KvOp::Append, Some(v.clone()), None),
+            Op::Cas { expected, new } => (KvOp::Cas, Some(new.clone()), expected.clone()),
         };
-        Request {
-            client: cmd.client.0,
-            seq: cmd.seq,
-            op: cmd.op.name().into(),
-            key: cmd.key.clone(),
-            value,
-            expected,
-        }
+        Request { client: self.client.0, seq: self.seq, op, key: self.key.clone(), value, expected }
     }
-}
-
-/// The JSON response body.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResponseBody {
-    /// `ok`, `fail`, `not-leader` or `unknown`.
-    pub status: String,
-    /// get: the value read (`null`: absent); cas-mismatch: the current value.
-    pub value: Option<String>,
-    /// Machine-readable reason for fail / not-leader / unknown.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The leader, when known (not-leader answers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub leader: Option<LeaderHint>,
-}
-
-/// Where the leader is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeaderHint {
-    /// The leader's node id.
-    pub id: u64,
-    /// The leader's client address, when this node knows it.
-    pub client_addr: Option<String>,
 }
 
 #[cfg(test)]
@@ -255,7 +195,7 @@ mod tests {
     fn json_round_trip_and_encoding() {
         let json = r#"{"client":17,"seq":3,"op":"cas","key":"k7","value":"5","expected":null}"#;
         let req: Request = serde_json::from_str(json).unwrap();
-        let cmd = req.clone().try_into_command().unwrap();
+        let cmd = Command::from_request(req.clone()).unwrap();
         assert_eq!(
             cmd,
             Command {
@@ -265,11 +205,11 @@ mod tests {
                 op: Op::Cas { expected: None, new: "5".into() }
             }
         );
-        assert_eq!(Request::from_command(&cmd), req);
+        assert_eq!(cmd.to_request(), req);
         assert_eq!(Command::decode(&cmd.encode()).unwrap(), cmd);
         let bad: Request =
             serde_json::from_str(r#"{"client":1,"seq":1,"op":"put","key":"k"}"#).unwrap();
-        assert_eq!(bad.try_into_command(), Err(RequestError::MissingValue("put".into())));
+        assert_eq!(Command::from_request(bad), Err(RequestError::MissingValue(KvOp::Put)));
     }
 
     #[test]

@@ -1,19 +1,23 @@
 //! The node's configuration: command-line flags, an optional TOML file, validation.
 //!
 //! ```text
-//!   argv ──clap──▶ Args ─┐
-//!   --config f.toml ─────┴─ merge (flags override the file) ──validate──▶ Config
+//!   argv ──clap──▶ Args { config, NodeSettings } ─┐
+//!   --config f.toml ──serde──▶ NodeSettings ──────┴─ or (flags win) ─▶ check ─▶ defaults
+//!                                                    ─▶ Config::from_settings (cross-field)
 //! ```
 //!
-//! The TOML file uses the flags' names as keys (`peer-listen = "127.0.0.1:7001"`,
-//! `peer = ["2=127.0.0.1:7002"]`). Unknown keys are errors, so a typo cannot be ignored.
+//! Each setting is declared once, in [`NodeSettings`] (`faultline_api::layered!`): its flag,
+//! its file key, its default and its range. The TOML file uses the flags' names as keys
+//! (`peer-listen = "127.0.0.1:7001"`, `peer = ["2=127.0.0.1:7002"]`). Unknown keys are
+//! errors, so a typo cannot be ignored.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Parser;
-use serde::Deserialize;
+use faultline_api::layered::checks::range;
+use faultline_api::layered::Layer;
 
 use crate::raft::types::{NodeId, ReadMode, UnsafeBug};
 
@@ -51,8 +55,8 @@ pub enum ConfigError {
     },
 }
 
-/// Command-line flags (and, with the same names, keys of the `--config` TOML file).
-#[derive(Debug, Default, Clone, Parser, Deserialize)]
+/// The node's command line: `--config FILE` plus every [`NodeSettings`] flag.
+#[derive(Debug, Default, Clone, Parser)]
 #[command(
     name = "faultline-node",
     version,
@@ -61,61 +65,66 @@ pub enum ConfigError {
                   --client-listen 127.0.0.1:8001 \\\n    --peer 2=127.0.0.1:7002 --peer \
                   3=127.0.0.1:7003 --data-dir /tmp/n1"
 )]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Args {
     /// TOML file with the same keys as these flags; flags given here override it.
     #[arg(long, value_name = "FILE")]
-    #[serde(skip)]
     pub config: Option<PathBuf>,
-    /// This node's id (1..=N).
-    #[arg(long)]
-    pub id: Option<u64>,
-    /// Address to listen on for other nodes' connections.
-    #[arg(long, value_name = "ADDR")]
-    pub peer_listen: Option<SocketAddr>,
-    /// Address to serve the HTTP client and admin API on.
-    #[arg(long, value_name = "ADDR")]
-    pub client_listen: Option<SocketAddr>,
-    /// ID=ADDR: where to send messages for peer ID (repeat once per other node).
-    #[arg(long = "peer", value_name = "ID=ADDR")]
-    #[serde(default)]
-    pub peer: Vec<String>,
-    /// ID=ADDR: peer ID's client address, returned to clients in not-leader answers
-    /// (repeatable; a peer without one is reported without an address).
-    #[arg(long = "peer-client", value_name = "ID=ADDR")]
-    #[serde(default)]
-    pub peer_client: Vec<String>,
-    /// Directory for the WAL and snapshots (created if missing).
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Minimum election timeout [default: 300].
-    #[arg(long, value_name = "MS")]
-    pub election_timeout_ms: Option<u64>,
-    /// Leader heartbeat interval [default: 50].
-    #[arg(long, value_name = "MS")]
-    pub heartbeat_ms: Option<u64>,
-    /// Length of one Raft tick [default: 10].
-    #[arg(long, value_name = "MS")]
-    pub tick_ms: Option<u64>,
-    /// How gets are served: read-index (linearizable, default), log, or lease (unsafe
-    /// under clock skew).
-    #[arg(long, value_name = "MODE")]
-    pub read_mode: Option<ReadMode>,
-    /// Snapshot once the state machine's log since the last snapshot exceeds this
-    /// [default: 1048576].
-    #[arg(long, value_name = "BYTES")]
-    pub snapshot_threshold_bytes: Option<u64>,
-    /// Client requests not answered within this answer `unknown` [default: 2000].
-    #[arg(long, value_name = "MS")]
-    pub request_timeout_ms: Option<u64>,
-    /// TEST ONLY: plant a known bug so the tester can prove it catches it. One of
-    /// stale-reads, no-dedup, commit-old-term, ack-before-fsync, lease-skew. Never use in
-    /// production.
-    #[arg(long, value_name = "BUG")]
-    pub unsafe_bug: Option<UnsafeBug>,
-    /// Seed of the node's random choices (election timeouts) [default: 0].
-    #[arg(long)]
-    pub seed: Option<u64>,
+    /// The settings given as flags.
+    #[command(flatten)]
+    pub settings: NodeSettings,
+}
+
+faultline_api::layered! {
+    /// The node's settings, as flags or as keys of the `--config` TOML file (same names).
+    pub struct NodeSettings => /// The settings with their defaults filled in (not yet
+    /// checked across fields: see [`Config`]).
+    pub struct NodeDefaults {
+        /// This node's id (1..=N).
+        #[arg(long)]
+        id: u64; check range(1, u64::MAX),
+        /// Address to listen on for other nodes' connections.
+        #[arg(long, value_name = "ADDR")]
+        peer_listen: SocketAddr,
+        /// Address to serve the HTTP client and admin API on.
+        #[arg(long, value_name = "ADDR")]
+        client_listen: SocketAddr,
+        /// ID=ADDR: where to send messages for peer ID (repeat once per other node).
+        #[arg(long = "peer", value_name = "ID=ADDR")]
+        peer: Vec<String> = Vec::new(),
+        /// ID=ADDR: peer ID's client address, returned to clients in not-leader answers
+        /// (repeatable; a peer without one is reported without an address).
+        #[arg(long = "peer-client", value_name = "ID=ADDR")]
+        peer_client: Vec<String> = Vec::new(),
+        /// Directory for the WAL and snapshots (created if missing).
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Minimum election timeout [default: 300].
+        #[arg(long, value_name = "MS")]
+        election_timeout_ms: u64 = 300; check range(1, 600_000),
+        /// Leader heartbeat interval [default: 50].
+        #[arg(long, value_name = "MS")]
+        heartbeat_ms: u64 = 50; check range(1, 60_000),
+        /// Length of one Raft tick [default: 10].
+        #[arg(long, value_name = "MS")]
+        tick_ms: u64 = 10; check range(1, 1000),
+        /// How gets are served [default: read-index].
+        #[arg(long, value_name = "MODE")]
+        read_mode: ReadMode = ReadMode::default(),
+        /// Snapshot once the state machine's log since the last snapshot exceeds this
+        /// [default: 1048576].
+        #[arg(long, value_name = "BYTES")]
+        snapshot_threshold_bytes: u64 = 1 << 20; check range(1024, u64::MAX),
+        /// Client requests not answered within this answer `unknown` [default: 2000].
+        #[arg(long, value_name = "MS")]
+        request_timeout_ms: u64 = 2000; check range(1, 3_600_000),
+        /// TEST ONLY: plant a known bug so the tester can prove it catches it. Never use in
+        /// production.
+        #[arg(long, value_name = "BUG")]
+        unsafe_bug: UnsafeBug,
+        /// Seed of the node's random choices (election timeouts) [default: 0].
+        #[arg(long)]
+        seed: u64 = 0,
+    }
 }
 
 /// A validated configuration.
@@ -180,79 +189,43 @@ fn parse_map(
 }
 
 impl Args {
-    /// Reads a TOML file of settings.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Read`] or [`ConfigError::Parse`] naming the file (and line).
-    pub fn from_file(path: &Path) -> Result<Args, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| ConfigError::Read { path: path.to_path_buf(), error })?;
-        toml::from_str(&text)
-            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
-    }
-
-    /// `self` with every unset field taken from `file`.
-    pub fn or(self, file: Args) -> Args {
-        Args {
-            config: self.config,
-            id: self.id.or(file.id),
-            peer_listen: self.peer_listen.or(file.peer_listen),
-            client_listen: self.client_listen.or(file.client_listen),
-            peer: if self.peer.is_empty() { file.peer } else { self.peer },
-            peer_client: if self.peer_client.is_empty() {
-                file.peer_client
-            } else {
-                self.peer_client
-            },
-            data_dir: self.data_dir.or(file.data_dir),
-            election_timeout_ms: self.election_timeout_ms.or(file.election_timeout_ms),
-            heartbeat_ms: self.heartbeat_ms.or(file.heartbeat_ms),
-            tick_ms: self.tick_ms.or(file.tick_ms),
-            read_mode: self.read_mode.or(file.read_mode),
-            snapshot_threshold_bytes: self
-                .snapshot_threshold_bytes
-                .or(file.snapshot_threshold_bytes),
-            request_timeout_ms: self.request_timeout_ms.or(file.request_timeout_ms),
-            unsafe_bug: self.unsafe_bug.or(file.unsafe_bug),
-            seed: self.seed.or(file.seed),
-        }
-    }
-
-    /// Merges in the `--config` file (if any) and validates.
+    /// Merges in the `--config` file (if any) under the flags, fills in the defaults and
+    /// validates.
     ///
     /// # Errors
     ///
     /// The first problem found, naming its flag or file.
     pub fn resolve(self) -> Result<Config, ConfigError> {
-        let args = match &self.config {
+        let settings = match &self.config {
             Some(path) => {
-                let file = Args::from_file(path)?;
-                self.or(file)
+                let file = NodeSettings::from_file(path).map_err(|e| ConfigError::Parse {
+                    path: path.clone(),
+                    message: format!("field `{}`: {}", e.field, e.message),
+                })?;
+                self.settings.or(file)
             }
-            None => self,
+            None => self.settings,
         };
-        args.validate()
+        settings.check("command line").map_err(|e| ConfigError::Parse {
+            path: "command line".into(),
+            message: e.to_string(),
+        })?;
+        Config::from_settings(settings.resolve())
     }
+}
 
-    /// Validates flags alone (no file).
+impl Config {
+    /// Validates resolved settings across fields.
     ///
     /// # Errors
     ///
     /// The first problem found, naming its flag.
-    pub fn validate(self) -> Result<Config, ConfigError> {
-        let id = NodeId(self.id.ok_or(ConfigError::Missing("id"))?);
-        if id.0 == 0 {
-            return Err(ConfigError::Invalid {
-                field: "id",
-                value: "0".into(),
-                reason: "node ids start at 1".into(),
-            });
-        }
-        let peer_listen = self.peer_listen.ok_or(ConfigError::Missing("peer-listen"))?;
-        let client_listen = self.client_listen.ok_or(ConfigError::Missing("client-listen"))?;
-        let data_dir = self.data_dir.ok_or(ConfigError::Missing("data-dir"))?;
-        let peers = parse_map("peer", &self.peer)?;
+    pub fn from_settings(s: NodeDefaults) -> Result<Config, ConfigError> {
+        let id = NodeId(s.id.ok_or(ConfigError::Missing("id"))?);
+        let peer_listen = s.peer_listen.ok_or(ConfigError::Missing("peer-listen"))?;
+        let client_listen = s.client_listen.ok_or(ConfigError::Missing("client-listen"))?;
+        let data_dir = s.data_dir.ok_or(ConfigError::Missing("data-dir"))?;
+        let peers = parse_map("peer", &s.peer)?;
         if peers.contains_key(&id) {
             return Err(ConfigError::Invalid {
                 field: "peer",
@@ -260,7 +233,7 @@ impl Args {
                 reason: "list the OTHER nodes only; this is this node's own id".into(),
             });
         }
-        let mut peer_clients = parse_map("peer-client", &self.peer_client)?;
+        let mut peer_clients = parse_map("peer-client", &s.peer_client)?;
         if let Some(unknown) = peer_clients.keys().find(|k| **k != id && !peers.contains_key(k)) {
             return Err(ConfigError::Invalid {
                 field: "peer-client",
@@ -269,38 +242,20 @@ impl Args {
             });
         }
         peer_clients.entry(id).or_insert_with(|| client_listen.to_string());
-        let tick_ms = self.tick_ms.unwrap_or(10);
-        let heartbeat_ms = self.heartbeat_ms.unwrap_or(50);
-        let election_timeout_ms = self.election_timeout_ms.unwrap_or(300);
         let invalid = |field, value: u64, reason: &str| ConfigError::Invalid {
             field,
             value: value.to_string(),
             reason: reason.to_string(),
         };
-        if tick_ms == 0 || tick_ms > 1000 {
-            return Err(invalid("tick-ms", tick_ms, "must be in 1..=1000"));
+        if s.heartbeat_ms < s.tick_ms {
+            return Err(invalid("heartbeat-ms", s.heartbeat_ms, "must be at least --tick-ms"));
         }
-        if heartbeat_ms < tick_ms {
-            return Err(invalid("heartbeat-ms", heartbeat_ms, "must be at least --tick-ms"));
-        }
-        if election_timeout_ms < 2 * heartbeat_ms {
+        if s.election_timeout_ms < 2 * s.heartbeat_ms {
             return Err(invalid(
                 "election-timeout-ms",
-                election_timeout_ms,
+                s.election_timeout_ms,
                 "must be at least twice --heartbeat-ms",
             ));
-        }
-        let snapshot_threshold_bytes = self.snapshot_threshold_bytes.unwrap_or(1 << 20);
-        if snapshot_threshold_bytes < 1024 {
-            return Err(invalid(
-                "snapshot-threshold-bytes",
-                snapshot_threshold_bytes,
-                "must be at least 1024",
-            ));
-        }
-        let request_timeout_ms = self.request_timeout_ms.unwrap_or(2000);
-        if request_timeout_ms == 0 {
-            return Err(invalid("request-timeout-ms", 0, "must be at least 1"));
         }
         Ok(Config {
             id,
@@ -309,19 +264,17 @@ impl Args {
             peers,
             peer_clients,
             data_dir,
-            election_timeout_ms,
-            heartbeat_ms,
-            tick_ms,
-            read_mode: self.read_mode.unwrap_or_default(),
-            snapshot_threshold_bytes,
-            request_timeout_ms,
-            unsafe_bug: self.unsafe_bug,
-            seed: self.seed.unwrap_or(0),
+            election_timeout_ms: s.election_timeout_ms,
+            heartbeat_ms: s.heartbeat_ms,
+            tick_ms: s.tick_ms,
+            read_mode: s.read_mode,
+            snapshot_threshold_bytes: s.snapshot_threshold_bytes,
+            request_timeout_ms: s.request_timeout_ms,
+            unsafe_bug: s.unsafe_bug,
+            seed: s.seed,
         })
     }
-}
 
-impl Config {
     /// Every voter: this node and its peers, in id order.
     pub fn voters(&self) -> Vec<NodeId> {
         let mut v: Vec<NodeId> = self.peers.keys().copied().collect();
@@ -385,9 +338,9 @@ mod tests {
             (&["--peer", "4=127.0.0.1"],          "HOST:PORT"),
             (&["--peer-client", "9=h:1"],         "no --peer has this id"),
             (&["--heartbeat-ms", "200"],          "--election-timeout-ms"),
-            (&["--tick-ms", "0"],                 "--tick-ms"),
-            (&["--unsafe-bug", "nope"],           "unknown unsafe bug"),
-            (&["--read-mode", "fast"],            "unknown read mode"),
+            (&["--tick-ms", "0"],                 "field `tick-ms`: 0 is not in 1..=1000"),
+            (&["--unsafe-bug", "nope"],           "invalid value 'nope' for '--unsafe-bug <BUG>'"),
+            (&["--read-mode", "fast"],            "invalid value 'fast' for '--read-mode <MODE>'"),
         ];
         for (extra, needle) in cases {
             let mut argv = BASE.to_vec();

@@ -48,6 +48,6 @@ pub mod kv;
 pub mod raft;
 pub mod runtime;
 pub mod service;
-#[cfg(any(test, feature = "sim"))]
+#[cfg(test)]
 pub mod sim;
 pub mod storage;

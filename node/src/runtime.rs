@@ -31,7 +31,7 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod clock;
-mod gate;
+pub(crate) mod gate;
 pub mod http;
 pub mod shutdown;
 pub mod transport;
@@ -364,7 +364,7 @@ impl Driver {
         if now != self.seen {
             self.seen = now;
             let leader = now.2.map(|l| l.to_string()).unwrap_or_else(|| "none".into());
-            tracing::info!(role = now.0.as_str(), term = now.1 .0, %leader, "raft state");
+            tracing::info!(role = now.0.name(), term = now.1 .0, %leader, "raft state");
         }
         let mut ops = Vec::new();
         for out in outputs {

@@ -303,7 +303,7 @@ impl Service {
         let c = &self.core;
         Status {
             id: c.id().0,
-            role: c.role().as_str().into(),
+            role: c.role(),
             term: c.term().0,
             leader: c.leader().map(|l| l.0),
             commit_index: c.commit_index().0,

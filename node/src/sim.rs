@@ -6,8 +6,8 @@
 //!        ▲                                   │ feed the node's Service
 //!        │                                   ▼
 //!        └── Deliver (SimNet: cut? lost? delay) ◀─ Send ◀┐ take_outputs(), in order:
-//!        └── DiskDone (SimDisk: fsync latency)  ◀─ Persist ┤ a Send after a Persist is
-//!                                         replies ◀─ Respond ┘ held until it is synced
+//!        └── DiskDone (SimDisk: fsync latency)  ◀─ Persist ┤ a Send waits as the runtime's
+//!                                         replies ◀─ Respond ┘ SendGate says (runtime/gate.rs)
 //! ```
 //!
 //! The same seed replays the same run. A crash drops the node's `Service` and its unsynced

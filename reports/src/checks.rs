@@ -9,8 +9,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::results::CheckRecord;
 use faultline_checker::{CheckResult, History};
-use serde_json::json;
 
 use crate::{write_report, ReportError, ReportInput};
 
@@ -78,7 +78,8 @@ pub fn write_check(
     source: &str,
     command: String,
 ) -> Result<PathBuf, ReportError> {
-    let results = json!({ "verdict": result.verdict, "source": source, "check": result });
+    let results =
+        CheckRecord { verdict: result.verdict, source: source.into(), check: result.clone() };
     let text = serde_json::to_string_pretty(&results)?;
     let path = dir.join("results.json");
     std::fs::write(&path, text + "\n").map_err(|e| ReportError::io(path, e))?;

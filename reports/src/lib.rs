@@ -16,6 +16,7 @@
 //! - [`nemesis`]: fault events paired into intervals.
 //! - [`logs`]: node-log excerpts around faults.
 //! - [`sample`]: synthetic histories for examples, tests and benchmarks.
+//! - [`results`]: `results.json` of runs and checks, written and read with the same types.
 //! - [`store`]: reading the store (run summaries, safe paths).
 //! - [`checks`]: a check's place in the store, and the store's timestamps.
 //! - [`server`]: the axum service of `faultline serve` ([`server::app`]).
@@ -49,6 +50,7 @@ pub mod logs;
 pub mod nemesis;
 pub mod plots;
 pub mod render;
+pub mod results;
 pub mod sample;
 pub mod server;
 pub mod store;

@@ -11,8 +11,10 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use faultline_api::RunConfig;
 use serde::Serialize;
-use serde_json::Value;
+
+use crate::results::Stored;
 
 /// One run (or one `checks/<id>` check) as the index shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -57,66 +59,28 @@ pub fn readable_time(t: &str) -> String {
     }
 }
 
-fn text(v: Option<&Value>) -> String {
-    match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(a)) => a.iter().map(|x| text(Some(x))).collect::<Vec<_>>().join(","),
-        Some(Value::Object(o)) => {
-            text(o.get("name").or_else(|| o.get("kind")).or_else(|| o.get("type")))
-        }
-        Some(other) => other.to_string(),
-    }
-}
-
-fn read_json(path: &Path) -> Option<Value> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
-}
-
-/// The verdict in `results.json`: top-level `verdict`, or under `check` / `result`.
-pub fn verdict_of(results: &Value) -> Option<String> {
-    [results.get("verdict"), results.pointer("/check/verdict"), results.pointer("/result/verdict")]
-        .into_iter()
-        .flatten()
-        .find_map(|v| v.as_str().map(str::to_string))
-}
-
-fn duration_of(test: Option<&Value>, results: Option<&Value>) -> String {
-    let secs = |v: Option<&Value>| v.and_then(Value::as_f64);
-    if let Some(s) = results.and_then(|r| secs(r.pointer("/stats/total_secs"))) {
-        return format!("{s:.1} s");
-    }
-    if let Some(ms) =
-        results.and_then(|r| secs(r.get("duration_ms").or_else(|| r.get("duration-ms"))))
-    {
-        return format!("{:.1} s", ms / 1000.0);
-    }
-    if let Some(s) =
-        results.and_then(|r| secs(r.get("duration_secs").or_else(|| r.get("duration"))))
-    {
-        return format!("{s:.1} s");
-    }
-    if let Some(s) = test.and_then(|t| secs(t.get("time-limit").or_else(|| t.get("time_limit")))) {
-        return format!("{s:.0} s");
-    }
-    String::new()
-}
-
-/// Reads one run directory.
+/// Reads one run directory: `test.json` as the run's [`RunConfig`] and `results.json` as
+/// [`Stored`] results, both with the types that wrote them.
 pub fn summary(test: &str, time: &str, dir: &Path) -> RunSummary {
-    let t = read_json(&dir.join("test.json"));
-    let r = read_json(&dir.join("results.json"));
-    let get = |k: &str| t.as_ref().and_then(|t| t.get(k));
+    let config: Option<RunConfig> =
+        std::fs::read(dir.join("test.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let results = Stored::read(&dir.join("results.json"));
+    let duration = match (results.as_ref().and_then(Stored::total_secs), &config) {
+        (Some(s), _) => format!("{s:.1} s"),
+        (None, Some(c)) => format!("{:.0} s", c.time_limit),
+        (None, None) => String::new(),
+    };
+    let name = |f: &dyn Fn(&RunConfig) -> String| config.as_ref().map(f).unwrap_or_default();
     RunSummary {
         test: test.to_string(),
         time: time.to_string(),
-        system: text(get("system")),
-        workload: text(get("workload").or_else(|| get("model"))),
-        faults: text(get("nemesis").or_else(|| get("faults"))),
-        verdict: r.as_ref().and_then(verdict_of).unwrap_or_else(|| "none".into()),
-        duration: duration_of(t.as_ref(), r.as_ref()),
+        system: name(&|c| c.system.to_string()),
+        workload: name(&|c| c.workload.to_string()),
+        faults: name(&|c| c.nemesis.to_string()),
+        verdict: results.map_or_else(|| "none".into(), |r| r.verdict().to_string()),
+        duration,
         has_report: dir.join("report.html").is_file(),
-        seed: get("seed").and_then(Value::as_u64),
+        seed: config.as_ref().map(|c| c.seed),
         started: readable_time(time),
     }
 }
@@ -221,6 +185,7 @@ pub fn resolve(store: &Path, rel: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faultline_checker::{CheckResult, Verdict};
 
     #[test]
     fn resolve_refuses_escapes() {
@@ -237,19 +202,41 @@ mod tests {
         }
     }
 
+    fn test_json() -> String {
+        let s = faultline_api::RunSettings::parse_spec(
+            "t",
+            "workload = \"register\"\ntime-limit = 30\nseed = 7",
+            false,
+        )
+        .unwrap();
+        serde_json::to_string(&s.into_config().unwrap()).unwrap()
+    }
+
+    /// A check's results.json (the index reads runs' and checks' alike).
+    fn results_json(verdict: Verdict) -> String {
+        let check = CheckResult {
+            verdict,
+            model: "register".into(),
+            keys: vec![],
+            counts: Default::default(),
+            micros: 1,
+        };
+        let r = crate::results::CheckRecord { verdict, source: "cli".into(), check };
+        serde_json::to_string(&r).unwrap()
+    }
+
     #[test]
     fn scan_reads_runs_newest_first() {
         let dir = tempfile::tempdir().unwrap();
         let s = dir.path();
         for (test, time, verdict) in [
-            ("a", "20260101T000000.000Z", "linearizable"),
-            ("b", "20260102T000000.000Z", "illegal"),
+            ("a", "20260101T000000.000Z", Verdict::Linearizable),
+            ("b", "20260102T000000.000Z", Verdict::Illegal),
         ] {
             let d = s.join(test).join(time);
             std::fs::create_dir_all(&d).unwrap();
-            std::fs::write(d.join("test.json"), r#"{"name":"x","system":"faultline","workload":"register","nemesis":"partition,kill","time-limit":30,"seed":7}"#).unwrap();
-            std::fs::write(d.join("results.json"), format!(r#"{{"verdict":"{verdict}"}}"#))
-                .unwrap();
+            std::fs::write(d.join("test.json"), test_json()).unwrap();
+            std::fs::write(d.join("results.json"), results_json(verdict)).unwrap();
         }
         std::os::unix::fs::symlink("20260101T000000.000Z", s.join("a/latest")).unwrap();
         let cache = ScanCache::default();
@@ -257,12 +244,13 @@ mod tests {
         assert_eq!(runs.len(), 2);
         // A changed results.json is read again.
         let d = s.join("a/20260101T000000.000Z");
-        std::fs::write(d.join("results.json"), r#"{"verdict":"unknown","x":1}"#).unwrap();
+        std::fs::write(d.join("results.json"), results_json(Verdict::Unknown)).unwrap();
         assert_eq!(scan_cached(s, &cache)[1].verdict, "unknown");
-        std::fs::write(d.join("results.json"), r#"{"verdict":"linearizable"}"#).unwrap();
+        std::fs::write(d.join("results.json"), results_json(Verdict::Linearizable)).unwrap();
         assert_eq!((runs[0].test.as_str(), runs[0].verdict.as_str()), ("b", "illegal"));
         assert_eq!(runs[1].faults, "partition,kill");
         assert_eq!(runs[1].duration, "30 s");
+        assert_eq!(runs[1].workload, "register");
         assert_eq!(runs[1].seed, Some(7));
         assert_eq!(runs[1].started, "2026-01-01 00:00:00 UTC");
     }

@@ -12,29 +12,23 @@ use faultline_reports::server::{app, AppState, ServerConfig};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::fixtures::STALE_READ_JSONL;
+use faultline_checker::Verdict;
+
+use crate::fixtures::{self, STALE_READ_JSONL};
 
 /// A store with three runs of two tests (one illegal), a report, and a file outside it.
 fn store() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     for (test, time, verdict) in [
-        ("register", "20261120T010000.000Z", "linearizable"),
-        ("register", "20261121T010000.000Z", "illegal"),
-        ("kv-etcd", "20261121T020000.000Z", "linearizable"),
+        ("register", "20261120T010000.000Z", Verdict::Linearizable),
+        ("register", "20261121T010000.000Z", Verdict::Illegal),
+        ("kv-etcd", "20261121T020000.000Z", Verdict::Linearizable),
     ] {
         let d = store.join(test).join(time);
         std::fs::create_dir_all(d.join("nodes/n1")).unwrap();
-        std::fs::write(
-            d.join("test.json"),
-            format!(r#"{{"name":"{test}","system":"faultline","workload":"register","nemesis":"partition","time-limit":20,"seed":3}}"#),
-        )
-        .unwrap();
-        std::fs::write(
-            d.join("results.json"),
-            format!(r#"{{"verdict":"{verdict}","stats":{{"total_secs":21.5}}}}"#),
-        )
-        .unwrap();
+        std::fs::write(d.join("test.json"), fixtures::test_json(test)).unwrap();
+        std::fs::write(d.join("results.json"), fixtures::results_json(test, &d, verdict)).unwrap();
         std::fs::write(d.join("report.html"), format!("<html>report {test} {time}</html>"))
             .unwrap();
         std::fs::write(d.join("nodes/n1/node.log"), "log line\n").unwrap();
@@ -205,8 +199,8 @@ fn fake_faultline(dir: &Path, store: &Path, delay: &str) -> PathBuf {
         format!(
             "#!/bin/sh\necho \"args: $*\" >&2\necho 'progress: 10 ops' >&2\nsleep {delay}\n\
              echo 'progress: done' >&2\n\
-             echo '{{\"test\":\"register\",\"dir\":\"{}\",\"verdict\":\"illegal\",\"exit_code\":1}}'\nexit 1\n",
-            run.display()
+             echo '{}'\nexit 1\n",
+            fixtures::results_json("register", &run, Verdict::Illegal)
         ),
     )
     .unwrap();
@@ -276,7 +270,7 @@ async fn run_specs_cannot_name_binaries_or_paths() {
     }
     let (status, body) = send(&router, post("/api/runs", "application/toml", "nodes = [")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body.contains("spec (TOML)"), "{body}");
+    assert!(body.contains("TOML parse error"), "{body}");
     assert_eq!(send(&router, get("/api/runs/9")).await.0, StatusCode::NOT_FOUND);
 }
 

@@ -79,7 +79,7 @@ pub fn check_binaries(cfg: &RunConfig) -> anyhow::Result<()> {
 /// action that cannot be carried out, an unreadable history, Ctrl-C.
 pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> {
     check_binaries(cfg)?;
-    let dir = RunDir::create(&cfg.store, &cfg.name)
+    let dir = RunDir::create(&cfg.store, &cfg.test_name())
         .with_context(|| format!("creating the run's directory under {}", cfg.store.display()))?;
     let test_json = serde_json::to_string_pretty(cfg)?;
     std::fs::write(dir.path.join("test.json"), test_json + "\n").context("writing test.json")?;
@@ -97,7 +97,7 @@ pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> 
         .build()
         .context("starting the async runtime")?;
     let result = tracing::dispatcher::with_default(&dispatch, || {
-        tracing::info!(name = %cfg.name, seed = cfg.seed, dir = %dir.path.display(), "run starts");
+        tracing::info!(name = %cfg.test_name(), seed = cfg.seed, dir = %dir.path.display(), "run starts");
         rt.block_on(run(cfg, &dir, pb.clone(), opts.progress_lines))
     });
     pb.finish_and_clear();
@@ -116,7 +116,7 @@ async fn run(
 ) -> anyhow::Result<RunResults> {
     let began = Instant::now();
     let spec =
-        ClusterSpec::new(system_kind(cfg), cfg.nodes, cfg.backend(), dir.path.clone(), cfg.seed);
+        ClusterSpec::new(system_kind(cfg), cfg.nodes, cfg.backend, dir.path.clone(), cfg.seed);
     pb.set_message(format!("starting {} {} nodes ({})", cfg.nodes, cfg.system, cfg.backend));
     let cluster = tokio::select! {
         r = Cluster::start(spec) => r.context("starting the cluster")?,
@@ -165,7 +165,7 @@ async fn run(
         tracing::error!("no operation succeeded: the cluster never served the workload");
     }
     let mut results = RunResults {
-        test: cfg.name.clone(),
+        test: cfg.test_name(),
         dir: dir.path.clone(),
         verdict: check.verdict,
         exit_code,
@@ -204,7 +204,7 @@ fn write_report(
     start_unix_ns: u64,
 ) -> Option<std::path::PathBuf> {
     let config = serde_json::to_value(cfg).ok()?;
-    let input = faultline_reports::ReportInput::new(&cfg.name, history, &results.check)
+    let input = faultline_reports::ReportInput::new(cfg.test_name(), history, &results.check)
         .config(&config)
         .seed(cfg.seed)
         .command(results.replay.clone())
@@ -219,15 +219,15 @@ fn write_report(
     }
 }
 
-fn system_kind(cfg: &RunConfig) -> faultline_nemesis::SystemKind {
+fn system_kind(cfg: &RunConfig) -> faultline_nemesis::SystemSpec {
     match cfg.system {
-        SystemKind::Faultline => faultline_nemesis::SystemKind::Faultline {
+        SystemKind::Faultline => faultline_nemesis::SystemSpec::Faultline {
             binary: cfg.node_binary.clone(),
-            unsafe_bug: cfg.unsafe_bug.clone(),
-            read_mode: cfg.read_mode.clone(),
+            unsafe_bug: cfg.unsafe_bug,
+            read_mode: cfg.read_mode,
             extra_args: cfg.node_args.clone(),
         },
-        SystemKind::Etcd => faultline_nemesis::SystemKind::Etcd {
+        SystemKind::Etcd => faultline_nemesis::SystemSpec::Etcd {
             binary: cfg.etcd_binary.clone(),
             serializable_reads: cfg.etcd_serializable_reads,
         },
@@ -254,7 +254,7 @@ async fn drive(
         op_timeout: Duration::from_millis(cfg.op_timeout_ms),
         serializable_reads: cfg.etcd_serializable_reads,
     })?;
-    let generator = Generator::new(&cfg.workload_spec(), cfg.seed)?;
+    let generator = Generator::new(&super::config::workload_spec(cfg), cfg.seed)?;
     let run = WorkloadRun::new(generator, clients, recorder.clone(), cfg.concurrency, cfg.rate);
 
     let active = ActiveFaults::default();
@@ -275,8 +275,11 @@ async fn drive(
     let (stop_tx, stop_rx) = watch::channel(false);
     // The nemesis' seed differs from the generator's so the two streams are independent.
     let nemesis_seed = cfg.seed ^ 0x006e_656d_6573_6973;
-    let mut nemesis =
-        Nemesis::new(NemesisConfig::new(cfg.faults(), secs(cfg.nemesis_interval), nemesis_seed));
+    let mut nemesis = Nemesis::new(NemesisConfig::new(
+        cfg.nemesis.0.clone(),
+        secs(cfg.nemesis_interval),
+        nemesis_seed,
+    ));
     let faults = async {
         let r = nemesis.run(cluster, limit, &tx).await;
         if r.is_err() {

@@ -1,89 +1,13 @@
-//! What a run produced: `results.json` (the checker's result plus run statistics), the first
-//! anomaly in words, and the summary printed at the end.
+//! What a run produced: the first anomaly in words, and the summary printed at the end.
+//! `results.json` itself is defined once, in `faultline_reports::results`, which the store
+//! index and `faultline serve` read back.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use faultline_checker::{CheckResult, History, Operation, Outcome, Verdict};
-use faultline_workloads::{FinalReads, LiveCounts};
-use serde::Serialize;
 use serde_json::Value;
 
-/// Statistics of the run itself (the history's own counts are in the check result).
-#[derive(Debug, Clone, Serialize)]
-pub struct RunStats {
-    /// Seconds of workload (the time limit, as run).
-    pub workload_secs: f64,
-    /// Seconds from the first event to the end of the final reads.
-    pub history_secs: f64,
-    /// Seconds of the whole run, cluster start to cluster stop.
-    pub total_secs: f64,
-    /// Operations completed per second during the workload.
-    pub ops_per_sec: f64,
-    /// Events counted by the recorder.
-    pub counts: LiveCounts,
-    /// Lines written to `history.jsonl`.
-    pub history_events: u64,
-    /// Keys used.
-    pub keys: usize,
-    /// Whether the cluster answered with a leader after healing, within `recovery-time`.
-    pub recovered: bool,
-    /// The final reads.
-    pub final_reads: FinalReads,
-    /// Seconds the checker took.
-    pub check_secs: f64,
-}
-
-/// One operation of an anomaly, for people.
-#[derive(Debug, Clone, Serialize)]
-pub struct AnomalyOp {
-    /// Operation id in the history.
-    pub id: usize,
-    /// Client process.
-    pub process: u64,
-    /// `f` and values, e.g. `read -> 5` or `write 3`.
-    pub what: String,
-    /// ok / fail / unknown.
-    pub outcome: Outcome,
-    /// Invoke and completion, seconds since the start.
-    pub interval: (f64, Option<f64>),
-}
-
-/// The first anomaly: the key and the operations the checker could not order.
-#[derive(Debug, Clone, Serialize)]
-pub struct Anomaly {
-    /// The key.
-    pub key: Option<String>,
-    /// The checker's explanation.
-    pub explanation: String,
-    /// The operations that could not be linearized next, and the one that forced it.
-    pub ops: Vec<AnomalyOp>,
-}
-
-/// `results.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunResults {
-    /// The test's name.
-    pub test: String,
-    /// The run's directory.
-    pub dir: PathBuf,
-    /// The verdict.
-    pub verdict: Verdict,
-    /// The exit code of `faultline run` (DESIGN.md).
-    pub exit_code: u8,
-    /// The seed.
-    pub seed: u64,
-    /// The command that repeats this run.
-    pub replay: String,
-    /// The first anomaly, when not linearizable.
-    pub anomaly: Option<Anomaly>,
-    /// Run statistics.
-    pub stats: RunStats,
-    /// The checker's result.
-    pub check: CheckResult,
-    /// `report.html`, when written.
-    pub report: Option<PathBuf>,
-}
+pub use faultline_reports::results::{Anomaly, AnomalyOp, RunResults, RunStats};
 
 fn describe(op: &Operation) -> String {
     let show = |v: &Value| if v.is_null() { "nil".to_string() } else { v.to_string() };

@@ -15,7 +15,12 @@ fn a_bad_spec_file_names_the_file_and_field() {
     std::fs::write(&spec, "nodes = 3\ntime-limit = 0\n").unwrap();
     let r = util::run(dir.path(), &["--test", spec.to_str().unwrap()]);
     assert_eq!(r.code, 3, "{r:?}");
-    assert!(r.stderr.contains("field `time-limit`: must be a positive number"), "{r:?}");
+    assert!(r.stderr.contains("field `time-limit`: must be a number of seconds"), "{r:?}");
+    // Values that overflow a duration or a capacity are refused where they are parsed.
+    std::fs::write(&spec, "time-limit = 1e300\n").unwrap();
+    let r = util::run(dir.path(), &["--test", spec.to_str().unwrap()]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("field `time-limit`"), "{r:?}");
     // Nothing was stored.
     assert!(!dir.path().join("latest").exists());
 }
@@ -25,7 +30,11 @@ fn bad_flags_and_missing_binaries_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let r = util::run(dir.path(), &["--nemesis", "partition,chaos"]);
     assert_eq!(r.code, 3, "{r:?}");
-    assert!(r.stderr.contains("command line: field `nemesis`"), "{r:?}");
+    assert!(r.stderr.contains("--nemesis <LIST>"), "{r:?}");
+    assert!(r.stderr.contains("unknown fault \"chaos\" (expected partition, kill"), "{r:?}");
+    let r = util::run(dir.path(), &["--keys", "18446744073709551615"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("command line: field `keys`"), "{r:?}");
     let r = util::run(dir.path(), &["--node-binary", "/nonexistent/faultline-node"]);
     assert_eq!(r.code, 3, "{r:?}");
     assert!(r.stderr.contains("faultline-node not found at /nonexistent/faultline-node"), "{r:?}");

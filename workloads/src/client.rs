@@ -16,14 +16,12 @@
 //! Jepsen's etcd client does: it keeps the process alive and the checker loses nothing.
 //!
 //! # Layout
-//! - [`faultline`](mod@faultline): the node's HTTP/JSON API (NODE_API.md).
+//! - [`faultline`](mod@faultline): the node's HTTP/JSON API (docs/node-api.md).
 //! - [`etcd`](mod@etcd): etcd 3.4's HTTP/JSON gateway.
 
 pub mod etcd;
 pub mod faultline;
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,43 +30,7 @@ use thiserror::Error;
 
 use crate::op::{Op, Outcome};
 
-/// The system under test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SystemKind {
-    /// faultline's own Raft/KV node.
-    Faultline,
-    /// etcd 3.4, through its HTTP/JSON gateway.
-    Etcd,
-}
-
-impl SystemKind {
-    /// The name, as on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            SystemKind::Faultline => "faultline",
-            SystemKind::Etcd => "etcd",
-        }
-    }
-}
-
-impl fmt::Display for SystemKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for SystemKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "faultline" => Ok(SystemKind::Faultline),
-            "etcd" => Ok(SystemKind::Etcd),
-            other => Err(format!("unknown system {other:?}: expected faultline or etcd")),
-        }
-    }
-}
+pub use faultline_api::SystemKind;
 
 /// A node's client address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,18 +132,8 @@ impl Client {
     }
 }
 
-/// What one request attempt says, before the retry policy decides.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Attempt {
-    /// A definite answer.
-    Done(Outcome),
-    /// Rejected before proposing (certainly not applied); the leader's address if known.
-    NotLeader(Option<String>),
-    /// Never reached the node (connection refused): certainly not applied.
-    NotSent(String),
-    /// May have been applied: a timeout, a reset after sending, 503/504, unknown status.
-    Uncertain(String),
-}
+/// What one request attempt says, before the retry policy decides (nodes named by address).
+pub(crate) type Attempt = crate::policy::Attempt<String>;
 
 /// Classifies a transport error: a failed connect never sent the request; anything after
 /// that (a timeout, a reset, a truncated body) may have been applied.
@@ -195,7 +147,4 @@ pub(crate) fn transport_error(e: &reqwest::Error) -> Attempt {
     }
 }
 
-/// The backoff before retry number `n` (from 1): 20 ms, 40 ms, ..., at most 200 ms.
-pub(crate) fn backoff(n: u32) -> Duration {
-    Duration::from_millis(20 * u64::from(n.clamp(1, 10)))
-}
+pub(crate) use crate::policy::backoff;

@@ -16,10 +16,6 @@
 //! come from a per-key counter starting at 1, and kv writes are tokens `"<n>,"` from the same
 //! counter, so a read names exactly which writes it saw and the checker's reasoning is exact.
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
-
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -27,100 +23,7 @@ use serde_json::{json, Value};
 use thiserror::Error;
 
 use crate::op::{Func, Op};
-
-/// The workloads (each checked with the checker model of the same name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WorkloadKind {
-    /// Read/write registers of integers.
-    Register,
-    /// Read/write/compare-and-set registers of integers.
-    CasRegister,
-    /// Get/put/append strings (plus cas and delete when the mix asks).
-    Kv,
-}
-
-impl WorkloadKind {
-    /// The name, as on the command line and for the checker's model.
-    pub fn name(self) -> &'static str {
-        match self {
-            WorkloadKind::Register => "register",
-            WorkloadKind::CasRegister => "cas-register",
-            WorkloadKind::Kv => "kv",
-        }
-    }
-
-    /// The functions this workload may use.
-    pub fn funcs(self) -> &'static [Func] {
-        match self {
-            WorkloadKind::Register => &[Func::Read, Func::Write],
-            WorkloadKind::CasRegister => &[Func::Read, Func::Write, Func::Cas],
-            WorkloadKind::Kv => &[Func::Get, Func::Put, Func::Append, Func::Cas, Func::Delete],
-        }
-    }
-
-    /// The default mix of functions (weights).
-    pub fn default_mix(self) -> Mix {
-        let pairs: &[(Func, u32)] = match self {
-            WorkloadKind::Register => &[(Func::Read, 1), (Func::Write, 1)],
-            WorkloadKind::CasRegister => &[(Func::Read, 2), (Func::Write, 1), (Func::Cas, 2)],
-            WorkloadKind::Kv => &[(Func::Get, 2), (Func::Put, 1), (Func::Append, 2)],
-        };
-        Mix(pairs.iter().copied().collect())
-    }
-
-    /// The function of a final read.
-    pub fn read_func(self) -> Func {
-        match self {
-            WorkloadKind::Kv => Func::Get,
-            _ => Func::Read,
-        }
-    }
-}
-
-impl fmt::Display for WorkloadKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for WorkloadKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "register" => Ok(WorkloadKind::Register),
-            "cas-register" => Ok(WorkloadKind::CasRegister),
-            "kv" => Ok(WorkloadKind::Kv),
-            other => {
-                Err(format!("unknown workload {other:?}: expected register, cas-register or kv"))
-            }
-        }
-    }
-}
-
-/// Relative weights of functions, e.g. `read=2,write=1`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Mix(pub BTreeMap<Func, u32>);
-
-impl FromStr for Mix {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut map = BTreeMap::new();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (f, w) = part.split_once('=').unwrap_or((part, "1"));
-            let f: Func = f.trim().parse()?;
-            let w: u32 = w
-                .trim()
-                .parse()
-                .map_err(|_| format!("weight of {f} must be a non-negative integer, got {w:?}"))?;
-            map.insert(f, w);
-        }
-        Ok(Mix(map))
-    }
-}
+pub use faultline_api::{Mix, WorkloadKind};
 
 /// A bad workload specification.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -163,22 +66,7 @@ impl WorkloadSpec {
         if self.ops_per_key == Some(0) {
             return Err(SpecError { field: "ops_per_key", message: "must be at least 1".into() });
         }
-        for f in self.mix.0.keys() {
-            if !self.kind.funcs().contains(f) {
-                let allowed: Vec<_> = self.kind.funcs().iter().map(|f| f.name()).collect();
-                return Err(SpecError {
-                    field: "mix",
-                    message: format!(
-                        "{f} is not an operation of the {} workload (allowed: {})",
-                        self.kind,
-                        allowed.join(", ")
-                    ),
-                });
-            }
-        }
-        if self.mix.0.values().all(|w| *w == 0) {
-            return Err(SpecError { field: "mix", message: "all weights are zero".into() });
-        }
+        self.kind.check_mix(&self.mix).map_err(|message| SpecError { field: "mix", message })?;
         Ok(())
     }
 }
@@ -312,6 +200,7 @@ fn take(key: &mut KeyState) -> i64 {
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
+    use std::collections::BTreeMap;
 
     fn ops(spec: &WorkloadSpec, seed: u64, n: usize) -> Vec<Op> {
         let mut g = Generator::new(spec, seed).unwrap();

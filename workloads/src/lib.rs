@@ -12,6 +12,8 @@
 //! - [`op`]: [`Op`] (function, key, value in history shape) and [`Outcome`].
 //! - [`generator`]: seeded generators for register, cas-register and kv, independent keys.
 //! - [`mapping`]: history values ↔ wire strings.
+//! - [`policy`]: the client retry policy as an I/O-free state machine (real client and
+//!   simulator alike).
 //! - [`client`]: [`Clients`] / [`Client`] for the faultline node and etcd.
 //! - [`recorder`]: [`Recorder`], streaming events to `history.jsonl`.
 //! - [`worker`]: [`WorkloadRun`], workers, rate pacing and final reads.
@@ -30,6 +32,7 @@ pub mod client;
 pub mod generator;
 pub mod mapping;
 pub mod op;
+pub mod policy;
 pub mod recorder;
 pub mod worker;
 

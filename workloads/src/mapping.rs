@@ -4,6 +4,7 @@
 //! strings on the wire; kv values are strings on both sides, and a kv read of an absent key
 //! is `""` in the history (the kv model's convention) but `null` on the wire.
 
+use faultline_api::node::KvOp;
 use serde_json::Value;
 
 use crate::op::{Func, Op};
@@ -17,15 +18,15 @@ pub struct WireArgs {
     pub expected: Option<Option<String>>,
 }
 
-/// The node API's operation for `f` (NODE_API.md): registers are keys of the same store, so
+/// The node API's operation for `f` (docs/node-api.md): registers are keys of the same store, so
 /// `read` is a `get` and `write` a `put`.
-pub fn wire_op(f: Func) -> &'static str {
+pub fn wire_op(f: Func) -> KvOp {
     match f {
-        Func::Read | Func::Get => "get",
-        Func::Write | Func::Put => "put",
-        Func::Cas => "cas",
-        Func::Append => "append",
-        Func::Delete => "delete",
+        Func::Read | Func::Get => KvOp::Get,
+        Func::Write | Func::Put => KvOp::Put,
+        Func::Cas => KvOp::Cas,
+        Func::Append => KvOp::Append,
+        Func::Delete => KvOp::Delete,
     }
 }
 

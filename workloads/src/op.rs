@@ -4,74 +4,10 @@
 //! kv values are strings, `cas` carries `[expected, new]`. The clients translate to each
 //! system's wire format ([`crate::mapping`]) and back.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The function of an operation, as it appears in the history's `f` field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Func {
-    /// register / cas-register: read the value (`null` if unset).
-    Read,
-    /// register / cas-register: write an integer.
-    Write,
-    /// cas-register (and kv): `[expected, new]`; fails when the current value differs.
-    Cas,
-    /// kv: read a key's string (`""` if absent).
-    Get,
-    /// kv: set a key's string.
-    Put,
-    /// kv: append to a key's string.
-    Append,
-    /// kv: remove a key.
-    Delete,
-}
-
-impl Func {
-    /// Every function, in a fixed order.
-    pub const ALL: [Func; 7] =
-        [Func::Read, Func::Write, Func::Cas, Func::Get, Func::Put, Func::Append, Func::Delete];
-
-    /// The history's name of the function.
-    pub fn name(self) -> &'static str {
-        match self {
-            Func::Read => "read",
-            Func::Write => "write",
-            Func::Cas => "cas",
-            Func::Get => "get",
-            Func::Put => "put",
-            Func::Append => "append",
-            Func::Delete => "delete",
-        }
-    }
-
-    /// Whether the function never changes state (so a failed or timed-out attempt can be
-    /// recorded as `fail`: it certainly had no effect on any later operation).
-    pub fn is_read(self) -> bool {
-        matches!(self, Func::Read | Func::Get)
-    }
-}
-
-impl fmt::Display for Func {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Func {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Func::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| {
-            format!(
-                "unknown operation {s:?}: expected read, write, cas, get, put, append or delete"
-            )
-        })
-    }
-}
+pub use faultline_api::Func;
 
 /// One operation to invoke: function, key, and the invoke's value in history shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

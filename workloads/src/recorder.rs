@@ -23,7 +23,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use faultline_checker::{Event, EventKind, Process};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::op::{Op, Outcome};
@@ -31,20 +30,7 @@ use crate::op::{Op, Outcome};
 /// How often the writer flushes when events keep coming.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
 
-/// Counters of the events recorded so far (for the progress line and the run stats).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct LiveCounts {
-    /// Invocations.
-    pub invoked: u64,
-    /// `ok` completions.
-    pub ok: u64,
-    /// `fail` completions.
-    pub fail: u64,
-    /// `info` completions.
-    pub info: u64,
-    /// Nemesis events.
-    pub nemesis: u64,
-}
+pub use faultline_api::LiveCounts;
 
 #[derive(Debug, Default)]
 struct Counters {

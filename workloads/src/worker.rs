@@ -73,14 +73,7 @@ impl Worker {
     }
 }
 
-/// What the final reads achieved.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct FinalReads {
-    /// Keys read successfully.
-    pub read: usize,
-    /// Keys that could not be read before the deadline.
-    pub missed: Vec<String>,
-}
+pub use faultline_api::FinalReads;
 
 /// The shared state of one workload run.
 #[derive(Debug)]

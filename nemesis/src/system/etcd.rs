@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{BoxFuture, NodeInfo, Routing, Status, System};
+use super::{BoxFuture, NodeInfo, Probe, Routing, System};
 use crate::Outcome;
 
 /// Why etcd clock faults are skipped.
@@ -89,7 +89,7 @@ impl System for Etcd {
         &'a self,
         http: &'a reqwest::Client,
         node: &'a NodeInfo,
-    ) -> BoxFuture<'a, Option<Status>> {
+    ) -> BoxFuture<'a, Option<Probe>> {
         Box::pin(async move {
             let url = format!("http://{}/v3/maintenance/status", node.client_addr);
             let resp =
@@ -97,7 +97,7 @@ impl System for Etcd {
             let body: StatusBody = resp.json().await.ok()?;
             let term = body.raft_term.and_then(|t| t.parse().ok()).unwrap_or(0);
             let is_leader = body.leader.as_deref() == Some(body.header.member_id.as_str());
-            Some(Status { is_leader, term, commit_index: None, last_index: None })
+            Some(Probe { is_leader, term, commit_index: None, last_index: None })
         })
     }
 

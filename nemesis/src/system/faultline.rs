@@ -1,13 +1,13 @@
-//! faultline's own node (`faultline-node`; contract in `notes/NODE_API.md`).
+//! faultline's own node (`faultline-node`; contract in `docs/node-api.md`).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde_json::json;
+use faultline_api::node::{ClockSettings, NodeStatus, Role};
+use faultline_api::{ReadMode, UnsafeBug};
 
-use super::{BoxFuture, NodeInfo, Routing, Status, System};
+use super::{BoxFuture, NodeInfo, Probe, Routing, System};
 use crate::Outcome;
 
 /// Starts `faultline-node` processes; status and clock through its admin API.
@@ -16,21 +16,13 @@ pub struct Faultline {
     /// The `faultline-node` binary.
     pub binary: PathBuf,
     /// `--unsafe-bug`.
-    pub unsafe_bug: Option<String>,
+    pub unsafe_bug: Option<UnsafeBug>,
     /// `--read-mode`.
-    pub read_mode: Option<String>,
+    pub read_mode: Option<ReadMode>,
     /// Extra arguments for every node.
     pub extra_args: Vec<String>,
     /// `--seed`.
     pub seed: u64,
-}
-
-#[derive(Deserialize)]
-struct StatusBody {
-    role: String,
-    term: u64,
-    commit_index: u64,
-    last_log_index: u64,
 }
 
 impl System for Faultline {
@@ -70,11 +62,11 @@ impl System for Faultline {
         arg(self.seed.to_string());
         if let Some(m) = &self.read_mode {
             arg("--read-mode".into());
-            arg(m.clone());
+            arg(m.to_string());
         }
         if let Some(b) = &self.unsafe_bug {
             arg("--unsafe-bug".into());
-            arg(b.clone());
+            arg(b.to_string());
         }
         for a in &self.extra_args {
             arg(a.clone());
@@ -86,16 +78,17 @@ impl System for Faultline {
         &'a self,
         http: &'a reqwest::Client,
         node: &'a NodeInfo,
-    ) -> BoxFuture<'a, Option<Status>> {
+    ) -> BoxFuture<'a, Option<Probe>> {
         Box::pin(async move {
             let url = format!("http://{}/v1/status", node.client_addr);
             let resp = http.get(url).timeout(Duration::from_secs(1)).send().await.ok()?;
-            let body: StatusBody = resp.json().await.ok()?;
-            Some(Status {
-                is_leader: body.role == "leader",
-                term: body.term,
-                commit_index: Some(body.commit_index),
-                last_index: Some(body.last_log_index),
+            let body: NodeStatus = resp.json().await.ok()?;
+            let s = body.service;
+            Some(Probe {
+                is_leader: s.role == Role::Leader,
+                term: s.term,
+                commit_index: Some(s.commit_index),
+                last_index: Some(s.last_log_index),
             })
         })
     }
@@ -109,7 +102,7 @@ impl System for Faultline {
     ) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let url = format!("http://{}/v1/admin/clock", node.client_addr);
-            let body = json!({ "offset_ms": offset_ms, "rate": rate });
+            let body = ClockSettings { offset_ms, rate };
             match http.post(url).json(&body).timeout(Duration::from_secs(2)).send().await {
                 Ok(r) if r.status().is_success() => Outcome::Installed,
                 Ok(r) => {

@@ -20,39 +20,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
-/// The adjustable part of the clock, as the admin endpoint reads and writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ClockSettings {
-    /// Milliseconds added to the node's time (negative moves it back).
-    pub offset_ms: i64,
-    /// Speed of the node's time relative to real time (1.0 = normal). Must be in (0, 1000].
-    pub rate: f64,
-}
-
-impl Default for ClockSettings {
-    fn default() -> Self {
-        ClockSettings { offset_ms: 0, rate: 1.0 }
-    }
-}
-
-impl ClockSettings {
-    /// Checks that the rate is finite and in (0, 1000] and the offset within ±10 days.
-    ///
-    /// # Errors
-    ///
-    /// A message naming the bad field.
-    pub fn validate(&self) -> Result<(), String> {
-        if !(self.rate.is_finite() && self.rate > 0.0 && self.rate <= 1000.0) {
-            return Err(format!("rate must be in (0, 1000], got {}", self.rate));
-        }
-        if self.offset_ms.unsigned_abs() > 10 * 24 * 3600 * 1000 {
-            return Err(format!("offset_ms must be within ±10 days, got {}", self.offset_ms));
-        }
-        Ok(())
-    }
-}
+pub use faultline_api::node::ClockSettings;
 
 #[derive(Debug)]
 struct State {

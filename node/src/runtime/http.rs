@@ -7,7 +7,7 @@
 //!   POST /v1/admin/clock ──▶ Clock::set (shared handle; the loop reads it every tick)
 //! ```
 //!
-//! The wire format is fixed by `NODE_API.md`; the JSON types live in [`crate::api`]. Status
+//! The wire format is fixed by `docs/node-api.md`; the JSON types live in [`crate::api`]. Status
 //! codes: ok/fail 200, not-leader 421, unknown 503 (leadership lost, shutting down) or 504
 //! (timeout), malformed request 400 (a `fail`: certainly not applied).
 
@@ -21,27 +21,12 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use super::clock::{Clock, ClockSettings};
-use crate::api::{Command, Request, Response, ResponseBody};
+use super::clock::Clock;
+use crate::api::{Command, Reply, Request, Response, ResponseBody};
 use crate::raft::types::NodeId;
-use crate::service::Status;
-
-/// `GET /v1/status` body (NODE_API.md): the service's status plus the driver's own figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NodeStatus {
-    /// Role, term, leader, indexes, log and snapshot sizes.
-    #[serde(flatten)]
-    pub service: Status,
-    /// Size of the WAL file in bytes.
-    pub wal_bytes: u64,
-    /// The clock's offset.
-    pub clock_offset_ms: i64,
-    /// The clock's rate.
-    pub clock_rate: f64,
-}
+pub use faultline_api::node::{ClockSettings, NodeStatus};
 
 /// What the HTTP layer asks the runtime loop.
 #[derive(Debug)]
@@ -93,21 +78,17 @@ fn reply(state: &HttpState, response: &Response) -> HttpResponse {
 async fn kv(State(state): State<HttpState>, body: Bytes) -> HttpResponse {
     let cmd = serde_json::from_slice::<Request>(&body)
         .map_err(|e| format!("bad request body: {e}"))
-        .and_then(|req| req.try_into_command().map_err(|e| e.to_string()));
+        .and_then(|req| Command::from_request(req).map_err(|e| e.to_string()));
     let cmd = match cmd {
         Ok(cmd) => cmd,
         Err(error) => {
-            let body = ResponseBody {
-                status: "fail".into(),
-                value: None,
-                error: Some(error),
-                leader: None,
-            };
+            let body =
+                ResponseBody { status: Reply::Fail, value: None, error: Some(error), leader: None };
             return (StatusCode::BAD_REQUEST, Json(body)).into_response();
         }
     };
     let (tx, rx) = oneshot::channel();
-    // If the loop is gone, nothing was proposed; still "unknown" as NODE_API.md asks for
+    // If the loop is gone, nothing was proposed; still "unknown" as docs/node-api.md asks for
     // shutdown.
     if state.calls.send(ApiCall::Kv { cmd, reply: tx }).await.is_err() {
         return reply(&state, &Response::unknown("shutting-down"));

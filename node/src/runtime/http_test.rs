@@ -5,6 +5,8 @@ use axum::http::Request as HttpRequest;
 use tower::ServiceExt;
 
 use super::*;
+use crate::service::Status;
+use faultline_api::node::Role;
 
 /// A router whose "runtime" answers each command with `answer` (`None`: never answers).
 fn router(answer: fn(Command) -> Option<Response>) -> (Router, Clock) {
@@ -21,7 +23,7 @@ fn router(answer: fn(Command) -> Option<Response>) -> (Router, Clock) {
                 ApiCall::Status { reply } => drop(reply.send(NodeStatus {
                     service: Status {
                         id: 1,
-                        role: "leader".into(),
+                        role: Role::Leader,
                         term: 2,
                         leader: Some(1),
                         commit_index: 3,

@@ -4,7 +4,6 @@
 use crate::api::Response;
 use crate::raft::message::Message;
 use crate::raft::types::{Entry, HardState, LogIndex, ReadMode, Snapshot, Term};
-use serde::{Deserialize, Serialize};
 
 use super::RequestToken;
 
@@ -60,30 +59,7 @@ pub enum Output {
     },
 }
 
-/// A snapshot of the node's state for `GET /v1/status`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Status {
-    /// This node.
-    pub id: u64,
-    /// `leader`, `follower`, `candidate` or `pre-candidate`.
-    pub role: String,
-    /// Current term.
-    pub term: u64,
-    /// The known leader.
-    pub leader: Option<u64>,
-    /// Commit index.
-    pub commit_index: u64,
-    /// Applied index.
-    pub applied_index: u64,
-    /// Last log index.
-    pub last_log_index: u64,
-    /// Entries held after the snapshot.
-    pub log_entries: u64,
-    /// Index covered by the latest snapshot.
-    pub snapshot_index: u64,
-    /// Size of the latest snapshot's data.
-    pub snapshot_bytes: u64,
-}
+pub use faultline_api::node::Status;
 
 /// One thing applied to the state machine, as recorded by [`Service::trace_applies`](super::Service::trace_applies).
 #[derive(Clone, Debug, PartialEq, Eq)]

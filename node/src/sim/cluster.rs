@@ -7,6 +7,7 @@ use super::SimConfig;
 use crate::api::{Command, Response};
 use crate::raft::message::Message;
 use crate::raft::types::{EntryPayload, LogIndex, NodeId, Role, Term, UnsafeBug};
+use crate::runtime::gate::SendGate;
 use crate::service::{Output, RequestToken, Service};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -52,8 +53,11 @@ struct SimNode {
     epoch: u64,
     paused: bool,
     stashed: Vec<Event>,
-    /// Sends waiting for a disk write (barrier sequence number).
-    held: VecDeque<(u64, Message)>,
+    /// When a message may leave: the real runtime's rule (`runtime::gate`), so that the
+    /// relaxation it allows a leader (thesis §10.2.1) is simulated too.
+    gate: SendGate,
+    /// Gate jobs not yet durable: (job number, the last disk write of its output list).
+    jobs: VecDeque<(u64, u64)>,
     /// Clock rate (1.0 = real time) and pending offset jumps (µs).
     rate: f64,
     /// Entries applied, by index (payload), for agreement checks.
@@ -107,7 +111,8 @@ impl SimCluster {
                 epoch: 0,
                 paused: false,
                 stashed: Vec::new(),
-                held: VecDeque::new(),
+                gate: SendGate::default(),
+                jobs: VecDeque::new(),
                 rate: 1.0,
                 applied: BTreeMap::new(),
                 applied_last: LogIndex(0),
@@ -230,10 +235,12 @@ impl SimCluster {
                     }
                 }
                 let mut released = Vec::new();
-                while node.held.front().is_some_and(|(b, _)| node.disk.is_synced(*b)) {
-                    if let Some((_, msg)) = node.held.pop_front() {
-                        released.push(msg);
+                while let Some(&(job, last)) = node.jobs.front() {
+                    if !node.disk.is_synced(last) {
+                        break;
                     }
+                    node.jobs.pop_front();
+                    released.extend(node.gate.synced(job));
                 }
                 for msg in released {
                     self.send_now(msg);
@@ -256,14 +263,15 @@ impl SimCluster {
         let outputs = service.take_outputs();
         let applied = service.take_applied();
         let mut sends = Vec::new();
+        // The last disk write of this output list: one gate job, as the runtime's WAL job.
+        let mut last_write = None;
         for out in outputs {
             match out {
                 Output::Send(msg) => {
-                    let barrier = node.disk.submitted();
-                    if ack_before_fsync || node.disk.is_synced(barrier) {
+                    if ack_before_fsync {
                         sends.push(msg);
-                    } else {
-                        node.held.push_back((barrier, msg));
+                    } else if let Some(msg) = node.gate.route(msg, last_write.is_some()) {
+                        sends.push(msg);
                     }
                 }
                 Output::Respond { token, response } => {
@@ -277,6 +285,7 @@ impl SimCluster {
                         _ => None,
                     };
                     let (seq, at) = node.disk.submit(persist, self.now, self.cfg.fsync_us);
+                    last_write = Some(seq);
                     let epoch = node.epoch;
                     self.queue.push(at, Event::DiskDone { node: id, epoch, seq });
                     if ack_before_fsync {
@@ -287,6 +296,11 @@ impl SimCluster {
                     }
                 }
             }
+        }
+        if let Some(last) = last_write {
+            let job = node.gate.next_job();
+            node.gate.submitted();
+            node.jobs.push_back((job, last));
         }
         self.record_applied(id, applied);
         for msg in sends {

@@ -2,19 +2,27 @@
 //! JSON Lines format (virtual time).
 //!
 //! ```text
-//!  client: invoke ─▶ submit(node) ─ reply ─▶ ok / fail ─▶ complete
-//!                        │   not-leader / unknown / attempt timeout
-//!                        └──▶ retry elsewhere with the same (client, seq) until the op's
-//!                             deadline, then `info` (fresh process and client id)
+//!  client: invoke ─▶ Policy (faultline_workloads::policy, the real client's) ─▶ Send ─▶ submit
+//!            reply / attempt timeout ─▶ Attempt ─▶ Policy ─▶ Send again / Pause / Finish
+//!            Finish(ok | fail | unknown) ─▶ complete (unknown: fresh process and client id)
 //!  nemesis: every few hundred ms: partition / isolate leader / crash / clock, then heal
 //! ```
+//!
+//! The retry policy is the one real runs use, driven here in virtual time: only the latest
+//! attempt's answer counts (the real client abandons a timed-out request), and a `fail`
+//! after an attempt that may have applied is unknown.
+
+use std::time::Duration;
+
+use faultline_workloads::policy::{Attempt, Decision, Policy};
+use faultline_workloads::Outcome;
+use rand::Rng;
+use serde_json::{json, Value};
 
 use super::SimCluster;
 use crate::api::{Command, Op, Response};
 use crate::raft::types::{ClientId, NodeId};
 use crate::service::RequestToken;
-use rand::Rng;
-use serde_json::{json, Value};
 
 mod nemesis;
 use nemesis::{churn, heal, inject};
@@ -102,14 +110,11 @@ pub struct WorkloadRun {
 struct InFlight {
     cmd: Command,
     invoked: u64,
-    /// Tokens of every attempt, the latest last.
-    attempts: Vec<RequestToken>,
-    attempt_sent: u64,
-    target: NodeId,
-    /// Some attempt may have been applied (unknown answer or timeout).
-    maybe_applied: bool,
-    /// The latest attempt has not been answered yet.
-    latest_open: bool,
+    policy: Policy<NodeId>,
+    /// The open attempt: its token, target, and when it times out.
+    attempt: Option<(RequestToken, NodeId, u64)>,
+    /// The end of a pause the policy asked for.
+    wake_at: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -153,8 +158,7 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
             leader_hint: None,
         })
         .collect();
-    let mut next_process = wl.clients as u64;
-    let mut next_client = 1000 + wl.clients as u64;
+    let mut ids_next = Fresh { process: wl.clients as u64, client: 1000 + wl.clients as u64 };
     let start = sim.now();
     let end = start + wl.duration_us;
     let mut nemesis_at = start + wl.nemesis_interval_us;
@@ -186,93 +190,64 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
             heal(sim, &ids, &mut rec);
             faulty = false;
         }
-        // Replies.
-        // Replies are seen at the client's current time (at most one step after the node
-        // answered): completions only move later, which keeps the check sound.
-        for mut reply in sim.take_replies() {
-            reply.time = now;
-            let Some(c) = clients
-                .iter_mut()
-                .find(|c| c.op.as_ref().is_some_and(|op| op.attempts.contains(&reply.token)))
-            else {
+        // Replies: only the open attempt's answer counts. They are seen at the client's
+        // current time (at most one step after the node answered): completions only move
+        // later, which keeps the check sound.
+        for reply in sim.take_replies() {
+            let Some(c) = clients.iter_mut().find(|c| {
+                c.op.as_ref().and_then(|op| op.attempt).is_some_and(|(t, ..)| t == reply.token)
+            }) else {
                 continue;
             };
             let Some(op) = c.op.as_mut() else { continue };
-            let latest = op.attempts.last() == Some(&reply.token);
-            match reply.response {
+            op.attempt = None;
+            let attempt = match reply.response {
                 Response::Ok { value } => {
-                    let v = match (&op.cmd.op, value) {
+                    c.leader_hint = Some(reply.node);
+                    Attempt::Done(Outcome::Ok(match (&op.cmd.op, value) {
                         (Op::Get, v) => json!(v.unwrap_or_default()),
                         (Op::Put(v) | Op::Append(v), _) => json!(v),
                         _ => Value::Null,
-                    };
-                    complete(&mut rec, c.process, &op.cmd, "ok", v, reply.time, None);
-                    run.ok += 1;
-                    c.leader_hint = Some(reply.node);
-                    c.op = None;
-                    c.next_at = reply.time + wl.think_us;
+                    }))
                 }
-                Response::Fail { error, .. } => {
-                    complete(
-                        &mut rec,
-                        c.process,
-                        &op.cmd,
-                        "fail",
-                        Value::Null,
-                        reply.time,
-                        Some(&error),
-                    );
-                    run.fail += 1;
-                    c.op = None;
-                    c.next_at = reply.time + wl.think_us;
-                }
-                Response::NotLeader { leader } if latest => {
-                    op.latest_open = false;
+                Response::Fail { error, .. } => Attempt::Done(Outcome::Fail(error)),
+                Response::NotLeader { leader } => {
                     c.leader_hint = leader.filter(|l| *l != reply.node);
-                    let target = c.leader_hint.unwrap_or_else(|| next_node(&ids, op.target));
-                    retry(sim, op, target);
+                    Attempt::NotLeader(leader)
                 }
-                Response::Unknown { .. } if latest => {
-                    op.maybe_applied = true;
+                Response::Unknown { error } => {
                     c.leader_hint = None;
-                    retry(sim, op, next_node(&ids, op.target));
+                    Attempt::Uncertain(error)
                 }
-                _ => {}
-            }
+            };
+            let d = op.policy.on_attempt(attempt, elapsed(op, now));
+            follow(sim, c, d, now, wl, &mut rec, &mut run, &mut ids_next);
         }
-        // Timeouts and new operations.
+        // Attempt timeouts, pauses over, and new operations.
         for c in clients.iter_mut() {
             if let Some(op) = c.op.as_mut() {
-                if now >= op.invoked + wl.op_timeout_us {
-                    let unsure = op.maybe_applied || op.latest_open || op.cmd.op.is_read();
-                    let kind = if unsure { "info" } else { "fail" };
-                    let err = if kind == "info" { "timeout" } else { "not-leader" };
-                    complete(&mut rec, c.process, &op.cmd, kind, Value::Null, now, Some(err));
-                    if kind == "info" {
-                        run.info += 1;
-                        // A process that got `info` never issues again (Jepsen).
-                        c.process = next_process;
-                        next_process += 1;
-                        c.client = next_client;
-                        next_client += 1;
-                        c.seq = 0;
-                    } else {
-                        run.fail += 1;
+                let d = match (op.attempt, op.wake_at) {
+                    (Some((_, _, until)), _) if now >= until => {
+                        op.attempt = None;
+                        op.policy.on_attempt(Attempt::Uncertain("timeout".into()), elapsed(op, now))
                     }
-                    c.op = None;
-                    c.next_at = now + wl.think_us;
-                } else if now >= op.attempt_sent + wl.attempt_timeout_us {
-                    op.maybe_applied = true;
-                    retry(sim, op, next_node(&ids, op.target));
-                }
+                    (None, Some(until)) if now >= until => {
+                        op.wake_at = None;
+                        op.policy.on_pause_over(elapsed(op, now))
+                    }
+                    _ => continue,
+                };
+                follow(sim, c, d, now, wl, &mut rec, &mut run, &mut ids_next);
             } else if now < end && now >= c.next_at {
                 c.seq += 1;
                 let cmd = random_command(sim, c, wl.keys);
-                let home = ids[(c.process as usize) % ids.len()];
-                let target = match c.leader_hint {
-                    Some(hint) if !wl.bind_clients => hint,
-                    _ if wl.bind_clients => home,
-                    _ => ids[sim.rng().random_range(0..ids.len())],
+                let bound = (c.process as usize) % ids.len();
+                let home = match c.leader_hint {
+                    Some(hint) if !wl.bind_clients => {
+                        ids.iter().position(|n| *n == hint).unwrap_or(bound)
+                    }
+                    _ if wl.bind_clients => bound,
+                    _ => sim.rng().random_range(0..ids.len()),
                 };
                 let mut invoke = json!({"type": "invoke", "process": c.process, "f": cmd.op.name(), "key": cmd.key});
                 invoke["value"] = match &cmd.op {
@@ -280,16 +255,16 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
                     _ => Value::Null,
                 };
                 rec.push(invoke, now);
-                let token = sim.submit(target, cmd.clone());
-                c.op = Some(InFlight {
-                    cmd,
-                    invoked: now,
-                    attempts: vec![token],
-                    attempt_sent: now,
-                    target,
-                    maybe_applied: false,
-                    latest_open: true,
-                });
+                let mut policy = Policy::new(
+                    ids.clone(),
+                    home,
+                    cmd.op.is_read(),
+                    Duration::from_micros(wl.attempt_timeout_us),
+                    Duration::from_micros(wl.op_timeout_us),
+                );
+                let d = policy.start();
+                c.op = Some(InFlight { cmd, invoked: now, policy, attempt: None, wake_at: None });
+                follow(sim, c, d, now, wl, &mut rec, &mut run, &mut ids_next);
             }
         }
         sim.run_for(step_us);
@@ -310,17 +285,60 @@ fn random_command(sim: &mut SimCluster, c: &Client, keys: usize) -> Command {
     Command { client: ClientId(c.client), seq: c.seq, key, op }
 }
 
-fn retry(sim: &mut SimCluster, op: &mut InFlight, target: NodeId) {
-    op.target = target;
-    op.attempt_sent = sim.now();
-    let token = sim.submit(target, op.cmd.clone());
-    op.attempts.push(token);
-    op.latest_open = true;
+/// The next fresh process and client id (a process that got `info` never issues again).
+#[derive(Debug)]
+struct Fresh {
+    process: u64,
+    client: u64,
 }
 
-fn next_node(ids: &[NodeId], current: NodeId) -> NodeId {
-    let i = ids.iter().position(|n| *n == current).unwrap_or(0);
-    ids[(i + 1) % ids.len()]
+fn elapsed(op: &InFlight, now: u64) -> Duration {
+    Duration::from_micros(now - op.invoked)
+}
+
+/// Carries out the policy's decision for client `c`'s operation.
+#[allow(clippy::too_many_arguments)]
+fn follow(
+    sim: &mut SimCluster,
+    c: &mut Client,
+    d: Decision<NodeId>,
+    now: u64,
+    wl: &WorkloadConfig,
+    rec: &mut Recorder,
+    run: &mut WorkloadRun,
+    fresh: &mut Fresh,
+) {
+    let Some(op) = c.op.as_mut() else { return };
+    match d {
+        Decision::Send { to, timeout } => {
+            let token = sim.submit(to, op.cmd.clone());
+            op.attempt = Some((token, to, now + timeout.as_micros() as u64));
+        }
+        Decision::Pause(p) => op.wake_at = Some(now + p.as_micros() as u64),
+        Decision::Finish(outcome) => {
+            let (kind, value, error) = match outcome {
+                Outcome::Ok(v) => ("ok", v, None),
+                Outcome::Fail(e) => ("fail", Value::Null, Some(e)),
+                Outcome::Unknown(e) => ("info", Value::Null, Some(e)),
+            };
+            complete(rec, c.process, &op.cmd, kind, value, now, error.as_deref());
+            match kind {
+                "ok" => run.ok += 1,
+                "fail" => run.fail += 1,
+                _ => {
+                    run.info += 1;
+                    // A process that got `info` never issues again (Jepsen).
+                    c.process = fresh.process;
+                    fresh.process += 1;
+                    c.client = fresh.client;
+                    fresh.client += 1;
+                    c.seq = 0;
+                }
+            }
+            c.op = None;
+            c.next_at = now + wl.think_us;
+        }
+    }
 }
 
 fn complete(

@@ -26,13 +26,17 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{broadcast, mpsc};
 
+use faultline_api::layered::Layer;
+use faultline_api::run::LOCAL_ONLY;
+use faultline_api::RunSettings;
+
+use crate::results::RunResults;
+
 use super::api::require_api_content_type;
 use super::{ApiError, AppState, ServerConfig};
 
 /// Lines of progress kept per run (the oldest are dropped).
 const KEEP_LINES: usize = 500;
-/// Spec fields the API refuses: they name binaries or paths on this machine.
-const REFUSED_FIELDS: [&str; 5] = ["node-binary", "etcd-binary", "node-args", "store", "replay"];
 
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -237,26 +241,17 @@ async fn run_child(
     };
     let ((), out, status) = tokio::join!(progress, output, child.wait());
     let code = status.map_err(|e| format!("waiting for faultline run: {e}"))?.code().unwrap_or(3);
-    // `--json` prints one result object; take the last line that parses.
-    let result: Option<Value> = out
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
-        .filter(Value::is_object)
-        .or_else(|| serde_json::from_str(out.trim()).ok());
-    let verdict = result.as_ref().and_then(crate::store::verdict_of);
-    let run_dir = result
-        .as_ref()
-        .and_then(|r| r.get("dir"))
-        .and_then(Value::as_str)
-        .and_then(|d| relative_run_dir(&config.store, std::path::Path::new(d)));
+    // `--json` prints one result object, read back with the type that wrote it.
+    let result: Option<RunResults> =
+        out.lines().rev().find_map(|l| serde_json::from_str::<RunResults>(l.trim()).ok());
+    let verdict = result.as_ref().map(|r| r.verdict.to_string());
+    let run_dir = result.as_ref().and_then(|r| relative_run_dir(&config.store, &r.dir));
     let files = run_dir.as_ref().map(|d| format!("/runs/{d}/"));
     let report = run_dir
         .as_ref()
         .filter(|d| config.store.join(d).join("report.html").is_file())
         .map(|d| format!("/runs/{d}/report.html"));
-    let error =
-        result.as_ref().and_then(|r| r.get("error")).and_then(Value::as_str).map(str::to_string);
+    let error = None;
     Ok(Finished { code, verdict, files, report, error })
 }
 
@@ -279,32 +274,30 @@ fn spec_file(
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m);
     let text = std::str::from_utf8(body).map_err(|_| bad("the spec is not UTF-8".into()))?;
     let is_json = ct.contains("json") || text.trim_start().starts_with('{');
-    let mut value: serde_json::Map<String, Value> = if is_json {
-        serde_json::from_str(text).map_err(|e| bad(format!("spec (JSON): {e}")))?
-    } else {
-        let t: toml::Table = toml::from_str(text).map_err(|e| bad(format!("spec (TOML): {e}")))?;
-        serde_json::to_value(t).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default()
-    };
-    for f in REFUSED_FIELDS {
-        if value.contains_key(f) || value.contains_key(&f.replace('-', "_")) {
-            return Err(bad(format!("field `{f}` cannot be set through the API (it names a path or binary on the server)")));
+    // The same parser as `faultline run --test`: every field typed and range-checked, unknown
+    // fields refused, cross-field checks run; errors name the field, never a server path.
+    let mut settings =
+        RunSettings::parse_spec("spec", text, is_json).map_err(|e| bad(e.to_string()))?;
+    let set = settings.set_fields();
+    for f in LOCAL_ONLY {
+        if set.iter().any(|s| s == f) {
+            return Err(bad(format!(
+                "field `{f}` cannot be set through the API (it names a path or binary on the server)"
+            )));
         }
     }
-    let name = value.get("name").and_then(Value::as_str).map(str::to_string);
-    if let Some(n) = &name {
-        if !crate::store::is_safe_component(n) || n == "latest" || n == "checks" {
-            return Err(bad(format!("field `name`: {n:?} is not a valid test name")));
-        }
+    let name = settings.name.clone();
+    if name.as_deref() == Some("checks") {
+        return Err(bad("field `name`: \"checks\" is reserved".into()));
     }
-    value.insert("store".into(), json!(config.store));
+    settings.store = Some(config.store.clone());
     let dir = config.store.join(".specs");
     let internal = |e: std::io::Error| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("writing the spec: {e}"))
     };
     std::fs::create_dir_all(&dir).map_err(internal)?;
     let path = dir.join(format!("run-{id}.json"));
-    let text =
-        serde_json::to_string_pretty(&Value::Object(value)).map_err(|e| bad(e.to_string()))?;
+    let text = serde_json::to_string_pretty(&settings).map_err(|e| bad(e.to_string()))?;
     std::fs::write(&path, text).map_err(internal)?;
     Ok((path, name))
 }

@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use faultline_nemesis::{Backend, Cluster, ClusterSpec, SystemKind};
+use faultline_nemesis::{Backend, Cluster, ClusterSpec, SystemSpec};
 use faultline_workloads::{ClientConfig, Clients, Endpoint, Func, Op, Outcome};
 use serde_json::json;
 
-use crate::runner::config::next_to_exe;
 use crate::Exit;
+use faultline_api::run::next_to_exe;
 
 /// Arguments of `faultline bench cluster`.
 #[derive(Debug, Args)]
@@ -104,7 +104,7 @@ pub fn run(args: ClusterBench) -> anyhow::Result<Exit> {
 async fn bench_system(args: &ClusterBench, system: &str) -> anyhow::Result<()> {
     let (kind, client_system) = match system {
         "faultline" => (
-            SystemKind::Faultline {
+            SystemSpec::Faultline {
                 binary: args.node_binary.clone().unwrap_or_else(|| next_to_exe("faultline-node")),
                 unsafe_bug: None,
                 read_mode: None,
@@ -113,7 +113,7 @@ async fn bench_system(args: &ClusterBench, system: &str) -> anyhow::Result<()> {
             faultline_workloads::SystemKind::Faultline,
         ),
         "etcd" => (
-            SystemKind::Etcd { binary: args.etcd_binary.clone(), serializable_reads: false },
+            SystemSpec::Etcd { binary: args.etcd_binary.clone(), serializable_reads: false },
             faultline_workloads::SystemKind::Etcd,
         ),
         other => anyhow::bail!("unknown system {other:?}: expected faultline or etcd"),

@@ -1,4 +1,4 @@
-//! The faultline node's client (NODE_API.md): `POST /v1/kv`, de-duplicated by
+//! The faultline node's client (docs/node-api.md): `POST /v1/kv`, de-duplicated by
 //! `(client, seq)`.
 //!
 //! ```text
@@ -15,50 +15,21 @@
 //! Retrying an attempt that may have been applied is safe only because the node applies a
 //! `(client, seq)` at most once; it is also what exposes a node that does not (`no-dedup`).
 //! An answer after such an attempt is trusted only when it is `ok`: a later `fail` could
-//! hide the first attempt's effect, so it becomes `Unknown`.
+//! hide the first attempt's effect, so it becomes `Unknown`. These rules live in
+//! [`crate::policy`], which the node's simulator drives too; this file only does the HTTP.
 // A client does network I/O and waits between retries (tokio's clock, real time).
 #![allow(clippy::disallowed_methods)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use faultline_api::node::{Reply, Request, ResponseBody};
 use tokio::time::Instant;
 
-use super::{backoff, transport_error, Attempt, ClientConfig};
+use super::{transport_error, Attempt, ClientConfig};
 use crate::mapping;
 use crate::op::{Op, Outcome};
-
-/// The request body of `POST /v1/kv`.
-#[derive(Debug, Serialize)]
-struct Request<'a> {
-    client: u64,
-    seq: u64,
-    op: &'a str,
-    key: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    value: Option<String>,
-    /// cas only; `Some(None)` is sent as `null` ("key absent").
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expected: Option<Option<String>>,
-}
-
-/// The response body.
-#[derive(Debug, Deserialize)]
-struct Response {
-    status: String,
-    #[serde(default)]
-    value: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    leader: Option<Leader>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Leader {
-    #[serde(default)]
-    client_addr: Option<String>,
-}
+use crate::policy::{Decision, Policy};
 
 /// A client of one process: its own client id and request sequence.
 #[derive(Debug)]
@@ -69,37 +40,18 @@ pub struct FaultlineClient {
     seq: u64,
     /// The node every operation starts on.
     home: usize,
-    /// The node the current attempt goes to; follows leader hints within an operation.
-    target: String,
-    /// Round-robin position for when no leader is known.
-    next: usize,
 }
 
 impl FaultlineClient {
     pub(crate) fn new(http: reqwest::Client, cfg: Arc<ClientConfig>, process: u64) -> Self {
         let n = cfg.endpoints.len();
         // Clients::new refuses empty endpoint lists, so n > 0.
-        let start = (process % n as u64) as usize;
-        let target = cfg.endpoints[start].addr.clone();
+        let home = (process % n as u64) as usize;
         // Process numbers are unique within a run and never reused, so are these ids.
-        FaultlineClient {
-            http,
-            cfg,
-            client_id: process + 1,
-            seq: 0,
-            home: start,
-            target,
-            next: start + 1,
-        }
+        FaultlineClient { http, cfg, client_id: process + 1, seq: 0, home }
     }
 
-    fn rotate(&mut self) {
-        let eps = &self.cfg.endpoints;
-        self.target = eps[self.next % eps.len()].addr.clone();
-        self.next = (self.next + 1) % eps.len();
-    }
-
-    /// Performs `op` (see the module docs for the policy).
+    /// Performs `op`: the retry policy ([`crate::policy`]) decides, this drives it over HTTP.
     pub async fn call(&mut self, op: &Op) -> Outcome {
         self.seq += 1;
         let args = mapping::args(op);
@@ -107,59 +59,38 @@ impl FaultlineClient {
             client: self.client_id,
             seq: self.seq,
             op: mapping::wire_op(op.f),
-            key: &op.key,
+            key: op.key.clone(),
             value: args.value,
-            expected: args.expected,
+            expected: args.expected.flatten(),
         };
-        self.target = self.cfg.endpoints[self.home].addr.clone();
-        self.next = self.home + 1;
-        let deadline = Instant::now() + self.cfg.op_timeout;
-        let mut maybe_applied = false;
-        let mut last = String::from("timeout");
-        let mut tries = 0u32;
+        let nodes = self.cfg.endpoints.iter().map(|e| e.addr.clone()).collect();
+        let mut policy = Policy::new(
+            nodes,
+            self.home,
+            op.f.is_read(),
+            self.cfg.request_timeout,
+            self.cfg.op_timeout,
+        );
+        let start = Instant::now();
+        let mut decision = policy.start();
         loop {
-            let now = Instant::now();
-            if now >= deadline {
-                return give_up(op, maybe_applied, last);
-            }
-            tries += 1;
-            let limit = self.cfg.request_timeout.min(deadline - now);
-            let attempt = self.attempt(&req, op, limit).await;
-            tracing::trace!(client = self.client_id, seq = self.seq, target = %self.target, ?attempt);
-            match attempt {
-                Attempt::Done(Outcome::Ok(v)) => return Outcome::Ok(v),
-                Attempt::Done(other) if !maybe_applied => return other,
-                Attempt::Done(Outcome::Fail(e) | Outcome::Unknown(e)) => {
-                    return Outcome::Unknown(format!("{e}-after-retry"))
+            decision = match decision {
+                Decision::Finish(outcome) => return outcome,
+                Decision::Send { to, timeout } => {
+                    let attempt = self.attempt(&to, &req, op, timeout).await;
+                    tracing::trace!(client = self.client_id, seq = self.seq, target = %to, ?attempt);
+                    policy.on_attempt(attempt, start.elapsed())
                 }
-                Attempt::NotLeader(hint) => {
-                    last = "not-leader".into();
-                    match hint {
-                        Some(addr) if addr != self.target => self.target = addr,
-                        _ => {
-                            self.rotate();
-                            pause(tries, deadline).await;
-                        }
-                    }
+                Decision::Pause(d) => {
+                    tokio::time::sleep(d).await;
+                    policy.on_pause_over(start.elapsed())
                 }
-                Attempt::NotSent(e) => {
-                    last = e;
-                    self.rotate();
-                    pause(tries, deadline).await;
-                }
-                Attempt::Uncertain(e) => {
-                    // A read changes nothing, whatever happened to it.
-                    maybe_applied |= !op.f.is_read();
-                    last = e;
-                    self.rotate();
-                    pause(tries, deadline).await;
-                }
-            }
+            };
         }
     }
 
-    async fn attempt(&self, req: &Request<'_>, op: &Op, limit: std::time::Duration) -> Attempt {
-        let url = format!("http://{}/v1/kv", self.target);
+    async fn attempt(&self, to: &str, req: &Request, op: &Op, limit: Duration) -> Attempt {
+        let url = format!("http://{to}/v1/kv");
         let resp = match self.http.post(&url).timeout(limit).json(req).send().await {
             Ok(r) => r,
             Err(e) => return transport_error(&e),
@@ -172,36 +103,21 @@ impl FaultlineClient {
     }
 }
 
-/// What the client records when the deadline passes.
-fn give_up(op: &Op, maybe_applied: bool, last: String) -> Outcome {
-    if maybe_applied && !op.f.is_read() {
-        Outcome::Unknown(last)
-    } else {
-        Outcome::Fail(last)
-    }
-}
-
-/// Sleeps the backoff of retry `n`, but not past `deadline`.
-async fn pause(n: u32, deadline: Instant) {
-    let until = (Instant::now() + backoff(n)).min(deadline);
-    tokio::time::sleep_until(until).await;
-}
-
-/// Classifies one HTTP response of `POST /v1/kv` (NODE_API.md's table).
+/// Classifies one HTTP response of `POST /v1/kv` (docs/node-api.md's table).
 pub(crate) fn classify(http: u16, body: &[u8], op: &Op) -> Attempt {
-    let parsed: Option<Response> = serde_json::from_slice(body).ok();
+    let parsed: Option<ResponseBody> = serde_json::from_slice(body).ok();
     match (http, parsed) {
-        (200, Some(r)) if r.status == "ok" => {
+        (200, Some(r)) if r.status == Reply::Ok => {
             Attempt::Done(Outcome::Ok(mapping::ok_value(op, r.value.as_deref())))
         }
-        (200, Some(r)) if r.status == "fail" => {
+        (200, Some(r)) if r.status == Reply::Fail => {
             Attempt::Done(Outcome::Fail(r.error.unwrap_or_else(|| "fail".into())))
         }
-        (_, Some(r)) if r.status == "not-leader" => {
+        (_, Some(r)) if r.status == Reply::NotLeader => {
             Attempt::NotLeader(r.leader.and_then(|l| l.client_addr))
         }
         (421, _) => Attempt::NotLeader(None),
-        (_, Some(r)) if r.status == "unknown" => {
+        (_, Some(r)) if r.status == Reply::Unknown => {
             Attempt::Uncertain(r.error.unwrap_or_else(|| "unknown".into()))
         }
         (503, _) => Attempt::Uncertain("unavailable".into()),
@@ -263,19 +179,14 @@ mod tests {
         let req = Request {
             client: 1,
             seq: 2,
-            op: "cas",
-            key: "k",
+            op: mapping::wire_op(cas.f),
+            key: "k".into(),
             value: a.value,
-            expected: a.expected,
+            expected: a.expected.flatten(),
         };
         assert_eq!(
             serde_json::to_value(&req).unwrap(),
             json!({"client":1,"seq":2,"op":"cas","key":"k","value":"3","expected":null})
-        );
-        let read = Request { client: 1, seq: 3, op: "get", key: "k", value: None, expected: None };
-        assert_eq!(
-            serde_json::to_value(&read).unwrap(),
-            json!({"client":1,"seq":3,"op":"get","key":"k"})
         );
     }
 }

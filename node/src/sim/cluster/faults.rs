@@ -2,6 +2,7 @@
 
 use super::SimCluster;
 use crate::raft::types::NodeId;
+use crate::runtime::gate::SendGate;
 
 impl SimCluster {
     /// Crashes a node: its service and unsynced writes are gone.
@@ -10,7 +11,8 @@ impl SimCluster {
             tracing::debug!(%id, "crash");
             node.service = None;
             node.disk.crash();
-            node.held.clear();
+            node.gate = SendGate::default();
+            node.jobs.clear();
             node.stashed.clear();
             node.paused = false;
             node.epoch += 1;

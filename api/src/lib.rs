@@ -1,0 +1,69 @@
+//! faultline-api: the vocabulary faultline's crates, processes and users share, defined once.
+//!
+//! Names (faults, systems, workloads, bugs, read modes) are enums declared with [`names!`];
+//! the run's settings are declared once with [`layered!`] and serve as flags, test files,
+//! `test.json` and posted specs alike; the node's HTTP API is typed in [`node`] and used by
+//! the node, the clients and the nemesis. Every crate of the workspace may depend on this one;
+//! it depends on none of them.
+//!
+//! # Layout
+//! - [`names`]: the `names!` macro (enum ⇄ name, one mechanism).
+//! - [`layered`]: the `layered!` macro (flags over file over defaults), [`ConfigError`].
+//! - [`node`]: the node's client and admin wire types, [`UnsafeBug`], [`ReadMode`].
+//! - [`fault`], [`workload`], [`run`]: `--nemesis`, `--workload`/`--mix`, and every run
+//!   setting ([`RunSettings`], [`RunConfig`]).
+//! - [`counts`]: the counters a run reports.
+//!
+//! # Examples
+//! ```
+//! use faultline_api::{Fault, RunSettings};
+//! let s = RunSettings::parse_spec("spec.toml", "nemesis = \"kill\"\nseed = 3", false).unwrap();
+//! let cfg = s.into_config().unwrap();
+//! assert_eq!(cfg.nemesis.0, vec![Fault::Kill]);
+//! assert_eq!(cfg.test_name(), "faultline-kv-kill");
+//! ```
+#![deny(missing_docs)]
+
+pub mod counts;
+pub mod fault;
+pub mod layered;
+pub mod names;
+pub mod node;
+pub mod run;
+pub mod workload;
+
+pub use counts::{FinalReads, LiveCounts};
+pub use fault::{Fault, FaultList};
+pub use layered::{ConfigError, Layer};
+pub use node::{ReadMode, UnsafeBug};
+pub use run::{Backend, RunConfig, RunSettings, SystemKind};
+pub use workload::{Func, Mix, WorkloadKind};
+
+/// `s` cut to at most `max` characters, with `…` and the full length when cut, so that
+/// messages never echo a hostile value whole.
+pub fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((at, _)) => format!("{}… ({} bytes)", &s[..at], s.len()),
+    }
+}
+
+/// Implements `Serialize` through `Display` and `Deserialize` through `FromStr` (whose error
+/// displays), for types written as one string (`"partition,kill"`, `"read=2,write=1"`).
+#[macro_export]
+macro_rules! string_form {
+    ($ty:ty) => {
+        impl ::serde::Serialize for $ty {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+                s.parse().map_err(::serde::de::Error::custom)
+            }
+        }
+    };
+}

@@ -1,0 +1,324 @@
+//! The settings of `faultline run`, declared once: the flags of `faultline run`, the keys of a
+//! test file (`--test spec.toml`), of `test.json` (`--replay`) and of `POST /api/runs` are all
+//! [`RunSettings`]; [`RunConfig`] is the resolved form written to `test.json`.
+//!
+//! ```text
+//!   defaults ◀── test file / test.json ◀── flags     (RunSettings::or, each checked on parse)
+//!            ──resolve──▶ RunConfig ──validate (cross-field)──▶ the run, test.json
+//! ```
+
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+
+use crate::fault::{Fault, FaultList};
+use crate::layered::checks::{dir_name, range, seconds};
+use crate::layered::{ConfigError, Layer};
+use crate::node::{ReadMode, UnsafeBug};
+use crate::workload::{Mix, WorkloadKind};
+
+crate::names! {
+    /// The system under test.
+    pub enum SystemKind ("system") {
+        /// faultline's own Raft/KV node.
+        Faultline = "faultline",
+        /// etcd 3.4, through its HTTP/JSON gateway.
+        Etcd = "etcd",
+    }
+}
+
+crate::names! {
+    /// How node-to-node traffic is carried and cut.
+    pub enum Backend ("backend") {
+        /// No root: nodes on 127.0.0.1 ports, every node-to-node link through a TCP proxy
+        /// owned by the controller; partitions close and refuse proxied connections.
+        Local = "local",
+        /// Linux, root: one network namespace and IP per node on a bridge; partitions and
+        /// packet loss by iptables rules inside the namespaces.
+        Netns = "netns",
+    }
+}
+
+// `names!` enums cannot carry `#[default]`, so the default is written here.
+#[allow(clippy::derivable_impls)]
+impl Default for Backend {
+    fn default() -> Self {
+        Backend::Local
+    }
+}
+
+/// A rate: 0 (unlimited) up to a million operations a second.
+fn rate(r: &f64) -> Result<(), String> {
+    if r.is_finite() && (0.0..=1e6).contains(r) {
+        Ok(())
+    } else {
+        Err(format!("must be 0 (unlimited) or a rate up to 1000000 ops/s, got {r}"))
+    }
+}
+
+crate::layered! {
+    /// The settings of a run as flags, a test file, `test.json` or a posted spec give them:
+    /// every field optional; absent fields take the next layer's value, then the default.
+    pub struct RunSettings => /// The resolved configuration of a run; written to `test.json`.
+    pub struct RunConfig {
+        /// The test's name in the store [default: system-workload-faults, plus the bug].
+        #[arg(long)]
+        name: String; check dir_name,
+        /// The system under test [default: faultline].
+        #[arg(long)]
+        system: SystemKind = SystemKind::Faultline,
+        /// The workload and checker model [default: kv].
+        #[arg(long)]
+        workload: WorkloadKind = WorkloadKind::Kv,
+        /// Faults to mix, comma-separated (partition, kill, pause, clock, loss, figure8), or
+        /// none [default: partition,kill].
+        #[arg(long, value_name = "LIST")]
+        nemesis: FaultList = FaultList(vec![Fault::Partition, Fault::Kill]),
+        /// Seconds of each calm period and each fault period [default: 5].
+        #[arg(long, value_name = "S")]
+        nemesis_interval: f64 = 5.0; check seconds(3600.0),
+        /// Cluster size [default: 3].
+        #[arg(long)]
+        nodes: usize = 3; check range(1, 9),
+        /// Seconds of workload, faults included [default: 20].
+        #[arg(long, value_name = "S")]
+        time_limit: f64 = 20.0; check seconds(7.0 * 86400.0),
+        /// Concurrent client workers [default: 10].
+        #[arg(long)]
+        concurrency: usize = 10; check range(1, 1000),
+        /// Target operations per second, all workers together; 0 = unlimited [default: 200].
+        #[arg(long)]
+        rate: f64 = 200.0; check rate,
+        /// Keys in use at once [default: 8].
+        #[arg(long)]
+        keys: usize = 8; check range(1, 100_000),
+        /// Operations per key before moving to a fresh key; 0 = never [default: 200].
+        #[arg(long, value_name = "N")]
+        ops_per_key: u64 = 200; check range(0, 1_000_000_000),
+        /// Operation mix, e.g. `read=2,write=1,cas=2` [default: the workload's].
+        #[arg(long)]
+        mix: Mix,
+        /// Seed of the operations, the fault schedule and the nodes [default: random,
+        /// recorded].
+        #[arg(long)]
+        seed: u64 = random_seed(),
+        /// Network backend: local (no root, TCP proxies) or netns (root, iptables)
+        /// [default: local].
+        #[arg(long)]
+        backend: Backend = Backend::Local,
+        /// Store directory [default: store].
+        #[arg(long, value_name = "DIR")]
+        store: PathBuf = PathBuf::from("store"),
+        /// TEST ONLY: plant a known bug in every faultline node to prove the harness catches
+        /// it.
+        #[arg(long, value_name = "BUG")]
+        unsafe_bug: UnsafeBug,
+        /// etcd: serializable reads (may be stale; a known-unsafe mode a partition run
+        /// catches).
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+        etcd_serializable_reads: bool = false,
+        /// faultline: how nodes serve reads [default: the node's, read-index].
+        #[arg(long, value_name = "MODE")]
+        read_mode: ReadMode,
+        /// The faultline-node binary [default: next to this executable].
+        #[arg(long, value_name = "PATH")]
+        node_binary: PathBuf = next_to_exe("faultline-node"),
+        /// The etcd binary [default: /usr/bin/etcd].
+        #[arg(long, value_name = "PATH")]
+        etcd_binary: PathBuf = PathBuf::from("/usr/bin/etcd"),
+        /// An extra argument for every faultline node (repeatable), e.g.
+        /// `--node-arg=--tick-ms=5`.
+        #[arg(long = "node-arg", value_name = "ARG", allow_hyphen_values = true)]
+        node_args: Vec<String> = Vec::new(),
+        /// Milliseconds before one client request times out [default: 1500].
+        #[arg(long, value_name = "MS")]
+        request_timeout_ms: u64 = 1500; check range(1, 600_000),
+        /// Milliseconds before one operation, retries included, gives up [default: 5000].
+        #[arg(long, value_name = "MS")]
+        op_timeout_ms: u64 = 5000; check range(1, 3_600_000),
+        /// Seconds to wait after healing for the cluster to elect a leader [default: 20].
+        #[arg(long, value_name = "S")]
+        recovery_time: f64 = 20.0; check seconds(3600.0),
+        /// Seconds the final reads of every key may take [default: 30].
+        #[arg(long, value_name = "S")]
+        final_read_timeout: f64 = 30.0; check seconds(3600.0),
+        /// Seconds the checker may take before answering unknown [default: 120].
+        #[arg(long, value_name = "S")]
+        check_time_limit: f64 = 120.0; check seconds(86400.0),
+    }
+}
+
+/// The settings a server must not take from a posted spec: they name files or programs on
+/// the server's machine.
+pub const LOCAL_ONLY: &[&str] = &["store", "node-binary", "etcd-binary", "node-args"];
+
+/// A fresh seed, when none was given (small, so that it is easy to type back).
+pub fn random_seed() -> u64 {
+    // RandomState is seeded from the OS's randomness; this is the one unseeded choice of a
+    // run, and it is recorded in test.json.
+    std::collections::hash_map::RandomState::new().build_hasher().finish() % 1_000_000
+}
+
+/// Where `name` lives next to the running executable (as `cargo build` puts them).
+pub fn next_to_exe(name: &str) -> PathBuf {
+    let dir = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf));
+    dir.unwrap_or_default().join(name)
+}
+
+impl RunSettings {
+    /// Resolves these settings over the defaults and checks them across fields.
+    ///
+    /// # Errors
+    /// A cross-field problem ([`RunConfig::validate`]).
+    pub fn into_config(self) -> Result<RunConfig, ConfigError> {
+        let cfg = self.resolve();
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parses, checks and resolves a posted or written spec (TOML, or JSON when `json`).
+    ///
+    /// # Errors
+    /// The first bad field, named, with `source` as where it came from.
+    pub fn parse_spec(source: &str, text: &str, json: bool) -> Result<RunSettings, ConfigError> {
+        let s = RunSettings::parse_text(source, text, json)?;
+        // Cross-field checks need the defaults filled in; a spec must pass them alone too.
+        s.clone().into_config()?;
+        Ok(s)
+    }
+}
+
+impl RunConfig {
+    /// Cross-field checks.
+    ///
+    /// # Errors
+    /// A mix that does not fit the workload, a faultline-only option with etcd (or the
+    /// reverse).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let here = |f: &str, m: String| Err(ConfigError::new("configuration", f, m));
+        if let Some(mix) = &self.mix {
+            if let Err(m) = self.workload.check_mix(mix) {
+                return here("mix", m);
+            }
+        }
+        match self.system {
+            SystemKind::Etcd => {
+                if let Some(b) = self.unsafe_bug {
+                    return here(
+                        "unsafe-bug",
+                        format!(
+                            "{b}: unsafe bugs are planted in faultline nodes; the system is etcd"
+                        ),
+                    );
+                }
+                if self.read_mode.is_some() {
+                    return here(
+                        "read-mode",
+                        "applies to faultline nodes; for etcd use etcd-serializable-reads".into(),
+                    );
+                }
+            }
+            SystemKind::Faultline => {
+                if self.etcd_serializable_reads {
+                    return here(
+                        "etcd-serializable-reads",
+                        "applies to etcd; the system is faultline".into(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The test's name in the store: `name` when given, else one that tells apart every
+    /// setting that changes what the run can find: `system-workload-faults`, plus the planted
+    /// bug and a read mode other than the default.
+    pub fn test_name(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        let faults: Vec<&str> = self.nemesis.iter().map(Fault::name).collect();
+        let faults = if faults.is_empty() { "none".to_string() } else { faults.join("+") };
+        let mut name = format!("{}-{}-{faults}", self.system, self.workload);
+        if let Some(b) = self.unsafe_bug {
+            name.push_str(&format!("-bug-{b}"));
+        }
+        if let Some(m) = self.read_mode.filter(|m| *m != ReadMode::default()) {
+            name.push_str(&format!("-{m}"));
+        }
+        if self.etcd_serializable_reads {
+            name.push_str("-serializable");
+        }
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn spec_errors_name_the_source_and_field() {
+        #[rustfmt::skip]
+        let cases = [
+            ("nodes = \"five\"\n",              "nodes",            "invalid type"),
+            ("nodes = 12\n",                    "nodes",            "not in 1..=9"),
+            ("time_limit = -1\n",               "time-limit",       "seconds"),
+            ("time-limit = 1e300\n",            "time-limit",       "seconds"),
+            ("keys = 1000000\n",                "keys",             "not in 1..=100000"),
+            ("nemesis = \"partition,chaos\"\n", "nemesis",          "unknown fault \"chaos\""),
+            ("colour = \"red\"\n",              "colour",           "unknown field"),
+            ("workload = \"queue\"\n",          "workload",         "unknown workload \"queue\""),
+            ("unsafe-bug = \"gremlins\"\n",     "unsafe-bug",       "unknown unsafe bug"),
+            ("read-mode = \"fast\"\n",          "read-mode",        "unknown read mode"),
+            ("rate = -3\n",                     "rate",             "unlimited"),
+            ("name = \"../x\"\n",               "name",             "directory name"),
+            ("mix = \"get=1\"\nworkload = \"register\"\n", "mix",  "not an operation"),
+        ];
+        for (text, field, needle) in cases {
+            let e = RunSettings::parse_spec("spec.toml", text, false).unwrap_err();
+            assert_eq!(e.field, field, "{text}: {e}");
+            assert!(e.message.contains(needle), "{text}: {e}");
+        }
+        let e = RunSettings::parse_spec("spec.toml", "nodes = \n", false).unwrap_err();
+        assert!(e.message.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn layers_resolve_and_round_trip() {
+        let file = RunSettings::parse_spec(
+            "s.toml",
+            "workload = \"register\"\nnodes = 5\nseed = 7",
+            false,
+        )
+        .unwrap();
+        let flags = RunSettings { nodes: Some(3), ..RunSettings::default() };
+        let cfg = flags.or(file).into_config().unwrap();
+        assert_eq!((cfg.workload, cfg.nodes, cfg.seed), (WorkloadKind::Register, 3, 7));
+        assert_eq!(cfg.test_name(), "faultline-register-partition+kill");
+        let json = serde_json::to_string_pretty(&cfg).unwrap();
+        let back: RunConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, cfg);
+        let replay = RunSettings::parse_spec("test.json", &json, true).unwrap();
+        assert_eq!(replay.into_config().unwrap(), cfg);
+        assert_eq!(cfg.to_layer().into_config().unwrap(), cfg);
+        let d = RunSettings::default().into_config().unwrap();
+        assert_eq!((d.nodes, d.system, d.backend), (3, SystemKind::Faultline, Backend::Local));
+        assert!(d.seed < 1_000_000);
+    }
+
+    #[test]
+    fn cross_field_checks_and_names() {
+        let s = RunSettings {
+            system: Some(SystemKind::Etcd),
+            unsafe_bug: Some(UnsafeBug::NoDedup),
+            ..RunSettings::default()
+        };
+        assert_eq!(s.into_config().unwrap_err().field, "unsafe-bug");
+        let s = RunSettings { unsafe_bug: Some(UnsafeBug::StaleReads), ..RunSettings::default() };
+        assert_eq!(s.resolve().test_name(), "faultline-kv-partition+kill-bug-stale-reads");
+        for f in LOCAL_ONLY {
+            assert!(RunSettings::field_names().iter().any(|n| n == f), "{f}");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! `results.json`, defined once: what `faultline run` and `faultline check` write, and what
+//! the store index, `faultline serve` and campaigns read back with the same types.
+//!
+//! ```text
+//!   faultline run   ──▶ RunResults   ─┐
+//!   faultline check ──▶ CheckRecord  ─┴─▶ results.json ──Stored::read──▶ index, serve
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use faultline_api::{FinalReads, LiveCounts};
+use faultline_checker::{CheckResult, Outcome, Verdict};
+use serde::{Deserialize, Serialize};
+
+/// Statistics of the run itself (the history's own counts are in the check result).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunStats {
+    /// Seconds of workload (the time limit, as run).
+    pub workload_secs: f64,
+    /// Seconds from the first event to the end of the final reads.
+    pub history_secs: f64,
+    /// Seconds of the whole run, cluster start to cluster stop.
+    pub total_secs: f64,
+    /// Operations completed per second during the workload.
+    pub ops_per_sec: f64,
+    /// Events counted by the recorder.
+    pub counts: LiveCounts,
+    /// Lines written to `history.jsonl`.
+    pub history_events: u64,
+    /// Keys used.
+    pub keys: usize,
+    /// Whether the cluster answered with a leader after healing, within `recovery-time`.
+    pub recovered: bool,
+    /// The final reads.
+    pub final_reads: FinalReads,
+    /// Seconds the checker took.
+    pub check_secs: f64,
+}
+
+/// One operation of an anomaly, for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyOp {
+    /// Operation id in the history.
+    pub id: usize,
+    /// Client process.
+    pub process: u64,
+    /// `f` and values, e.g. `read -> 5` or `write 3`.
+    pub what: String,
+    /// ok / fail / unknown.
+    pub outcome: Outcome,
+    /// Invoke and completion, seconds since the start.
+    pub interval: (f64, Option<f64>),
+}
+
+/// The first anomaly: the key and the operations the checker could not order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Anomaly {
+    /// The key.
+    pub key: Option<String>,
+    /// The checker's explanation.
+    pub explanation: String,
+    /// The operations that could not be linearized next, and the one that forced it.
+    pub ops: Vec<AnomalyOp>,
+}
+
+/// `results.json` of a run (and the object `faultline run --json` prints).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    /// The test's name.
+    pub test: String,
+    /// The run's directory.
+    pub dir: PathBuf,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The exit code of `faultline run` (DESIGN.md).
+    pub exit_code: u8,
+    /// The seed.
+    pub seed: u64,
+    /// The command that repeats this run.
+    pub replay: String,
+    /// The first anomaly, when not linearizable.
+    pub anomaly: Option<Anomaly>,
+    /// Run statistics.
+    pub stats: RunStats,
+    /// The checker's result.
+    pub check: CheckResult,
+    /// `report.html`, when written.
+    pub report: Option<PathBuf>,
+}
+
+/// `results.json` of a check (`faultline check`, `POST /api/check`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Who checked: `cli` or `api`.
+    pub source: String,
+    /// The checker's result.
+    pub check: CheckResult,
+}
+
+/// A `results.json` as read back from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stored {
+    /// A run's.
+    Run(Box<RunResults>),
+    /// A check's.
+    Check(Box<CheckRecord>),
+}
+
+impl Stored {
+    /// Reads `results.json` (at most 64 MiB); `None` when it is missing, too large, or
+    /// neither a run's nor a check's.
+    pub fn read(path: &Path) -> Option<Stored> {
+        if std::fs::metadata(path).ok()?.len() > 64 << 20 {
+            return None;
+        }
+        let bytes = std::fs::read(path).ok()?;
+        Stored::parse(&bytes)
+    }
+
+    /// Parses a `results.json` (or `faultline run --json`) object.
+    pub fn parse(bytes: &[u8]) -> Option<Stored> {
+        if let Ok(r) = serde_json::from_slice::<RunResults>(bytes) {
+            return Some(Stored::Run(Box::new(r)));
+        }
+        serde_json::from_slice::<CheckRecord>(bytes).ok().map(|c| Stored::Check(Box::new(c)))
+    }
+
+    /// The verdict.
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Stored::Run(r) => r.verdict,
+            Stored::Check(c) => c.verdict,
+        }
+    }
+
+    /// Seconds the run took, cluster start to stop (runs only).
+    pub fn total_secs(&self) -> Option<f64> {
+        match self {
+            Stored::Run(r) => Some(r.stats.total_secs),
+            Stored::Check(_) => None,
+        }
+    }
+}
