@@ -17,7 +17,7 @@ pub mod edn;
 pub mod jsonl;
 pub mod porcupine;
 
-pub use lines::Lines;
+pub(crate) use lines::Lines;
 
 mod lines;
 
