@@ -117,4 +117,21 @@ mod tests {
         };
         assert_eq!((e.line, e.field.as_str()), (1, "process"));
     }
+
+    #[test]
+    fn deep_or_trailing_values_are_errors_naming_the_line() {
+        let deep = format!("INFO  jepsen.util - 0\t:invoke\t:write\t{}\n", "[".repeat(10_000));
+        let text = format!("INFO  jepsen.util - 1\t:invoke\t:read\tnil\n{deep}");
+        let e = match read_log(text.as_bytes()) {
+            Err(ReadError::Parse(e)) => e,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((e.line, e.field.as_str()), (2, "value"), "{e}");
+        assert!(e.message.contains("nested more than 128 deep"), "{e}");
+        let e = match read_log("INFO  jepsen.util - 0\t:invoke\t:write\t1 2\n".as_bytes()) {
+            Err(ReadError::Parse(e)) => e,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((e.line, e.field.as_str()), (1, "value"), "{e}");
+    }
 }
