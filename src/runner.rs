@@ -15,9 +15,11 @@
 //! - [`store`]: the run's directory and the `latest` links.
 //! - [`exec`]: [`execute`], the run itself.
 //! - [`results`]: [`RunResults`] (`results.json`) and the printed summary.
+//! - `coverage`: what the faults did (leader hits, elections, operations per fault).
 //! - `progress`, `logging`: the progress line and `faultline.log`.
 
 pub mod config;
+mod coverage;
 pub mod exec;
 mod logging;
 mod progress;

@@ -23,13 +23,60 @@ fn a_violation_exits_1_names_the_key_and_stores_a_report() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(code(&o), 1, "{out}");
     assert!(out.contains("NOT linearizable") && out.contains("key \"k1\""), "{out}");
-    assert!(out.contains("it read 1, while the value is 2"), "{out}");
+    // Distinct values: the polynomial register checker decided it, naming both writes.
+    assert!(out.contains("write(2) by process 1") && out.contains("read → 1"), "{out}");
     let checks: Vec<_> = std::fs::read_dir(dir.path().join("store/checks")).unwrap().collect();
     assert_eq!(checks.len(), 1);
     let check = checks[0].as_ref().unwrap().path();
-    for f in ["report.html", "results.json", "history.jsonl"] {
+    for f in ["report.html", "results.json", "history.path"] {
         assert!(check.join(f).is_file(), "{f} missing in {}", check.display());
     }
+    // The history is referenced, not copied.
+    let path = std::fs::read_to_string(check.join("history.path")).unwrap();
+    assert!(path.trim().ends_with("examples/stale-read.jsonl"), "{path}");
+    assert!(!check.join("history.jsonl").exists());
+    let html = std::fs::read_to_string(check.join("report.html")).unwrap();
+    assert!(html.contains("unique-register"), "the report names the checker per key");
+}
+
+#[test]
+fn copy_history_keeps_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = faultline(&["check", "--copy-history", &repo("examples/stale-read.jsonl")], dir.path());
+    assert_eq!(code(&o), 1);
+    let checks: Vec<_> = std::fs::read_dir(dir.path().join("store/checks")).unwrap().collect();
+    let check = checks[0].as_ref().unwrap().path();
+    assert!(check.join("history.jsonl").is_file() && !check.join("history.path").exists());
+}
+
+#[test]
+fn unique_values_asserts_distinct_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("twice.jsonl");
+    std::fs::write(
+        &h,
+        "{\"index\":0,\"type\":\"invoke\",\"process\":0,\"f\":\"write\",\"value\":4,\"time\":1}\n\
+         {\"index\":1,\"type\":\"ok\",\"process\":0,\"f\":\"write\",\"value\":4,\"time\":2}\n\
+         {\"index\":2,\"type\":\"invoke\",\"process\":1,\"f\":\"write\",\"value\":4,\"time\":3}\n\
+         {\"index\":3,\"type\":\"ok\",\"process\":1,\"f\":\"write\",\"value\":4,\"time\":4}\n",
+    )
+    .unwrap();
+    // Without the flag: WGL decides the key.
+    let o = faultline(&["check", "--json", "--no-report", h.to_str().unwrap()], dir.path());
+    assert_eq!(code(&o), 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["result"]["keys"][0]["checker"], "wgl");
+    // With it: an error naming the second write and its history index.
+    let o =
+        faultline(&["check", "--unique-values", "--no-report", h.to_str().unwrap()], dir.path());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 3, "{err}");
+    assert!(err.contains("history index 2") && err.contains("value 4 is written again"), "{err}");
+    // It is a per-key assertion.
+    let args = ["check", "--unique-values", "--no-partition", "--no-report", h.to_str().unwrap()];
+    let o = faultline(&args, dir.path());
+    assert_eq!(code(&o), 3);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--no-partition"));
 }
 
 #[test]
@@ -44,6 +91,7 @@ fn json_output_is_one_object_per_file() {
     assert_eq!(v["result"]["verdict"], "illegal");
     assert_eq!(v["result"]["keys"].as_array().unwrap().len(), 2);
     assert_eq!(v["result"]["keys"][1]["verdict"], "linearizable", "k2: the info write explains 6");
+    assert_eq!(v["result"]["keys"][0]["checker"], "unique-register");
     assert!(!dir.path().join("store").exists(), "--no-report stores nothing");
 }
 
@@ -276,4 +324,19 @@ fn errors_in_a_vector_edn_file_name_the_real_line() {
     let (code, _, err) = check_text("v.edn", text.as_bytes(), &[]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("v.edn: line 3, field `:process`"), "{err}");
+}
+
+#[test]
+fn a_history_with_no_operations_is_never_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [("empty.jsonl", ""), ("blank.jsonl", "\n\n  \n")] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        let o = faultline(&["check", "--no-report", p.to_str().unwrap()], dir.path());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(code(&o), 2, "{name}: {err}");
+        assert!(err.contains("no operations, so nothing was checked"), "{name}: {err}");
+    }
+    let o = faultline(&["check", "--no-report", "--format", "jsonl", "/dev/null"], dir.path());
+    assert_eq!(code(&o), 2, "{}", String::from_utf8_lossy(&o.stderr));
 }

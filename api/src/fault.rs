@@ -3,6 +3,18 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::run::{Backend, SystemKind};
+
+/// Why clock faults cannot reach etcd.
+pub const ETCD_CLOCK: &str = "etcd is a Go program: Go reads the clock through the vDSO, \
+     which LD_PRELOAD/libfaketime does not reach";
+/// Why packet loss needs the netns backend.
+pub const LOSS_NEEDS_NETNS: &str =
+    "packet loss needs the netns backend (the local backend proxies TCP streams)";
+/// Why figure8 cannot follow etcd.
+pub const ETCD_FIGURE8: &str =
+    "figure8 follows each node's commit and last log index, which etcd's status does not report";
+
 crate::names! {
     /// A kind of fault, as named on the command line.
     pub enum Fault ("fault") {
@@ -21,6 +33,65 @@ crate::names! {
         Figure8 = "figure8",
     }
 }
+
+impl Fault {
+    /// Why this fault cannot be installed on `system` with `backend`, when it cannot: the
+    /// one table the settings check, the nemesis and the docs go by.
+    pub fn unsupported(self, system: SystemKind, backend: Backend) -> Option<&'static str> {
+        match (self, system, backend) {
+            (Fault::Loss, _, Backend::Local) => Some(LOSS_NEEDS_NETNS),
+            (Fault::Clock, SystemKind::Etcd, _) => Some(ETCD_CLOCK),
+            (Fault::Figure8, SystemKind::Etcd, _) => Some(ETCD_FIGURE8),
+            _ => None,
+        }
+    }
+}
+
+crate::names! {
+    /// Whom a fault goes for (`--nemesis-targets`).
+    pub enum Target ("target") {
+        /// The node leading when the fault starts (partitions isolate it).
+        Leader = "leader",
+        /// A random minority of the nodes (partitions cut it off from the majority).
+        Minority = "minority",
+        /// A random majority of the nodes (kills, pauses, clocks; partitions split in halves).
+        Majority = "majority",
+        /// Whatever the schedule draws: one node, a minority, all, any partition shape.
+        Random = "random",
+    }
+}
+
+/// The targets a schedule picks from, written `leader,random`; when `leader` is among them,
+/// the first fault of a run goes for the leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetList(pub Vec<Target>);
+
+impl FromStr for TargetList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut out: Vec<Target> = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let t: Target = part.parse().map_err(|e: crate::names::UnknownName| e.to_string())?;
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        if out.is_empty() {
+            return Err("no targets given".into());
+        }
+        Ok(TargetList(out))
+    }
+}
+
+impl fmt::Display for TargetList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|x| x.name()).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+crate::string_form!(TargetList);
 
 /// The faults of a run, written `partition,kill` (`none` or empty: no faults), each once,
 /// in the order given.

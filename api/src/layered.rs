@@ -160,7 +160,8 @@ pub mod checks {
     }
 }
 
-/// Declares layered settings (see the module docs).
+/// Declares layered settings (see the module docs). The structs derive serde's and clap's
+/// traits, so the calling crate depends on `serde` and `clap` itself.
 ///
 /// # Examples
 /// ```
@@ -198,7 +199,7 @@ macro_rules! layered {
         }
     ) => {
         $(#[$smeta])*
-        #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize, ::clap::Args)]
+        #[derive(Debug, Clone, Default, PartialEq, $crate::reexport::serde::Serialize, $crate::reexport::serde::Deserialize, $crate::reexport::clap::Args)]
         #[serde(rename_all = "kebab-case", deny_unknown_fields)]
         $vis struct $layer {
             $(
@@ -210,7 +211,7 @@ macro_rules! layered {
         }
 
         $(#[$rmeta])*
-        #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, $crate::reexport::serde::Serialize, $crate::reexport::serde::Deserialize)]
         #[serde(rename_all = "kebab-case")]
         $rvis struct $resolved {
             $(

@@ -33,11 +33,24 @@ pub mod run;
 pub mod workload;
 
 pub use counts::{FinalReads, LiveCounts};
-pub use fault::{Fault, FaultList};
+
+/// The crates the macros expand to, so that a crate using them needs neither directly.
+#[doc(hidden)]
+pub mod reexport {
+    pub use clap;
+    pub use serde;
+}
+pub use fault::{Fault, FaultList, Target, TargetList};
 pub use layered::{ConfigError, Layer};
 pub use node::{ReadMode, UnsafeBug};
 pub use run::{Backend, RunConfig, RunSettings, SystemKind};
 pub use workload::{Func, Mix, WorkloadKind};
+
+/// The name of the node at 0-based position `i` in a cluster: `n1`, `n2`, … — in histories,
+/// store paths, nemesis events and logs alike.
+pub fn node_name(i: usize) -> String {
+    format!("n{}", i + 1)
+}
 
 /// `s` cut to at most `max` characters, with `…` and the full length when cut, so that
 /// messages never echo a hostile value whole.
@@ -53,16 +66,16 @@ pub fn cut(s: &str, max: usize) -> String {
 #[macro_export]
 macro_rules! string_form {
     ($ty:ty) => {
-        impl ::serde::Serialize for $ty {
-            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl $crate::reexport::serde::Serialize for $ty {
+            fn serialize<S: $crate::reexport::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.collect_str(self)
             }
         }
 
-        impl<'de> ::serde::Deserialize<'de> for $ty {
-            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
-                s.parse().map_err(::serde::de::Error::custom)
+        impl<'de> $crate::reexport::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: $crate::reexport::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <::std::borrow::Cow<'de, str> as $crate::reexport::serde::Deserialize>::deserialize(d)?;
+                s.parse().map_err($crate::reexport::serde::de::Error::custom)
             }
         }
     };

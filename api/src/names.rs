@@ -86,28 +86,28 @@ macro_rules! names {
             }
         }
 
-        impl ::serde::Serialize for $ty {
-            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl $crate::reexport::serde::Serialize for $ty {
+            fn serialize<S: $crate::reexport::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.name())
             }
         }
 
-        impl<'de> ::serde::Deserialize<'de> for $ty {
-            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
-                s.parse().map_err(::serde::de::Error::custom)
+        impl<'de> $crate::reexport::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: $crate::reexport::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <::std::borrow::Cow<'de, str> as $crate::reexport::serde::Deserialize>::deserialize(d)?;
+                s.parse().map_err($crate::reexport::serde::de::Error::custom)
             }
         }
 
-        impl ::clap::ValueEnum for $ty {
+        impl $crate::reexport::clap::ValueEnum for $ty {
             fn value_variants<'a>() -> &'a [Self] {
                 $ty::ALL
             }
-            fn to_possible_value(&self) -> Option<::clap::builder::PossibleValue> {
+            fn to_possible_value(&self) -> Option<$crate::reexport::clap::builder::PossibleValue> {
                 let help: &'static str = match self {
                     $($ty::$variant => concat!($($doc),*).trim_ascii()),+
                 };
-                Some(::clap::builder::PossibleValue::new(self.name()).help(help))
+                Some($crate::reexport::clap::builder::PossibleValue::new(self.name()).help(help))
             }
         }
     };

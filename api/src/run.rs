@@ -10,7 +10,7 @@
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 
-use crate::fault::{Fault, FaultList};
+use crate::fault::{Fault, FaultList, Target, TargetList};
 use crate::layered::checks::{dir_name, range, seconds};
 use crate::layered::{ConfigError, Layer};
 use crate::node::{ReadMode, UnsafeBug};
@@ -73,6 +73,15 @@ crate::layered! {
         /// none [default: partition,kill].
         #[arg(long, value_name = "LIST")]
         nemesis: FaultList = FaultList(vec![Fault::Partition, Fault::Kill]),
+        /// Whom faults go for, comma-separated: leader, minority, majority, random; each fault
+        /// picks one, and with leader among them the first fault hits the leader
+        /// [default: leader,random].
+        #[arg(long, value_name = "LIST")]
+        nemesis_targets: TargetList = TargetList(vec![Target::Leader, Target::Random]),
+        /// Run even when some requested faults cannot be installed on this system and
+        /// backend (they are skipped and the summary says so); without it that is an error.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+        allow_skipped_faults: bool = false,
         /// Seconds of each calm period and each fault period [default: 5].
         #[arg(long, value_name = "S")]
         nemesis_interval: f64 = 5.0; check seconds(3600.0),
@@ -200,6 +209,25 @@ impl RunConfig {
                 return here("mix", m);
             }
         }
+        let unsupported: Vec<String> = self
+            .nemesis
+            .iter()
+            .filter_map(|f| {
+                f.unsupported(self.system, self.backend).map(|why| format!("{f}: {why}"))
+            })
+            .collect();
+        if !unsupported.is_empty() && !self.allow_skipped_faults {
+            return here(
+                "nemesis",
+                format!(
+                    "cannot be installed on {} with the {} backend: {} (set allow-skipped-faults \
+                     to run the others anyway)",
+                    self.system,
+                    self.backend,
+                    unsupported.join("; ")
+                ),
+            );
+        }
         match self.system {
             SystemKind::Etcd => {
                 if let Some(b) = self.unsafe_bug {
@@ -305,6 +333,19 @@ mod tests {
         let d = RunSettings::default().into_config().unwrap();
         assert_eq!((d.nodes, d.system, d.backend), (3, SystemKind::Faultline, Backend::Local));
         assert!(d.seed < 1_000_000);
+    }
+
+    #[test]
+    fn faults_that_cannot_run_are_refused_before_the_run() {
+        let spec = |t: &str| RunSettings::parse_spec("s.toml", t, false);
+        let e = spec("nemesis = \"loss,partition\"").unwrap_err();
+        assert_eq!(e.field, "nemesis");
+        assert!(e.message.contains("loss: packet loss needs the netns backend"), "{e}");
+        assert!(spec("nemesis = \"loss,partition\"\nallow-skipped-faults = true").is_ok());
+        assert!(spec("nemesis = \"loss,partition\"\nbackend = \"netns\"").is_ok());
+        // Allowed, it runs; a run whose faults all failed to install is not a pass (exit 2).
+        assert!(spec("nemesis = \"clock\"\nsystem = \"etcd\"\nallow-skipped-faults = true").is_ok());
+        assert!(spec("nemesis = \"none\"\nsystem = \"etcd\"").is_ok());
     }
 
     #[test]

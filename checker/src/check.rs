@@ -15,7 +15,7 @@
 // The check is the one place here that reads the wall clock (for the time limit and stats).
 #![allow(clippy::disallowed_methods)]
 
-mod part;
+pub(crate) mod part;
 mod pool;
 
 use std::str::FromStr;
@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use crate::error::CheckError;
 use crate::history::History;
+use crate::unique::Uniqueness;
 use crate::verdict::CheckResult;
 
 /// Which model to check against.
@@ -103,6 +104,9 @@ pub struct CheckOptions {
     pub witness: bool,
     /// Worker threads; 0 means one per core.
     pub threads: usize,
+    /// Whether keys whose written values are distinct are decided by the polynomial checkers
+    /// ([`crate::unique`]); default: detected per key.
+    pub unique_values: Uniqueness,
 }
 
 impl Default for CheckOptions {
@@ -114,20 +118,24 @@ impl Default for CheckOptions {
             all_keys: false,
             witness: false,
             threads: 0,
+            unique_values: Uniqueness::Detect,
         }
     }
 }
 
-/// Half of the machine's memory as reported by /proc/meminfo, or 4 GiB when unknown.
+/// The default budget of the search caches: the smaller of 2 GiB and an eighth of the
+/// machine's memory (as /proc/meminfo reports it; 2 GiB when unknown), so a check on a shared
+/// CI machine leaves it usable. The polynomial checkers need far less than this.
 pub fn default_memory_limit() -> u64 {
+    const CAP: u64 = 2 << 30;
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| {
             s.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| {
-                l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).map(|kb| kb * 512)
+                l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).map(|kb| kb * 128)
             })
         })
-        .unwrap_or(4 << 30)
+        .map_or(CAP, |eighth| eighth.min(CAP))
 }
 
 /// Checks `history` against `model`.

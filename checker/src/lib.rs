@@ -5,8 +5,10 @@
 //!  file ──formats::read──▶ History ──check(model, options)──▶ CheckResult
 //!                            │            │
 //!                            │            ├─ partition by key (P-compositionality)
-//!                            │            ├─ exact simplification (drop fail / unobservable ops)
-//!                            │            └─ WGL search per key on a worker pool
+//!                            │            ├─ distinct written values? unique::{register,append}
+//!                            │            │  decide the key in O(n log n)
+//!                            │            ├─ else exact simplification (drop fail / unobservable ops)
+//!                            │            └─   and the WGL search, per key on a worker pool
 //!                            └─ ops (invoke+completion) and nemesis events
 //! ```
 //!
@@ -15,6 +17,8 @@
 //! - [`formats`]: readers for native JSONL, Porcupine's test data and Jepsen/Knossos EDN.
 //! - [`model`]: the [`Model`] trait; [`models`]: register, cas-register, kv.
 //! - [`check`](mod@check): partitioning, the worker pool, bounds; [`wgl`]: the search.
+//! - [`unique`]: polynomial checkers for keys whose writes write distinct values, tried
+//!   before WGL per key.
 //! - [`verdict`]: results (verdicts, counterexamples, witnesses, statistics).
 //!
 //! # Example
@@ -38,6 +42,7 @@ pub mod formats;
 pub mod history;
 pub mod model;
 pub mod models;
+pub mod unique;
 pub mod verdict;
 pub mod wgl;
 
@@ -48,6 +53,8 @@ pub use check::{check, CheckOptions, ModelSpec};
 pub use error::{CheckError, HistoryError};
 pub use history::{Event, EventKind, History, HistoryBuilder, Operation, Outcome, Process};
 pub use model::Model;
+pub use unique::Uniqueness;
 pub use verdict::{
-    CheckResult, Counterexample, Counts, KeyResult, SearchStats, StuckOp, UnknownReason, Verdict,
+    CheckResult, Counterexample, Counts, Decider, KeyResult, SearchStats, StuckOp, UnknownReason,
+    Verdict,
 };

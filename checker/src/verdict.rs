@@ -63,6 +63,21 @@ pub enum UnknownReason {
     Cancelled,
 }
 
+/// Which algorithm decided a key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decider {
+    /// The WGL search (any history; exponential in the worst case).
+    #[default]
+    Wgl,
+    /// The polynomial register checker for keys whose writes all write distinct values
+    /// ([`crate::unique::register`]).
+    UniqueRegister,
+    /// The polynomial list-append checker for kv keys with only gets and distinct appends
+    /// ([`crate::unique::append`]).
+    UniqueAppend,
+}
+
 /// An operation that could not be linearized next, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StuckOp {
@@ -95,6 +110,9 @@ pub struct KeyResult {
     pub key: Option<String>,
     /// The verdict.
     pub verdict: Verdict,
+    /// The algorithm that decided it (older results without the field were all WGL).
+    #[serde(default)]
+    pub checker: Decider,
     /// Why undecided, when `Unknown`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown_reason: Option<UnknownReason>,

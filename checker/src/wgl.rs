@@ -12,6 +12,11 @@
 //!            later or never, so they are never owed)
 //! ```
 //!
+//! The loop in [`search`] is made of named steps of `Search`: `over_limits` (every 1024
+//! steps: memory charged, stop flag read, as a typed [`Stop`]), `next` (the scan: a candidate
+//! or a dead end), `try_op` (step the model, consult the cache, push), `skip`,
+//! `record_dead_end` (the longest one is the counterexample) and `backtrack`.
+//!
 //! Indeterminate operations (`info`) have no return entry: they may be linearized at any
 //! point after their call, or never. Model states are interned to `u32` and transitions
 //! memoized, so the hot loop does one table probe per tried step and allocates nothing after
@@ -50,18 +55,52 @@ pub struct SearchOp<I, O> {
     pub output: Option<O>,
 }
 
-/// Why to stop: 0 = keep going. Set by the watchdog or by a worker that found a violation.
-pub const GO: u8 = 0;
-/// The time limit passed.
-pub const STOP_TIME: u8 = 1;
-/// Another partition was found illegal.
-pub const STOP_CANCEL: u8 = 2;
+/// Why a search was told to stop (raised by the watchdog or by a worker that found a
+/// violation; the first reason raised wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Stop {
+    /// The time limit passed.
+    TimeLimit = 1,
+    /// Another partition was found illegal.
+    Cancel = 2,
+}
+
+/// The shared stop flag: unset, or the first [`Stop`] raised.
+#[derive(Debug, Default)]
+pub struct StopFlag(AtomicU8);
+
+impl StopFlag {
+    /// Raises `reason` unless a reason was already raised.
+    pub fn raise(&self, reason: Stop) {
+        let _ = self.0.compare_exchange(0, reason as u8, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// The reason raised, if any.
+    #[inline]
+    pub fn get(&self) -> Option<Stop> {
+        match self.0.load(Ordering::Relaxed) {
+            x if x == Stop::TimeLimit as u8 => Some(Stop::TimeLimit),
+            x if x == Stop::Cancel as u8 => Some(Stop::Cancel),
+            _ => None,
+        }
+    }
+}
+
+impl From<Stop> for UnknownReason {
+    fn from(s: Stop) -> UnknownReason {
+        match s {
+            Stop::TimeLimit => UnknownReason::TimeLimit,
+            Stop::Cancel => UnknownReason::Cancelled,
+        }
+    }
+}
 
 /// Shared bounds of all searches of one check.
 #[derive(Debug)]
 pub struct Limits {
-    /// GO, STOP_TIME or STOP_CANCEL.
-    pub stop: AtomicU8,
+    /// Set when every search should stop.
+    pub stop: StopFlag,
     /// Bytes the caches of all searches may hold together.
     pub memory_limit: u64,
     /// Bytes they hold now.
@@ -71,7 +110,7 @@ pub struct Limits {
 impl Limits {
     /// Bounds with the given memory budget.
     pub fn new(memory_limit: u64) -> Limits {
-        Limits { stop: AtomicU8::new(GO), memory_limit, memory_used: AtomicU64::new(0) }
+        Limits { stop: StopFlag::default(), memory_limit, memory_used: AtomicU64::new(0) }
     }
 }
 
@@ -157,6 +196,266 @@ enum Cursor {
     Info { at: u32, limit: u64, blocking: u32 },
 }
 
+/// What the scan found to do next.
+enum Next {
+    /// Try linearizing this local op; `ctx` is where to resume if it is refused.
+    Try(u32, Cursor),
+    /// Nothing can go next before the return of a definite op: a dead end.
+    DeadEnd,
+}
+
+/// The search's mutable state: the event lists, the linearized sets, the cache, the stack.
+struct Search<'a, M: Model> {
+    ops: &'a [SearchOp<M::Input, M::Output>],
+    limits: &'a Limits,
+    /// Local numbering: definite ops `0..d` (by call), then indeterminate ones `d..`.
+    order: Vec<u32>,
+    d: u32,
+    /// Definite ops' calls and returns; indeterminate ops' calls.
+    main: Entries,
+    pending: Entries,
+    /// Definite ops not yet linearized.
+    owed: usize,
+    dbits: Bitset,
+    ibits: Bitset,
+    cache: Cache,
+    states: States<'a, M>,
+    state: u32,
+    stack: Vec<Frame>,
+    /// The longest dead end found so far (the counterexample).
+    best: Option<DeadEnd<u32>>,
+    /// Bytes added to `limits.memory_used` by this search.
+    charged: u64,
+    iter: u64,
+    cur: Cursor,
+}
+
+impl<'a, M: Model> Search<'a, M> {
+    fn new(
+        model: &'a M,
+        hints: &'a M::Hints,
+        ops: &'a [SearchOp<M::Input, M::Output>],
+        limits: &'a Limits,
+    ) -> Self {
+        let mut definite: Vec<u32> =
+            (0..ops.len() as u32).filter(|&i| ops[i as usize].ret != u64::MAX).collect();
+        let mut info: Vec<u32> =
+            (0..ops.len() as u32).filter(|&i| ops[i as usize].ret == u64::MAX).collect();
+        definite.sort_by_key(|&i| ops[i as usize].call);
+        info.sort_by_key(|&i| ops[i as usize].call);
+        let times = |list: &[u32], ret: bool| -> Vec<(u64, u64)> {
+            list.iter()
+                .map(|&i| (ops[i as usize].call, if ret { ops[i as usize].ret } else { u64::MAX }))
+                .collect()
+        };
+        let main = Entries::new(&times(&definite, true));
+        let pending = Entries::new(&times(&info, false));
+        let dbits = Bitset::new(definite.len());
+        let ibits = Bitset::new(info.len());
+        let cache = Cache::new(dbits.words().len(), ibits.words().len());
+        let mut states = States {
+            model,
+            hints,
+            list: Vec::new(),
+            ids: FxHashMap::default(),
+            memo: FxHashMap::default(),
+            bytes: 0,
+        };
+        let state = states.intern(model.init());
+        let cur = Cursor::Main(main.next(HEAD));
+        Search {
+            ops,
+            limits,
+            d: definite.len() as u32,
+            owed: definite.len(),
+            order: definite.iter().chain(&info).copied().collect(),
+            main,
+            pending,
+            dbits,
+            ibits,
+            cache,
+            states,
+            state,
+            stack: Vec::with_capacity(ops.len()),
+            best: None,
+            charged: 0,
+            iter: 0,
+            cur,
+        }
+    }
+
+    /// The call (or, with `ret`, the return) time of local op `local`.
+    #[inline]
+    fn time(&self, local: u32, ret: bool) -> u64 {
+        let o = &self.ops[self.order[local as usize] as usize];
+        if ret {
+            o.ret
+        } else {
+            o.call
+        }
+    }
+
+    /// Every 1024 steps: charge the memory used and read the stop flag.
+    #[inline]
+    fn over_limits(&mut self) -> Option<UnknownReason> {
+        self.iter += 1;
+        if self.iter & 1023 != 0 {
+            return None;
+        }
+        let used = (self.cache.bytes() + self.states.bytes) as u64;
+        if used > self.charged {
+            self.limits.memory_used.fetch_add(used - self.charged, Ordering::Relaxed);
+            self.charged = used;
+        }
+        match self.limits.stop.get() {
+            Some(stop) => Some(stop.into()),
+            None => (self.limits.memory_used.load(Ordering::Relaxed) > self.limits.memory_limit)
+                .then_some(UnknownReason::MemoryLimit),
+        }
+    }
+
+    /// Where the scan is: the next candidate to try, or a dead end. Reaching a definite op's
+    /// return switches the scan to indeterminate ops invoked by then.
+    #[inline]
+    fn next(&mut self) -> Next {
+        loop {
+            match self.cur {
+                Cursor::Main(e) => {
+                    debug_assert!(e != NONE, "a return is owed, so the list cannot end first");
+                    if self.main.is_call(e) {
+                        return Next::Try(self.main.op(e), self.cur);
+                    }
+                    let blocking = self.main.op(e);
+                    self.cur = Cursor::Info {
+                        at: self.pending.next(HEAD),
+                        limit: self.time(blocking, true),
+                        blocking,
+                    };
+                }
+                Cursor::Info { at, limit, .. } => {
+                    if at == NONE {
+                        return Next::DeadEnd;
+                    }
+                    let op = self.d + self.pending.op(at);
+                    return if self.time(op, false) <= limit {
+                        Next::Try(op, self.cur)
+                    } else {
+                        Next::DeadEnd
+                    };
+                }
+            }
+        }
+    }
+
+    fn flip(&mut self, op: u32) {
+        if op >= self.d {
+            self.ibits.flip(op - self.d)
+        } else {
+            self.dbits.flip(op)
+        }
+    }
+
+    /// Linearizes `op` if the model allows it and the configuration is new: push it, lift it
+    /// out, and restart the scan at the head. False if refused.
+    #[inline]
+    fn try_op(&mut self, op: u32, ctx: Cursor) -> bool {
+        let next = self.states.step(self.state, self.order[op as usize], self.ops);
+        if next == NONE {
+            return false;
+        }
+        self.flip(op);
+        let (d, i) = (self.dbits.words(), self.ibits.words());
+        if !self.cache.insert(next, d, i, self.dbits.hash()) {
+            self.flip(op);
+            return false;
+        }
+        self.stack.push(Frame { op, prev_state: self.state, ctx });
+        self.state = next;
+        if op >= self.d {
+            self.pending.lift(op - self.d);
+        } else {
+            self.main.lift(op);
+            self.owed -= 1;
+        }
+        self.cur = Cursor::Main(self.main.next(HEAD));
+        true
+    }
+
+    /// Moves the scan past the entry `ctx` points at.
+    #[inline]
+    fn skip(&self, ctx: Cursor) -> Cursor {
+        match ctx {
+            Cursor::Main(e) => Cursor::Main(self.main.next(e)),
+            Cursor::Info { at, limit, blocking } => {
+                Cursor::Info { at: self.pending.next(at), limit, blocking }
+            }
+        }
+    }
+
+    /// Keeps the dead end at the current configuration if it is the longest so far.
+    fn record_dead_end(&mut self) {
+        let Cursor::Info { limit, blocking, .. } = self.cur else {
+            unreachable!("a dead end is only declared while scanning indeterminate ops")
+        };
+        if self.best.as_ref().is_some_and(|b| self.stack.len() <= b.prefix.len()) {
+            return;
+        }
+        let mut candidates = Vec::new();
+        let mut e = self.main.next(HEAD);
+        while e != NONE && self.main.is_call(e) {
+            candidates.push(self.order[self.main.op(e) as usize]);
+            e = self.main.next(e);
+        }
+        let mut e = self.pending.next(HEAD);
+        while e != NONE && self.time(self.d + self.pending.op(e), false) <= limit {
+            candidates.push(self.order[(self.d + self.pending.op(e)) as usize]);
+            e = self.pending.next(e);
+        }
+        self.best = Some(DeadEnd {
+            prefix: self.stack.iter().map(|f| self.order[f.op as usize]).collect(),
+            state: self.state,
+            candidates,
+            blocking: self.order[blocking as usize],
+        });
+    }
+
+    /// Undoes the last linearized op and resumes the scan after it; false at the bottom.
+    fn backtrack(&mut self, stats: &mut SearchStats) -> bool {
+        let Some(f) = self.stack.pop() else { return false };
+        stats.backtracks += 1;
+        self.state = f.prev_state;
+        self.flip(f.op);
+        if f.op >= self.d {
+            self.pending.unlift(f.op - self.d);
+        } else {
+            self.main.unlift(f.op);
+            self.owed += 1;
+        }
+        self.cur = self.skip(f.ctx);
+        true
+    }
+
+    /// Final statistics, and gives back the memory charged.
+    fn finish(&self, stats: &mut SearchStats) {
+        stats.cached = self.cache.len() as u64;
+        stats.states = self.states.list.len() as u64;
+        stats.cache_bytes = stats.cache_bytes.max((self.cache.bytes() + self.states.bytes) as u64);
+        self.limits.memory_used.fetch_sub(self.charged, Ordering::Relaxed);
+    }
+
+    /// The longest dead end, with its state resolved.
+    fn illegal(self) -> SearchResult<M::State> {
+        // Invariant: `backtrack` fails only after a dead end was recorded.
+        let b = self.best.unwrap_or_else(|| unreachable!("a dead end was recorded"));
+        SearchResult::Illegal(DeadEnd {
+            prefix: b.prefix,
+            state: self.states.list[b.state as usize].clone(),
+            candidates: b.candidates,
+            blocking: b.blocking,
+        })
+    }
+}
+
 /// Searches for a linearization of `ops` (in any order) under `model`.
 ///
 /// Operations with a return are tried first, in time order; operations without one (`info`)
@@ -169,187 +468,33 @@ pub fn search<M: Model>(
     limits: &Limits,
     stats: &mut SearchStats,
 ) -> SearchResult<M::State> {
-    // Local numbering: definite ops 0..d in the main list, indeterminate ops d.. by call.
-    let mut definite: Vec<u32> =
-        (0..ops.len() as u32).filter(|&i| ops[i as usize].ret != u64::MAX).collect();
-    let mut info: Vec<u32> =
-        (0..ops.len() as u32).filter(|&i| ops[i as usize].ret == u64::MAX).collect();
-    definite.sort_by_key(|&i| ops[i as usize].call);
-    info.sort_by_key(|&i| ops[i as usize].call);
-    let d = definite.len() as u32;
-    let order: Vec<u32> = definite.iter().chain(&info).copied().collect();
-    let time = |local: u32, ret: bool| {
-        let o = &ops[order[local as usize] as usize];
-        if ret {
-            o.ret
-        } else {
-            o.call
-        }
-    };
-    let mut main = Entries::new(
-        &definite.iter().map(|&i| (ops[i as usize].call, ops[i as usize].ret)).collect::<Vec<_>>(),
-    );
-    let mut pending =
-        Entries::new(&info.iter().map(|&i| (ops[i as usize].call, u64::MAX)).collect::<Vec<_>>());
-    let mut owed = definite.len();
-    let mut dbits = Bitset::new(definite.len());
-    let mut ibits = Bitset::new(info.len());
-    let mut cache = Cache::new(dbits.words().len(), ibits.words().len());
-    let mut states = States {
-        model,
-        hints,
-        list: Vec::new(),
-        ids: FxHashMap::default(),
-        memo: FxHashMap::default(),
-        bytes: 0,
-    };
-    let mut state = states.intern(model.init());
-    let mut stack: Vec<Frame> = Vec::with_capacity(ops.len());
-    let mut best: Option<DeadEnd<u32>> = None;
-    let mut charged = 0u64;
-    let mut iter = 0u64;
-    let mut cur = Cursor::Main(main.next(HEAD));
-
-    let finish = |stats: &mut SearchStats, cache: &Cache, states: &States<M>, charged: u64| {
-        stats.cached = cache.len() as u64;
-        stats.states = states.list.len() as u64;
-        stats.cache_bytes = stats.cache_bytes.max((cache.bytes() + states.bytes) as u64);
-        limits.memory_used.fetch_sub(charged, Ordering::Relaxed);
-    };
-
+    let mut s = Search::new(model, hints, ops, limits);
     loop {
-        if owed == 0 {
-            finish(stats, &cache, &states, charged);
+        if s.owed == 0 {
+            s.finish(stats);
             return SearchResult::Linearizable(
-                stack.iter().map(|f| order[f.op as usize]).collect(),
+                s.stack.iter().map(|f| s.order[f.op as usize]).collect(),
             );
         }
-        iter += 1;
-        if iter & 1023 == 0 {
-            let stop = limits.stop.load(Ordering::Relaxed);
-            let used = (cache.bytes() + states.bytes) as u64;
-            if used > charged {
-                limits.memory_used.fetch_add(used - charged, Ordering::Relaxed);
-                charged = used;
-            }
-            if stop != GO || limits.memory_used.load(Ordering::Relaxed) > limits.memory_limit {
-                finish(stats, &cache, &states, charged);
-                return SearchResult::Unknown(match stop {
-                    STOP_TIME => UnknownReason::TimeLimit,
-                    STOP_CANCEL => UnknownReason::Cancelled,
-                    _ => UnknownReason::MemoryLimit,
-                });
-            }
+        if let Some(reason) = s.over_limits() {
+            s.finish(stats);
+            return SearchResult::Unknown(reason);
         }
-        // The candidate to try now, if any: (local op, where to go if it is refused).
-        let (candidate, ctx) = match cur {
-            Cursor::Main(e) => {
-                debug_assert!(e != NONE, "a return entry is owed, so the list cannot end first");
-                if main.is_call(e) {
-                    (Some(main.op(e)), cur)
-                } else {
-                    let blocking = main.op(e);
-                    cur = Cursor::Info {
-                        at: pending.next(HEAD),
-                        limit: time(blocking, true),
-                        blocking,
-                    };
-                    continue;
-                }
-            }
-            Cursor::Info { at, limit, .. } => {
-                if at != NONE && time(d + pending.op(at), false) <= limit {
-                    (Some(d + pending.op(at)), cur)
-                } else {
-                    (None, cur)
-                }
-            }
-        };
-        if let Some(op) = candidate {
-            let next = states.step(state, order[op as usize], ops);
-            if next != NONE {
-                let is_info = op >= d;
-                if is_info {
-                    ibits.flip(op - d)
-                } else {
-                    dbits.flip(op)
-                }
-                if cache.insert(next, dbits.words(), ibits.words(), dbits.hash()) {
+        match s.next() {
+            Next::Try(op, ctx) => {
+                if s.try_op(op, ctx) {
                     stats.steps += 1;
-                    stack.push(Frame { op, prev_state: state, ctx });
-                    state = next;
-                    if is_info {
-                        pending.lift(op - d);
-                    } else {
-                        main.lift(op);
-                        owed -= 1;
-                    }
-                    cur = Cursor::Main(main.next(HEAD));
-                    continue;
-                }
-                if is_info {
-                    ibits.flip(op - d)
                 } else {
-                    dbits.flip(op)
+                    s.cur = s.skip(ctx);
                 }
             }
-            cur = match ctx {
-                Cursor::Main(e) => Cursor::Main(main.next(e)),
-                Cursor::Info { at, limit, blocking } => {
-                    Cursor::Info { at: pending.next(at), limit, blocking }
+            Next::DeadEnd => {
+                s.record_dead_end();
+                if !s.backtrack(stats) {
+                    s.finish(stats);
+                    return s.illegal();
                 }
-            };
-            continue;
-        }
-        // Dead end: the definite op `blocking` returned and nothing can go next.
-        let Cursor::Info { limit, blocking, .. } = cur else {
-            unreachable!("a dead end is only declared while scanning indeterminate ops")
-        };
-        if best.as_ref().is_none_or(|b| stack.len() > b.prefix.len()) {
-            let mut candidates = Vec::new();
-            let mut e = main.next(HEAD);
-            while e != NONE && main.is_call(e) {
-                candidates.push(order[main.op(e) as usize]);
-                e = main.next(e);
             }
-            let mut e = pending.next(HEAD);
-            while e != NONE && time(d + pending.op(e), false) <= limit {
-                candidates.push(order[(d + pending.op(e)) as usize]);
-                e = pending.next(e);
-            }
-            best = Some(DeadEnd {
-                prefix: stack.iter().map(|f| order[f.op as usize]).collect(),
-                state,
-                candidates,
-                blocking: order[blocking as usize],
-            });
         }
-        let Some(f) = stack.pop() else {
-            finish(stats, &cache, &states, charged);
-            // Invariant: a dead end was recorded just above, so `best` is set.
-            let b = best.unwrap_or_else(|| unreachable!("dead end recorded above"));
-            return SearchResult::Illegal(DeadEnd {
-                prefix: b.prefix,
-                state: states.list[b.state as usize].clone(),
-                candidates: b.candidates,
-                blocking: b.blocking,
-            });
-        };
-        stats.backtracks += 1;
-        state = f.prev_state;
-        if f.op >= d {
-            ibits.flip(f.op - d);
-            pending.unlift(f.op - d);
-        } else {
-            dbits.flip(f.op);
-            main.unlift(f.op);
-            owed += 1;
-        }
-        cur = match f.ctx {
-            Cursor::Main(e) => Cursor::Main(main.next(e)),
-            Cursor::Info { at, limit, blocking } => {
-                Cursor::Info { at: pending.next(at), limit, blocking }
-            }
-        };
     }
 }

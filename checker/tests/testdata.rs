@@ -134,3 +134,27 @@ fn bounds_give_unknown_not_a_crash() {
     assert_eq!(r.verdict, Verdict::Unknown);
     assert_eq!(r.keys[0].unknown_reason, Some(faultline_checker::UnknownReason::MemoryLimit));
 }
+
+/// The polynomial checkers, where they take a key, agree with WGL on every key of the shared
+/// data (every key decided: `--all-keys`); the count shows which files they took.
+#[test]
+fn unique_value_checkers_agree_with_wgl_on_the_shared_data() {
+    use faultline_checker::{Decider, Uniqueness};
+    let mut files: Vec<(String, ModelSpec)> = expected("jepsen/")
+        .into_iter()
+        .map(|(f, _)| (f, "cas-register".parse().unwrap()))
+        .collect();
+    files.extend(expected("kv/").into_iter().map(|(f, _)| (f, ModelSpec::Kv)));
+    let mut taken = 0;
+    for (file, model) in files {
+        let h = read_path(&testdata().join(&file), Format::Auto).unwrap();
+        let fast = CheckOptions { all_keys: true, ..CheckOptions::default() };
+        let slow = CheckOptions { unique_values: Uniqueness::Off, ..fast.clone() };
+        let (a, b) = (check(&h, &model, &fast).unwrap(), check(&h, &model, &slow).unwrap());
+        for (x, y) in a.keys.iter().zip(&b.keys) {
+            assert_eq!(x.verdict, y.verdict, "{file} key {:?} ({:?})", x.key, x.checker);
+            taken += usize::from(x.checker != Decider::Wgl);
+        }
+    }
+    eprintln!("{taken} keys decided by the polynomial checkers");
+}

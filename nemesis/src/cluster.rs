@@ -25,7 +25,7 @@ use crate::state::{self, Registry};
 use crate::system::etcd::Etcd;
 use crate::system::faultline::Faultline;
 use crate::system::{NodeInfo, Probe, System};
-use crate::{Backend, ClusterSpec, Error, Outcome, SystemSpec};
+use crate::{Backend, ClusterSpec, Error, FaultOutcome, SystemSpec};
 
 mod control;
 mod guard;
@@ -333,18 +333,18 @@ impl Cluster {
     ///
     /// # Errors
     /// An iptables command failed (netns).
-    pub fn set_cut(&self, grudge: &Grudge) -> Result<Outcome, Error> {
+    pub fn set_cut(&self, grudge: &Grudge) -> Result<FaultOutcome, Error> {
         self.apply_cut(grudge.cut.clone())?;
-        Ok(Outcome::Installed)
+        Ok(FaultOutcome::Installed)
     }
 
     /// Restores every link.
     ///
     /// # Errors
     /// An iptables command failed (netns).
-    pub fn heal(&self) -> Result<Outcome, Error> {
+    pub fn heal(&self) -> Result<FaultOutcome, Error> {
         self.apply_cut(BTreeSet::new())?;
-        Ok(Outcome::Installed)
+        Ok(FaultOutcome::Installed)
     }
 
     /// Live node-to-node connections through the local backend's proxies (0 under netns).

@@ -105,6 +105,20 @@ impl Action {
         }
     }
 
+    /// The same fault on other nodes (kills, pauses and clocks; others are unchanged).
+    pub fn with_nodes(self, new: Vec<usize>) -> Action {
+        match self {
+            Action::Kill { .. } => Action::Kill { nodes: new },
+            Action::Pause { .. } => Action::Pause { nodes: new },
+            Action::ClockBump { delta_ms, .. } => Action::ClockBump { nodes: new, delta_ms },
+            Action::ClockStrobe { delta_ms, period_ms, .. } => {
+                Action::ClockStrobe { nodes: new, delta_ms, period_ms }
+            }
+            Action::ClockRate { rate, .. } => Action::ClockRate { nodes: new, rate },
+            other => other,
+        }
+    }
+
     /// Event details before run-time resolution (e.g. `{"nodes":["n3"]}`).
     pub fn to_json(&self) -> serde_json::Value {
         match self {
@@ -129,7 +143,7 @@ impl Action {
 
 /// `[0, 2]` -> `["n1", "n3"]`.
 pub fn names(nodes: &[usize]) -> Vec<String> {
-    nodes.iter().map(|i| format!("n{}", i + 1)).collect()
+    nodes.iter().map(|&i| faultline_api::node_name(i)).collect()
 }
 
 #[cfg(test)]

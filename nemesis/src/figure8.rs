@@ -39,7 +39,7 @@ use tokio::time::Instant;
 
 use crate::partition::Grudge;
 use crate::system::Probe;
-use crate::{Cluster, Error, NemesisEvent, Outcome};
+use crate::{Cluster, Error, FaultOutcome, NemesisEvent};
 
 /// How often the nodes are polled while a step waits.
 const POLL: Duration = Duration::from_millis(2);
@@ -58,17 +58,17 @@ const WRITES_WAIT: Duration = Duration::from_millis(600);
 pub(crate) async fn run(
     cluster: &Cluster,
     events: &UnboundedSender<NemesisEvent>,
-) -> Result<Outcome, Error> {
+) -> Result<FaultOutcome, Error> {
     let n = cluster.node_names().len();
     let step = Steps { cluster, events, n };
     let statuses = cluster.statuses().await;
     let Some((a, a_term)) = leader(&statuses, |_, _| true) else {
-        return Ok(Outcome::Skipped("no leader known".into()));
+        return Ok(FaultOutcome::Skipped("no leader known".into()));
     };
     // Every byte spends LINK_DELAY in the proxies, so a cut made as soon as a poll sees a
     // new leader (or a commit) also drops what that leader sent in the meantime.
     let delayed = match cluster.set_delay(LINK_DELAY)? {
-        Outcome::Installed => format!("links delayed {} ms", LINK_DELAY.as_millis()),
+        FaultOutcome::Installed => format!("links delayed {} ms", LINK_DELAY.as_millis()),
         other => format!("links not delayed: {}", other.reason().unwrap_or("skipped")),
     };
     step.install(
@@ -141,7 +141,7 @@ pub(crate) async fn run(
             tracing::info!("figure8: step 4 elected nobody (a safe leader's entry of its term)")
         }
     }
-    Ok(Outcome::Installed)
+    Ok(FaultOutcome::Installed)
 }
 
 /// Installs the steps' grudges and reports them.
@@ -159,7 +159,7 @@ impl Steps<'_> {
             let _ = self.events.send(NemesisEvent::new(
                 "stop-partition",
                 json!({ "shape": "figure8" }),
-                Outcome::Installed,
+                FaultOutcome::Installed,
             ));
         }
         tracing::info!(step, %note, "figure8");
@@ -172,9 +172,9 @@ impl Steps<'_> {
         Ok(())
     }
 
-    fn stop(&self, step: u32, why: &str) -> Result<Outcome, Error> {
+    fn stop(&self, step: u32, why: &str) -> Result<FaultOutcome, Error> {
         tracing::info!(step, why, "figure8: sequence stopped, partition held");
-        Ok(Outcome::Installed)
+        Ok(FaultOutcome::Installed)
     }
 }
 
@@ -224,7 +224,7 @@ fn others(n: usize, not: &[usize]) -> Vec<usize> {
 }
 
 fn name(i: usize) -> String {
-    format!("n{}", i + 1)
+    faultline_api::node_name(i)
 }
 
 #[cfg(test)]

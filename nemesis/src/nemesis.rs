@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! run(cluster, duration, events):
-//!   calm(interval) ─> start fault (Action -> resolve leader -> install) ─> event
+//!   calm(interval) ─> start fault (Planned -> its nodes become the leader's when it goes
+//!                     for the leader -> resolve IsolateLeader -> install) ─> event
 //!   fault(interval; strobe flips clocks meanwhile) ─> end fault ─> event ─> calm ─> ..
 //! heal_all(cluster, events):
 //!   end the active fault; heal links; stop loss; resume paused; reset clocks;
@@ -23,7 +24,7 @@ use tokio::time::Instant;
 use crate::fault::{names, Action};
 use crate::partition::{Grudge, Shape};
 use crate::schedule::{NemesisConfig, Schedule};
-use crate::{Cluster, Error, NemesisEvent, Outcome};
+use crate::{Cluster, Error, FaultOutcome, NemesisEvent};
 
 /// Runs faults against a cluster on a seeded schedule.
 #[derive(Debug)]
@@ -67,9 +68,24 @@ impl Nemesis {
                 break;
             }
             let schedule = self.schedule.get_or_insert_with(|| Schedule::new(&config, n));
-            let Some(action) = schedule.next_action() else {
+            let Some(planned) = schedule.next_planned() else {
                 tokio::time::sleep_until(deadline).await;
                 break;
+            };
+            let action = if planned.on_leader {
+                let names = cluster.node_names();
+                match cluster.leader().await.and_then(|l| names.iter().position(|x| *x == l)) {
+                    Some(i) => planned.action.with_nodes(vec![i]),
+                    None => {
+                        let a = planned.action;
+                        let why = FaultOutcome::Skipped("no leader known".into());
+                        let _ = events.send(NemesisEvent::new(a.start_event(), a.to_json(), why));
+                        tokio::time::sleep_until((Instant::now() + interval).min(deadline)).await;
+                        continue;
+                    }
+                }
+            } else {
+                planned.action
             };
             self.start(cluster, action, events).await?;
             let end = (Instant::now() + interval).min(deadline);
@@ -95,14 +111,14 @@ impl Nemesis {
         cluster: &Cluster,
         action: Action,
         events: &UnboundedSender<NemesisEvent>,
-    ) -> Result<Outcome, Error> {
+    ) -> Result<FaultOutcome, Error> {
         self.end(cluster, events).await?;
         if action == Action::Figure8 {
             // A sequence of grudges: it reports each step itself and leaves the last one
             // installed for `end` to heal.
             self.active = Some(Action::Figure8);
             let outcome = crate::figure8::run(cluster, events).await?;
-            if matches!(outcome, Outcome::Skipped(_)) {
+            if matches!(outcome, FaultOutcome::Skipped(_)) {
                 self.active = None;
                 let _ = events.send(NemesisEvent::new(
                     action.start_event(),
@@ -116,7 +132,7 @@ impl Nemesis {
         tracing::info!(f = action.start_event(), outcome = outcome.as_str(), "nemesis");
         let _ =
             events.send(NemesisEvent::new(action.start_event(), action.to_json(), outcome.clone()));
-        if !matches!(outcome, Outcome::Skipped(_)) {
+        if !matches!(outcome, FaultOutcome::Skipped(_)) {
             self.active = Some(action);
         }
         Ok(outcome)
@@ -149,7 +165,7 @@ impl Nemesis {
         events: &UnboundedSender<NemesisEvent>,
     ) -> Result<(), Error> {
         self.end(cluster, events).await?;
-        let send = |f: &str, value: serde_json::Value, outcome: Outcome| {
+        let send = |f: &str, value: serde_json::Value, outcome: FaultOutcome| {
             let _ = events.send(NemesisEvent::new(f, value, outcome));
         };
         if cluster.is_partitioned() {
@@ -161,9 +177,9 @@ impl Nemesis {
         let all = cluster.node_names();
         let paused: Vec<String> = all.iter().filter(|n| cluster.is_paused(n)).cloned().collect();
         if !paused.is_empty() {
-            let outs: Result<Vec<Outcome>, Error> =
+            let outs: Result<Vec<FaultOutcome>, Error> =
                 paused.iter().map(|n| cluster.resume(n)).collect();
-            send("resume", json!({ "nodes": paused }), Outcome::combine(outs?));
+            send("resume", json!({ "nodes": paused }), FaultOutcome::combine(outs?));
         }
         let skewed: Vec<String> = all
             .iter()
@@ -175,20 +191,20 @@ impl Nemesis {
             for n in &skewed {
                 outs.push(cluster.set_clock(n, 0, 1.0).await?);
             }
-            send("clock-reset", json!({ "nodes": skewed }), Outcome::combine(outs));
+            send("clock-reset", json!({ "nodes": skewed }), FaultOutcome::combine(outs));
         }
         let down: Vec<String> = all.iter().filter(|n| !cluster.is_running(n)).cloned().collect();
         if !down.is_empty() {
-            let outs: Result<Vec<Outcome>, Error> =
+            let outs: Result<Vec<FaultOutcome>, Error> =
                 down.iter().map(|n| cluster.start_node(n)).collect();
-            send("start", json!({ "nodes": down }), Outcome::combine(outs?));
+            send("start", json!({ "nodes": down }), FaultOutcome::combine(outs?));
         }
         Ok(())
     }
 }
 
 /// Resolves run-time targets (the leader) and installs the action.
-async fn install(cluster: &Cluster, action: Action) -> Result<(Action, Outcome), Error> {
+async fn install(cluster: &Cluster, action: Action) -> Result<(Action, FaultOutcome), Error> {
     Ok(match action {
         Action::Partition { shape: Shape::IsolateLeader, grudge: None } => {
             let n = cluster.node_names().len();
@@ -201,24 +217,24 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, Outcome),
                 }
                 None => (
                     Action::Partition { shape: Shape::IsolateLeader, grudge: None },
-                    Outcome::Skipped("no leader known".into()),
+                    FaultOutcome::Skipped("no leader known".into()),
                 ),
             }
         }
         Action::Partition { shape, grudge } => {
             let out = match &grudge {
                 Some(g) => cluster.set_cut(g)?,
-                None => Outcome::Skipped("no grudge".into()),
+                None => FaultOutcome::Skipped("no grudge".into()),
             };
             (Action::Partition { shape, grudge }, out)
         }
         Action::Kill { ref nodes } => {
             let outs: Result<Vec<_>, _> = names(nodes).iter().map(|n| cluster.kill(n)).collect();
-            (action.clone(), Outcome::combine(outs?))
+            (action.clone(), FaultOutcome::combine(outs?))
         }
         Action::Pause { ref nodes } => {
             let outs: Result<Vec<_>, _> = names(nodes).iter().map(|n| cluster.pause(n)).collect();
-            (action.clone(), Outcome::combine(outs?))
+            (action.clone(), FaultOutcome::combine(outs?))
         }
         Action::ClockBump { ref nodes, delta_ms } => {
             let mut outs = Vec::new();
@@ -226,14 +242,14 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, Outcome),
                 let (off, rate) = cluster.clock(&n).unwrap_or((0, 1.0));
                 outs.push(cluster.set_clock(&n, off + delta_ms, rate).await?);
             }
-            (action.clone(), Outcome::combine(outs))
+            (action.clone(), FaultOutcome::combine(outs))
         }
         Action::ClockStrobe { ref nodes, delta_ms, .. } => {
             let mut outs = Vec::new();
             for n in names(nodes) {
                 outs.push(cluster.set_clock(&n, delta_ms, 1.0).await?);
             }
-            (action.clone(), Outcome::combine(outs))
+            (action.clone(), FaultOutcome::combine(outs))
         }
         Action::ClockRate { ref nodes, rate } => {
             let mut outs = Vec::new();
@@ -241,7 +257,7 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, Outcome),
                 let (off, _) = cluster.clock(&n).unwrap_or((0, 1.0));
                 outs.push(cluster.set_clock(&n, off, rate).await?);
             }
-            (action.clone(), Outcome::combine(outs))
+            (action.clone(), FaultOutcome::combine(outs))
         }
         Action::Loss { probability } => (action.clone(), cluster.set_loss(probability)?),
         Action::Figure8 => unreachable!("Nemesis::start runs the figure8 sequence itself"),
@@ -249,17 +265,20 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, Outcome),
 }
 
 /// Undoes an installed action; returns the end event's value and outcome.
-async fn undo(cluster: &Cluster, action: &Action) -> Result<(serde_json::Value, Outcome), Error> {
+async fn undo(
+    cluster: &Cluster,
+    action: &Action,
+) -> Result<(serde_json::Value, FaultOutcome), Error> {
     Ok(match action {
         Action::Partition { shape, .. } => (json!({ "shape": shape.name() }), cluster.heal()?),
         Action::Kill { nodes } => {
             let outs: Result<Vec<_>, _> =
                 names(nodes).iter().map(|n| cluster.start_node(n)).collect();
-            (json!({ "nodes": names(nodes) }), Outcome::combine(outs?))
+            (json!({ "nodes": names(nodes) }), FaultOutcome::combine(outs?))
         }
         Action::Pause { nodes } => {
             let outs: Result<Vec<_>, _> = names(nodes).iter().map(|n| cluster.resume(n)).collect();
-            (json!({ "nodes": names(nodes) }), Outcome::combine(outs?))
+            (json!({ "nodes": names(nodes) }), FaultOutcome::combine(outs?))
         }
         Action::ClockBump { nodes, .. }
         | Action::ClockStrobe { nodes, .. }
@@ -268,7 +287,7 @@ async fn undo(cluster: &Cluster, action: &Action) -> Result<(serde_json::Value, 
             for n in names(nodes) {
                 outs.push(cluster.set_clock(&n, 0, 1.0).await?);
             }
-            (json!({ "nodes": names(nodes) }), Outcome::combine(outs))
+            (json!({ "nodes": names(nodes) }), FaultOutcome::combine(outs))
         }
         Action::Loss { .. } => (json!({}), cluster.set_loss(0.0)?),
         Action::Figure8 => {

@@ -10,10 +10,12 @@
 
 use serde::Serialize;
 
+use crate::Fault;
+
 /// The result of one nemesis action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", content = "reason", rename_all = "kebab-case")]
-pub enum Outcome {
+pub enum FaultOutcome {
     /// The action certainly took effect.
     Installed,
     /// The action certainly did not take effect; the reason says why.
@@ -22,42 +24,42 @@ pub enum Outcome {
     Indeterminate(String),
 }
 
-impl Outcome {
+impl FaultOutcome {
     /// `"installed"`, `"skipped"` or `"indeterminate"`.
     pub fn as_str(&self) -> &'static str {
         match self {
-            Outcome::Installed => "installed",
-            Outcome::Skipped(_) => "skipped",
-            Outcome::Indeterminate(_) => "indeterminate",
+            FaultOutcome::Installed => "installed",
+            FaultOutcome::Skipped(_) => "skipped",
+            FaultOutcome::Indeterminate(_) => "indeterminate",
         }
     }
 
     /// The reason, for `Skipped` and `Indeterminate`.
     pub fn reason(&self) -> Option<&str> {
         match self {
-            Outcome::Installed => None,
-            Outcome::Skipped(r) | Outcome::Indeterminate(r) => Some(r),
+            FaultOutcome::Installed => None,
+            FaultOutcome::Skipped(r) | FaultOutcome::Indeterminate(r) => Some(r),
         }
     }
 
     /// Combines the outcomes of several sub-actions: any indeterminate part makes the whole
     /// indeterminate; all skipped makes it skipped; otherwise installed.
-    pub fn combine(parts: impl IntoIterator<Item = Outcome>) -> Outcome {
+    pub fn combine(parts: impl IntoIterator<Item = FaultOutcome>) -> FaultOutcome {
         let mut skipped = Vec::new();
         let mut any = false;
         let mut installed = false;
         for p in parts {
             any = true;
             match p {
-                Outcome::Indeterminate(r) => return Outcome::Indeterminate(r),
-                Outcome::Skipped(r) => skipped.push(r),
-                Outcome::Installed => installed = true,
+                FaultOutcome::Indeterminate(r) => return FaultOutcome::Indeterminate(r),
+                FaultOutcome::Skipped(r) => skipped.push(r),
+                FaultOutcome::Installed => installed = true,
             }
         }
         if installed || !any {
-            Outcome::Installed
+            FaultOutcome::Installed
         } else {
-            Outcome::Skipped(skipped.join("; "))
+            FaultOutcome::Skipped(skipped.join("; "))
         }
     }
 }
@@ -76,16 +78,59 @@ pub struct NemesisEvent {
     /// Details, e.g. `{"groups":[["n1","n2"],["n3","n4","n5"]]}` or `{"nodes":["n3"]}`.
     pub value: serde_json::Value,
     /// Whether it took effect.
-    pub outcome: Outcome,
+    pub outcome: FaultOutcome,
     /// When the action completed.
     pub time: tokio::time::Instant,
 }
 
 impl NemesisEvent {
-    pub(crate) fn new(f: &str, value: serde_json::Value, outcome: Outcome) -> Self {
+    pub(crate) fn new(f: &str, value: serde_json::Value, outcome: FaultOutcome) -> Self {
         #[allow(clippy::disallowed_methods)] // an event's timestamp is real time by definition
         let time = tokio::time::Instant::now();
         NemesisEvent { f: f.to_string(), value, outcome, time }
+    }
+
+    /// The fault this event starts or ends (`true`: starts), by its name: the one table from
+    /// event names (those of [`crate::Action::start_event`] and `stop_event`) back to faults.
+    pub fn fault(&self) -> Option<(Fault, bool)> {
+        let figure8 = self.value.get("shape").and_then(|s| s.as_str()) == Some("figure8");
+        Some(match self.f.as_str() {
+            "start-partition" if figure8 => (Fault::Figure8, true),
+            "stop-partition" if figure8 => (Fault::Figure8, false),
+            "start-partition" => (Fault::Partition, true),
+            "stop-partition" => (Fault::Partition, false),
+            "kill" => (Fault::Kill, true),
+            "start" => (Fault::Kill, false),
+            "pause" => (Fault::Pause, true),
+            "resume" => (Fault::Pause, false),
+            "clock-bump" | "clock-strobe" | "clock-rate" => (Fault::Clock, true),
+            "clock-reset" => (Fault::Clock, false),
+            "start-loss" => (Fault::Loss, true),
+            "stop-loss" => (Fault::Loss, false),
+            _ => return None,
+        })
+    }
+
+    /// The nodes this event names (`nodes`, or every node of a partition's grudge).
+    pub fn nodes(&self) -> Vec<String> {
+        let names = |v: Option<&serde_json::Value>| -> Vec<String> {
+            v.and_then(|n| n.as_array())
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .unwrap_or_default()
+        };
+        names(self.value.get("nodes"))
+    }
+
+    /// Whether `node` can hear from fewer than `majority` nodes (itself included) under this
+    /// event's partition grudge (`{"grudge": {to: [deaf to these]}}`).
+    pub fn cuts_off(&self, node: &str, n: usize, majority: usize) -> bool {
+        let deaf = self
+            .value
+            .get("grudge")
+            .and_then(|g| g.get(node))
+            .and_then(|d| d.as_array())
+            .map_or(0, Vec::len);
+        n.saturating_sub(deaf) < majority
     }
 
     /// `value` with `"outcome"` (and `"reason"` when not installed) added when `value` is a
@@ -113,12 +158,15 @@ mod tests {
 
     #[test]
     fn combine_outcomes() {
-        let s = || Outcome::Skipped("x".into());
-        assert_eq!(Outcome::combine([Outcome::Installed, s()]), Outcome::Installed);
-        assert_eq!(Outcome::combine([s(), s()]), Outcome::Skipped("x; x".into()));
+        let s = || FaultOutcome::Skipped("x".into());
+        assert_eq!(FaultOutcome::combine([FaultOutcome::Installed, s()]), FaultOutcome::Installed);
+        assert_eq!(FaultOutcome::combine([s(), s()]), FaultOutcome::Skipped("x; x".into()));
         assert_eq!(
-            Outcome::combine([Outcome::Installed, Outcome::Indeterminate("t".into())]),
-            Outcome::Indeterminate("t".into())
+            FaultOutcome::combine([
+                FaultOutcome::Installed,
+                FaultOutcome::Indeterminate("t".into())
+            ]),
+            FaultOutcome::Indeterminate("t".into())
         );
     }
 
@@ -127,7 +175,7 @@ mod tests {
         let e = NemesisEvent::new(
             "kill",
             serde_json::json!({"nodes":["n1"]}),
-            Outcome::Skipped("no".into()),
+            FaultOutcome::Skipped("no".into()),
         );
         assert_eq!(
             e.history_value(),

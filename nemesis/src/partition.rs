@@ -15,46 +15,25 @@ use std::collections::{BTreeMap, BTreeSet};
 use petgraph::graph::{NodeIndex, UnGraph};
 use serde_json::json;
 
-/// The partition topologies the nemesis knows (Jepsen's `partition-*` nemeses).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Shape {
-    /// Two halves of a random node order (sizes ⌊n/2⌋ and ⌈n/2⌉).
-    RandomHalves,
-    /// A random minority (1..=⌊(n-1)/2⌋ nodes) against the majority.
-    MajorityMinority,
-    /// One random node alone.
-    IsolateOne,
-    /// The current leader alone (resolved when installed).
-    IsolateLeader,
-    /// Two halves joined by one node that sees both sides (non-transitive).
-    Bridge,
-    /// Nodes on a ring; each sees exactly its two neighbours (non-transitive; n >= 4).
-    Ring,
+faultline_api::names! {
+    /// The partition topologies the nemesis knows (Jepsen's `partition-*` nemeses).
+    pub enum Shape ("partition shape") {
+        /// Two halves of a random node order (sizes ⌊n/2⌋ and ⌈n/2⌉).
+        RandomHalves = "random-halves",
+        /// A random minority (1..=⌊(n-1)/2⌋ nodes) against the majority.
+        MajorityMinority = "majority-minority",
+        /// One random node alone.
+        IsolateOne = "isolate-one",
+        /// The current leader alone (resolved when installed).
+        IsolateLeader = "isolate-leader",
+        /// Two halves joined by one node that sees both sides (non-transitive).
+        Bridge = "bridge",
+        /// Nodes on a ring; each sees exactly its two neighbours (non-transitive; n >= 4).
+        Ring = "ring",
+    }
 }
 
 impl Shape {
-    /// All shapes, in a fixed order.
-    pub const ALL: [Shape; 6] = [
-        Shape::RandomHalves,
-        Shape::MajorityMinority,
-        Shape::IsolateOne,
-        Shape::IsolateLeader,
-        Shape::Bridge,
-        Shape::Ring,
-    ];
-
-    /// The name used in events (`"ring"`, `"isolate-leader"`, ..).
-    pub fn name(self) -> &'static str {
-        match self {
-            Shape::RandomHalves => "random-halves",
-            Shape::MajorityMinority => "majority-minority",
-            Shape::IsolateOne => "isolate-one",
-            Shape::IsolateLeader => "isolate-leader",
-            Shape::Bridge => "bridge",
-            Shape::Ring => "ring",
-        }
-    }
-
     /// Whether the shape cuts anything on `n` nodes.
     pub fn fits(self, n: usize) -> bool {
         match self {
@@ -179,7 +158,7 @@ impl Grudge {
 
     /// Event details: `{"grudge":{"n1":["n3"],..}}` plus `"groups"` where the shape has them.
     pub fn to_json(&self) -> serde_json::Value {
-        let name = |i: &usize| format!("n{}", i + 1);
+        let name = |i: &usize| faultline_api::node_name(*i);
         let grudge: serde_json::Map<String, serde_json::Value> = self
             .deaf_to()
             .iter()

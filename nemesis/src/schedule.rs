@@ -16,6 +16,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::fault::{Action, Fault};
 use crate::partition::{Grudge, Shape};
+use faultline_api::Target;
 
 /// What the nemesis does and how often.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,12 +29,21 @@ pub struct NemesisConfig {
     pub seed: u64,
     /// Partition shapes to choose from (default: all).
     pub shapes: Vec<Shape>,
+    /// Whom faults go for (default: random); with `Leader` among them the first fault goes
+    /// for the leader.
+    pub targets: Vec<Target>,
 }
 
 impl NemesisConfig {
     /// All shapes, the given faults, interval and seed.
     pub fn new(faults: Vec<Fault>, interval: Duration, seed: u64) -> Self {
-        NemesisConfig { faults, interval, seed, shapes: Shape::ALL.to_vec() }
+        NemesisConfig {
+            faults,
+            interval,
+            seed,
+            shapes: Shape::ALL.to_vec(),
+            targets: vec![Target::Random],
+        }
     }
 }
 
@@ -42,8 +52,20 @@ impl NemesisConfig {
 pub struct Schedule {
     faults: Vec<Fault>,
     shapes: Vec<Shape>,
+    targets: Vec<Target>,
+    planned: u64,
     n: usize,
     rng: ChaCha8Rng,
+}
+
+/// A planned action, and whether its nodes are to be replaced by the leader's when it is
+/// installed (the leader is known only then).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    /// The action, with nodes drawn by the schedule.
+    pub action: Action,
+    /// Go for the leader instead (kills, pauses, clocks; partitions plan `IsolateLeader`).
+    pub on_leader: bool,
 }
 
 impl Schedule {
@@ -58,7 +80,16 @@ impl Schedule {
             .filter(|f| *f != Fault::Partition || !shapes.is_empty())
             .filter(|f| *f != Fault::Figure8 || n >= 3)
             .collect();
-        Schedule { faults, shapes, n, rng: ChaCha8Rng::seed_from_u64(config.seed) }
+        let targets =
+            if config.targets.is_empty() { vec![Target::Random] } else { config.targets.clone() };
+        Schedule {
+            faults,
+            shapes,
+            targets,
+            planned: 0,
+            n,
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+        }
     }
 
     /// Whether there is any fault to plan.
@@ -68,32 +99,77 @@ impl Schedule {
 
     /// The next planned action, or `None` when no fault kind applies.
     pub fn next_action(&mut self) -> Option<Action> {
+        self.next_planned().map(|p| p.action)
+    }
+
+    /// The next planned action and its target. The first one goes for the leader when the
+    /// leader is among the targets; later ones draw a target.
+    pub fn next_planned(&mut self) -> Option<Planned> {
         let kind = *self.faults.get(self.rng.random_range(0..self.faults.len().max(1)))?;
-        Some(match kind {
-            Fault::Partition => self.partition(),
-            Fault::Kill => {
-                let nodes = match self.rng.random_range(0..100) {
-                    0..50 => self.pick(1),
-                    50..85 => self.minority(),
-                    _ => (0..self.n).collect(),
-                };
-                Action::Kill { nodes }
+        let target = if self.planned == 0 && self.targets.contains(&Target::Leader) {
+            Target::Leader
+        } else if self.targets.len() == 1 {
+            self.targets[0]
+        } else {
+            self.targets[self.rng.random_range(0..self.targets.len())]
+        };
+        self.planned += 1;
+        let mut on_leader = target == Target::Leader;
+        let action = match kind {
+            Fault::Partition => self.partition(target),
+            Fault::Kill => Action::Kill { nodes: self.nodes_for(target, true) },
+            Fault::Pause => Action::Pause { nodes: self.nodes_for(target, false) },
+            Fault::Clock => {
+                let nodes = self.nodes_for(target, false);
+                self.clock(nodes)
             }
-            Fault::Pause => {
-                let nodes = if self.rng.random_bool(0.5) { self.pick(1) } else { self.minority() };
-                Action::Pause { nodes }
-            }
-            Fault::Clock => self.clock(),
             Fault::Loss => {
+                on_leader = false;
                 let p = [0.05, 0.1, 0.2, 0.3][self.rng.random_range(0..4)];
                 Action::Loss { probability: p }
             }
-            Fault::Figure8 => Action::Figure8,
-        })
+            Fault::Figure8 => {
+                on_leader = false;
+                Action::Figure8
+            }
+        };
+        // Partitions resolve the leader themselves (IsolateLeader).
+        let on_leader = on_leader && !matches!(action, Action::Partition { .. });
+        Some(Planned { action, on_leader })
     }
 
-    fn partition(&mut self) -> Action {
-        let shape = self.shapes[self.rng.random_range(0..self.shapes.len())];
+    /// The nodes a kill, pause or clock fault goes for (the leader's are filled in later).
+    fn nodes_for(&mut self, target: Target, may_be_all: bool) -> Vec<usize> {
+        match target {
+            Target::Leader => self.pick(1),
+            Target::Minority => self.minority(),
+            Target::Majority => self.pick(self.n / 2 + 1),
+            Target::Random if may_be_all => match self.rng.random_range(0..100) {
+                0..50 => self.pick(1),
+                50..85 => self.minority(),
+                _ => (0..self.n).collect(),
+            },
+            Target::Random => {
+                if self.rng.random_bool(0.5) {
+                    self.pick(1)
+                } else {
+                    self.minority()
+                }
+            }
+        }
+    }
+
+    fn partition(&mut self, target: Target) -> Action {
+        let wanted = match target {
+            Target::Leader => Some(Shape::IsolateLeader),
+            Target::Minority => Some(Shape::MajorityMinority),
+            Target::Majority => Some(Shape::RandomHalves),
+            Target::Random => None,
+        };
+        let shape = match wanted.filter(|s| self.shapes.contains(s)) {
+            Some(s) => s,
+            None => self.shapes[self.rng.random_range(0..self.shapes.len())],
+        };
         let n = self.n;
         let order = self.order();
         let grudge = match shape {
@@ -110,8 +186,7 @@ impl Schedule {
         Action::Partition { shape, grudge }
     }
 
-    fn clock(&mut self) -> Action {
-        let nodes = if self.rng.random_bool(0.5) { self.pick(1) } else { self.minority() };
+    fn clock(&mut self, nodes: Vec<usize>) -> Action {
         let sign = if self.rng.random_bool(0.5) { 1 } else { -1 };
         match self.rng.random_range(0..3) {
             0 => Action::ClockBump { nodes, delta_ms: sign * self.rng.random_range(200..=10_000) },
@@ -148,6 +223,41 @@ impl Schedule {
 }
 
 #[cfg(test)]
+mod target_tests {
+    use super::*;
+
+    #[test]
+    fn the_first_fault_goes_for_the_leader_then_targets_are_drawn() {
+        let mut cfg =
+            NemesisConfig::new(vec![Fault::Kill, Fault::Partition], Duration::from_secs(1), 9);
+        cfg.targets = vec![Target::Leader, Target::Minority];
+        let mut s = Schedule::new(&cfg, 5);
+        let first = s.next_planned().unwrap();
+        match &first.action {
+            Action::Kill { .. } => assert!(first.on_leader),
+            Action::Partition { shape, .. } => assert_eq!(*shape, Shape::IsolateLeader),
+            other => panic!("{other:?}"),
+        }
+        let mut leader = 0;
+        for _ in 0..200 {
+            let p = s.next_planned().unwrap();
+            match p.action {
+                Action::Kill { nodes } if !p.on_leader => assert!(nodes.len() <= 2, "a minority"),
+                Action::Partition { shape, .. } => {
+                    assert!(matches!(shape, Shape::IsolateLeader | Shape::MajorityMinority))
+                }
+                _ => {}
+            }
+            leader += u32::from(p.on_leader);
+        }
+        assert!((50..150).contains(&leader), "{leader} of 200 kills/partitions on the leader");
+        // Random alone keeps the old draws.
+        let cfg = NemesisConfig::new(vec![Fault::Kill], Duration::from_secs(1), 9);
+        assert!(!Schedule::new(&cfg, 3).next_planned().unwrap().on_leader);
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -173,7 +283,7 @@ mod tests {
             assert!(
                 actions
                     .iter()
-                    .any(|a| matches!(a, Action::Partition { shape: s, .. } if *s == shape)),
+                    .any(|a| matches!(a, Action::Partition { shape: s, .. } if *s == *shape)),
                 "{shape:?} never planned"
             );
         }

@@ -103,6 +103,6 @@ impl ClusterSpec {
 
     /// Names of the nodes: `n1`..`nN`.
     pub fn node_names(&self) -> Vec<String> {
-        (1..=self.nodes).map(|i| format!("n{i}")).collect()
+        (0..self.nodes).map(faultline_api::node_name).collect()
     }
 }

@@ -4,7 +4,7 @@
 //! ```text
 //! Cluster ──command(node, all)──> argv ──process::Proc::spawn──> OS process
 //!         ──probe(node)─────────> Some(Probe{is_leader, term}) | None (not answering)
-//!         ──set_clock(node, ..)──> Outcome
+//!         ──set_clock(node, ..)──> FaultOutcome
 //! ```
 //!
 //! Process control (start, stop, kill, pause, resume, wipe) is the same for every system
@@ -17,7 +17,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::pin::Pin;
 
-use crate::Outcome;
+use crate::FaultOutcome;
 
 pub mod etcd;
 pub mod faultline;
@@ -104,5 +104,5 @@ pub trait System: Send + Sync + std::fmt::Debug {
         node: &'a NodeInfo,
         offset_ms: i64,
         rate: f64,
-    ) -> BoxFuture<'a, Outcome>;
+    ) -> BoxFuture<'a, FaultOutcome>;
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use faultline_nemesis::{
-    Backend, Cluster, ClusterSpec, Fault, Grudge, Nemesis, NemesisConfig, Outcome, SystemSpec,
+    Backend, Cluster, ClusterSpec, Fault, FaultOutcome, Grudge, Nemesis, NemesisConfig, SystemSpec,
 };
 use serde_json::{json, Value};
 
@@ -66,18 +66,18 @@ async fn etcd_local_cluster_survives_kill_pause_partition_and_cleans_up() {
 
     // Kill a member: the rest still serve writes; restart it with its data.
     let pid = cluster.pid("n2").unwrap();
-    assert_eq!(cluster.kill("n2").unwrap(), Outcome::Installed);
+    assert_eq!(cluster.kill("n2").unwrap(), FaultOutcome::Installed);
     assert!(!cluster.is_running("n2"));
     assert!(proc_state(pid).is_none(), "killed process is gone");
-    assert!(matches!(cluster.kill("n2").unwrap(), Outcome::Skipped(_)));
+    assert!(matches!(cluster.kill("n2").unwrap(), FaultOutcome::Skipped(_)));
     let ok = eventually(Duration::from_secs(15), || put(&http, addrs[0].1, "k2", "v2")).await;
     ok.expect("put with n2 down");
-    assert_eq!(cluster.start_node("n2").unwrap(), Outcome::Installed);
+    assert_eq!(cluster.start_node("n2").unwrap(), FaultOutcome::Installed);
     let seen = eventually(Duration::from_secs(15), || get(&http, addrs[1].1, "k2")).await;
     assert_eq!(seen.as_deref(), Some(b64(b"v2").as_str()), "restarted n2 catches up");
 
     // Pause a member: its process is stopped (state T) until resumed.
-    assert_eq!(cluster.pause("n3").unwrap(), Outcome::Installed);
+    assert_eq!(cluster.pause("n3").unwrap(), FaultOutcome::Installed);
     let pid3 = cluster.pid("n3").unwrap();
     let stopped = eventually(Duration::from_secs(2), || async {
         (proc_state(pid3) == Some('T')).then_some(())
@@ -85,7 +85,7 @@ async fn etcd_local_cluster_survives_kill_pause_partition_and_cleans_up() {
     assert!(stopped.await.is_some(), "paused process is in state T");
     let ok = eventually(Duration::from_secs(15), || put(&http, addrs[0].1, "k3", "v3")).await;
     ok.expect("put with n3 paused");
-    assert_eq!(cluster.resume("n3").unwrap(), Outcome::Installed);
+    assert_eq!(cluster.resume("n3").unwrap(), FaultOutcome::Installed);
     let running = eventually(Duration::from_secs(2), || async {
         (proc_state(pid3) != Some('T')).then_some(())
     });
@@ -93,7 +93,7 @@ async fn etcd_local_cluster_survives_kill_pause_partition_and_cleans_up() {
 
     // Clock faults cannot reach etcd: skipped with the reason.
     let out = cluster.set_clock("n1", 5_000, 1.0).await.unwrap();
-    assert!(matches!(&out, Outcome::Skipped(r) if r.contains("vDSO")), "{out:?}");
+    assert!(matches!(&out, FaultOutcome::Skipped(r) if r.contains("vDSO")), "{out:?}");
 
     // Isolate the leader through the per-destination proxies: the others elect a new one.
     let leader = eventually(Duration::from_secs(10), || cluster.leader()).await.expect("leader");
@@ -152,14 +152,14 @@ async fn nemesis_run_on_etcd_reports_paired_events_and_heals() {
     for e in &events {
         if starts.contains(&e.f.as_str()) {
             assert!(open.is_none(), "fault {:?} started while {open:?} active", e.f);
-            if !matches!(e.outcome, Outcome::Skipped(_)) {
+            if !matches!(e.outcome, FaultOutcome::Skipped(_)) {
                 open = Some(e.f.as_str());
             }
         } else {
             assert!(open.take().is_some(), "end event {} without a start", e.f);
         }
         if e.f.starts_with("clock") || e.f.ends_with("loss") {
-            assert!(matches!(e.outcome, Outcome::Skipped(_)), "{e:?}");
+            assert!(matches!(e.outcome, FaultOutcome::Skipped(_)), "{e:?}");
         }
     }
     assert!(open.is_none());
@@ -212,8 +212,8 @@ async fn etcd_netns_cluster_partitioned_by_iptables_and_removed() {
     })
     .await;
     assert_eq!(healed.as_deref(), Some(b64(b"v2").as_str()));
-    assert_eq!(cluster.set_loss(0.1).unwrap(), Outcome::Installed);
-    assert_eq!(cluster.set_loss(0.0).unwrap(), Outcome::Installed);
+    assert_eq!(cluster.set_loss(0.1).unwrap(), FaultOutcome::Installed);
+    assert_eq!(cluster.set_loss(0.0).unwrap(), FaultOutcome::Installed);
 
     cluster.shutdown().await.unwrap();
     assert_eq!(processes_mentioning(&dir), Vec::<u32>::new());

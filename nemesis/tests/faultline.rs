@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use faultline_nemesis::{
-    Backend, Cluster, ClusterSpec, Fault, Grudge, Nemesis, NemesisConfig, Outcome, SystemSpec,
+    Backend, Cluster, ClusterSpec, Fault, FaultOutcome, Grudge, Nemesis, NemesisConfig, SystemSpec,
 };
 use serde_json::{json, Value};
 
@@ -100,23 +100,23 @@ async fn faultline_cluster_partition_kill_pause_clock() {
 
     // Kill a follower and restart it with its data.
     let follower = cluster.node_names().into_iter().find(|n| *n != new_leader).unwrap();
-    assert_eq!(cluster.kill(&follower).unwrap(), Outcome::Installed);
+    assert_eq!(cluster.kill(&follower).unwrap(), FaultOutcome::Installed);
     assert!(status(&http, addr(&follower)).await.is_none());
-    assert_eq!(cluster.start_node(&follower).unwrap(), Outcome::Installed);
+    assert_eq!(cluster.start_node(&follower).unwrap(), FaultOutcome::Installed);
     let back = eventually(Duration::from_secs(15), || status(&http, addr(&follower))).await;
     assert!(back.is_some(), "restarted node answers");
 
     // Pause: the node stops answering until resumed.
-    assert_eq!(cluster.pause(&follower).unwrap(), Outcome::Installed);
+    assert_eq!(cluster.pause(&follower).unwrap(), FaultOutcome::Installed);
     assert!(status(&http, addr(&follower)).await.is_none(), "paused node is silent");
-    assert_eq!(cluster.resume(&follower).unwrap(), Outcome::Installed);
+    assert_eq!(cluster.resume(&follower).unwrap(), FaultOutcome::Installed);
     assert!(eventually(Duration::from_secs(5), || status(&http, addr(&follower))).await.is_some());
 
     // Clock: the admin endpoint takes the offset and rate.
-    assert_eq!(cluster.set_clock(&follower, 5_000, 2.0).await.unwrap(), Outcome::Installed);
+    assert_eq!(cluster.set_clock(&follower, 5_000, 2.0).await.unwrap(), FaultOutcome::Installed);
     let s = status(&http, addr(&follower)).await.unwrap();
     assert_eq!(s["clock_offset_ms"].as_i64(), Some(5_000), "{s}");
-    assert_eq!(cluster.set_clock(&follower, 0, 1.0).await.unwrap(), Outcome::Installed);
+    assert_eq!(cluster.set_clock(&follower, 0, 1.0).await.unwrap(), FaultOutcome::Installed);
 
     cluster.shutdown().await.unwrap();
     assert_eq!(processes_mentioning(&dir), Vec::<u32>::new(), "no node left");
@@ -140,13 +140,13 @@ async fn nemesis_run_on_faultline_heals_to_a_working_cluster() {
         // Only clock calls can be indeterminate (an HTTP timeout); process and link actions
         // on faultline nodes always know their outcome.
         assert!(
-            e.f.starts_with("clock") || !matches!(e.outcome, Outcome::Indeterminate(_)),
+            e.f.starts_with("clock") || !matches!(e.outcome, FaultOutcome::Indeterminate(_)),
             "{e:?}"
         );
         let is_start =
             ["start-partition", "kill", "pause", "clock-bump", "clock-strobe", "clock-rate"]
                 .contains(&e.f.as_str());
-        if is_start && !matches!(e.outcome, Outcome::Skipped(_)) {
+        if is_start && !matches!(e.outcome, FaultOutcome::Skipped(_)) {
             open += 1;
         } else if !is_start {
             open -= 1;
@@ -191,7 +191,7 @@ async fn faultline_netns_partition_and_cleanup() {
     })
     .await;
     assert!(elected.is_some(), "majority elects a new leader while iptables drops {leader}");
-    assert_eq!(cluster.set_loss(0.2).unwrap(), Outcome::Installed);
+    assert_eq!(cluster.set_loss(0.2).unwrap(), FaultOutcome::Installed);
     cluster.set_loss(0.0).unwrap();
     cluster.heal().unwrap();
     cluster.wait_ready(Duration::from_secs(15)).await.unwrap();
@@ -211,9 +211,9 @@ async fn scripted_actions_resolve_the_leader_and_pair_their_events() {
     let leader = cluster.leader().await.expect("leader");
 
     let isolate = Action::Partition { shape: Shape::IsolateLeader, grudge: None };
-    assert_eq!(nemesis.start(&cluster, isolate, &tx).await.unwrap(), Outcome::Installed);
+    assert_eq!(nemesis.start(&cluster, isolate, &tx).await.unwrap(), FaultOutcome::Installed);
     let kill_all = Action::Kill { nodes: vec![0, 1, 2] };
-    assert_eq!(nemesis.start(&cluster, kill_all, &tx).await.unwrap(), Outcome::Installed);
+    assert_eq!(nemesis.start(&cluster, kill_all, &tx).await.unwrap(), FaultOutcome::Installed);
     assert!(cluster.node_names().iter().all(|n| !cluster.is_running(n)));
     // Ending the kill restarts every node.
     nemesis.end(&cluster, &tx).await.unwrap();
@@ -222,7 +222,7 @@ async fn scripted_actions_resolve_the_leader_and_pair_their_events() {
     let n1 = cluster.client_addrs()[0].1;
     assert!(eventually(Duration::from_secs(10), || status(&http, n1)).await.is_some());
     let bump = Action::ClockBump { nodes: vec![0], delta_ms: 3_000 };
-    assert_eq!(nemesis.start(&cluster, bump, &tx).await.unwrap(), Outcome::Installed);
+    assert_eq!(nemesis.start(&cluster, bump, &tx).await.unwrap(), FaultOutcome::Installed);
     assert_eq!(status(&http, n1).await.unwrap()["clock_offset_ms"].as_i64(), Some(3_000));
     nemesis.heal_all(&cluster, &tx).await.unwrap();
     drop(tx);
@@ -235,7 +235,7 @@ async fn scripted_actions_resolve_the_leader_and_pair_their_events() {
     let expected =
         ["start-partition", "stop-partition", "kill", "start", "clock-bump", "clock-reset"];
     assert_eq!(fs, expected, "{events:?}");
-    assert!(events.iter().all(|e| e.outcome == Outcome::Installed), "{events:?}");
+    assert!(events.iter().all(|e| e.outcome == FaultOutcome::Installed), "{events:?}");
     // The partition isolated exactly the leader of the moment.
     let groups = &events[0].value["groups"];
     assert!(groups.as_array().unwrap().iter().any(|g| *g == json!([leader])), "{groups}");

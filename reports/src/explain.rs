@@ -373,6 +373,7 @@ mod tests {
         KeyResult {
             key: Some("k".into()),
             verdict: Verdict::Illegal,
+            checker: Default::default(),
             unknown_reason: None,
             ops: 2,
             searched_ops: 2,

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use faultline_checker::{CheckResult, Outcome, UnknownReason, Verdict};
+use faultline_checker::{CheckResult, Decider, Outcome, UnknownReason, Verdict};
 use minijinja::{context, Environment};
 use serde::Serialize;
 
@@ -62,6 +62,8 @@ struct KeyRow {
     key: String,
     verdict: Verdict,
     note: String,
+    /// The algorithm that decided the key (none for a key never searched).
+    checker: Option<Decider>,
     ops: usize,
     searched: usize,
     micros: u64,
@@ -179,6 +181,7 @@ fn key_rows(result: &CheckResult) -> (Vec<KeyRow>, usize) {
                 }
                 _ => String::new(),
             },
+            checker: (k.unknown_reason != Some(UnknownReason::Cancelled)).then_some(k.checker),
             ops: k.ops,
             searched: k.searched_ops,
             micros: k.stats.micros,

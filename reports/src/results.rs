@@ -82,6 +82,9 @@ pub struct RunResults {
     pub anomaly: Option<Anomaly>,
     /// Run statistics.
     pub stats: RunStats,
+    /// What the faults did.
+    #[serde(default)]
+    pub coverage: Coverage,
     /// The checker's result.
     pub check: CheckResult,
     /// `report.html`, when written.
@@ -141,5 +144,69 @@ impl Stored {
             Stored::Run(r) => Some(r.stats.total_secs),
             Stored::Check(_) => None,
         }
+    }
+}
+
+/// What the faults of a run did: the evidence that a green verdict tested something.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Per fault kind asked for, in the order asked.
+    pub faults: Vec<FaultCoverage>,
+    /// Fault starts that took effect, all kinds together.
+    pub installed: u32,
+    /// Times the node that led changed (a new leader seen in the nodes' status).
+    pub leader_changes: u32,
+    /// Terms that passed, first to last status seen (elections, won or not).
+    pub terms: u64,
+    /// Seconds during which no node answered as leader.
+    pub no_leader_secs: f64,
+    /// Fault starts that hit the node leading at the time: killed, paused, clock-skewed, or
+    /// cut off from a majority by a partition.
+    pub leader_disturbed: u32,
+    /// Operations that completed while no fault was active.
+    pub calm: LiveCounts,
+}
+
+/// What one kind of fault did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultCoverage {
+    /// The fault kind.
+    pub fault: faultline_api::Fault,
+    /// Starts that took effect.
+    pub installed: u32,
+    /// Starts that certainly did not take effect.
+    pub skipped: u32,
+    /// Starts whose effect is unknown.
+    pub indeterminate: u32,
+    /// Why starts were skipped (distinct reasons, at most five).
+    pub skip_reasons: Vec<String>,
+    /// Seconds this fault was active.
+    pub active_secs: f64,
+    /// Operations that completed while it was active (`invoked` counts invocations).
+    pub ops: LiveCounts,
+}
+
+impl Coverage {
+    /// One line for the summary: what was exercised.
+    pub fn line(&self) -> String {
+        let kinds: Vec<String> = self
+            .faults
+            .iter()
+            .map(|f| {
+                let mut s = format!("{} {}x", f.fault, f.installed);
+                if f.skipped > 0 {
+                    s.push_str(&format!(" ({} skipped)", f.skipped));
+                }
+                s
+            })
+            .collect();
+        format!(
+            "faults: {}; leader hit {}x, {} leader change(s), {} term(s), {:.1}s without a leader",
+            if kinds.is_empty() { "none".into() } else { kinds.join(", ") },
+            self.leader_disturbed,
+            self.leader_changes,
+            self.terms,
+            self.no_leader_secs
+        )
     }
 }

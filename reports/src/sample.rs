@@ -8,8 +8,8 @@
 //! ```
 
 use faultline_checker::{
-    CheckResult, Counterexample, Counts, Event, EventKind, History, HistoryBuilder, KeyResult,
-    Outcome, Process, SearchStats, StuckOp, Verdict,
+    CheckResult, Counterexample, Counts, Decider, Event, EventKind, History, HistoryBuilder,
+    KeyResult, Outcome, Process, SearchStats, StuckOp, Verdict,
 };
 use serde_json::{json, Value};
 
@@ -257,6 +257,7 @@ fn result_for(history: &History, ops: &[Op], rank: &[usize], stale: Option<usize
         let mut kr = KeyResult {
             key: Some(key.clone()),
             verdict: Verdict::Linearizable,
+            checker: Decider::Wgl,
             unknown_reason: None,
             ops: n,
             searched_ops: n,

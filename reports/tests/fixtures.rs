@@ -81,6 +81,7 @@ pub fn results_json(test: &str, dir: &Path, verdict: faultline_checker::Verdict)
         replay: "faultline run --replay test.json".into(),
         anomaly: None,
         stats,
+        coverage: Default::default(),
         check,
         report: None,
     };

@@ -95,6 +95,7 @@ fn unknown_verdict_names_the_reason() {
         keys: vec![KeyResult {
             key: Some("k7".into()),
             verdict: Verdict::Unknown,
+            checker: Default::default(),
             unknown_reason: Some(UnknownReason::TimeLimit),
             ops: 3,
             searched_ops: 3,

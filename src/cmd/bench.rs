@@ -1,7 +1,9 @@
 //! `faultline bench`: measure and print figures (never asserted in tests).
 //!
 //! - `faultline bench checker` checks every file of the shared Porcupine test data several
-//!   times and prints per-file medians and totals, in the groupings Porcupine was measured in.
+//!   times and prints per-file medians and totals, in the groupings Porcupine was measured in
+//!   (WGL alone), then the hot-key rows (`bench/hot.rs`): one key, high concurrency, decided by the
+//!   polynomial checkers and by WGL under the same limits.
 //! - `faultline bench cluster` starts a real 3-node cluster of each system (faultline, etcd)
 //!   with the same cluster control and clients as `faultline run`, drives the same load of
 //!   puts, then gets, at a fixed client concurrency, and prints ops/s and p50/p99/max latency.
@@ -9,6 +11,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod cluster;
+mod hot;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -16,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use faultline_checker::formats::{read_path, Format};
-use faultline_checker::{check, CheckOptions, History, ModelSpec, Verdict};
+use faultline_checker::{check, CheckOptions, History, ModelSpec, Uniqueness, Verdict};
 
 use crate::Exit;
 
@@ -102,7 +105,9 @@ fn checker(runs: usize, dir: &Path, hard_limit: f64) -> anyhow::Result<Exit> {
         "faultline bench checker: median of {runs} runs per file, {threads} worker thread(s)\n"
     );
     let cas: ModelSpec = "cas-register".parse()?;
-    let default = CheckOptions::default();
+    // WGL alone, so these rows measure the search (the hot-key rows below measure the
+    // polynomial checkers).
+    let default = CheckOptions { unique_values: Uniqueness::Off, ..CheckOptions::default() };
 
     println!("jepsen/ (cas-register, 103 files)");
     let mut names: Vec<String> = std::fs::read_dir(dir.join("jepsen"))?
@@ -135,13 +140,13 @@ fn checker(runs: usize, dir: &Path, hard_limit: f64) -> anyhow::Result<Exit> {
         let (t, v) = time_check(&h, &ModelSpec::Kv, &default, runs)?;
         println!("  {f:<8} per key          {:>12}  {v:?}", ms(t));
         if f.starts_with("c01") || f.starts_with("c10") {
-            let opts = CheckOptions { partition: false, ..CheckOptions::default() };
+            let opts = CheckOptions { partition: false, ..default.clone() };
             let (t, v) = time_check(&h, &ModelSpec::Kv, &opts, runs)?;
             println!("  {f:<8} unpartitioned    {:>12}  {v:?}", ms(t));
         }
     }
     let h = load(dir, "kv/c50-bad.txt")?;
-    let all = CheckOptions { all_keys: true, threads: 1, ..CheckOptions::default() };
+    let all = CheckOptions { all_keys: true, threads: 1, ..default.clone() };
     let t = Instant::now();
     let r = check(&h, &ModelSpec::Kv, &all)?;
     println!("\nkv/c50-bad, every key decided (--all-keys, one thread), {}:", ms(t.elapsed()));
@@ -159,7 +164,7 @@ fn checker(runs: usize, dir: &Path, hard_limit: f64) -> anyhow::Result<Exit> {
         let opts = CheckOptions {
             partition: false,
             time_limit: Some(Duration::from_secs_f64(hard_limit)),
-            ..CheckOptions::default()
+            ..default.clone()
         };
         let t = Instant::now();
         let r = check(&h, &ModelSpec::Kv, &opts)?;
@@ -169,5 +174,6 @@ fn checker(runs: usize, dir: &Path, hard_limit: f64) -> anyhow::Result<Exit> {
             r.verdict
         );
     }
+    hot::run()?;
     Ok(Exit::Pass)
 }

@@ -1,5 +1,6 @@
 //! `faultline check`: read history files, check them, store each check with its report
-//! (`store/checks/<stamp>/`: the history, `results.json`, `report.html`), print a summary (or
+//! (`store/checks/<stamp>/`: `history.path` naming the checked file — or, with
+//! `--copy-history`, a copy of it — `results.json`, `report.html`), print a summary (or
 //! `--json`), and exit with the verdict's code (0 linearizable, 1 not, 2 unknown, 3 error).
 
 use std::path::PathBuf;
@@ -8,7 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use faultline_checker::formats::{self, Format};
-use faultline_checker::{check, CheckOptions, CheckResult, History, ModelSpec, Verdict};
+use faultline_checker::{
+    check, CheckOptions, CheckResult, History, ModelSpec, Uniqueness, Verdict,
+};
 use faultline_reports::checks;
 
 use crate::Exit;
@@ -31,9 +34,19 @@ pub struct CheckArgs {
     /// Give up (exit 2) after this many seconds.
     #[arg(long, value_name = "S")]
     pub time_limit: Option<f64>,
-    /// Give up (exit 2) when the search caches pass this many bytes (default: half the RAM).
+    /// Give up (exit 2) when the search caches pass this many bytes (default: the smaller of
+    /// 2 GiB and an eighth of the RAM, so a shared machine stays usable).
     #[arg(long, value_name = "BYTES")]
     pub memory_limit: Option<u64>,
+    /// Assert that every write (and cas new value, and kv append) of a key writes a distinct
+    /// value; a repeated one is an error (exit 3) naming the operation. Without it, keys whose
+    /// values are distinct are still found and decided by the polynomial checkers.
+    #[arg(long)]
+    pub unique_values: bool,
+    /// Keep a copy of each history in the store (by default the check records the checked
+    /// file's path in `history.path` instead).
+    #[arg(long)]
+    pub copy_history: bool,
     /// Check the whole history as one object instead of key by key.
     #[arg(long)]
     pub no_partition: bool,
@@ -61,6 +74,11 @@ impl CheckArgs {
             time_limit: self.time_limit.map(Duration::from_secs_f64),
             all_keys: self.all_keys,
             witness: self.witness,
+            unique_values: if self.unique_values {
+                Uniqueness::Require
+            } else {
+                Uniqueness::Detect
+            },
             ..CheckOptions::default()
         };
         if self.memory_limit.is_some() {
@@ -92,7 +110,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         let history = formats::read_path(file, format)?;
         let result = check(&history, &model, &opts)
             .with_context(|| format!("checking {}", file.display()))?;
-        overall = overall.combine(result.verdict);
+        // A history with no operations checked nothing: never a pass.
+        let empty = result.counts.ops == 0;
+        overall = overall.combine(if empty { Verdict::Unknown } else { result.verdict });
+        if empty {
+            eprintln!("{}: no operations, so nothing was checked (exit 2)", file.display());
+        }
         let report =
             if args.no_report { None } else { Some(store_check(&args, file, &history, &result)?) };
         if args.json {
@@ -112,7 +135,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
     })
 }
 
-/// Keeps the check in the store: a copy of the history, `results.json` and `report.html`.
+/// Keeps the check in the store: the history's path (or a copy), `results.json` and
+/// `report.html`.
 fn store_check(
     args: &CheckArgs,
     file: &std::path::Path,
@@ -124,12 +148,23 @@ fn store_check(
     let now = std::time::SystemTime::now();
     let (id, dir) = checks::create_check_dir(&args.store, now)
         .with_context(|| format!("creating a check directory in {}", args.store.display()))?;
-    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("jsonl");
-    let copy = dir.join(format!("history.{ext}"));
-    std::fs::copy(file, &copy)
-        .with_context(|| format!("copying {} to {}", file.display(), copy.display()))?;
+    let source = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    if args.copy_history {
+        let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("jsonl");
+        let copy = dir.join(format!("history.{ext}"));
+        std::fs::copy(file, &copy)
+            .with_context(|| format!("copying {} to {}", file.display(), copy.display()))?;
+    } else {
+        let at = dir.join("history.path");
+        std::fs::write(&at, format!("{}\n", source.display()))
+            .with_context(|| format!("writing {}", at.display()))?;
+    }
     let mut command = format!("faultline check --model {}", args.model);
-    for (flag, on) in [(" --no-partition", args.no_partition), (" --all-keys", args.all_keys)] {
+    for (flag, on) in [
+        (" --no-partition", args.no_partition),
+        (" --all-keys", args.all_keys),
+        (" --unique-values", args.unique_values),
+    ] {
         if on {
             command.push_str(flag);
         }
@@ -137,7 +172,7 @@ fn store_check(
     if let Some(init) = &args.initial {
         command.push_str(&format!(" --initial {init}"));
     }
-    command.push_str(&format!(" {}", file.display()));
+    command.push_str(&format!(" {}", source.display()));
     Ok(checks::write_check(&dir, &id, history, result, "cli", command)?)
 }
 

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context};
-use faultline_checker::{formats, CheckOptions, History, ModelSpec};
+use faultline_checker::{formats, CheckOptions, History, ModelSpec, Verdict};
 use faultline_nemesis::{Cluster, ClusterSpec, Nemesis, NemesisConfig, NemesisEvent};
 use faultline_workloads::{
     ClientConfig, Clients, Endpoint, FinalReads, Generator, Recorder, SystemKind, WorkloadRun,
@@ -25,9 +25,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::config::RunConfig;
+use super::coverage::Tracker;
 use super::progress::{self, ActiveFaults};
 use super::results::{self, RunResults, RunStats};
 use super::store::RunDir;
+use faultline_reports::results::Coverage;
 
 /// How to present a run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -46,6 +48,7 @@ struct Phase {
     final_reads: FinalReads,
     keys: usize,
     history_secs: f64,
+    coverage: Coverage,
 }
 
 fn secs(s: f64) -> Duration {
@@ -159,10 +162,19 @@ async fn run(
     .context("checking history.jsonl")?;
 
     let c = recorder.counts();
-    // A run in which nothing succeeded checked nothing: say so rather than pass.
-    let exit_code = if c.ok == 0 { 2 } else { check.verdict.exit_code() };
+    // A run that exercised nothing it was asked to is never a pass: nothing succeeded (so
+    // nothing was checked), or none of the requested faults took effect.
+    let faults_missing = !cfg.nemesis.is_empty() && phase.coverage.installed == 0;
+    let exit_code = if c.ok == 0 || (faults_missing && check.verdict != Verdict::Illegal) {
+        2
+    } else {
+        check.verdict.exit_code()
+    };
     if c.ok == 0 {
         tracing::error!("no operation succeeded: the cluster never served the workload");
+    }
+    if faults_missing {
+        tracing::error!("none of the requested faults took effect: the run tested no faults");
     }
     let mut results = RunResults {
         test: cfg.test_name(),
@@ -184,6 +196,7 @@ async fn run(
             final_reads: phase.final_reads,
             check_secs,
         },
+        coverage: phase.coverage,
         check,
         report: None,
     };
@@ -258,12 +271,14 @@ async fn drive(
     let run = WorkloadRun::new(generator, clients, recorder.clone(), cfg.concurrency, cfg.rate);
 
     let active = ActiveFaults::default();
+    let coverage = Tracker::new(&cfg.nemesis.0, cfg.nodes, recorder.clone());
     let (tx, mut rx) = mpsc::unbounded_channel::<NemesisEvent>();
     let forward = {
-        let (recorder, active) = (recorder.clone(), active.clone());
+        let (recorder, active, coverage) = (recorder.clone(), active.clone(), coverage.clone());
         tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
                 active.track(&ev);
+                coverage.on_event(&ev);
                 recorder.nemesis(&ev.f, ev.history_value());
             }
         })
@@ -275,11 +290,10 @@ async fn drive(
     let (stop_tx, stop_rx) = watch::channel(false);
     // The nemesis' seed differs from the generator's so the two streams are independent.
     let nemesis_seed = cfg.seed ^ 0x006e_656d_6573_6973;
-    let mut nemesis = Nemesis::new(NemesisConfig::new(
-        cfg.nemesis.0.clone(),
-        secs(cfg.nemesis_interval),
-        nemesis_seed,
-    ));
+    let mut nemesis_config =
+        NemesisConfig::new(cfg.nemesis.0.clone(), secs(cfg.nemesis_interval), nemesis_seed);
+    nemesis_config.targets = cfg.nemesis_targets.0.clone();
+    let mut nemesis = Nemesis::new(nemesis_config);
     let faults = async {
         let r = nemesis.run(cluster, limit, &tx).await;
         if r.is_err() {
@@ -287,7 +301,11 @@ async fn drive(
         }
         r
     };
-    let (workers, faulted) = tokio::join!(run.run(start + limit, stop_rx), faults);
+    let observe = coverage.clone().observe(cluster);
+    let (workers, faulted) = tokio::select! {
+        r = async { tokio::join!(run.run(start + limit, stop_rx), faults) } => r,
+        never = observe => match never {},
+    };
     let workload_secs = start.elapsed().as_secs_f64();
     tracing::info!(workload_secs, "workload over; healing");
     pb.set_message("healing the cluster");
@@ -313,5 +331,6 @@ async fn drive(
     drop(tx);
     let _ = forward.await;
     ticker.abort();
-    Ok(Phase { workload_secs, recovered, final_reads, keys, history_secs })
+    let coverage = coverage.finish();
+    Ok(Phase { workload_secs, recovered, final_reads, keys, history_secs, coverage })
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use faultline_nemesis::{NemesisEvent, Outcome};
+use faultline_nemesis::{FaultOutcome, NemesisEvent};
 use faultline_workloads::Recorder;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -42,7 +42,7 @@ impl ActiveFaults {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if !starts {
             map.remove(kind);
-        } else if !matches!(ev.outcome, Outcome::Skipped(_)) {
+        } else if !matches!(ev.outcome, FaultOutcome::Skipped(_)) {
             map.insert(kind, describe(ev));
         }
     }

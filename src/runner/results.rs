@@ -57,6 +57,25 @@ pub fn summary(r: &RunResults) -> String {
         c.nemesis,
         r.stats.keys
     );
+    let _ = writeln!(s, "  {}", r.coverage.line());
+    if !r.coverage.faults.is_empty() && r.coverage.installed == 0 {
+        let reasons: Vec<String> =
+            r.coverage.faults.iter().flat_map(|f| f.skip_reasons.iter().cloned()).collect();
+        let _ = writeln!(
+            s,
+            "  error: none of the requested faults took effect, so no fault was tested (exit 2){}",
+            if reasons.is_empty() { String::new() } else { format!(": {}", reasons.join("; ")) }
+        );
+    } else if r.coverage.faults.iter().any(|f| f.installed == 0) {
+        let missing: Vec<String> = r
+            .coverage
+            .faults
+            .iter()
+            .filter(|f| f.installed == 0)
+            .map(|f| f.fault.to_string())
+            .collect();
+        let _ = writeln!(s, "  warning: these faults never took effect: {}", missing.join(", "));
+    }
     if !r.stats.recovered {
         let _ = writeln!(s, "  warning: the cluster did not recover (no leader) after healing");
     }
@@ -71,8 +90,16 @@ pub fn summary(r: &RunResults) -> String {
         );
     }
     match r.verdict {
-        Verdict::Linearizable => {
+        Verdict::Linearizable if r.exit_code == 0 => {
             let _ = writeln!(s, "  verdict: linearizable (exit 0)");
+        }
+        Verdict::Linearizable => {
+            let _ = writeln!(
+                s,
+                "  verdict: UNKNOWN (exit {}): the history is linearizable, but the run did not \
+                 exercise what it was asked to (see above)",
+                r.exit_code
+            );
         }
         Verdict::Unknown => {
             let why: Vec<String> = r

@@ -41,6 +41,13 @@ fn three_nodes_under_partitions_and_kills_pass() {
     let ok = history.ops.iter().filter(|o| o.outcome == faultline_checker::Outcome::Ok).count();
     assert!(ok > 300, "only {ok} ok operations: {r:?}");
     assert!(history.nemesis.iter().any(|e| e.f == "start-partition" || e.f == "kill"), "no faults");
+    // Coverage: the faults took effect, and what they did is counted.
+    let cov = &results["coverage"];
+    assert!(cov["installed"].as_u64().unwrap() >= 1, "{cov}");
+    // The first fault goes for the leader (default targets: leader,random).
+    assert!(cov["leader_disturbed"].as_u64().unwrap() >= 1, "{cov}");
+    assert_eq!(cov["faults"].as_array().unwrap().len(), 2, "{cov}");
+    assert!(r.stderr.contains("faults: partition"), "{r:?}");
     // Final reads: every key used got a read after the faults healed.
     let keys = results["stats"]["keys"].as_u64().unwrap();
     assert_eq!(results["stats"]["final_reads"]["read"].as_u64().unwrap(), keys, "{results}");
@@ -48,6 +55,31 @@ fn three_nodes_under_partitions_and_kills_pass() {
     let test: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
     assert_eq!((test["seed"].as_u64(), test["nodes"].as_u64()), (Some(11), Some(3)));
+}
+
+#[test]
+fn faults_that_cannot_run_are_never_a_pass() {
+    let _one = util::cluster_lock();
+    let store = tempfile::tempdir().unwrap();
+    // Refused before anything starts.
+    let r = run_faultline(store.path(), &["--nemesis", "loss", "--time-limit", "3"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("loss: packet loss needs the netns backend"), "{r:?}");
+    assert!(!store.path().join("latest").exists(), "nothing was started");
+    // Allowed, the run goes, but a run whose faults all failed to take effect is exit 2.
+    let args = ["--nemesis", "loss", "--allow-skipped-faults", "--time-limit", "4"];
+    let r = run_faultline(
+        store.path(),
+        &[&args[..], &["--nemesis-interval", "1", "--seed", "3"]].concat(),
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    let j = r.json();
+    assert_eq!(
+        (j["verdict"].as_str(), j["coverage"]["installed"].as_u64()),
+        (Some("linearizable"), Some(0))
+    );
+    assert!(j["coverage"]["faults"][0]["skipped"].as_u64().unwrap() >= 1, "{j}");
+    assert!(r.stderr.contains("none of the requested faults took effect"), "{r:?}");
 }
 
 #[test]

@@ -248,6 +248,24 @@ mod tests {
         assert!(seen.values().all(|n| *n == 1));
     }
 
+    /// The checker's polynomial append path needs distinct appends none of which is a prefix
+    /// of another (so a get's result splits into appends one way only).
+    #[test]
+    fn kv_appends_are_distinct_and_prefix_free_per_key() {
+        let mut spec = WorkloadSpec::new(WorkloadKind::Kv, 2, None);
+        spec.mix = "get=1,append=3".parse().unwrap();
+        let mut per_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for op in ops(&spec, 3, 2000) {
+            if op.f == Func::Append {
+                per_key.entry(op.key).or_default().push(op.value.as_str().unwrap().to_string());
+            }
+        }
+        for (key, mut vals) in per_key {
+            vals.sort();
+            assert!(vals.windows(2).all(|w| !w[1].starts_with(w[0].as_str())), "{key}: {vals:?}");
+        }
+    }
+
     #[test]
     fn mix_is_respected_and_validated() {
         let mut spec = WorkloadSpec::new(WorkloadKind::Kv, 1, None);

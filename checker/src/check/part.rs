@@ -6,7 +6,8 @@ use std::time::Instant;
 use crate::error::CheckError;
 use crate::history::Operation;
 use crate::model::Model;
-use crate::verdict::{Counterexample, KeyResult, SearchStats, StuckOp, Verdict};
+use crate::unique::Decision;
+use crate::verdict::{Counterexample, Decider, KeyResult, SearchStats, StuckOp, Verdict};
 use crate::wgl::{self, Limits, SearchOp, SearchResult};
 
 /// Checks the operations of one key (or of the whole history) under `model`.
@@ -23,12 +24,7 @@ pub fn check_part<M: Model>(
     let started = Instant::now();
     let mut converted = Vec::with_capacity(ops.len());
     for op in ops {
-        let c = model.convert(op).map_err(|message| CheckError::Model {
-            op: op.id,
-            index: op.invoke_index,
-            message,
-        })?;
-        if let Some((input, output)) = c {
+        if let Some((input, output)) = convert(model, op)? {
             converted.push((op, input, output));
         }
     }
@@ -53,6 +49,7 @@ pub fn check_part<M: Model>(
     let mut kr = KeyResult {
         key,
         verdict: Verdict::Unknown,
+        checker: Decider::Wgl,
         unknown_reason: None,
         ops: ops.len(),
         searched_ops: search_ops.len(),
@@ -74,6 +71,49 @@ pub fn check_part<M: Model>(
         }
     }
     Ok(kr)
+}
+
+/// [`Model::convert`], with the error located at the operation.
+///
+/// # Errors
+/// [`CheckError::Model`] when the operation does not fit the model.
+#[allow(clippy::type_complexity)]
+pub(crate) fn convert<M: Model>(
+    model: &M,
+    op: &Operation,
+) -> Result<Option<(M::Input, Option<M::Output>)>, CheckError> {
+    model.convert(op).map_err(|message| CheckError::Model {
+        op: op.id,
+        index: op.invoke_index,
+        message,
+    })
+}
+
+/// The [`KeyResult`] of a key a polynomial checker decided in `micros`.
+pub fn decided(
+    key: Option<String>,
+    ops: usize,
+    checker: Decider,
+    decision: Decision,
+    micros: u64,
+) -> KeyResult {
+    let (verdict, witness, counterexample) = match decision {
+        Decision::Linearizable(order) => {
+            (Verdict::Linearizable, (!order.is_empty()).then_some(order), None)
+        }
+        Decision::Illegal(cx) => (Verdict::Illegal, None, Some(cx)),
+    };
+    KeyResult {
+        key,
+        verdict,
+        checker,
+        unknown_reason: None,
+        ops,
+        searched_ops: ops,
+        counterexample,
+        witness,
+        stats: SearchStats { micros, ..SearchStats::default() },
+    }
 }
 
 /// A time for people: nanoseconds as ms or s; small numbers (event indices) as they are.

@@ -5,42 +5,83 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
-use crate::check::part::check_part;
+use crate::check::part::{check_part, decided};
 use crate::check::{CheckOptions, ModelSpec};
 use crate::error::CheckError;
 use crate::history::{History, Operation, Outcome};
 use crate::model::Model;
 use crate::models::{Kv, Register, Whole};
-use crate::verdict::{CheckResult, Counts, KeyResult, Verdict};
-use crate::wgl::{Limits, STOP_CANCEL, STOP_TIME};
+use crate::unique::{self, Decision};
+use crate::verdict::{CheckResult, Counts, Decider, KeyResult, Verdict};
+use crate::wgl::{Limits, Stop};
 
-/// Runs a whole check (see [`crate::check`]).
+/// Runs a whole check (see [`crate::check()`]).
 pub fn run(
     history: &History,
     spec: &ModelSpec,
     opts: &CheckOptions,
 ) -> Result<CheckResult, CheckError> {
+    if opts.unique_values == unique::Uniqueness::Require && !opts.partition {
+        return Err(CheckError::Usage(
+            "--unique-values is checked key by key; it cannot be combined with --no-partition"
+                .into(),
+        ));
+    }
+    let (u, w) = (opts.unique_values, opts.witness);
     match spec {
-        ModelSpec::Register { initial } => {
-            dispatch(Register { initial: *initial, cas: false }, history, opts)
+        ModelSpec::Register { initial } | ModelSpec::CasRegister { initial } => {
+            let cas = matches!(spec, ModelSpec::CasRegister { .. });
+            let model = Register { initial: *initial, cas };
+            let fast = move |ops: &[&Operation]| {
+                Ok(unique::register::check(&model, ops, u, w)?
+                    .map(|d| (Decider::UniqueRegister, d)))
+            };
+            dispatch(model, history, opts, &fast)
         }
-        ModelSpec::CasRegister { initial } => {
-            dispatch(Register { initial: *initial, cas: true }, history, opts)
+        ModelSpec::Kv => {
+            let fast = move |ops: &[&Operation]| {
+                Ok(unique::append::check(ops, u, w)?.map(|d| (Decider::UniqueAppend, d)))
+            };
+            dispatch(Kv, history, opts, &fast)
         }
-        ModelSpec::Kv => dispatch(Kv, history, opts),
     }
 }
+
+/// A polynomial checker tried on each key before WGL: `Ok(None)` when the key does not
+/// qualify.
+type Fast<'a> =
+    dyn Fn(&[&Operation]) -> Result<Option<(Decider, Decision)>, CheckError> + Sync + 'a;
 
 fn dispatch<M: Model>(
     model: M,
     h: &History,
     opts: &CheckOptions,
+    fast: &Fast,
 ) -> Result<CheckResult, CheckError> {
     if opts.partition {
-        run_model(&model, h, opts, true)
+        run_model(&model, h, opts, true, Some(fast))
     } else {
-        run_model(&Whole(model), h, opts, false)
+        run_model(&Whole(model), h, opts, false, None)
     }
+}
+
+/// Decides one key: by its polynomial checker when it qualifies, else by WGL.
+fn check_key<M: Model>(
+    model: &M,
+    key: &Option<String>,
+    ops: &[&Operation],
+    limits: &Limits,
+    opts: &CheckOptions,
+    fast: Option<&Fast>,
+) -> Result<KeyResult, CheckError> {
+    let started = Instant::now();
+    if let Some(fast) = fast {
+        if let Some((decider, decision)) = fast(ops)? {
+            let micros = started.elapsed().as_micros() as u64;
+            return Ok(decided(key.clone(), ops.len(), decider, decision, micros));
+        }
+    }
+    check_part(model, key.clone(), ops, limits, opts.witness)
 }
 
 fn counts(h: &History, keys: usize) -> Counts {
@@ -60,6 +101,7 @@ fn run_model<M: Model>(
     h: &History,
     opts: &CheckOptions,
     partition: bool,
+    fast: Option<&Fast>,
 ) -> Result<CheckResult, CheckError> {
     let started = Instant::now();
     // Partition (BTreeMap: results come out in key order).
@@ -97,31 +139,21 @@ fn run_model<M: Model>(
             let limits = &limits;
             scope.spawn(move || {
                 if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
-                    let _ = limits.stop.compare_exchange(
-                        0,
-                        STOP_TIME,
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    );
+                    limits.stop.raise(Stop::TimeLimit);
                 }
             });
         }
         let work = || loop {
-            if limits.stop.load(Ordering::Relaxed) != 0 {
+            if limits.stop.get().is_some() {
                 break;
             }
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(&p) = order.get(i) else { break };
             let (key, ops) = &parts[p];
-            let r = check_part(model, key.clone(), ops, &limits, opts.witness);
+            let r = check_key(model, key, ops, &limits, opts, fast);
             let bad = matches!(&r, Ok(k) if k.verdict == Verdict::Illegal) || r.is_err();
             if bad && !opts.all_keys {
-                let _ = limits.stop.compare_exchange(
-                    0,
-                    STOP_CANCEL,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                );
+                limits.stop.raise(Stop::Cancel);
             }
             // The lock is only held to store a result; a poisoned lock means another worker
             // panicked, which scope() re-raises anyway.
@@ -147,11 +179,8 @@ fn run_model<M: Model>(
             None => KeyResult {
                 key: key.clone(),
                 verdict: Verdict::Unknown,
-                unknown_reason: Some(if limits.stop.load(Ordering::Relaxed) == STOP_TIME {
-                    crate::verdict::UnknownReason::TimeLimit
-                } else {
-                    crate::verdict::UnknownReason::Cancelled
-                }),
+                checker: Decider::Wgl,
+                unknown_reason: Some(limits.stop.get().unwrap_or(Stop::Cancel).into()),
                 ops: ops.len(),
                 searched_ops: 0,
                 counterexample: None,

@@ -1,5 +1,5 @@
 //! Per-node process control (kill, start, stop, pause, resume, wipe) and per-node faults
-//! (clock, packet loss). Each returns an [`Outcome`]: `Skipped` when the action cannot
+//! (clock, packet loss). Each returns an [`FaultOutcome`]: `Skipped` when the action cannot
 //! apply (e.g. killing a node that is down), so the history says exactly what happened.
 #![allow(clippy::disallowed_methods)] // real processes and real waiting: this is an I/O module
 
@@ -9,55 +9,59 @@ use nix::sys::signal::Signal;
 use tokio::time::Instant;
 
 use super::{lock, Cluster};
-use crate::{Error, Outcome};
+use crate::{Error, FaultOutcome};
 
 impl Cluster {
     /// SIGKILLs a node (its data dir is kept).
     ///
     /// # Errors
     /// [`Error::UnknownNode`], or the signal could not be sent.
-    pub fn kill(&self, node: &str) -> Result<Outcome, Error> {
+    pub fn kill(&self, node: &str) -> Result<FaultOutcome, Error> {
         let i = self.index(node)?;
         let mut procs = lock(&self.shared.procs);
         if !procs[i].is_running() {
-            return Ok(Outcome::Skipped(format!("{node} is not running")));
+            return Ok(FaultOutcome::Skipped(format!("{node} is not running")));
         }
         procs[i].kill(node)?;
         drop(procs);
         self.shared.set_pid(i, None);
         // A restarted node starts with a normal clock.
         lock(&self.clocks)[i] = (0, 1.0);
-        Ok(Outcome::Installed)
+        Ok(FaultOutcome::Installed)
     }
 
     /// Starts a node that is down (after a kill, a stop, or a crash), keeping its data.
     ///
     /// # Errors
     /// [`Error::UnknownNode`], or the process could not be spawned.
-    pub fn start_node(&self, node: &str) -> Result<Outcome, Error> {
+    pub fn start_node(&self, node: &str) -> Result<FaultOutcome, Error> {
         let i = self.index(node)?;
         if lock(&self.shared.procs)[i].is_running() {
-            return Ok(Outcome::Skipped(format!("{node} is already running")));
+            return Ok(FaultOutcome::Skipped(format!("{node} is already running")));
         }
         self.spawn(i)?;
-        Ok(Outcome::Installed)
+        Ok(FaultOutcome::Installed)
     }
 
     /// Stops a node gracefully: SIGCONT, SIGTERM, then SIGKILL after 5 seconds.
     ///
     /// # Errors
     /// [`Error::UnknownNode`], or a signal could not be sent.
-    pub async fn stop(&self, node: &str) -> Result<Outcome, Error> {
+    pub async fn stop(&self, node: &str) -> Result<FaultOutcome, Error> {
         let i = self.index(node)?;
         self.stop_index(i, Duration::from_secs(5)).await
     }
 
-    pub(super) async fn stop_index(&self, i: usize, grace: Duration) -> Result<Outcome, Error> {
+    pub(super) async fn stop_index(
+        &self,
+        i: usize,
+        grace: Duration,
+    ) -> Result<FaultOutcome, Error> {
         let name = self.nodes[i].name.clone();
         {
             let mut procs = lock(&self.shared.procs);
             if !procs[i].is_running() {
-                return Ok(Outcome::Skipped(format!("{name} is not running")));
+                return Ok(FaultOutcome::Skipped(format!("{name} is not running")));
             }
             procs[i].signal(&name, Signal::SIGCONT)?;
             procs[i].paused = false;
@@ -67,21 +71,21 @@ impl Cluster {
         while Instant::now() < deadline {
             if !lock(&self.shared.procs)[i].is_running() {
                 self.shared.set_pid(i, None);
-                return Ok(Outcome::Installed);
+                return Ok(FaultOutcome::Installed);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tracing::warn!(node = name, "did not exit {grace:?} after SIGTERM; killing");
         lock(&self.shared.procs)[i].kill(&name)?;
         self.shared.set_pid(i, None);
-        Ok(Outcome::Installed)
+        Ok(FaultOutcome::Installed)
     }
 
     /// SIGSTOPs a node.
     ///
     /// # Errors
     /// [`Error::UnknownNode`], or the signal could not be sent.
-    pub fn pause(&self, node: &str) -> Result<Outcome, Error> {
+    pub fn pause(&self, node: &str) -> Result<FaultOutcome, Error> {
         self.stop_cont(node, true)
     }
 
@@ -89,30 +93,30 @@ impl Cluster {
     ///
     /// # Errors
     /// [`Error::UnknownNode`], or the signal could not be sent.
-    pub fn resume(&self, node: &str) -> Result<Outcome, Error> {
+    pub fn resume(&self, node: &str) -> Result<FaultOutcome, Error> {
         self.stop_cont(node, false)
     }
 
-    fn stop_cont(&self, node: &str, pause: bool) -> Result<Outcome, Error> {
+    fn stop_cont(&self, node: &str, pause: bool) -> Result<FaultOutcome, Error> {
         let i = self.index(node)?;
         let mut procs = lock(&self.shared.procs);
         if !procs[i].is_running() {
-            return Ok(Outcome::Skipped(format!("{node} is not running")));
+            return Ok(FaultOutcome::Skipped(format!("{node} is not running")));
         }
         if procs[i].paused == pause {
             let state = if pause { "already paused" } else { "not paused" };
-            return Ok(Outcome::Skipped(format!("{node} is {state}")));
+            return Ok(FaultOutcome::Skipped(format!("{node} is {state}")));
         }
         procs[i].signal(node, if pause { Signal::SIGSTOP } else { Signal::SIGCONT })?;
         procs[i].paused = pause;
-        Ok(Outcome::Installed)
+        Ok(FaultOutcome::Installed)
     }
 
     /// Deletes a stopped node's data dir (Jepsen's `wipe`).
     ///
     /// # Errors
     /// [`Error::UnknownNode`]; [`Error::Spec`] when the node is running; I/O errors.
-    pub fn wipe(&self, node: &str) -> Result<Outcome, Error> {
+    pub fn wipe(&self, node: &str) -> Result<FaultOutcome, Error> {
         let i = self.index(node)?;
         if lock(&self.shared.procs)[i].is_running() {
             return Err(Error::Spec(format!("wipe: {node} is running; stop it first")));
@@ -122,7 +126,7 @@ impl Cluster {
             std::fs::remove_dir_all(dir).map_err(|e| Error::io("wiping", dir, e))?;
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io("creating data dir", dir, e))?;
-        Ok(Outcome::Installed)
+        Ok(FaultOutcome::Installed)
     }
 
     /// Whether a node's process is running (paused counts as running).
@@ -146,16 +150,21 @@ impl Cluster {
     ///
     /// # Errors
     /// [`Error::UnknownNode`].
-    pub async fn set_clock(&self, node: &str, offset_ms: i64, rate: f64) -> Result<Outcome, Error> {
+    pub async fn set_clock(
+        &self,
+        node: &str,
+        offset_ms: i64,
+        rate: f64,
+    ) -> Result<FaultOutcome, Error> {
         let i = self.index(node)?;
         if !self.is_running(node) {
-            return Ok(Outcome::Skipped(format!("{node} is not running")));
+            return Ok(FaultOutcome::Skipped(format!("{node} is not running")));
         }
         if self.is_paused(node) {
-            return Ok(Outcome::Skipped(format!("{node} is paused")));
+            return Ok(FaultOutcome::Skipped(format!("{node} is paused")));
         }
         let out = self.system.set_clock(&self.http, &self.nodes[i], offset_ms, rate).await;
-        if !matches!(out, Outcome::Skipped(_)) {
+        if !matches!(out, FaultOutcome::Skipped(_)) {
             lock(&self.clocks)[i] = (offset_ms, rate);
         }
         Ok(out)
@@ -172,16 +181,13 @@ impl Cluster {
     ///
     /// # Errors
     /// An iptables command failed.
-    pub fn set_loss(&self, p: f64) -> Result<Outcome, Error> {
+    pub fn set_loss(&self, p: f64) -> Result<FaultOutcome, Error> {
         let Some(net) = &self.shared.netns else {
-            return Ok(Outcome::Skipped(
-                "packet loss needs the netns backend (the local backend proxies TCP streams)"
-                    .into(),
-            ));
+            return Ok(FaultOutcome::Skipped(faultline_api::fault::LOSS_NEEDS_NETNS.into()));
         };
         net.set_loss(p)?;
         *lock(&self.loss) = p;
-        Ok(Outcome::Installed)
+        Ok(FaultOutcome::Installed)
     }
 
     /// Holds every node-to-node byte for `delay` (local backend; zero removes it). Bytes in
@@ -189,13 +195,13 @@ impl Cluster {
     ///
     /// # Errors
     /// None today (the netns backend skips it); fallible like the other faults.
-    pub fn set_delay(&self, delay: Duration) -> Result<Outcome, Error> {
+    pub fn set_delay(&self, delay: Duration) -> Result<FaultOutcome, Error> {
         match lock(&self.shared.proxies).as_ref() {
             Some(p) => {
                 p.set_delay(delay);
-                Ok(Outcome::Installed)
+                Ok(FaultOutcome::Installed)
             }
-            None => Ok(Outcome::Skipped(
+            None => Ok(FaultOutcome::Skipped(
                 "link delay needs the local backend (its proxies hold the bytes)".into(),
             )),
         }

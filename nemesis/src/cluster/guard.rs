@@ -65,7 +65,7 @@ impl Shared {
         for (i, p) in procs.iter_mut().enumerate() {
             // A stopped process still dies on SIGKILL; SIGCONT first is belt and braces.
             let _ = p.signal("cleanup", Signal::SIGCONT);
-            if let Err(e) = p.kill(&format!("n{}", i + 1)) {
+            if let Err(e) = p.kill(&faultline_api::node_name(i)) {
                 tracing::warn!("cleanup: {e}");
             }
         }

@@ -42,10 +42,10 @@ pub(crate) fn free_port(ip: Ipv4Addr) -> Result<u16, Error> {
 }
 
 fn base(i: usize, ip: Ipv4Addr, client: SocketAddr, peer: SocketAddr, dir: &Path) -> NodeInfo {
-    let node_dir = dir.join("nodes").join(format!("n{}", i + 1));
+    let node_dir = dir.join("nodes").join(faultline_api::node_name(i));
     NodeInfo {
         id: i + 1,
-        name: format!("n{}", i + 1),
+        name: faultline_api::node_name(i),
         ip,
         client_addr: client,
         peer_listen: peer,

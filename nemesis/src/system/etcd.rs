@@ -12,11 +12,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{BoxFuture, NodeInfo, Probe, Routing, System};
-use crate::Outcome;
+use crate::FaultOutcome;
 
 /// Why etcd clock faults are skipped.
-pub const CLOCK_SKIP_REASON: &str = "etcd is a Go program: Go reads the clock through the vDSO, \
-     which LD_PRELOAD/libfaketime does not reach";
+pub const CLOCK_SKIP_REASON: &str = faultline_api::fault::ETCD_CLOCK;
 
 /// Starts `etcd` members of one static cluster.
 #[derive(Debug, Clone)]
@@ -107,7 +106,7 @@ impl System for Etcd {
         _node: &'a NodeInfo,
         _offset_ms: i64,
         _rate: f64,
-    ) -> BoxFuture<'a, Outcome> {
-        Box::pin(async { Outcome::Skipped(CLOCK_SKIP_REASON.into()) })
+    ) -> BoxFuture<'a, FaultOutcome> {
+        Box::pin(async { FaultOutcome::Skipped(CLOCK_SKIP_REASON.into()) })
     }
 }

@@ -8,7 +8,7 @@ use faultline_api::node::{ClockSettings, NodeStatus, Role};
 use faultline_api::{ReadMode, UnsafeBug};
 
 use super::{BoxFuture, NodeInfo, Probe, Routing, System};
-use crate::Outcome;
+use crate::FaultOutcome;
 
 /// Starts `faultline-node` processes; status and clock through its admin API.
 #[derive(Debug, Clone)]
@@ -99,19 +99,21 @@ impl System for Faultline {
         node: &'a NodeInfo,
         offset_ms: i64,
         rate: f64,
-    ) -> BoxFuture<'a, Outcome> {
+    ) -> BoxFuture<'a, FaultOutcome> {
         Box::pin(async move {
             let url = format!("http://{}/v1/admin/clock", node.client_addr);
             let body = ClockSettings { offset_ms, rate };
             match http.post(url).json(&body).timeout(Duration::from_secs(2)).send().await {
-                Ok(r) if r.status().is_success() => Outcome::Installed,
-                Ok(r) => {
-                    Outcome::Skipped(format!("{}: clock refused: HTTP {}", node.name, r.status()))
-                }
+                Ok(r) if r.status().is_success() => FaultOutcome::Installed,
+                Ok(r) => FaultOutcome::Skipped(format!(
+                    "{}: clock refused: HTTP {}",
+                    node.name,
+                    r.status()
+                )),
                 Err(e) if e.is_connect() => {
-                    Outcome::Skipped(format!("{}: not reachable: {e}", node.name))
+                    FaultOutcome::Skipped(format!("{}: not reachable: {e}", node.name))
                 }
-                Err(e) => Outcome::Indeterminate(format!("{}: {e}", node.name)),
+                Err(e) => FaultOutcome::Indeterminate(format!("{}: {e}", node.name)),
             }
         })
     }

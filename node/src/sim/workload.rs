@@ -129,12 +129,12 @@ struct Client {
 
 /// Records events in DESIGN.md's history format.
 #[derive(Debug, Default)]
-struct Recorder {
+struct HistoryLines {
     lines: Vec<String>,
     last: u64,
 }
 
-impl Recorder {
+impl HistoryLines {
     fn push(&mut self, mut event: Value, time_us: u64) {
         self.last = self.last.max(time_us);
         event["index"] = json!(self.lines.len());
@@ -146,7 +146,7 @@ impl Recorder {
 /// Runs KV clients (get / put / append) and the nemesis against `sim`; returns the history.
 pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
     let ids = sim.ids();
-    let mut rec = Recorder::default();
+    let mut rec = HistoryLines::default();
     let mut run = WorkloadRun::default();
     let mut clients: Vec<Client> = (0..wl.clients as u64)
         .map(|p| Client {
@@ -304,7 +304,7 @@ fn follow(
     d: Decision<NodeId>,
     now: u64,
     wl: &WorkloadConfig,
-    rec: &mut Recorder,
+    rec: &mut HistoryLines,
     run: &mut WorkloadRun,
     fresh: &mut Fresh,
 ) {
@@ -342,7 +342,7 @@ fn follow(
 }
 
 fn complete(
-    rec: &mut Recorder,
+    rec: &mut HistoryLines,
     process: u64,
     cmd: &Command,
     kind: &str,

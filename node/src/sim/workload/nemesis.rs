@@ -1,14 +1,14 @@
 //! The simulated nemesis: partitions, leader isolation, crashes, Figure 8 churn, clock skew.
 //! Every action is recorded as a `"process":"nemesis"` event.
 
-use super::{Faults, Recorder, WorkloadConfig};
+use super::{Faults, HistoryLines, WorkloadConfig};
 use crate::raft::types::NodeId;
 use crate::sim::SimCluster;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde_json::{json, Value};
 
-fn nemesis_event(rec: &mut Recorder, f: &str, value: Value, time: u64) {
+fn nemesis_event(rec: &mut HistoryLines, f: &str, value: Value, time: u64) {
     rec.push(json!({"type": "info", "process": "nemesis", "f": f, "value": value}), time);
 }
 
@@ -16,7 +16,7 @@ pub(super) fn inject(
     sim: &mut SimCluster,
     ids: &[NodeId],
     wl: &WorkloadConfig,
-    rec: &mut Recorder,
+    rec: &mut HistoryLines,
 ) {
     let faults = wl.faults;
     let now = sim.now();
@@ -71,7 +71,7 @@ pub(super) fn inject(
 
 /// One Figure 8 step: crash or isolate the leader; bring nodes back so a majority can
 /// form again.
-pub(super) fn churn(sim: &mut SimCluster, ids: &[NodeId], rec: &mut Recorder) {
+pub(super) fn churn(sim: &mut SimCluster, ids: &[NodeId], rec: &mut HistoryLines) {
     let now = sim.now();
     if let Some(leader) = sim.leader() {
         if sim.rng().random_bool(0.5) {
@@ -93,7 +93,7 @@ pub(super) fn churn(sim: &mut SimCluster, ids: &[NodeId], rec: &mut Recorder) {
     }
 }
 
-pub(super) fn heal(sim: &mut SimCluster, ids: &[NodeId], rec: &mut Recorder) {
+pub(super) fn heal(sim: &mut SimCluster, ids: &[NodeId], rec: &mut HistoryLines) {
     sim.net.heal();
     for id in ids {
         sim.restart(*id);

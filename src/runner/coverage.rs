@@ -1,0 +1,202 @@
+//! Fault coverage, measured while the run goes: what each fault did, whom it hit, and what
+//! the cluster's leadership did meanwhile (Jepsen leaves this to the reader of the history;
+//! a release gate needs it counted).
+//!
+//! ```text
+//!  NemesisEvent ──on_event──▶ per fault: installed / skipped / indeterminate, active time,
+//!                              operations completed meanwhile (Recorder counts at start/stop),
+//!                              leader hit (killed, paused, skewed, cut off from a majority)
+//!  Cluster::statuses every 100 ms ──observe──▶ leader changes, terms, time without a leader
+//!  finish ──▶ results::Coverage (results.json, the summary line)
+//! ```
+
+// Polls the cluster and timestamps intervals in real time.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use faultline_api::{Fault, LiveCounts};
+use faultline_nemesis::{Cluster, FaultOutcome, NemesisEvent};
+use faultline_reports::results::{Coverage, FaultCoverage};
+use faultline_workloads::Recorder;
+
+/// How often the leader is looked for.
+const POLL: Duration = Duration::from_millis(100);
+
+#[derive(Debug)]
+struct State {
+    coverage: Coverage,
+    /// Active faults: since when, and the counts then.
+    open: BTreeMap<Fault, (Instant, LiveCounts)>,
+    /// The counts when the cluster last became calm (no fault active).
+    calm_since: Option<LiveCounts>,
+    leader: Option<String>,
+    first_term: Option<u64>,
+    last_term: u64,
+    nodes: usize,
+}
+
+/// Tracks coverage; cheap to clone (shared state).
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    state: Arc<Mutex<State>>,
+    recorder: Recorder,
+}
+
+fn sub(a: LiveCounts, b: LiveCounts) -> LiveCounts {
+    LiveCounts {
+        invoked: a.invoked.saturating_sub(b.invoked),
+        ok: a.ok.saturating_sub(b.ok),
+        fail: a.fail.saturating_sub(b.fail),
+        info: a.info.saturating_sub(b.info),
+        nemesis: a.nemesis.saturating_sub(b.nemesis),
+    }
+}
+
+fn add(a: &mut LiveCounts, b: LiveCounts) {
+    a.invoked += b.invoked;
+    a.ok += b.ok;
+    a.fail += b.fail;
+    a.info += b.info;
+    a.nemesis += b.nemesis;
+}
+
+impl Tracker {
+    /// A tracker for the faults asked for, on a cluster of `nodes`.
+    pub fn new(faults: &[Fault], nodes: usize, recorder: Recorder) -> Self {
+        let faults = faults
+            .iter()
+            .map(|&fault| FaultCoverage {
+                fault,
+                installed: 0,
+                skipped: 0,
+                indeterminate: 0,
+                skip_reasons: Vec::new(),
+                active_secs: 0.0,
+                ops: LiveCounts::default(),
+            })
+            .collect();
+        let state = State {
+            coverage: Coverage { faults, ..Coverage::default() },
+            open: BTreeMap::new(),
+            calm_since: Some(recorder.counts()),
+            leader: None,
+            first_term: None,
+            last_term: 0,
+            nodes,
+        };
+        Tracker { state: Arc::new(Mutex::new(state)), recorder }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Counters stay meaningful after a panic elsewhere.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts one nemesis event.
+    pub fn on_event(&self, ev: &NemesisEvent) {
+        let Some((fault, starts)) = ev.fault() else { return };
+        let now = Instant::now();
+        let counts = self.recorder.counts();
+        let mut st = self.lock();
+        let (n, majority) = (st.nodes, st.nodes / 2 + 1);
+        let leader = st.leader.clone();
+        let Some(i) = st.coverage.faults.iter().position(|f| f.fault == fault) else {
+            // Heal-all events for faults not asked for (none are made): ignore.
+            return;
+        };
+        if starts {
+            let fc = &mut st.coverage.faults[i];
+            match &ev.outcome {
+                FaultOutcome::Installed => fc.installed += 1,
+                FaultOutcome::Indeterminate(_) => fc.indeterminate += 1,
+                FaultOutcome::Skipped(why) => {
+                    fc.skipped += 1;
+                    if fc.skip_reasons.len() < 5 && !fc.skip_reasons.contains(why) {
+                        fc.skip_reasons.push(why.clone());
+                    }
+                    return;
+                }
+            }
+            if ev.outcome == FaultOutcome::Installed {
+                st.coverage.installed += 1;
+            }
+            let hit = leader.is_some_and(|l| {
+                ev.nodes().contains(&l)
+                    || (matches!(fault, Fault::Partition | Fault::Figure8)
+                        && ev.cuts_off(&l, n, majority))
+            });
+            if hit {
+                st.coverage.leader_disturbed += 1;
+            }
+            if let Some(at) = st.calm_since.take() {
+                add(&mut st.coverage.calm, sub(counts, at));
+            }
+            st.open.entry(fault).or_insert((now, counts));
+        } else if let Some((since, at)) = st.open.remove(&fault) {
+            let fc = &mut st.coverage.faults[i];
+            fc.active_secs += now.duration_since(since).as_secs_f64();
+            add(&mut fc.ops, sub(counts, at));
+            if st.open.is_empty() {
+                st.calm_since = Some(counts);
+            }
+        }
+    }
+
+    /// Looks at the nodes' status every [`POLL`] until dropped (it never ends by itself).
+    pub async fn observe(self, cluster: &Cluster) -> Infallible {
+        let mut every = tokio::time::interval(POLL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last = Instant::now();
+        loop {
+            every.tick().await;
+            let statuses = cluster.statuses().await;
+            let names = cluster.node_names();
+            let now = Instant::now();
+            let leader = statuses
+                .iter()
+                .zip(&names)
+                .filter_map(|(s, name)| s.filter(|s| s.is_leader).map(|s| (s.term, name)))
+                .max();
+            let max_term = statuses.iter().flatten().map(|s| s.term).max();
+            let mut st = self.lock();
+            if let Some(t) = max_term {
+                st.first_term.get_or_insert(t);
+                st.last_term = st.last_term.max(t);
+            }
+            match leader {
+                Some((_, name)) => {
+                    if st.leader.as_ref().is_some_and(|l| l != name) {
+                        st.coverage.leader_changes += 1;
+                    }
+                    st.leader = Some(name.clone());
+                }
+                None => st.coverage.no_leader_secs += now.duration_since(last).as_secs_f64(),
+            }
+            last = now;
+        }
+    }
+
+    /// The coverage so far (faults still active are counted up to now).
+    pub fn finish(&self) -> Coverage {
+        let now = Instant::now();
+        let counts = self.recorder.counts();
+        let mut st = self.lock();
+        let open: Vec<(Fault, (Instant, LiveCounts))> =
+            std::mem::take(&mut st.open).into_iter().collect();
+        for (fault, (since, at)) in open {
+            if let Some(fc) = st.coverage.faults.iter_mut().find(|f| f.fault == fault) {
+                fc.active_secs += now.duration_since(since).as_secs_f64();
+                add(&mut fc.ops, sub(counts, at));
+            }
+        }
+        if let Some(at) = st.calm_since.take() {
+            add(&mut st.coverage.calm, sub(counts, at));
+        }
+        st.coverage.terms = st.last_term.saturating_sub(st.first_term.unwrap_or(st.last_term));
+        st.coverage.clone()
+    }
+}
