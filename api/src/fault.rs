@@ -47,6 +47,28 @@ impl Fault {
     }
 }
 
+/// The fault a nemesis event of the history starts or ends (`true`: starts), from its `f` and
+/// the `shape` of its value: the one table from event names back to faults, for the runner,
+/// the nemesis and the reports alike.
+pub fn event_fault(f: &str, shape: Option<&str>) -> Option<(Fault, bool)> {
+    let figure8 = shape == Some("figure8");
+    Some(match f {
+        "start-partition" if figure8 => (Fault::Figure8, true),
+        "stop-partition" if figure8 => (Fault::Figure8, false),
+        "start-partition" => (Fault::Partition, true),
+        "stop-partition" => (Fault::Partition, false),
+        "kill" => (Fault::Kill, true),
+        "start" => (Fault::Kill, false),
+        "pause" => (Fault::Pause, true),
+        "resume" => (Fault::Pause, false),
+        "clock-bump" | "clock-strobe" | "clock-rate" => (Fault::Clock, true),
+        "clock-reset" => (Fault::Clock, false),
+        "start-loss" => (Fault::Loss, true),
+        "stop-loss" => (Fault::Loss, false),
+        _ => return None,
+    })
+}
+
 crate::names! {
     /// Whom a fault goes for (`--nemesis-targets`).
     pub enum Target ("target") {

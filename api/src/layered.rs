@@ -110,7 +110,7 @@ pub trait Layer: Sized + Default + DeserializeOwned {
     }
 }
 
-/// Checks for [`layered!`]'s `check` clauses.
+/// Checks for [`crate::layered!`]'s `check` clauses.
 pub mod checks {
     /// A number in `lo..=hi`.
     ///

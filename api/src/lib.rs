@@ -7,8 +7,8 @@
 //! it depends on none of them.
 //!
 //! # Layout
-//! - [`names`]: the `names!` macro (enum ⇄ name, one mechanism).
-//! - [`layered`]: the `layered!` macro (flags over file over defaults), [`ConfigError`].
+//! - [`mod@names`]: the `names!` macro (enum ⇄ name, one mechanism).
+//! - [`mod@layered`]: the `layered!` macro (flags over file over defaults), [`ConfigError`].
 //! - [`node`]: the node's client and admin wire types, [`UnsafeBug`], [`ReadMode`].
 //! - [`fault`], [`workload`], [`run`]: `--nemesis`, `--workload`/`--mix`, and every run
 //!   setting ([`RunSettings`], [`RunConfig`]).

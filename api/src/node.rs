@@ -25,6 +25,29 @@ crate::names! {
         AckBeforeFsync = "ack-before-fsync",
         /// Lease reads trust the local clock with no safety margin.
         LeaseSkew = "lease-skew",
+        /// Sharded KV: a group serves a shard as soon as its config assigns it, before the
+        /// shard's data has arrived.
+        ShardServeEarly = "shard-serve-early",
+        /// Sharded KV: a group keeps serving a shard after its config moved it away.
+        ShardServeLate = "shard-serve-late",
+        /// Sharded KV: shard data moves without its client session table.
+        ShardNoDedupTransfer = "shard-no-dedup-transfer",
+        /// Sharded KV: a group jumps to the latest config instead of applying each in order.
+        ConfigSkip = "config-skip",
+    }
+}
+
+impl UnsafeBug {
+    /// True for the bugs of the sharded KV's replica groups (they mean nothing to a node of
+    /// the single-group KV).
+    pub fn is_sharded(self) -> bool {
+        matches!(
+            self,
+            UnsafeBug::ShardServeEarly
+                | UnsafeBug::ShardServeLate
+                | UnsafeBug::ShardNoDedupTransfer
+                | UnsafeBug::ConfigSkip
+        )
     }
 }
 

@@ -246,6 +246,16 @@ impl RunConfig {
                 }
             }
             SystemKind::Faultline => {
+                if let Some(b) = self.unsafe_bug.filter(|b| b.is_sharded()) {
+                    return here(
+                        "unsafe-bug",
+                        format!(
+                            "{b} is a bug of the sharded KV's replica groups; the faultline \
+                             system is one Raft group (the sharded system runs in the \
+                             simulator: cargo test -p faultline-node shard_test)"
+                        ),
+                    );
+                }
                 if self.etcd_serializable_reads {
                     return here(
                         "etcd-serializable-reads",
@@ -355,6 +365,8 @@ mod tests {
             unsafe_bug: Some(UnsafeBug::NoDedup),
             ..RunSettings::default()
         };
+        assert_eq!(s.into_config().unwrap_err().field, "unsafe-bug");
+        let s = RunSettings { unsafe_bug: Some(UnsafeBug::ConfigSkip), ..RunSettings::default() };
         assert_eq!(s.into_config().unwrap_err().field, "unsafe-bug");
         let s = RunSettings { unsafe_bug: Some(UnsafeBug::StaleReads), ..RunSettings::default() };
         assert_eq!(s.resolve().test_name(), "faultline-kv-partition+kill-bug-stale-reads");

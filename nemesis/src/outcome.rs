@@ -90,25 +90,10 @@ impl NemesisEvent {
         NemesisEvent { f: f.to_string(), value, outcome, time }
     }
 
-    /// The fault this event starts or ends (`true`: starts), by its name: the one table from
-    /// event names (those of [`crate::Action::start_event`] and `stop_event`) back to faults.
+    /// The fault this event starts or ends (`true`: starts), by its name
+    /// ([`faultline_api::fault::event_fault`]).
     pub fn fault(&self) -> Option<(Fault, bool)> {
-        let figure8 = self.value.get("shape").and_then(|s| s.as_str()) == Some("figure8");
-        Some(match self.f.as_str() {
-            "start-partition" if figure8 => (Fault::Figure8, true),
-            "stop-partition" if figure8 => (Fault::Figure8, false),
-            "start-partition" => (Fault::Partition, true),
-            "stop-partition" => (Fault::Partition, false),
-            "kill" => (Fault::Kill, true),
-            "start" => (Fault::Kill, false),
-            "pause" => (Fault::Pause, true),
-            "resume" => (Fault::Pause, false),
-            "clock-bump" | "clock-strobe" | "clock-rate" => (Fault::Clock, true),
-            "clock-reset" => (Fault::Clock, false),
-            "start-loss" => (Fault::Loss, true),
-            "stop-loss" => (Fault::Loss, false),
-            _ => return None,
-        })
+        faultline_api::fault::event_fault(&self.f, self.value.get("shape").and_then(|s| s.as_str()))
     }
 
     /// The nodes this event names (`nodes`, or every node of a partition's grudge).

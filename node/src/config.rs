@@ -247,6 +247,16 @@ impl Config {
             value: value.to_string(),
             reason: reason.to_string(),
         };
+        if let Some(bug) = s.unsafe_bug.filter(|b| b.is_sharded()) {
+            // Planting it would change nothing: a run would pass without testing anything.
+            return Err(ConfigError::Invalid {
+                field: "unsafe-bug",
+                value: bug.to_string(),
+                reason: "is a bug of the sharded KV's replica groups; this node serves one KV \
+                         group"
+                    .into(),
+            });
+        }
         if s.heartbeat_ms < s.tick_ms {
             return Err(invalid("heartbeat-ms", s.heartbeat_ms, "must be at least --tick-ms"));
         }
@@ -340,6 +350,7 @@ mod tests {
             (&["--heartbeat-ms", "200"],          "--election-timeout-ms"),
             (&["--tick-ms", "0"],                 "field `tick-ms`: 0 is not in 1..=1000"),
             (&["--unsafe-bug", "nope"],           "invalid value 'nope' for '--unsafe-bug <BUG>'"),
+            (&["--unsafe-bug", "config-skip"],    "bug of the sharded KV"),
             (&["--read-mode", "fast"],            "invalid value 'fast' for '--read-mode <MODE>'"),
         ];
         for (extra, needle) in cases {

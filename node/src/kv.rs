@@ -5,37 +5,28 @@
 //!                                                          └ no ──▶ apply op, cache, answer
 //! ```
 //!
-//! Each client session remembers its last sequence number and the response it got, so a
-//! retried request is applied at most once, across leader changes, snapshots (the table is
-//! part of the snapshot) and restarts (the log is replayed through the same table).
+//! Each client session remembers its last sequence number and the response it got
+//! ([`Sessions`]), so a retried request is applied at most once, across leader changes,
+//! snapshots (the table is part of the snapshot) and restarts (the log is replayed through
+//! the same table). A shard of a replica group is one `Kv`: its sessions move with it.
 
 use crate::api::{Command, Op, Response};
-use crate::raft::types::ClientId;
+use crate::raft::types::{ClientId, NodeId, UnsafeBug};
+pub use crate::service::RestoreError;
+use crate::service::StateMachine;
+use crate::session::{Seen, Sessions};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use thiserror::Error;
-
-/// The last request of one client session and its response.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Session {
-    seq: u64,
-    response: Response,
-}
 
 /// The replicated key-value store.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Kv {
     data: BTreeMap<String, String>,
-    sessions: BTreeMap<ClientId, Session>,
+    sessions: Sessions<Response>,
     /// `--unsafe-bug no-dedup`: retries are applied again (not part of the snapshot).
     #[serde(skip)]
     no_dedup: bool,
 }
-
-/// A snapshot that cannot be restored.
-#[derive(Debug, Error)]
-#[error("cannot decode kv snapshot: {0}")]
-pub struct RestoreError(#[from] postcard::Error);
 
 impl Kv {
     /// An empty store; `no_dedup` switches on the `no-dedup` bug.
@@ -45,20 +36,17 @@ impl Kv {
 
     /// Applies a committed command, at most once per (client, seq).
     pub fn apply(&mut self, cmd: &Command) -> Response {
-        if let Some(s) = self.sessions.get(&cmd.client) {
-            if !self.no_dedup {
-                if s.seq == cmd.seq {
-                    return s.response.clone();
-                }
-                if cmd.seq < s.seq {
-                    // An old retry overtaken by a newer request of the same client: its
-                    // outcome is no longer kept.
-                    return Response::unknown("stale-request");
-                }
+        if !self.no_dedup {
+            match self.sessions.seen(cmd.client, cmd.seq) {
+                Seen::New => {}
+                Seen::Retry(response) => return response,
+                // An old retry overtaken by a newer request of the same client: its outcome
+                // is no longer kept.
+                Seen::Stale => return Response::unknown("stale-request"),
             }
         }
         let response = self.execute(cmd);
-        self.sessions.insert(cmd.client, Session { seq: cmd.seq, response: response.clone() });
+        self.sessions.record(cmd.client, cmd.seq, response.clone());
         response
     }
 
@@ -124,10 +112,58 @@ impl Kv {
         self.data.is_empty()
     }
 
+    /// Forgets the session table (`--unsafe-bug shard-no-dedup-transfer` sends shards
+    /// without it).
+    pub fn forget_sessions(&mut self) {
+        self.sessions.clear();
+    }
+
     /// Approximate size of the state in bytes.
     pub fn size_bytes(&self) -> usize {
         self.data.iter().map(|(k, v)| k.len() + v.len() + 16).sum::<usize>()
             + self.sessions.len() * 48
+    }
+}
+
+impl StateMachine for Kv {
+    type Command = Command;
+    type Response = Response;
+    type Options = ();
+
+    fn new(_: &(), bug: Option<UnsafeBug>) -> Kv {
+        Kv::new(bug == Some(UnsafeBug::NoDedup))
+    }
+
+    fn request_id(cmd: &Command) -> (ClientId, u64) {
+        (cmd.client, cmd.seq)
+    }
+
+    fn is_read(cmd: &Command) -> bool {
+        cmd.op.is_read()
+    }
+
+    fn apply(&mut self, cmd: &Command) -> Response {
+        Kv::apply(self, cmd)
+    }
+
+    fn read(&self, cmd: &Command) -> Response {
+        Kv::read(self, &cmd.key)
+    }
+
+    fn not_leader(leader: Option<NodeId>) -> Response {
+        Response::NotLeader { leader }
+    }
+
+    fn unknown(reason: &str) -> Response {
+        Response::unknown(reason)
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        Kv::snapshot(self)
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), RestoreError> {
+        Kv::restore(self, bytes)
     }
 }
 

@@ -11,7 +11,10 @@
 //! - [`config`]: the node binary's flags and TOML file.
 //! - [`api`]: client commands and responses (typed and JSON).
 //! - [`kv`]: the pure state machine: `apply(&Command) -> Response`.
-//! - [`service`]: core + state machine + pending client requests, without I/O.
+//! - [`service`]: core + state machine + pending client requests, without I/O; generic over
+//!   the [`service::StateMachine`] (the KV store, the shard controller, a replica group).
+//! - [`session`]: the client session (de-duplication) table every state machine shares.
+//! - [`shard`]: the shard controller and the sharded KV replica groups (6.824 labs 4A/4B).
 //! - [`storage`]: what survives a crash (the trait, `MemStorage`, and the file WAL with
 //!   checksummed records and atomic snapshots in [`storage::wal`]).
 //! - [`runtime`]: the tokio driver of real processes: the event loop, the WAL task, the peer
@@ -48,6 +51,8 @@ pub mod kv;
 pub mod raft;
 pub mod runtime;
 pub mod service;
+pub mod session;
+pub mod shard;
 #[cfg(test)]
 pub mod sim;
 pub mod storage;

@@ -1,12 +1,13 @@
-//! The sans-IO KV service that both drivers (the tokio runtime and the simulator) share:
-//! it owns the [`RaftCore`], the [`Kv`] state machine and the table of pending client
+//! The sans-IO service that both drivers (the tokio runtime and the simulator) share: it
+//! owns the [`RaftCore`], a [`StateMachine`] (the [`Kv`] store by default; the shard
+//! controller and the replica groups in [`crate::shard`]) and the table of pending client
 //! requests.
 //!
 //! ```text
 //!  on_request(token, cmd) ─┐  on_message(msg) ─┐  tick() ─┐  on_persisted(i, t) ─┐
 //!                          ▼                   ▼          ▼                      ▼
 //!            ┌────────────────────────────────────────────────────────────────────┐
-//!            │ Service: RaftCore ─ Apply ─▶ Kv ─▶ answer the request waiting at  │
+//!            │ Service: RaftCore ─ Apply ─▶ M ──▶ answer the request waiting at  │
 //!            │          that index iff the entry carries the same (client, seq)  │
 //!            │          ReadReady ─▶ serve once applied ≥ read index             │
 //!            │          log bigger than the threshold ─▶ snapshot + compact      │
@@ -16,12 +17,13 @@
 //!   PersistHardState | PersistEntries | PersistSnapshot | Send | Respond(token, Response)
 //! ```
 
+mod machine;
 mod output;
 mod pending;
 
+pub use machine::{RestoreError, StateMachine};
 pub use output::{Applied, Output, ServiceConfig, Status};
 
-use crate::api::{Command, Op, Response};
 use crate::kv::Kv;
 use crate::raft::action::Action;
 use crate::raft::config::{ConfigError, RaftConfig};
@@ -36,21 +38,21 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RequestToken(pub u64);
 
-/// The KV service: Raft core + state machine + pending requests. Never does I/O.
+/// The service: Raft core + state machine + pending requests. Never does I/O.
 #[derive(Debug)]
-pub struct Service {
+pub struct Service<M: StateMachine = Kv> {
     core: RaftCore,
-    kv: Kv,
+    kv: M,
     cfg: ServiceConfig,
     /// Index of the last entry applied to `kv`.
     applied: LogIndex,
-    pending: Pending,
-    outputs: Vec<Output>,
+    pending: Pending<M::Command>,
+    outputs: Vec<Output<M::Response>>,
     /// What was applied, when tracing is on (simulator invariants).
     trace: Option<Vec<Applied>>,
 }
 
-impl Service {
+impl<M: StateMachine> Service<M> {
     /// A service starting from `durable` (the state machine is restored from its snapshot;
     /// committed entries after it are applied again once the commit index is learned).
     ///
@@ -66,8 +68,27 @@ impl Service {
         cfg: ServiceConfig,
         durable: DurableState,
         rng: ChaCha8Rng,
-    ) -> Result<Service, ConfigError> {
-        let mut kv = Kv::new(raft.bug == Some(UnsafeBug::NoDedup));
+    ) -> Result<Service<M>, ConfigError> {
+        Service::with_options(raft, cfg, &M::Options::default(), durable, rng)
+    }
+
+    /// As [`Service::new`], with the state machine's options.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when the Raft configuration cannot work.
+    ///
+    /// # Panics
+    ///
+    /// If the durable snapshot cannot be decoded (corrupt storage that passed its checksum).
+    pub fn with_options(
+        raft: RaftConfig,
+        cfg: ServiceConfig,
+        opts: &M::Options,
+        durable: DurableState,
+        rng: ChaCha8Rng,
+    ) -> Result<Service<M>, ConfigError> {
+        let mut kv = M::new(opts, raft.bug);
         let mut applied = LogIndex(0);
         if let Some(snap) = &durable.snapshot {
             kv.restore(&snap.data).expect("durable snapshot does not decode");
@@ -97,39 +118,43 @@ impl Service {
     }
 
     /// A client request. The answer comes later as [`Output::Respond`] with `token`.
-    pub fn on_request(&mut self, token: RequestToken, cmd: Command) {
+    pub fn on_request(&mut self, token: RequestToken, cmd: M::Command) {
         let deadline = self.core.ticks() + self.cfg.request_timeout_ticks;
         let bug = self.core.config().bug;
-        if cmd.op.is_read() && bug == Some(UnsafeBug::StaleReads) {
+        let is_read = M::is_read(&cmd);
+        if is_read && bug == Some(UnsafeBug::StaleReads) {
             // The bug: any node answers from whatever it has applied.
-            let response = self.kv.read(&cmd.key);
+            let response = self.kv.read(&cmd);
             self.respond(token, response);
             return;
         }
         if self.core.role() != Role::Leader {
-            self.respond(token, Response::NotLeader { leader: self.core.leader() });
+            self.respond(token, M::not_leader(self.core.leader()));
             return;
         }
-        if cmd.op.is_read() && self.cfg.read_mode != ReadMode::Log {
+        if is_read && self.cfg.read_mode != ReadMode::Log {
             if self.cfg.read_mode == ReadMode::Lease && self.core.has_lease() {
                 // The lease proves no other leader exists; the commit index is current.
-                self.pending.add_read(token, cmd.key, self.core.commit_index(), deadline);
+                self.pending.add_read(token, cmd, self.core.commit_index(), deadline);
                 self.serve_reads();
                 return;
             }
             match self.core.read_index(token.0) {
-                Ok(()) => self.pending.add_read_index(token, cmd.key, deadline),
-                Err(_) => self.respond(token, Response::NotLeader { leader: self.core.leader() }),
+                Ok(()) => self.pending.add_read_index(token, cmd, deadline),
+                Err(_) => self.respond(token, M::not_leader(self.core.leader())),
             }
             return;
         }
-        match self.core.propose(cmd.encode()) {
+        // Commands are plain data: encoding them into a Vec cannot fail.
+        let bytes = postcard::to_stdvec(&cmd).expect("encoding a command cannot fail");
+        match self.core.propose(bytes) {
             Ok(index) => {
-                if let Some(old) = self.pending.add_write(index, token, &cmd, deadline) {
-                    self.respond(old, Response::unknown("leadership-lost"));
+                let id = M::request_id(&cmd);
+                if let Some(old) = self.pending.add_write(index, token, id, deadline) {
+                    self.respond(old, M::unknown("leadership-lost"));
                 }
             }
-            Err(_) => self.respond(token, Response::NotLeader { leader: self.core.leader() }),
+            Err(_) => self.respond(token, M::not_leader(self.core.leader())),
         }
     }
 
@@ -142,7 +167,7 @@ impl Service {
     pub fn tick(&mut self) {
         self.core.tick();
         for token in self.pending.expire(self.core.ticks()) {
-            self.respond(token, Response::unknown("timeout"));
+            self.respond(token, M::unknown("timeout"));
         }
     }
 
@@ -154,12 +179,12 @@ impl Service {
     /// Answers every pending request with `unknown` / `shutting-down`.
     pub fn shutdown(&mut self) {
         for token in self.pending.drain() {
-            self.respond(token, Response::unknown("shutting-down"));
+            self.respond(token, M::unknown("shutting-down"));
         }
     }
 
     /// Drains what the driver must do, in order.
-    pub fn take_outputs(&mut self) -> Vec<Output> {
+    pub fn take_outputs(&mut self) -> Vec<Output<M::Response>> {
         loop {
             let actions = self.core.take_actions();
             if actions.is_empty() {
@@ -200,14 +225,14 @@ impl Service {
                     trace.push(Applied::Snapshot { index, term });
                 }
                 for token in self.pending.writes_up_to(self.applied) {
-                    self.respond(token, Response::unknown("leadership-lost"));
+                    self.respond(token, M::unknown("leadership-lost"));
                 }
             }
             Action::ReadReady { id, index } => self.pending.read_ready(RequestToken(id), index),
             Action::ReadFailed { id } => {
                 if self.pending.remove_read(RequestToken(id)) {
                     let leader = self.core.leader();
-                    self.respond(RequestToken(id), Response::NotLeader { leader });
+                    self.respond(RequestToken(id), M::not_leader(leader));
                 }
             }
         }
@@ -220,7 +245,7 @@ impl Service {
         }
         let cmd = match &entry.payload {
             EntryPayload::Noop => None,
-            EntryPayload::Command(bytes) => match Command::decode(bytes) {
+            EntryPayload::Command(bytes) => match postcard::from_bytes::<M::Command>(bytes) {
                 Ok(cmd) => Some(cmd),
                 Err(err) => {
                     tracing::error!(index = %entry.index, %err, "undecodable command skipped");
@@ -231,19 +256,19 @@ impl Service {
         let response = cmd.as_ref().map(|c| (c, self.kv.apply(c)));
         if let Some(waiting) = self.pending.take_write(entry.index) {
             match response {
-                Some((cmd, response)) if waiting.matches(cmd) => {
+                Some((cmd, response)) if waiting.matches(M::request_id(cmd)) => {
                     self.respond(waiting.token, response)
                 }
                 // Another request (or a no-op) took the slot: a new leader overwrote ours.
-                _ => self.respond(waiting.token, Response::unknown("leadership-lost")),
+                _ => self.respond(waiting.token, M::unknown("leadership-lost")),
             }
         }
     }
 
     /// Serves the reads whose index is applied.
     fn serve_reads(&mut self) {
-        for (token, key) in self.pending.reads_ready(self.applied) {
-            let response = self.kv.read(&key);
+        for (token, cmd) in self.pending.reads_ready(self.applied) {
+            let response = self.kv.read(&cmd);
             self.respond(token, response);
         }
     }
@@ -269,7 +294,7 @@ impl Service {
         }
     }
 
-    fn respond(&mut self, token: RequestToken, response: Response) {
+    fn respond(&mut self, token: RequestToken, response: M::Response) {
         self.outputs.push(Output::Respond { token, response });
     }
 
@@ -279,7 +304,7 @@ impl Service {
     }
 
     /// The state machine (read-only).
-    pub fn kv(&self) -> &Kv {
+    pub fn kv(&self) -> &M {
         &self.kv
     }
 
@@ -315,8 +340,8 @@ impl Service {
         }
     }
 
-    /// True when `op` would be served without going through the log.
-    pub fn is_local_read(&self, op: &Op) -> bool {
-        op.is_read() && self.cfg.read_mode != ReadMode::Log
+    /// True when `cmd` would be served without going through the log.
+    pub fn is_local_read(&self, cmd: &M::Command) -> bool {
+        M::is_read(cmd) && self.cfg.read_mode != ReadMode::Log
     }
 }

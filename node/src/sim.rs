@@ -25,6 +25,9 @@ mod cluster;
 pub mod disk;
 pub mod event;
 pub mod net;
+pub mod shard_admin;
+pub mod shard_clients;
+pub mod shard_cluster;
 pub mod workload;
 
 #[cfg(test)]
@@ -33,6 +36,8 @@ mod harness;
 mod kv_test;
 #[cfg(test)]
 mod raft_test;
+#[cfg(test)]
+mod shard_test;
 
 pub use cluster::{Reply, SimCluster, SimStats};
 pub use net::{NetConfig, SimNet};

@@ -27,21 +27,35 @@ pub struct Interval {
     pub nodes: Vec<String>,
 }
 
-/// `(kind, is_start)` of a nemesis `f`, or `None` for an event that is neither.
-fn classify(f: &str) -> Option<(&'static str, bool)> {
-    Some(match f {
-        "start-partition" => ("partition", true),
-        "stop-partition" | "heal" => ("partition", false),
-        "kill" => ("kill", true),
-        "start" | "restart" => ("kill", false),
-        "pause" => ("pause", true),
-        "resume" => ("pause", false),
-        "clock-bump" | "clock-strobe" | "clock-rate" => ("clock", true),
-        "clock-reset" => ("clock", false),
-        "start-loss" => ("loss", true),
-        "stop-loss" => ("loss", false),
-        _ => return None,
-    })
+/// `(kind, is_start)` of a nemesis event: faultline's own names
+/// ([`faultline_api::fault::event_fault`]), plus `heal` and `restart` from other tools.
+fn classify(f: &str, value: &Value) -> Option<(&'static str, bool)> {
+    if let Some((fault, starts)) =
+        faultline_api::fault::event_fault(f, value.get("shape").and_then(Value::as_str))
+    {
+        return Some((fault.name(), starts));
+    }
+    match f {
+        "heal" => Some(("partition", false)),
+        "restart" => Some(("kill", false)),
+        _ => None,
+    }
+}
+
+/// The faults in place at history time `t` (installed ones only), as one sentence for an
+/// anomaly's explanation: "Faults active then: kill n3; partition `[n1] | [n2 n3]`." or "No
+/// fault was active then."
+pub fn active_at(faults: &[Interval], t: u64) -> String {
+    let active: Vec<&str> = faults
+        .iter()
+        .filter(|f| !f.skipped && f.start <= t && t <= f.end)
+        .map(|f| f.label.as_str())
+        .collect();
+    if active.is_empty() {
+        "No fault was active then.".into()
+    } else {
+        format!("Faults active then: {}.", active.join("; "))
+    }
 }
 
 /// Node names an event mentions (`nodes`, `node`, or `groups` flattened).
@@ -107,7 +121,7 @@ pub fn intervals(events: &[Event], end_of_history: u64) -> Vec<Interval> {
     // Open intervals, in start order.
     let mut open: Vec<Interval> = Vec::new();
     for e in events {
-        let Some((kind, is_start)) = classify(&e.f) else {
+        let Some((kind, is_start)) = classify(&e.f, &e.value) else {
             done.push(Interval {
                 start: e.time,
                 end: e.time,
@@ -191,5 +205,15 @@ mod tests {
                 (50, 100, "pause n2".to_string()),
             ]
         );
+        let faults = intervals(&events, 100);
+        assert_eq!(
+            active_at(&faults, 27),
+            "Faults active then: partition [n1 n2] | [n3 n4 n5]; kill n3; kill n1."
+        );
+        assert_eq!(active_at(&faults, 45), "Faults active then: kill n3.");
+        assert_eq!(active_at(&faults, 5), "No fault was active then.");
+        // A figure8 step shades like a partition, named as itself.
+        let f8 = [ev("start-partition", json!({"shape":"figure8","step":1}), 1)];
+        assert_eq!(intervals(&f8, 9)[0].kind, "figure8");
     }
 }

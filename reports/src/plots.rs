@@ -42,7 +42,7 @@ pub struct Plots {
 /// The colour of a fault family, shared with the page's script.
 pub fn fault_color(kind: &str) -> RGBColor {
     match kind {
-        "partition" => RGBColor(255, 152, 0),
+        "partition" | "figure8" => RGBColor(255, 152, 0),
         "kill" => RGBColor(229, 57, 53),
         "pause" => RGBColor(142, 36, 170),
         "clock" => RGBColor(30, 136, 229),
@@ -56,12 +56,14 @@ struct Axis {
     div: f64,
     unit: &'static str,
     end: f64,
+    /// The anomaly's time (history ns), marked on every plot.
+    mark: Option<u64>,
 }
 
 impl Axis {
     fn new(end_ns: u64) -> Axis {
         let (div, unit) = if end_ns >= 2_000_000_000 { (1e9, "s") } else { (1e6, "ms") };
-        Axis { div, unit, end: (end_ns.max(1) as f64 / div).max(1e-9) }
+        Axis { div, unit, end: (end_ns.max(1) as f64 / div).max(1e-9), mark: None }
     }
     fn x(&self, ns: u64) -> f64 {
         ns as f64 / self.div
@@ -80,8 +82,14 @@ fn latency_ms(op: &Operation) -> Option<f64> {
 ///
 /// # Errors
 /// [`ReportError::Plot`] if plotters fails (it does not on an in-memory SVG in practice).
-pub fn draw(history: &History, faults: &[Interval], end_ns: u64) -> Result<Plots, ReportError> {
-    let axis = Axis::new(end_ns);
+pub fn draw(
+    history: &History,
+    faults: &[Interval],
+    end_ns: u64,
+    anomaly: Option<u64>,
+) -> Result<Plots, ReportError> {
+    let mut axis = Axis::new(end_ns);
+    axis.mark = anomaly;
     Ok(Plots {
         latency: latency(history, faults, &axis).map_err(err("latency"))?,
         quantiles: quantiles(history, faults, &axis).map_err(err("quantiles"))?,
@@ -115,6 +123,23 @@ where
                 f.label.clone(),
                 (x0, y.1),
                 ("sans-serif", 11).into_font().color(&c),
+            )))
+            .map_err(|e| e.to_string())?;
+    }
+    if let Some(t) = axis.mark {
+        let x = axis.x(t);
+        let red = RGBColor(198, 40, 40);
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(x, y.0), (x, y.1)],
+                red.stroke_width(2),
+            )))
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                "anomaly",
+                (x, y.1),
+                ("sans-serif", 12).into_font().color(&red),
             )))
             .map_err(|e| e.to_string())?;
     }
@@ -226,18 +251,28 @@ fn quantiles(history: &History, faults: &[Interval], axis: &Axis) -> Result<Stri
             per[b].push(l);
         }
     }
-    let mut series: [Vec<(f64, f64)>; 4] = Default::default();
+    // A bucket with no completion is a gap, not a ramp: each run of non-empty buckets is
+    // its own segment.
+    let mut series: [Vec<Vec<(f64, f64)>>; 4] = Default::default();
+    let mut gap = true;
     for (b, v) in per.iter_mut().enumerate() {
         if v.is_empty() {
+            gap = true;
             continue;
         }
         v.sort_by(f64::total_cmp);
         let x = (b as f64 + 0.5) * width;
         for (s, q) in series.iter_mut().zip([0.5, 0.95, 0.99, 1.0]) {
-            s.push((x, quantile(v, q)));
+            if gap {
+                s.push(Vec::new());
+            }
+            if let Some(seg) = s.last_mut() {
+                seg.push((x, quantile(v, q)));
+            }
         }
+        gap = false;
     }
-    let hi = series[3].iter().map(|p| p.1).fold(0.0, f64::max).max(1e-3) * 1.15;
+    let hi = series[3].iter().flatten().map(|p| p.1).fold(0.0, f64::max).max(1e-3) * 1.15;
     let colors = [
         RGBColor(44, 160, 44),
         RGBColor(31, 119, 180),
@@ -252,8 +287,8 @@ fn quantiles(history: &History, faults: &[Interval], axis: &Axis) -> Result<Stri
     line_chart("Latency quantiles of ok operations (ms)", faults, axis, hi, lines.collect())
 }
 
-/// A named, coloured line of `(x, y)` points.
-type Line<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+/// A named, coloured line: segments of `(x, y)` points (a gap between segments stays a gap).
+type Line<'a> = (&'a str, RGBColor, Vec<Vec<(f64, f64)>>);
 
 /// One line per `(name, colour, points)`, fault intervals shaded, a legend: the shape of the
 /// quantile and throughput plots.
@@ -282,14 +317,17 @@ fn line_chart(
             .draw()
             .map_err(|e| e.to_string())?;
         shade(&mut chart, faults, axis, (0.0, hi))?;
-        for (name, color, pts) in lines {
-            chart
-                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                });
+        for (name, color, segments) in lines {
+            for (i, pts) in segments.into_iter().enumerate() {
+                let drawn = chart
+                    .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                    .map_err(|e| e.to_string())?;
+                if i == 0 {
+                    drawn.label(name).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                    });
+                }
+            }
         }
         chart
             .configure_series_labels()
@@ -332,7 +370,8 @@ fn throughput(history: &History, faults: &[Interval], axis: &Axis) -> Result<Str
                 .enumerate()
                 .map(|(b, c)| ((b as f64 + 0.5) * width, rate(c[o])))
                 .collect();
-            (name, color, pts)
+            // Throughput is defined in every bucket (zero is a value): one segment.
+            (name, color, vec![pts])
         })
         .collect();
     line_chart("Throughput (completions per second)", faults, axis, hi, lines)

@@ -224,7 +224,13 @@ pub fn render_report(input: &ReportInput<'_>) -> Result<String, ReportError> {
     let end = timeline::history_end(input.history);
     let faults = nemesis::intervals(&input.history.nemesis, end);
     let data = timeline::build(input.history, result, &faults);
-    let plots = plots::draw(input.history, &faults, end)?;
+    let anomaly = result
+        .first_illegal()
+        .and_then(|k| k.counterexample.as_ref())
+        .and_then(|c| c.blocking)
+        .and_then(|id| input.history.ops.get(id))
+        .map(|op| op.ret.unwrap_or(op.call));
+    let plots = plots::draw(input.history, &faults, end, anomaly)?;
     let (kinds, total) = kind_counts(input);
     let (keys, hidden_keys) = key_rows(result);
     let (verdict_class, verdict_words, verdict_sentence) = headline(result);
@@ -238,6 +244,20 @@ pub fn render_report(input: &ReportInput<'_>) -> Result<String, ReportError> {
             let e = explain(input.history, k);
             data.related.extend(e.related);
             (k, e.text)
+        })
+        .map(|(k, text)| {
+            // When the anomaly happened: the completion of the op that could not go next.
+            let at = k
+                .counterexample
+                .as_ref()
+                .and_then(|c| c.blocking)
+                .and_then(|id| input.history.ops.get(id))
+                .map(|op| op.ret.unwrap_or(op.call));
+            let text = match at {
+                Some(t) => format!("{text} {}", nemesis::active_at(&faults, t)),
+                None => text,
+            };
+            (k, text)
         })
         .map(|(k, text)| Explained {
             key: k.key.clone().unwrap_or_default(),

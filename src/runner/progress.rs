@@ -20,24 +20,8 @@ pub struct ActiveFaults(Arc<Mutex<BTreeMap<&'static str, String>>>);
 impl ActiveFaults {
     /// Updates from one nemesis event.
     pub fn track(&self, ev: &NemesisEvent) {
-        let kind = match ev.f.as_str() {
-            "start-partition" | "stop-partition" => "partition",
-            "kill" | "start" => "kill",
-            "pause" | "resume" => "pause",
-            "clock-bump" | "clock-strobe" | "clock-rate" | "clock-reset" => "clock",
-            "start-loss" | "stop-loss" => "loss",
-            _ => return,
-        };
-        let starts = matches!(
-            ev.f.as_str(),
-            "start-partition"
-                | "kill"
-                | "pause"
-                | "clock-bump"
-                | "clock-strobe"
-                | "clock-rate"
-                | "start-loss"
-        );
+        let Some((fault, starts)) = ev.fault() else { return };
+        let kind = fault.name();
         // A poisoned map of strings is still a valid map.
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if !starts {

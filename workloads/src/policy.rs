@@ -148,6 +148,19 @@ impl<T: Clone + PartialEq> Policy<T> {
         self.send(elapsed)
     }
 
+    /// Sharded systems: the operation's key now belongs to the group whose servers are
+    /// `nodes` (after a wrong-group answer, certainly not applied there, and a fresh
+    /// config). Continues there, keeping what earlier attempts may have done; the same
+    /// group keeps the current target.
+    pub fn regroup(&mut self, nodes: Vec<T>, elapsed: Duration) -> Decision<T> {
+        if !nodes.is_empty() && nodes != self.nodes {
+            self.target = nodes[0].clone();
+            self.next = 1 % nodes.len();
+            self.nodes = nodes;
+        }
+        self.send(elapsed)
+    }
+
     fn rotate_and_pause(&mut self, elapsed: Duration) -> Decision<T> {
         self.target = self.nodes[self.next % self.nodes.len()].clone();
         self.next = (self.next + 1) % self.nodes.len();
@@ -218,6 +231,24 @@ mod tests {
         assert_eq!(
             p.on_attempt(Attempt::Done(Outcome::Fail("cas-mismatch".into())), 130 * MS),
             Decision::Finish(Outcome::Unknown("cas-mismatch-after-retry".into()))
+        );
+    }
+
+    #[test]
+    fn regroup_moves_on_and_keeps_maybe_applied() {
+        let mut p = policy(false);
+        p.start();
+        p.on_attempt(Attempt::Uncertain("timeout".into()), 100 * MS);
+        assert_eq!(p.regroup(vec![7, 8], 130 * MS), Decision::Send { to: 7, timeout: 100 * MS });
+        assert_eq!(p.regroup(vec![7, 8], 140 * MS), Decision::Send { to: 7, timeout: 100 * MS });
+        assert_eq!(
+            p.on_attempt(Attempt::Done(Outcome::Fail("x".into())), 150 * MS),
+            Decision::Finish(Outcome::Unknown("x-after-retry".into())),
+            "the attempt before the move may have been applied"
+        );
+        assert_eq!(
+            p.regroup(vec![9], 1000 * MS),
+            Decision::Finish(Outcome::Unknown("timeout".into()))
         );
     }
 

@@ -31,7 +31,7 @@ impl Default for ServiceConfig {
 /// What the driver must do, in order. The ordering rule of [`Action`](crate::raft::Action) applies: a `Send`
 /// after a `Persist*` waits until that persist is durable.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Output {
+pub enum Output<R = Response> {
     /// See [`Action::PersistHardState`](crate::raft::Action::PersistHardState).
     PersistHardState(HardState),
     /// See [`Action::PersistEntries`](crate::raft::Action::PersistEntries); call [`Service::on_persisted`](super::Service::on_persisted) once durable.
@@ -55,7 +55,7 @@ pub enum Output {
         /// The request.
         token: RequestToken,
         /// The answer.
-        response: Response,
+        response: R,
     },
 }
 

@@ -7,7 +7,6 @@
 //! ```
 
 use super::RequestToken;
-use crate::api::Command;
 use crate::raft::types::{ClientId, LogIndex};
 use std::collections::BTreeMap;
 
@@ -21,55 +20,55 @@ pub(crate) struct WaitingWrite {
 }
 
 impl WaitingWrite {
-    /// True when `cmd` is the request that was proposed (same client and sequence number).
-    pub(crate) fn matches(&self, cmd: &Command) -> bool {
-        cmd.client == self.client && cmd.seq == self.seq
+    /// True when `id` (client, sequence number) is the request that was proposed.
+    pub(crate) fn matches(&self, id: (ClientId, u64)) -> bool {
+        id == (self.client, self.seq)
     }
 }
 
 /// A read waiting for leadership confirmation (`index` unset) or for the apply index.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct WaitingRead {
-    key: String,
+struct WaitingRead<C> {
+    cmd: C,
     index: Option<LogIndex>,
     deadline: u64,
 }
 
 /// All pending requests, ordered so that answers come out deterministically.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Pending {
+#[derive(Clone, Debug)]
+pub(crate) struct Pending<C> {
     writes: BTreeMap<LogIndex, WaitingWrite>,
-    reads: BTreeMap<RequestToken, WaitingRead>,
+    reads: BTreeMap<RequestToken, WaitingRead<C>>,
 }
 
-impl Pending {
+impl<C> Default for Pending<C> {
+    fn default() -> Self {
+        Pending { writes: BTreeMap::new(), reads: BTreeMap::new() }
+    }
+}
+
+impl<C> Pending<C> {
     /// A write proposed at `index`; returns the token of a request that waited on the
     /// same index before (its entry was overwritten).
     pub(crate) fn add_write(
         &mut self,
         index: LogIndex,
         token: RequestToken,
-        cmd: &Command,
+        (client, seq): (ClientId, u64),
         deadline: u64,
     ) -> Option<RequestToken> {
-        let w = WaitingWrite { token, client: cmd.client, seq: cmd.seq, deadline };
+        let w = WaitingWrite { token, client, seq, deadline };
         self.writes.insert(index, w).map(|old| old.token)
     }
 
     /// A read waiting for [`crate::raft::Action::ReadReady`].
-    pub(crate) fn add_read_index(&mut self, token: RequestToken, key: String, deadline: u64) {
-        self.reads.insert(token, WaitingRead { key, index: None, deadline });
+    pub(crate) fn add_read_index(&mut self, token: RequestToken, cmd: C, deadline: u64) {
+        self.reads.insert(token, WaitingRead { cmd, index: None, deadline });
     }
 
     /// A read to serve once `index` is applied.
-    pub(crate) fn add_read(
-        &mut self,
-        token: RequestToken,
-        key: String,
-        index: LogIndex,
-        deadline: u64,
-    ) {
-        self.reads.insert(token, WaitingRead { key, index: Some(index), deadline });
+    pub(crate) fn add_read(&mut self, token: RequestToken, cmd: C, index: LogIndex, deadline: u64) {
+        self.reads.insert(token, WaitingRead { cmd, index: Some(index), deadline });
     }
 
     /// Leadership confirmed for read `token`: serve it once `index` is applied.
@@ -96,14 +95,14 @@ impl Pending {
     }
 
     /// Removes and returns the reads whose index is applied.
-    pub(crate) fn reads_ready(&mut self, applied: LogIndex) -> Vec<(RequestToken, String)> {
+    pub(crate) fn reads_ready(&mut self, applied: LogIndex) -> Vec<(RequestToken, C)> {
         let ready: Vec<RequestToken> = self
             .reads
             .iter()
             .filter(|(_, r)| r.index.is_some_and(|i| i <= applied))
             .map(|(t, _)| *t)
             .collect();
-        ready.into_iter().filter_map(|t| self.reads.remove(&t).map(|r| (t, r.key))).collect()
+        ready.into_iter().filter_map(|t| self.reads.remove(&t).map(|r| (t, r.cmd))).collect()
     }
 
     /// Removes and returns the requests whose deadline passed.

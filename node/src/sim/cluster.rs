@@ -4,11 +4,12 @@ use super::disk::SimDisk;
 use super::event::{Event, EventQueue};
 use super::net::SimNet;
 use super::SimConfig;
-use crate::api::{Command, Response};
+use crate::api::Response;
+use crate::kv::Kv;
 use crate::raft::message::Message;
 use crate::raft::types::{EntryPayload, LogIndex, NodeId, Role, Term, UnsafeBug};
 use crate::runtime::gate::SendGate;
-use crate::service::{Output, RequestToken, Service};
+use crate::service::{Output, RequestToken, Service, StateMachine};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
@@ -18,13 +19,13 @@ mod invariants;
 
 /// A client reply, as it leaves the node.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reply {
+pub struct Reply<R = Response> {
     /// The request.
     pub token: RequestToken,
     /// The node that answered.
     pub node: NodeId,
     /// The answer.
-    pub response: Response,
+    pub response: R,
     /// Virtual time of the answer (µs).
     pub time: u64,
 }
@@ -46,13 +47,13 @@ pub struct SimStats {
 
 /// One simulated node.
 #[derive(Debug)]
-struct SimNode {
-    service: Option<Service>,
-    disk: SimDisk,
+struct SimNode<M: StateMachine> {
+    service: Option<Service<M>>,
+    disk: SimDisk<M::Response>,
     /// Incarnation: events of an earlier incarnation are ignored.
     epoch: u64,
     paused: bool,
-    stashed: Vec<Event>,
+    stashed: Vec<Event<M::Command>>,
     /// When a message may leave: the real runtime's rule (`runtime::gate`), so that the
     /// relaxation it allows a leader (thesis §10.2.1) is simulated too.
     gate: SendGate,
@@ -66,31 +67,45 @@ struct SimNode {
     applied_last: LogIndex,
 }
 
-/// A simulated cluster: one thread, virtual time, one seeded rng.
+/// A simulated cluster of nodes running state machine `M`: one thread, virtual time, one
+/// seeded rng.
 #[derive(Debug)]
-pub struct SimCluster {
+pub struct SimCluster<M: StateMachine = Kv> {
     cfg: SimConfig,
     now: u64,
-    queue: EventQueue,
+    queue: EventQueue<M::Command>,
     rng: ChaCha8Rng,
-    nodes: BTreeMap<NodeId, SimNode>,
+    nodes: BTreeMap<NodeId, SimNode<M>>,
     /// The network (public so tests can cut links).
     pub net: SimNet,
-    replies: Vec<Reply>,
+    replies: Vec<Reply<M::Response>>,
     next_token: u64,
     stats: SimStats,
     /// Every applied entry by index: (term, payload) of the first node that applied it.
     committed: BTreeMap<LogIndex, (Term, EntryPayload)>,
     violations: Vec<String>,
+    /// The state machine's options (every node gets the same).
+    opts: M::Options,
 }
 
 impl SimCluster {
-    /// Starts every node (no leader yet).
+    /// Starts every node of a KV cluster (no leader yet).
     ///
     /// # Panics
     ///
     /// If the configuration cannot make a Raft node (a test bug).
     pub fn new(cfg: SimConfig) -> SimCluster {
+        SimCluster::create(cfg, ())
+    }
+}
+
+impl<M: StateMachine> SimCluster<M> {
+    /// Starts every node of a cluster running `M` (no leader yet).
+    ///
+    /// # Panics
+    ///
+    /// If the configuration cannot make a Raft node (a test bug).
+    pub fn create(cfg: SimConfig, opts: M::Options) -> SimCluster<M> {
         let mut sim = SimCluster {
             now: 0,
             queue: EventQueue::default(),
@@ -102,6 +117,7 @@ impl SimCluster {
             stats: SimStats::default(),
             committed: BTreeMap::new(),
             violations: Vec::new(),
+            opts,
             cfg,
         };
         for id in sim.cfg.ids() {
@@ -135,7 +151,8 @@ impl SimCluster {
         let rng = ChaCha8Rng::seed_from_u64(seed ^ (id.0 << 32) ^ node.epoch.wrapping_mul(0x9e37));
         let durable = crate::storage::Storage::recover(&node.disk.durable)
             .unwrap_or_else(|never| match never {});
-        let mut service = Service::new(raft, svc, durable, rng).expect("valid sim config");
+        let mut service =
+            Service::with_options(raft, svc, &self.opts, durable, rng).expect("valid sim config");
         service.trace_applies(true);
         node.applied_last = service.applied_index();
         node.service = Some(service);
@@ -317,7 +334,7 @@ impl SimCluster {
         }
     }
 
-    fn replay_outputs(&mut self, id: NodeId, outputs: Vec<Output>) {
+    fn replay_outputs(&mut self, id: NodeId, outputs: Vec<Output<M::Response>>) {
         for out in outputs {
             match out {
                 Output::Send(msg) => self.send_now(msg),
@@ -353,7 +370,7 @@ impl SimCluster {
 
     /// Sends a client request to `node`; the answer shows up in
     /// [`take_replies`](Self::take_replies) (never, if the node crashes first).
-    pub fn submit(&mut self, node: NodeId, cmd: Command) -> RequestToken {
+    pub fn submit(&mut self, node: NodeId, cmd: M::Command) -> RequestToken {
         self.next_token += 1;
         let token = RequestToken(self.next_token);
         let at = self.now + self.cfg.client_delay_us;
@@ -363,7 +380,7 @@ impl SimCluster {
 
     /// Proposes `cmd` directly at `node` if it believes it leads (6.824's `Start`); returns
     /// the index and term it was given. Its reply goes to [`take_replies`](Self::take_replies).
-    pub fn start(&mut self, node: NodeId, cmd: Command) -> Option<(LogIndex, Term)> {
+    pub fn start(&mut self, node: NodeId, cmd: M::Command) -> Option<(LogIndex, Term)> {
         self.next_token += 1;
         let token = RequestToken(self.next_token);
         let n = self.nodes.get_mut(&node)?;
@@ -381,7 +398,7 @@ impl SimCluster {
     }
 
     /// Drains the client replies so far (the client delay is added to their time).
-    pub fn take_replies(&mut self) -> Vec<Reply> {
+    pub fn take_replies(&mut self) -> Vec<Reply<M::Response>> {
         let delay = self.cfg.client_delay_us;
         let mut replies = std::mem::take(&mut self.replies);
         for r in &mut replies {
@@ -391,7 +408,7 @@ impl SimCluster {
     }
 
     /// The node's service, when it is up.
-    pub fn service(&self, id: NodeId) -> Option<&Service> {
+    pub fn service(&self, id: NodeId) -> Option<&Service<M>> {
         self.nodes.get(&id).and_then(|n| n.service.as_ref())
     }
 

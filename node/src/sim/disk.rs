@@ -6,17 +6,18 @@
 //!  crash ─▶ queued writes are lost; durable state is what the node restarts from
 //! ```
 
+use crate::api::Response;
 use crate::service::Output;
 use crate::storage::MemStorage;
 use std::collections::VecDeque;
 
 /// One node's disk.
-#[derive(Clone, Debug, Default)]
-pub struct SimDisk {
+#[derive(Clone, Debug)]
+pub struct SimDisk<R = Response> {
     /// What survives a crash.
     pub durable: MemStorage,
     /// Writes submitted and not yet synced, oldest first.
-    queued: VecDeque<(u64, Output)>,
+    queued: VecDeque<(u64, Output<R>)>,
     /// Sequence number of the last write submitted.
     submitted: u64,
     /// Sequence number of the last write synced.
@@ -27,9 +28,22 @@ pub struct SimDisk {
     pub bytes_written: u64,
 }
 
-impl SimDisk {
+impl<R> Default for SimDisk<R> {
+    fn default() -> Self {
+        SimDisk {
+            durable: MemStorage::default(),
+            queued: VecDeque::new(),
+            submitted: 0,
+            synced: 0,
+            busy_until: 0,
+            bytes_written: 0,
+        }
+    }
+}
+
+impl<R> SimDisk<R> {
     /// Queues a persist output; returns its sequence number and the time its fsync ends.
-    pub fn submit(&mut self, out: Output, now: u64, fsync_us: u64) -> (u64, u64) {
+    pub fn submit(&mut self, out: Output<R>, now: u64, fsync_us: u64) -> (u64, u64) {
         self.submitted += 1;
         self.queued.push_back((self.submitted, out));
         self.busy_until = self.busy_until.max(now) + fsync_us;
@@ -37,7 +51,7 @@ impl SimDisk {
     }
 
     /// Makes every write up to `seq` durable; returns them in order.
-    pub fn complete(&mut self, seq: u64) -> Vec<Output> {
+    pub fn complete(&mut self, seq: u64) -> Vec<Output<R>> {
         let mut done = Vec::new();
         while self.queued.front().is_some_and(|(s, _)| *s <= seq) {
             let Some((s, out)) = self.queued.pop_front() else { break };

@@ -10,7 +10,7 @@ use std::collections::BinaryHeap;
 
 /// Something that happens at a virtual time.
 #[derive(Clone, Debug)]
-pub enum Event {
+pub enum Event<C = Command> {
     /// The node's next tick (ignored when `epoch` is not the node's current incarnation).
     Tick {
         /// The node.
@@ -36,11 +36,11 @@ pub enum Event {
         /// The request's token.
         token: RequestToken,
         /// The command.
-        cmd: Command,
+        cmd: C,
     },
 }
 
-impl Event {
+impl<C> Event<C> {
     /// The node this event happens at.
     pub fn node(&self) -> NodeId {
         match self {
@@ -52,39 +52,44 @@ impl Event {
     }
 }
 
-struct Queued {
+struct Queued<C> {
     time: u64,
     seq: u64,
-    event: Event,
+    event: Event<C>,
 }
 
-impl PartialEq for Queued {
+impl<C> PartialEq for Queued<C> {
     fn eq(&self, other: &Self) -> bool {
         (self.time, self.seq) == (other.time, other.seq)
     }
 }
-impl Eq for Queued {}
-impl PartialOrd for Queued {
+impl<C> Eq for Queued<C> {}
+impl<C> PartialOrd for Queued<C> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Queued {
+impl<C> Ord for Queued<C> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.time, self.seq).cmp(&(other.time, other.seq))
     }
 }
 
 /// Events by (time, insertion order).
-#[derive(Default)]
-pub struct EventQueue {
-    heap: BinaryHeap<Reverse<Queued>>,
+pub struct EventQueue<C = Command> {
+    heap: BinaryHeap<Reverse<Queued<C>>>,
     seq: u64,
 }
 
-impl EventQueue {
+impl<C> Default for EventQueue<C> {
+    fn default() -> Self {
+        EventQueue { heap: BinaryHeap::new(), seq: 0 }
+    }
+}
+
+impl<C> EventQueue<C> {
     /// Schedules `event` at `time`.
-    pub fn push(&mut self, time: u64, event: Event) {
+    pub fn push(&mut self, time: u64, event: Event<C>) {
         self.seq += 1;
         self.heap.push(Reverse(Queued { time, seq: self.seq, event }));
     }
@@ -95,7 +100,7 @@ impl EventQueue {
     }
 
     /// Pops the next event.
-    pub fn pop(&mut self) -> Option<(u64, Event)> {
+    pub fn pop(&mut self) -> Option<(u64, Event<C>)> {
         self.heap.pop().map(|Reverse(q)| (q.time, q.event))
     }
 
@@ -110,7 +115,7 @@ impl EventQueue {
     }
 }
 
-impl std::fmt::Debug for EventQueue {
+impl<C> std::fmt::Debug for EventQueue<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventQueue").field("len", &self.heap.len()).finish()
     }

@@ -8,11 +8,9 @@ use crate::raft::types::{ReadMode, UnsafeBug};
 use faultline_checker::{check, formats, CheckOptions, ModelSpec, Verdict};
 use std::time::Duration;
 
-/// One KV run: the verdict, and the run for diagnostics.
-fn kv_run(cfg: SimConfig, wl: &WorkloadConfig) -> (Verdict, WorkloadRun, Vec<String>) {
-    let mut sim = SimCluster::new(cfg);
-    let run = run_kv(&mut sim, wl);
-    let history = match formats::jsonl::parse_str(&run.history) {
+/// The checker's verdict on a KV history the simulator wrote (per key).
+pub(super) fn kv_verdict(history: &str) -> Verdict {
+    let history = match formats::jsonl::parse_str(history) {
         Ok(h) => h,
         Err(e) => panic!("the simulator wrote a history the checker cannot read: {e}"),
     };
@@ -21,11 +19,17 @@ fn kv_run(cfg: SimConfig, wl: &WorkloadConfig) -> (Verdict, WorkloadRun, Vec<Str
         threads: 1,
         ..CheckOptions::default()
     };
-    let result = match check(&history, &ModelSpec::Kv, &opts) {
-        Ok(r) => r,
+    match check(&history, &ModelSpec::Kv, &opts) {
+        Ok(r) => r.verdict,
         Err(e) => panic!("checker error: {e}"),
-    };
-    (result.verdict, run, sim.violations().to_vec())
+    }
+}
+
+/// One KV run: the verdict, and the run for diagnostics.
+fn kv_run(cfg: SimConfig, wl: &WorkloadConfig) -> (Verdict, WorkloadRun, Vec<String>) {
+    let mut sim = SimCluster::new(cfg);
+    let run = run_kv(&mut sim, wl);
+    (kv_verdict(&run.history), run, sim.violations().to_vec())
 }
 
 /// Runs the seeds of a test and asserts every history is linearizable (and that more than

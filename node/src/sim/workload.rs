@@ -129,13 +129,14 @@ struct Client {
 
 /// Records events in DESIGN.md's history format.
 #[derive(Debug, Default)]
-struct HistoryLines {
-    lines: Vec<String>,
+pub(crate) struct HistoryLines {
+    pub(crate) lines: Vec<String>,
     last: u64,
 }
 
 impl HistoryLines {
-    fn push(&mut self, mut event: Value, time_us: u64) {
+    /// Appends `event` at virtual time `time_us` (never earlier than the last event).
+    pub(crate) fn push(&mut self, mut event: Value, time_us: u64) {
         self.last = self.last.max(time_us);
         event["index"] = json!(self.lines.len());
         event["time"] = json!(self.last * 1000);
@@ -341,7 +342,7 @@ fn follow(
     }
 }
 
-fn complete(
+pub(crate) fn complete(
     rec: &mut HistoryLines,
     process: u64,
     cmd: &Command,

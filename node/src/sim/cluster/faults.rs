@@ -4,7 +4,7 @@ use super::SimCluster;
 use crate::raft::types::NodeId;
 use crate::runtime::gate::SendGate;
 
-impl SimCluster {
+impl<M: crate::service::StateMachine> SimCluster<M> {
     /// Crashes a node: its service and unsynced writes are gone.
     pub fn crash(&mut self, id: NodeId) {
         if let Some(node) = self.nodes.get_mut(&id) {

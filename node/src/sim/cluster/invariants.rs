@@ -5,7 +5,7 @@ use super::SimCluster;
 use crate::raft::types::{EntryPayload, LogIndex, NodeId};
 use crate::service::Applied;
 
-impl SimCluster {
+impl<M: crate::service::StateMachine> SimCluster<M> {
     /// Checks applied entries against every other node's (State Machine Safety, §5.4.3).
     pub(super) fn record_applied(&mut self, id: NodeId, applied: Vec<Applied>) {
         let Some(node) = self.nodes.get_mut(&id) else { return };
