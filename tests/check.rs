@@ -167,6 +167,165 @@ fn a_search_over_its_time_limit_exits_2_naming_the_undecided_part() {
     assert!(out.contains("undecided") && out.contains("TimeLimit"), "{out}");
 }
 
+/// Runs `faultline check --no-report` on a file holding `text`; returns (exit code, stdout,
+/// stderr).
+fn check_text(name: &str, text: &[u8], extra: &[&str]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join(name);
+    std::fs::write(&h, text).unwrap();
+    let mut args = vec!["check", "--no-report"];
+    args.extend_from_slice(extra);
+    args.push(h.to_str().unwrap());
+    let o = faultline(&args, dir.path());
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    (code(&o), out.into_owned(), err.into_owned())
+}
+
+/// A JSONL event line.
+fn ev(index: u64, kind: &str, process: u64, f: &str, value: &str) -> String {
+    format!(
+        "{{\"index\":{index},\"type\":\"{kind}\",\"process\":{process},\"f\":\"{f}\",\"value\":{value},\"time\":{}}}\n",
+        index * 10
+    )
+}
+
+#[test]
+fn deep_nesting_is_a_clear_error_not_a_crash() {
+    // The repro of issue 11: `[` 20,000 times used to overflow the stack (exit 134).
+    let (code, _, err) = check_text("d.edn", "[".repeat(20_000).as_bytes(), &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("d.edn: line 1") && err.contains("nested more than 128 deep"), "{err}");
+    let deep_json = format!("{{\"index\":0,\"value\":{}}}\n", "[".repeat(20_000));
+    let (code, _, err) = check_text("d.jsonl", deep_json.as_bytes(), &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("line 1") && err.contains("recursion limit"), "{err}");
+}
+
+#[test]
+fn an_error_is_said_once() {
+    let text = ev(0, "invoke", 0, "read", "null") + &ev(1, "done", 0, "read", "null");
+    let (code, _, err) = check_text("bad.jsonl", text.as_bytes(), &[]);
+    assert_eq!(code, 3);
+    assert_eq!(err.matches("line 2").count(), 1, "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let text = [
+        &b"\xEF\xBB\xBF"[..],
+        (ev(0, "invoke", 0, "write", "1") + &ev(1, "ok", 0, "write", "1")).as_bytes(),
+    ]
+    .concat();
+    let (code, out, err) = check_text("bom.jsonl", &text, &["--model", "register"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let edn = b"\xEF\xBB\xBF{:type :invoke, :f :write, :value 1, :process 0}\n";
+    let (code, out, err) = check_text("bom.edn", edn, &["--model", "register"]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn a_write_completing_with_another_value_names_both_lines() {
+    let text = ev(0, "invoke", 0, "write", "1")
+        + &ev(1, "invoke", 1, "read", "null")
+        + &ev(2, "ok", 0, "write", "2");
+    let (code, _, err) = check_text("w.jsonl", text.as_bytes(), &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("line 3, field `value`") && err.contains("invoke on line 1"), "{err}");
+}
+
+#[test]
+fn a_duplicate_index_is_an_error() {
+    let text = ev(0, "invoke", 0, "write", "1") + &ev(0, "ok", 0, "write", "1");
+    let (code, _, err) = check_text("i.jsonl", text.as_bytes(), &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("line 2, field `index`") && err.contains("already used on line 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn model_errors_name_the_line_and_field() {
+    let text = ev(0, "invoke", 0, "write", "1")
+        + &ev(1, "ok", 0, "write", "1")
+        + &ev(2, "invoke", 0, "frobnicate", "1");
+    let (code, _, err) = check_text("f.jsonl", text.as_bytes(), &["--model", "cas-register"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("line 3, field `f`: unknown function \"frobnicate\""), "{err}");
+    let text = ev(0, "invoke", 0, "read", "null") + &ev(1, "ok", 0, "read", "{\"a\":1}");
+    let (code, _, err) = check_text("m.jsonl", text.as_bytes(), &["--model", "register"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("line 2, field `value`: a read result must be an integer"), "{err}");
+}
+
+#[test]
+fn a_huge_bad_value_is_cut_in_the_message() {
+    let huge = format!("\"{}\"", "v".repeat(10 << 20));
+    let text = ev(0, "invoke", 0, "write", &huge);
+    let (code, _, err) = check_text("big.jsonl", text.as_bytes(), &["--model", "register"]);
+    assert_eq!(code, 3, "{}", &err[..err.len().min(500)]);
+    assert!(err.len() < 2000, "{} bytes of stderr", err.len());
+    assert!(err.contains("line 1, field `value`") && err.contains("bytes)"), "{err}");
+}
+
+/// A Knossos-style cas-register history (as in Knossos's `data/cas-register`), made with the
+/// register starting at 0: `nil` reads are reads whose value was not known.
+const KNOSSOS_NIL_READS: &str = "[{:type :invoke, :f :write, :value 1, :process 0, :time 10}
+ {:type :invoke, :f :read, :value nil, :process 1, :time 20}
+ {:type :ok, :f :write, :value 1, :process 0, :time 30}
+ {:type :ok, :f :read, :value nil, :process 1, :time 40}
+ {:type :invoke, :f :cas, :value [1 2], :process 0, :time 50}
+ {:type :ok, :f :cas, :value [1 2], :process 0, :time 60}
+ {:type :invoke, :f :read, :value nil, :process 1, :time 70}
+ {:type :ok, :f :read, :value nil, :process 1, :time 80}
+ {:type :invoke, :f :read, :value nil, :process 2, :time 90}
+ {:type :ok, :f :read, :value 2, :process 2, :time 100}
+ {:type :invoke, :f :cas, :value [0 3], :process 1, :time 110}
+ {:type :fail, :f :cas, :value [0 3], :process 1, :time 120}
+";
+
+#[test]
+fn knossos_nil_reads_match_any_value() {
+    let good = format!("{KNOSSOS_NIL_READS}]");
+    let (code, out, err) =
+        check_text("nil.edn", good.as_bytes(), &["-m", "cas-register", "--initial", "0"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // A read of 1 after the read of 2 is still caught.
+    let bad = format!(
+        "{KNOSSOS_NIL_READS} {{:type :invoke, :f :read, :value nil, :process 2, :time 130}}
+ {{:type :ok, :f :read, :value 1, :process 2, :time 140}}]"
+    );
+    let (code, out, err) =
+        check_text("nil-bad.edn", bad.as_bytes(), &["-m", "cas-register", "--initial", "0"]);
+    assert_eq!(code, 1, "{out}{err}");
+}
+
+#[test]
+fn an_edn_history_is_ordered_by_position_not_time() {
+    // As Knossos's rethink-fail: `:time` goes backwards once; the order is the position.
+    let text = "{:type :invoke, :f :write, :value 1, :process 0, :time 500}
+{:type :ok, :f :write, :value 1, :process 0, :time 600}
+{:type :invoke, :f :write, :value 2, :process 1, :time 100}
+{:type :ok, :f :write, :value 2, :process 1, :time 200}
+{:type :invoke, :f :read, :value nil, :process 0, :time 700}
+{:type :ok, :f :read, :value 1, :process 0, :time 800}
+";
+    let (code, out, err) = check_text("rethink.edn", text.as_bytes(), &["-m", "cas-register"]);
+    // By position the write of 2 follows the write of 1, so reading 1 is a violation (by
+    // `:time` it would have been fine).
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("`:time` goes backwards"), "the warning is printed: {err}");
+}
+
+#[test]
+fn errors_in_a_vector_edn_file_name_the_real_line() {
+    let text = "[{:type :invoke, :f :write, :value 1, :process 0}\n {:type :ok, :f :write, :value 1, :process 0}\n {:type :invoke, :f :write, :value 1, :process -4}]\n";
+    let (code, _, err) = check_text("v.edn", text.as_bytes(), &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("v.edn: line 3, field `:process`"), "{err}");
+}
+
 #[test]
 fn a_history_with_no_operations_is_never_a_pass() {
     let dir = tempfile::tempdir().unwrap();

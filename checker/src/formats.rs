@@ -6,10 +6,20 @@
 //! - [`edn`]: a small EDN reader, and Jepsen/Knossos histories (a vector of op maps, or one
 //!   map per line — which also covers Porcupine's `kv/*.txt`).
 //! - [`porcupine`]: Porcupine's `jepsen/etcd_*.log` (`INFO jepsen.util - ...` lines).
+//!
+//! # Bounds
+//! Input may be hostile (`faultline serve` checks posted histories), so every reader is
+//! bounded: one event (a JSONL or log line, an EDN op map) may take at most
+//! [`MAX_EVENT_BYTES`], values nest at most [`MAX_DEPTH`] deep, and nothing recurses without
+//! that limit. A UTF-8 byte order mark at the start is skipped.
 
 pub mod edn;
 pub mod jsonl;
 pub mod porcupine;
+
+pub(crate) use lines::Lines;
+
+mod lines;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -18,6 +28,15 @@ use std::str::FromStr;
 
 use crate::error::CheckError;
 use crate::history::History;
+
+/// The most bytes one event may take: a JSONL or log line, or an EDN op map.
+pub const MAX_EVENT_BYTES: usize = 16 << 20;
+
+/// The deepest nesting of values (as `serde_json`'s own recursion limit).
+pub const MAX_DEPTH: usize = 128;
+
+/// The UTF-8 byte order mark, skipped at the start of a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A history file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +86,7 @@ pub fn detect(first_line: &str) -> Format {
 /// it is malformed.
 pub fn read_path(path: &Path, format: Format) -> Result<History, CheckError> {
     let name = path.display().to_string();
-    let file = File::open(path).map_err(|source| CheckError::Io { path: name.clone(), source })?;
+    let file = File::open(path).map_err(|error| CheckError::Io { path: name.clone(), error })?;
     read(BufReader::new(file), format, &name)
 }
 
@@ -76,26 +95,28 @@ pub fn read_path(path: &Path, format: Format) -> Result<History, CheckError> {
 /// # Errors
 /// As [`read_path`].
 pub fn read<R: Read>(input: R, format: Format, name: &str) -> Result<History, CheckError> {
+    let io = |error| CheckError::Io { path: name.to_string(), error };
     let mut reader = BufReader::new(input);
+    let buf = reader.fill_buf().map_err(io)?;
+    if buf.starts_with(BOM) {
+        reader.consume(BOM.len());
+    }
     let format = if format == Format::Auto {
-        let buf = reader
-            .fill_buf()
-            .map_err(|source| CheckError::Io { path: name.to_string(), source })?;
+        let buf = reader.fill_buf().map_err(io)?;
         let head = String::from_utf8_lossy(&buf[..buf.len().min(4096)]).to_string();
         let first = head.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
         detect(first)
     } else {
         format
     };
-    let parse = |source| CheckError::Parse { path: name.to_string(), source };
-    let io = |source| CheckError::Io { path: name.to_string(), source };
     match format {
         Format::Jsonl | Format::Auto => jsonl::read(reader).map_err(|e| e.into_check(name)),
         Format::JepsenLog => porcupine::read_log(reader).map_err(|e| e.into_check(name)),
         Format::Edn => {
-            let mut text = String::new();
-            reader.read_to_string(&mut text).map_err(io)?;
-            edn::parse_history(&text).map_err(parse)
+            let mut bytes = Vec::new();
+            reader.read_to_end(&mut bytes).map_err(io)?;
+            let text = lines::utf8(&bytes).map_err(|e| ReadError::Parse(e).into_check(name))?;
+            edn::parse_history(text).map_err(|e| ReadError::Parse(e).into_check(name))
         }
     }
 }
@@ -110,10 +131,10 @@ pub enum ReadError {
 }
 
 impl ReadError {
-    fn into_check(self, name: &str) -> CheckError {
+    pub(crate) fn into_check(self, name: &str) -> CheckError {
         match self {
-            ReadError::Io(source) => CheckError::Io { path: name.to_string(), source },
-            ReadError::Parse(source) => CheckError::Parse { path: name.to_string(), source },
+            ReadError::Io(error) => CheckError::Io { path: name.to_string(), error },
+            ReadError::Parse(error) => CheckError::Parse { path: name.to_string(), error },
         }
     }
 }
@@ -121,5 +142,60 @@ impl ReadError {
 impl From<crate::error::HistoryError> for ReadError {
     fn from(e: crate::error::HistoryError) -> Self {
         ReadError::Parse(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JSONL: &str =
+        "{\"index\":0,\"type\":\"invoke\",\"process\":0,\"f\":\"write\",\"value\":1,\"time\":0}\n";
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_before_detection() {
+        let with_bom = [BOM, JSONL.as_bytes()].concat();
+        let h = read(&with_bom[..], Format::Auto, "h").unwrap();
+        assert_eq!(h.ops.len(), 1);
+        let log = [BOM, &b"INFO  jepsen.util - 0\t:invoke\t:read\tnil\n"[..]].concat();
+        assert_eq!(read(&log[..], Format::Auto, "h").unwrap().ops.len(), 1);
+    }
+
+    #[test]
+    fn non_utf8_edn_names_its_line() {
+        match read(&b"{:type :invoke}\n{:f \"\xff\"}"[..], Format::Edn, "h.edn") {
+            Err(e @ CheckError::Parse { .. }) => {
+                assert_eq!(
+                    e.to_string(),
+                    "h.edn: line 2, field `-`: not UTF-8 (at byte 5 of the line)"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn completions_must_repeat_their_invokes() {
+        let ev = |i: u64, kind: &str, f: &str, key: &str, v: &str| {
+            format!("{{\"index\":{i},\"type\":\"{kind}\",\"process\":0,\"f\":\"{f}\",\"key\":\"{key}\",\"value\":{v},\"time\":{i}}}\n")
+        };
+        let bad = [
+            (ev(0, "invoke", "put", "a", "\"x\"") + &ev(1, "ok", "put", "b", "\"x\""), "`key`"),
+            (
+                ev(0, "invoke", "append", "a", "\"x\"") + &ev(1, "info", "append", "a", "\"y\""),
+                "`value`",
+            ),
+            (ev(0, "invoke", "put", "a", "\"x\"") + &ev(1, "ok", "get", "a", "\"x\""), "`f`"),
+        ];
+        for (text, field) in bad {
+            let e = read(text.as_bytes(), Format::Jsonl, "h").unwrap_err().to_string();
+            assert!(e.contains(&format!("line 2, field {field}")) && e.contains("line 1"), "{e}");
+        }
+        // A completion without a value, or with the same one, is fine; so are reads.
+        let ok = ev(0, "invoke", "put", "a", "\"x\"")
+            + &ev(1, "ok", "put", "a", "null")
+            + &ev(2, "invoke", "get", "a", "null")
+            + &ev(3, "ok", "get", "a", "\"x\"");
+        read(ok.as_bytes(), Format::Jsonl, "h").unwrap();
     }
 }

@@ -17,7 +17,14 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::HistoryError;
+use crate::error::{shown, HistoryError};
+
+/// The `error` of an `ok` read whose value is not known (Knossos's `nil` read): it
+/// constrains nothing. The EDN reader gives it to `:ok :read` ops with a `nil` value.
+pub const VALUE_UNKNOWN: &str = "value-unknown";
+
+/// Functions whose completion, when it has a value, must repeat the invoke's.
+const ECHOED: [&str; 3] = ["write", "put", "append"];
 
 /// The kind of a history event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -173,6 +180,12 @@ pub struct Operation {
     /// That node's term, where recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub term: Option<u64>,
+    /// The line of the invoke event in the input (for errors; 0 when unknown).
+    #[serde(default)]
+    pub invoke_line: usize,
+    /// The line of the completion event, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_line: Option<usize>,
 }
 
 impl Operation {
@@ -210,7 +223,8 @@ impl History {
     ///
     /// # Errors
     /// A completion without an invoke, a second invoke while one is pending, a process that
-    /// invokes again after `info`, or times that go backwards.
+    /// invokes again after `info`, times that go backwards, an `index` seen before, or a
+    /// completion whose function, key or (for a write) value differs from its invoke's.
     pub fn from_events<I>(events: I) -> Result<History, HistoryError>
     where
         I: IntoIterator<Item = Result<(usize, Event), HistoryError>>,
@@ -232,6 +246,8 @@ pub struct HistoryBuilder {
     pending: rustc_hash::FxHashMap<u64, usize>,
     /// processes that got `info` and so must never issue again.
     retired: rustc_hash::FxHashSet<u64>,
+    /// `index` values seen, and the line of each.
+    indexes: Indexes,
     last_time: u64,
 }
 
@@ -249,6 +265,13 @@ impl HistoryBuilder {
             ));
         }
         self.last_time = e.time;
+        if let Some(first) = self.indexes.insert(e.index, line) {
+            return Err(HistoryError::at(
+                line,
+                "index",
+                format!("index {} is already used on line {first}", e.index),
+            ));
+        }
         let p = match e.process {
             Process::Nemesis => {
                 self.history.nemesis.push(e);
@@ -291,6 +314,8 @@ impl HistoryBuilder {
                     error: None,
                     node: None,
                     term: None,
+                    invoke_line: line,
+                    complete_line: None,
                 });
             }
             kind => {
@@ -302,13 +327,42 @@ impl HistoryBuilder {
                     ));
                 };
                 let op = &mut self.history.ops[id];
+                let invoked = op.invoke_line;
                 if op.f != e.f {
                     return Err(HistoryError::at(
                         line,
                         "f",
-                        format!("completion f {:?} does not match its invoke's {:?}", e.f, op.f),
+                        format!(
+                            "completion f {} does not match the f {} of its invoke on line {invoked}",
+                            shown(&format!("{:?}", e.f)),
+                            shown(&format!("{:?}", op.f))
+                        ),
                     ));
                 }
+                if e.key.is_some() && e.key != op.key {
+                    return Err(HistoryError::at(
+                        line,
+                        "key",
+                        format!(
+                            "completion key {} does not match the key {} of its invoke on line {invoked}",
+                            shown(&format!("{:?}", e.key.as_deref().unwrap_or(""))),
+                            shown(&format!("{:?}", op.key.as_deref().unwrap_or("")))
+                        ),
+                    ));
+                }
+                if ECHOED.contains(&op.f.as_str()) && !e.value.is_null() && e.value != op.input {
+                    return Err(HistoryError::at(
+                        line,
+                        "value",
+                        format!(
+                            "completion value {} of a {} does not match the value {} of its invoke on line {invoked}",
+                            shown(&e.value),
+                            op.f,
+                            shown(&op.input)
+                        ),
+                    ));
+                }
+                op.complete_line = Some(line);
                 op.ret = Some(e.time);
                 op.complete_index = Some(e.index);
                 op.error = e.error;
@@ -333,5 +387,67 @@ impl HistoryBuilder {
     /// Finishes: pending invokes stay [`Outcome::Unknown`].
     pub fn finish(self) -> History {
         self.history
+    }
+}
+
+/// The `index` values seen so far and the line of each: a dense table while the indexes stay
+/// near the number of events (as they do: 0, 1, 2, ...; 4 bytes an event), a map for the rest.
+#[derive(Debug, Default)]
+struct Indexes {
+    /// `dense[i]` is the line of index `i` (capped at `u32::MAX`), 0 when unseen.
+    dense: Vec<u32>,
+    sparse: rustc_hash::FxHashMap<u64, usize>,
+    count: usize,
+}
+
+impl Indexes {
+    /// Records `index` at `line`; the line it was first seen on, if it was.
+    fn insert(&mut self, index: u64, line: usize) -> Option<usize> {
+        self.count += 1;
+        let short = u32::try_from(line).unwrap_or(u32::MAX).max(1);
+        let dense_limit = 4 * self.count as u64 + 4096;
+        match usize::try_from(index) {
+            Ok(i) if index < dense_limit => {
+                if i >= self.dense.len() {
+                    self.dense.resize(i + 1, 0);
+                }
+                let first = std::mem::replace(&mut self.dense[i], short);
+                if first != 0 {
+                    self.dense[i] = first;
+                    return Some(first as usize);
+                }
+                self.sparse.get(&index).copied()
+            }
+            _ => match self.sparse.entry(index) {
+                std::collections::hash_map::Entry::Occupied(o) => Some(*o.get()),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(line.max(1));
+                    None
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_index_is_found_dense_or_sparse() {
+        let mut ix = Indexes::default();
+        assert_eq!(ix.insert(0, 1), None);
+        assert_eq!(ix.insert(1 << 60, 2), None);
+        assert_eq!(ix.insert(7, 3), None);
+        assert_eq!(ix.insert(7, 4), Some(3));
+        assert_eq!(ix.insert(1 << 60, 5), Some(2));
+        assert_eq!(ix.insert(0, 6), Some(1));
+        // Seen while sparse, repeated once the dense table reaches it.
+        let mut ix = Indexes::default();
+        assert_eq!(ix.insert(5000, 1), None);
+        for i in 0..2000 {
+            assert_eq!(ix.insert(i, 2), None);
+        }
+        assert_eq!(ix.insert(5000, 9), Some(1));
     }
 }

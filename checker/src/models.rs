@@ -15,13 +15,58 @@ pub use whole::Whole;
 
 use serde_json::Value;
 
-use crate::history::Operation;
+use crate::error::shown;
+use crate::history::{Operation, Outcome, VALUE_UNKNOWN};
+
+/// Which event of an operation a bad field is on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Side {
+    /// The invoke (its `f` and argument).
+    Invoke,
+    /// The completion (its result).
+    Completion,
+}
+
+/// A model error about `field` of `op`, starting with the line of the event it is on:
+/// `line 7, field `value`: ...`.
+pub(crate) fn bad_field(op: &Operation, side: Side, field: &str, message: &str) -> String {
+    let line = match side {
+        Side::Invoke => Some(op.invoke_line),
+        Side::Completion => op.complete_line,
+    };
+    match line {
+        Some(line) if line > 0 => format!("line {line}, field `{field}`: {message}"),
+        _ => format!("field `{field}`: {message}"),
+    }
+}
+
+/// An error for a value of the wrong shape: `what` must be `want`, got the value (cut).
+pub(crate) fn bad_value(op: &Operation, side: Side, what: &str, want: &str, v: &Value) -> String {
+    bad_field(op, side, "value", &format!("{what} must be {want}, got {}", shown(v)))
+}
+
+/// An error for an `f` the model does not know.
+pub(crate) fn unknown_f(op: &Operation, model: &str, expected: &str) -> String {
+    let f = shown(&format!("{:?}", op.f));
+    bad_field(
+        op,
+        Side::Invoke,
+        "f",
+        &format!("unknown function {f} for the {model} model (expected {expected})"),
+    )
+}
+
+/// Whether an `ok` read returned a value that is not known (Knossos's `nil` read): such a
+/// read constrains nothing.
+pub(crate) fn value_unknown(op: &Operation) -> bool {
+    op.outcome == Outcome::Ok && op.error.as_deref() == Some(VALUE_UNKNOWN)
+}
 
 /// The `[expected, new]` pair of a cas operation's input.
 pub(crate) fn cas_pair(op: &Operation) -> Result<(&Value, &Value), String> {
     match &op.input {
         Value::Array(v) if v.len() == 2 => Ok((&v[0], &v[1])),
-        other => Err(format!("cas value must be [expected, new], got {other}")),
+        other => Err(bad_value(op, Side::Invoke, "a cas value", "[expected, new]", other)),
     }
 }
 

@@ -3,7 +3,8 @@
 //! - `fail`: did not take effect (dropped), except a cas failing with `cas-mismatch`, which
 //!   ran and observed a value other than the expected one;
 //! - `info` (or no completion): may take effect at any instant after its invoke — even after
-//!   its completion was recorded — or never.
+//!   its completion was recorded — or never;
+//! - an `ok` read with error `value-unknown` (Knossos's `nil` read) constrains nothing.
 
 use faultline_checker::formats::jsonl::parse_str;
 use faultline_checker::{check, CheckOptions, ModelSpec, Verdict};
@@ -80,6 +81,16 @@ fn outcome_semantics() {
             ("invoke", 1, "cas", "[1,2]", None), ("info", 1, "cas", "[1,2]", None),
             ("invoke", 2, "read", "null", None), ("ok", 2, "read", "1", None),
             ("invoke", 2, "read", "null", None), ("ok", 2, "read", "2", None)]),
+        ("a read of unknown value matches any state", Linearizable, vec![
+            ("invoke", 0, "write", "1", None), ("ok", 0, "write", "1", None),
+            ("invoke", 1, "read", "null", None), ("ok", 1, "read", "null", Some("value-unknown"))]),
+        ("the same read of null is stale", Illegal, vec![
+            ("invoke", 0, "write", "1", None), ("ok", 0, "write", "1", None),
+            ("invoke", 1, "read", "null", None), ("ok", 1, "read", "null", None)]),
+        ("a read of unknown value does not hide other reads", Illegal, vec![
+            ("invoke", 0, "write", "1", None), ("ok", 0, "write", "1", None),
+            ("invoke", 1, "read", "null", None), ("ok", 1, "read", "null", Some("value-unknown")),
+            ("invoke", 1, "read", "null", None), ("ok", 1, "read", "2", None)]),
     ];
     for (name, want, rows) in cases {
         assert_eq!(verdict("cas-register", &rows), want, "{name}");
@@ -115,6 +126,9 @@ fn kv_semantics() {
             ("invoke", 0, "put", "\"x\"", None), ("ok", 0, "put", "\"x\"", None),
             ("invoke", 0, "append", "\"b\"", None), ("ok", 0, "append", "\"b\"", None),
             ("invoke", 1, "get", "null", None), ("ok", 1, "get", "\"xb\"", None)]),
+        ("a get of unknown value matches any state", Linearizable, vec![
+            ("invoke", 0, "append", "\"a\"", None), ("ok", 0, "append", "\"a\"", None),
+            ("invoke", 1, "get", "null", None), ("ok", 1, "get", "\"zz\"", Some("value-unknown"))]),
     ];
     for (name, want, rows) in cases {
         assert_eq!(verdict("kv", &rows), want, "{name}");

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::error::{CheckError, HistoryError};
-use crate::formats::ReadError;
+use crate::error::{shown, CheckError, HistoryError};
+use crate::formats::{Lines, ReadError};
 use crate::history::{Event, History, HistoryBuilder};
 
 /// Reads a JSONL history file.
@@ -23,26 +23,17 @@ pub fn read_path(path: &Path) -> Result<History, CheckError> {
 /// # Errors
 /// [`CheckError::Parse`] naming the line and field.
 pub fn parse_str(text: &str) -> Result<History, CheckError> {
-    read(text.as_bytes()).map_err(|e| match e {
-        ReadError::Io(source) => CheckError::Io { path: "<input>".into(), source },
-        ReadError::Parse(source) => CheckError::Parse { path: "<input>".into(), source },
-    })
+    read(text.as_bytes()).map_err(|e| e.into_check("<input>"))
 }
 
 /// Reads JSONL from `input`, line by line.
 ///
 /// # Errors
 /// I/O errors, and malformed lines (with line number and field).
-pub fn read<R: BufRead>(mut input: R) -> Result<History, ReadError> {
+pub fn read<R: BufRead>(input: R) -> Result<History, ReadError> {
     let mut builder = HistoryBuilder::default();
-    let mut line = String::new();
-    let mut n = 0usize;
-    loop {
-        line.clear();
-        if input.read_line(&mut line).map_err(ReadError::Io)? == 0 {
-            break;
-        }
-        n += 1;
+    let mut lines = Lines::new(input);
+    while let Some((n, line)) = lines.next_line()? {
         let t = line.trim();
         if t.is_empty() {
             continue;
@@ -77,7 +68,7 @@ fn diagnose(text: &str, line: usize, err: &serde_json::Error) -> HistoryError {
         match obj.get(field) {
             None => return HistoryError::at(line, field, "missing"),
             Some(x) if x.as_u64().is_none() => {
-                return HistoryError::at(line, field, format!("expected {want}, got {x}"))
+                return HistoryError::at(line, field, format!("expected {want}, got {}", shown(x)))
             }
             _ => {}
         }
@@ -89,7 +80,7 @@ fn diagnose(text: &str, line: usize, err: &serde_json::Error) -> HistoryError {
             return HistoryError::at(
                 line,
                 "type",
-                format!("expected \"invoke\", \"ok\", \"fail\" or \"info\", got {x}"),
+                format!("expected \"invoke\", \"ok\", \"fail\" or \"info\", got {}", shown(x)),
             )
         }
     }
@@ -101,23 +92,25 @@ fn diagnose(text: &str, line: usize, err: &serde_json::Error) -> HistoryError {
             return HistoryError::at(
                 line,
                 "process",
-                format!("expected a non-negative integer or \"nemesis\", got {x}"),
+                format!("expected a non-negative integer or \"nemesis\", got {}", shown(x)),
             )
         }
     }
     match obj.get("f") {
         None => return HistoryError::at(line, "f", "missing"),
         Some(Value::String(_)) => {}
-        Some(x) => return HistoryError::at(line, "f", format!("expected a string, got {x}")),
+        Some(x) => {
+            return HistoryError::at(line, "f", format!("expected a string, got {}", shown(x)))
+        }
     }
     if let Some(k) = obj.get("key") {
         if !(k.is_string() || k.is_u64() || k.is_i64() || k.is_null()) {
-            return HistoryError::at(line, "key", format!("expected a string, got {k}"));
+            return HistoryError::at(line, "key", format!("expected a string, got {}", shown(k)));
         }
     }
     if let Some(e) = obj.get("error") {
         if !(e.is_string() || e.is_null()) {
-            return HistoryError::at(line, "error", format!("expected a string, got {e}"));
+            return HistoryError::at(line, "error", format!("expected a string, got {}", shown(e)));
         }
     }
     HistoryError::at(line, "-", err.to_string())

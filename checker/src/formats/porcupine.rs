@@ -9,29 +9,24 @@
 
 use std::io::BufRead;
 
-use crate::error::HistoryError;
+use crate::error::{shown, HistoryError};
 use crate::formats::edn::Parser;
-use crate::formats::ReadError;
+use crate::formats::{Lines, ReadError};
 use crate::history::{Event, EventKind, History, HistoryBuilder, Process};
 
 /// Reads a Jepsen etcd log.
 ///
 /// # Errors
 /// I/O errors, and lines that do not match the format (with line and field).
-pub fn read_log<R: BufRead>(mut input: R) -> Result<History, ReadError> {
+pub fn read_log<R: BufRead>(input: R) -> Result<History, ReadError> {
     let mut builder = HistoryBuilder::default();
-    let mut line = String::new();
-    let (mut n, mut index) = (0usize, 0u64);
-    loop {
-        line.clear();
-        if input.read_line(&mut line).map_err(ReadError::Io)? == 0 {
-            break;
-        }
-        n += 1;
+    let mut lines = Lines::new(input);
+    let mut index = 0u64;
+    while let Some((n, line)) = lines.next_line()? {
         if line.trim().is_empty() {
             continue;
         }
-        let event = parse_line(&line, n, index)?;
+        let event = parse_line(line, n, index)?;
         builder.push(n, event)?;
         index += 1;
     }
@@ -56,7 +51,7 @@ fn parse_line(line: &str, n: usize, index: u64) -> Result<Event, HistoryError> {
             return Err(HistoryError::at(
                 n,
                 "type",
-                format!("expected :invoke/:ok/:fail/:info, got {other:?}"),
+                format!("expected :invoke/:ok/:fail/:info, got {}", shown(&other.unwrap_or(""))),
             ))
         }
     };
@@ -67,10 +62,14 @@ fn parse_line(line: &str, n: usize, index: u64) -> Result<Event, HistoryError> {
         .to_string();
     let value_text: Vec<&str> = fields.collect();
     let value_text = value_text.join(" ");
-    let value = Parser::new(&value_text)
+    let mut parser = Parser::new(&value_text);
+    let value = parser
         .next_value()
         .map_err(|e| HistoryError::at(n, "value", e.message))?
         .map_or(serde_json::Value::Null, |v| v.to_json());
+    if parser.next_value().map_err(|e| HistoryError::at(n, "value", e.message))?.is_some() {
+        return Err(HistoryError::at(n, "value", "more than one value after the function"));
+    }
     let timed_out = value == serde_json::Value::String("timed-out".into());
     let (value, error) = match kind {
         EventKind::Fail if f == "cas" => (value, Some("cas-mismatch".to_string())),
@@ -119,5 +118,22 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!((e.line, e.field.as_str()), (1, "process"));
+    }
+
+    #[test]
+    fn deep_or_trailing_values_are_errors_naming_the_line() {
+        let deep = format!("INFO  jepsen.util - 0\t:invoke\t:write\t{}\n", "[".repeat(10_000));
+        let text = format!("INFO  jepsen.util - 1\t:invoke\t:read\tnil\n{deep}");
+        let e = match read_log(text.as_bytes()) {
+            Err(ReadError::Parse(e)) => e,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((e.line, e.field.as_str()), (2, "value"), "{e}");
+        assert!(e.message.contains("nested more than 128 deep"), "{e}");
+        let e = match read_log("INFO  jepsen.util - 0\t:invoke\t:write\t1 2\n".as_bytes()) {
+            Err(ReadError::Parse(e)) => e,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((e.line, e.field.as_str()), (1, "value"), "{e}");
     }
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::history::{Operation, Outcome};
 use crate::model::Model;
-use crate::models::{cas_pair, ellipsize, is_mismatch};
+use crate::models::{bad_value, cas_pair, ellipsize, is_mismatch, unknown_f, value_unknown, Side};
 
 /// The state of one key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -67,12 +67,12 @@ impl KvHints {
     }
 }
 
-fn string(v: &Value, what: &str) -> Result<String, String> {
+fn string(op: &Operation, side: Side, v: &Value, what: &str) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Null => Ok(String::new()),
         Value::Number(n) => Ok(n.to_string()),
-        other => Err(format!("{what} must be a string, got {other}")),
+        other => Err(bad_value(op, side, what, "a string", other)),
     }
 }
 
@@ -97,26 +97,33 @@ impl Model for Kv {
             Outcome::Fail => None,
         };
         match op.f.as_str() {
-            "get" | "read" => Ok(if op.outcome == Outcome::Ok {
-                Some((KvInput::Get, Some(KvOutput::Get(string(&op.output, "get result")?))))
+            // As for registers, a read whose value is unknown constrains nothing.
+            "get" | "read" => Ok(if op.outcome == Outcome::Ok && !value_unknown(op) {
+                let v = string(op, Side::Completion, &op.output, "a get result")?;
+                Some((KvInput::Get, Some(KvOutput::Get(v))))
             } else {
                 None
             }),
-            "put" | "write" => Ok(write(KvInput::Put(string(&op.input, "put value")?))),
-            "append" => Ok(write(KvInput::Append(string(&op.input, "append value")?))),
+            "put" | "write" => {
+                Ok(write(KvInput::Put(string(op, Side::Invoke, &op.input, "a put value")?)))
+            }
+            "append" => {
+                Ok(write(KvInput::Append(string(op, Side::Invoke, &op.input, "an append value")?)))
+            }
             "delete" => Ok(write(KvInput::Delete)),
             "cas" => {
                 let (e, n) = cas_pair(op)?;
-                let input = KvInput::Cas(string(e, "cas expected")?, string(n, "cas new")?);
+                let input = KvInput::Cas(
+                    string(op, Side::Invoke, e, "a cas's expected value")?,
+                    string(op, Side::Invoke, n, "a cas's new value")?,
+                );
                 Ok(if op.outcome == Outcome::Fail && is_mismatch(op) {
                     Some((input, Some(KvOutput::Mismatch)))
                 } else {
                     write(input)
                 })
             }
-            f => Err(format!(
-                "unknown function {f:?} for the kv model (expected get, put, append, cas or delete)"
-            )),
+            _ => Err(unknown_f(op, "kv", "get, put, append, cas or delete")),
         }
     }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::history::{Operation, Outcome};
 use crate::model::Model;
-use crate::models::{cas_pair, is_mismatch};
+use crate::models::{bad_value, cas_pair, is_mismatch, unknown_f, value_unknown, Side};
 
 /// A register value (`None` is null: unset).
 pub type RegValue = Option<i64>;
@@ -62,15 +62,15 @@ pub struct RegHints {
     negative: bool,
 }
 
-fn int(v: &Value, what: &str) -> Result<i64, String> {
-    v.as_i64().ok_or_else(|| format!("{what} must be an integer, got {v}"))
+fn int(op: &Operation, side: Side, v: &Value, what: &str) -> Result<i64, String> {
+    v.as_i64().ok_or_else(|| bad_value(op, side, what, "an integer", v))
 }
 
-fn int_or_null(v: &Value, what: &str) -> Result<RegValue, String> {
+fn int_or_null(op: &Operation, side: Side, v: &Value, what: &str) -> Result<RegValue, String> {
     if v.is_null() {
         Ok(None)
     } else {
-        int(v, what).map(Some)
+        int(op, side, v, what).map(Some)
     }
 }
 
@@ -99,16 +99,15 @@ impl Model for Register {
     fn convert(&self, op: &Operation) -> Result<Option<(RegInput, Option<RegOutput>)>, String> {
         let known = op.outcome == Outcome::Ok;
         match op.f.as_str() {
-            "read" => Ok(if known {
-                Some((
-                    RegInput::Read,
-                    Some(RegOutput::Read(int_or_null(&op.output, "read result")?)),
-                ))
+            // An unfinished or failed read, or one whose value is unknown, constrains nothing.
+            "read" => Ok(if known && !value_unknown(op) {
+                let v = int_or_null(op, Side::Completion, &op.output, "a read result")?;
+                Some((RegInput::Read, Some(RegOutput::Read(v))))
             } else {
-                None // an unfinished or failed read constrains nothing
+                None
             }),
             "write" => {
-                let v = int(&op.input, "write value")?;
+                let v = int(op, Side::Invoke, &op.input, "a write value")?;
                 Ok(match op.outcome {
                     Outcome::Ok => Some((RegInput::Write(v), Some(RegOutput::Done))),
                     Outcome::Unknown => Some((RegInput::Write(v), None)),
@@ -117,7 +116,10 @@ impl Model for Register {
             }
             "cas" if self.cas => {
                 let (e, n) = cas_pair(op)?;
-                let input = RegInput::Cas(int_or_null(e, "cas expected")?, int(n, "cas new")?);
+                let input = RegInput::Cas(
+                    int_or_null(op, Side::Invoke, e, "a cas's expected value")?,
+                    int(op, Side::Invoke, n, "a cas's new value")?,
+                );
                 Ok(match op.outcome {
                     Outcome::Ok => Some((input, Some(RegOutput::Done))),
                     Outcome::Unknown => Some((input, None)),
@@ -125,10 +127,10 @@ impl Model for Register {
                     Outcome::Fail => None,
                 })
             }
-            f => Err(format!(
-                "unknown function {f:?} for the {} model (expected read, write{})",
+            _ => Err(unknown_f(
+                op,
                 self.name(),
-                if self.cas { " or cas" } else { "" }
+                if self.cas { "read, write or cas" } else { "read or write" },
             )),
         }
     }

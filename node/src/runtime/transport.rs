@@ -168,10 +168,9 @@ async fn reader<M: DeserializeOwned>(
     let mut frames = FrameReader::new(stream);
     let hello = tokio::select! {
         _ = shutdown.recv() => return Ok(()),
-        h = frames.read_frame() => h?,
+        h = frames.read_hello() => h?,
     };
-    let Some(hello) = hello else { return Ok(()) };
-    let from = codec::decode_hello(&hello)?;
+    let Some(from) = hello else { return Ok(()) };
     tracing::debug!(%from, "peer connected");
     loop {
         let msg = tokio::select! {

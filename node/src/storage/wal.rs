@@ -21,7 +21,7 @@
 //! ack-before-fsync` the WAL skips the fsync, which a SIGKILL (with a dropped page cache)
 //! or a power cut turns into lost acknowledged writes.
 
-mod frame;
+pub mod frame;
 mod logfile;
 mod mirror;
 mod snapfile;
@@ -123,6 +123,51 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> WalError + '_ {
     move |error| WalError::Io { path: path.to_path_buf(), error }
 }
 
+/// Replays the payloads of a WAL's valid records into a mirror of the log.
+///
+/// # Errors
+///
+/// A record that does not decode, or records that contradict each other.
+fn replay<P: AsRef<[u8]>>(path: &Path, records: &[P]) -> Result<Mirror, WalError> {
+    let mut mirror = Mirror::default();
+    for (i, bytes) in records.iter().enumerate() {
+        let record: Record = postcard::from_bytes(bytes.as_ref()).map_err(|e| {
+            WalError::Decode { path: path.to_path_buf(), record: i, reason: e.to_string() }
+        })?;
+        let applied = match record {
+            Record::HardState(hs) => {
+                mirror.hard_state = hs;
+                Ok(())
+            }
+            Record::Entries(entries) => mirror.append(&entries),
+            Record::Truncate(from) => {
+                mirror.truncate_from(from);
+                Ok(())
+            }
+            Record::Compacted { meta, retain_suffix } => {
+                mirror.compact(&meta, Some(retain_suffix));
+                Ok(())
+            }
+        };
+        applied.map_err(|reason| WalError::Inconsistent { path: path.to_path_buf(), reason })?;
+    }
+    Ok(mirror)
+}
+
+/// Scans a WAL file image and replays its valid records as [`Wal::open`] does (without a
+/// snapshot file): the log entries it recovers, or why it refuses. For the fuzz target of
+/// `fuzz/`, which feeds it arbitrary bytes.
+///
+/// # Errors
+///
+/// As [`Wal::open`] for the records of the valid prefix.
+#[doc(hidden)]
+pub fn replay_image(image: &[u8]) -> Result<Vec<Entry>, WalError> {
+    let scan = frame::scan(image);
+    let mirror = replay(Path::new(WAL_FILE), &scan.records)?;
+    Ok(mirror.entries.iter().cloned().collect())
+}
+
 fn encode(record: &RecordRef<'_>) -> Vec<u8> {
     // Serializing plain data structs into a Vec cannot fail (postcard only errors on
     // unsupported types such as unbounded sequences or buffer exhaustion).
@@ -154,30 +199,7 @@ impl Wal {
         let snapshot_bytes = std::fs::metadata(&snap_path).map(|m| m.len()).unwrap_or(0);
         let wal_path = dir.join(WAL_FILE);
         let (log, found) = LogFile::open(dir, WAL_FILE, fsync).map_err(io_err(&wal_path))?;
-        let mut mirror = Mirror::default();
-        for (i, bytes) in found.records.iter().enumerate() {
-            let record: Record = postcard::from_bytes(bytes).map_err(|e| WalError::Decode {
-                path: wal_path.clone(),
-                record: i,
-                reason: e.to_string(),
-            })?;
-            let applied = match record {
-                Record::HardState(hs) => {
-                    mirror.hard_state = hs;
-                    Ok(())
-                }
-                Record::Entries(entries) => mirror.append(&entries),
-                Record::Truncate(from) => {
-                    mirror.truncate_from(from);
-                    Ok(())
-                }
-                Record::Compacted { meta, retain_suffix } => {
-                    mirror.compact(&meta, Some(retain_suffix));
-                    Ok(())
-                }
-            };
-            applied.map_err(|reason| WalError::Inconsistent { path: wal_path.clone(), reason })?;
-        }
+        let mut mirror = replay(&wal_path, &found.records)?;
         match (&snapshot, mirror.snapshot.last_index) {
             // A crash between the snapshot's rename and the WAL rewrite: compact by the
             // Raft §7 rule (keep the suffix only after a matching entry).

@@ -166,6 +166,9 @@ fn into_history(mut gen: Vec<Gen>) -> History {
             error: g.info.then(|| "timeout".to_string()),
             node: None,
             term: None,
+            // Generated, not read from a file: no lines to name.
+            invoke_line: 0,
+            complete_line: None,
         })
         .collect();
     History { ops, nemesis: Vec::new() }

@@ -17,7 +17,13 @@ use crate::raft::types::NodeId;
 /// Largest accepted frame; a bigger length means a broken or hostile peer.
 pub const MAX_FRAME: usize = 64 << 20;
 
+/// The most buffer [`parse`] reserves ahead of the bytes received.
+pub const READ_AHEAD: usize = 64 << 10;
+
 const HELLO_MAGIC: &[u8; 8] = b"FLNODE01";
+
+/// Length of a hello frame's payload: the magic and a node id.
+const HELLO_LEN: usize = 16;
 
 /// A framing or decoding failure; the connection is dropped.
 #[derive(Debug, thiserror::Error)]
@@ -54,14 +60,14 @@ pub fn encode<M: Serialize>(out: &mut Vec<u8>, msg: &M) -> Result<(), CodecError
 
 /// Appends the hello frame naming `me`.
 pub fn encode_hello(out: &mut Vec<u8>, me: NodeId) {
-    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&(HELLO_LEN as u32).to_le_bytes());
     out.extend_from_slice(HELLO_MAGIC);
     out.extend_from_slice(&me.0.to_le_bytes());
 }
 
 /// Decodes a hello frame's payload.
 pub fn decode_hello(payload: &[u8]) -> Result<NodeId, CodecError> {
-    if payload.len() != 16 || &payload[..8] != HELLO_MAGIC {
+    if payload.len() != HELLO_LEN || &payload[..8] != HELLO_MAGIC {
         return Err(CodecError::BadHello);
     }
     let mut id = [0u8; 8];
@@ -70,16 +76,27 @@ pub fn decode_hello(payload: &[u8]) -> Result<NodeId, CodecError> {
 }
 
 /// Splits one whole frame's payload off the front of `buf`, if one is there.
+///
+/// # Errors
+///
+/// [`CodecError::TooLarge`] when the header claims more than [`MAX_FRAME`] bytes.
 pub fn parse(buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+    parse_at_most(buf, MAX_FRAME)
+}
+
+/// As [`parse`], with a payload of at most `max` bytes.
+fn parse_at_most(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, CodecError> {
     if buf.len() < 4 {
         return Ok(None);
     }
     let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-    if len > MAX_FRAME {
+    if len > max {
         return Err(CodecError::TooLarge(len));
     }
     if buf.len() < 4 + len {
-        buf.reserve(4 + len - buf.len());
+        // Room for what is missing, but never more than READ_AHEAD at once: memory follows
+        // the bytes a peer actually sent, not the length it claims.
+        buf.reserve((4 + len - buf.len()).min(READ_AHEAD));
         return Ok(None);
     }
     buf.advance(4);
@@ -105,8 +122,27 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     ///
     /// I/O errors, an end of stream inside a frame, or an oversized frame.
     pub async fn read_frame(&mut self) -> Result<Option<Bytes>, CodecError> {
+        self.read_at_most(MAX_FRAME).await
+    }
+
+    /// The first frame, which must be a hello: a longer one is refused after its header, so
+    /// a connection that has not said who it is cannot make the node buffer megabytes.
+    ///
+    /// # Errors
+    ///
+    /// As [`FrameReader::read_frame`], and [`CodecError::BadHello`] for any other frame.
+    pub async fn read_hello(&mut self) -> Result<Option<NodeId>, CodecError> {
+        match self.read_at_most(HELLO_LEN).await {
+            Err(CodecError::TooLarge(_)) => Err(CodecError::BadHello),
+            Err(e) => Err(e),
+            Ok(None) => Ok(None),
+            Ok(Some(payload)) => decode_hello(&payload).map(Some),
+        }
+    }
+
+    async fn read_at_most(&mut self, max: usize) -> Result<Option<Bytes>, CodecError> {
         loop {
-            if let Some(frame) = parse(&mut self.buf)? {
+            if let Some(frame) = parse_at_most(&mut self.buf, max)? {
                 return Ok(Some(frame));
             }
             if self.io.read_buf(&mut self.buf).await? == 0 {
@@ -173,6 +209,13 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_claimed_length_reserves_only_what_arrives() {
+        let mut buf = BytesMut::from(&((MAX_FRAME as u32).to_le_bytes())[..]);
+        assert!(parse(&mut buf).unwrap().is_none());
+        assert!(buf.capacity() <= READ_AHEAD + 64, "{}", buf.capacity());
+    }
+
     #[tokio::test]
     async fn eof_inside_a_frame_and_huge_lengths_are_errors() {
         let mut wire = Vec::new();
@@ -183,6 +226,14 @@ mod tests {
         let huge = (MAX_FRAME as u32 + 1).to_le_bytes();
         let mut reader = FrameReader::new(&huge[..]);
         assert!(matches!(reader.read_frame().await, Err(CodecError::TooLarge(_))));
+        // A first frame longer than a hello is refused from its header alone.
+        let mut wire = Vec::new();
+        encode(&mut wire, &Msg { a: 1, b: vec![0; 100] }).unwrap();
+        let mut reader = FrameReader::new(&wire[..4]);
+        assert!(matches!(reader.read_hello().await, Err(CodecError::BadHello)));
+        let mut wire = Vec::new();
+        encode_hello(&mut wire, NodeId(3));
+        assert_eq!(FrameReader::new(&wire[..]).read_hello().await.unwrap(), Some(NodeId(3)));
         assert!(matches!(decode_hello(b"FLNODE01"), Err(CodecError::BadHello)));
     }
 }

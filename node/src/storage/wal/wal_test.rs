@@ -196,3 +196,19 @@ fn truncation_without_new_entries_and_a_contradicting_snapshot_replay() {
     assert_eq!(rec.snapshot, Some(snap(3, 2, "leader@3")));
     assert_eq!(rec.entries, vec![e(4, 3)]);
 }
+
+#[test]
+fn replay_image_recovers_what_open_does_and_refuses_what_does_not_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, after) = three_records(dir.path());
+    let image = fs::read(dir.path().join(WAL_FILE)).unwrap();
+    assert_eq!(replay_image(&image).unwrap(), after.entries);
+    // A record with a good checksum whose payload is not a record: refused, not guessed.
+    let mut bad = image.clone();
+    frame::encode_into(&mut bad, &[0xff, 0xff, 0xff]);
+    assert!(matches!(replay_image(&bad), Err(WalError::Decode { record: 3, .. })));
+    // Entries that leave a gap: inconsistent.
+    let mut gap = image;
+    frame::encode_into(&mut gap, &encode(&RecordRef::Entries(&[e(9, 1)])));
+    assert!(matches!(replay_image(&gap), Err(WalError::Inconsistent { .. })));
+}
