@@ -55,7 +55,8 @@ pub use runs::{RunRecord, RunState};
 pub struct ServerConfig {
     /// The store directory (`store/`).
     pub store: PathBuf,
-    /// When set, every `/api/` request needs `Authorization: Bearer <token>`.
+    /// When set, every request needs the token: `Authorization: Bearer <token>`, or the
+    /// cookie a browser gets by opening a page once with `?token=<token>`.
     pub token: Option<String>,
     /// The `faultline` binary that `POST /api/runs` starts (`faultline run --test ...`).
     pub faultline_exe: PathBuf,
@@ -212,19 +213,19 @@ pub fn app(state: AppState) -> Router {
 pub fn routes(state: AppState) -> Router {
     let gate = Arc::new(tokio::sync::Semaphore::new(state.config().max_in_flight.max(1)));
     let in_flight = middleware::from_fn_with_state(gate, body::in_flight);
-    let api = Router::new()
+    Router::new()
         .route("/api/index", get(api::index))
         .route("/api/check", post(api::check).route_layer(in_flight.clone()))
         .route("/api/runs", post(runs::create).route_layer(in_flight).get(runs::list))
         .route("/api/runs/{id}", get(runs::show).delete(runs::cancel))
         .route("/api/runs/{id}/events", get(runs::events))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth));
-    Router::new()
         .route("/", get(pages::index))
         .route("/tests/{test}", get(pages::test))
         .route("/runs/", get(pages::store_root))
         .route("/runs/{*path}", get(pages::file))
-        .merge(api)
+        // The token (when set) guards every route: the API, the pages and the raw files
+        // (histories and node logs are as sensitive as the API).
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(state)
 }
@@ -237,26 +238,52 @@ pub fn harden(router: Router, policy: HostPolicy) -> Router {
         .layer(middleware::from_fn(guard::catch_panic))
 }
 
-/// Bearer-token check for `/api/` routes (a no-op without `--token`).
+/// The cookie a browser keeps the token in, after opening a page with `?token=T`.
+const TOKEN_COOKIE: &str = "faultline_token";
+
+/// Token check for every route (a no-op without `--token`). Programs send
+/// `Authorization: Bearer T`; a browser opens any page once with `?token=T`, which sets an
+/// HttpOnly, SameSite=Strict cookie and redirects to the same page without the token.
 async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(token) = &state.config().token else {
         return next.run(req).await;
     };
-    let given = req
-        .headers()
+    let ok = |g: &str| constant_time_eq(g.as_bytes(), token.as_bytes());
+    let headers = req.headers();
+    let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => next.run(req).await,
-        _ => {
-            let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token")
-                .into_response();
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-            resp
-        }
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(TOKEN_COOKIE)?.strip_prefix('='))
+        .find(|c| ok(c));
+    if bearer.is_some_and(ok) || cookie.is_some() {
+        return next.run(req).await;
     }
+    let query = req.uri().query().unwrap_or("");
+    let given = query.split('&').find_map(|kv| kv.strip_prefix("token="));
+    if req.method() == axum::http::Method::GET && given.is_some_and(ok) {
+        let rest: Vec<&str> = query.split('&').filter(|kv| !kv.starts_with("token=")).collect();
+        let to = if rest.is_empty() {
+            req.uri().path().to_string()
+        } else {
+            format!("{}?{}", req.uri().path(), rest.join("&"))
+        };
+        let mut resp = axum::response::Redirect::to(&to).into_response();
+        let c = format!("{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+        if let Ok(v) = header::HeaderValue::from_str(&c) {
+            resp.headers_mut().insert(header::SET_COOKIE, v);
+        }
+        return resp;
+    }
+    let mut resp =
+        ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token").into_response();
+    resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    resp
 }
 
 /// Compares without an early exit, so the time taken does not tell how much matched.

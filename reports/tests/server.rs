@@ -147,7 +147,20 @@ async fn api_needs_the_token_when_set() {
         .body(Body::empty())
         .unwrap();
     assert_eq!(send(&router, right).await.0, StatusCode::OK);
-    assert_eq!(send(&router, get("/")).await.0, StatusCode::OK, "pages stay readable");
+    // Pages and raw files are guarded too (histories and node logs are as sensitive).
+    assert_eq!(send(&router, get("/")).await.0, StatusCode::UNAUTHORIZED);
+    let log = "/runs/kv-etcd/20261121T020000.000Z/nodes/n1/node.log";
+    assert_eq!(send(&router, get(log)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(&router, get("/?token=wrong")).await.0, StatusCode::UNAUTHORIZED);
+    // A browser opens a page once with ?token=: a cookie, and a redirect without the token.
+    let resp = router.clone().oneshot(get("/tests/register?token=s3cret")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers()[header::LOCATION], "/tests/register");
+    let cookie = resp.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let with = Request::get(log).header("cookie", pair).body(Body::empty()).unwrap();
+    assert_eq!(send(&router, with).await.0, StatusCode::OK);
 }
 
 fn post(uri: &str, ct: &str, body: impl Into<Body>) -> Request<Body> {
@@ -313,7 +326,9 @@ async fn end_to_end_over_http() {
         .await
         .unwrap();
     assert_eq!(v["verdict"], "illegal");
-    let report = http.get(format!("{base}{}", v["report"].as_str().unwrap())).send().await.unwrap();
+    let url = format!("{base}{}", v["report"].as_str().unwrap());
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 401, "reports need the token");
+    let report = http.get(&url).bearer_auth("tok").send().await.unwrap();
     assert_eq!(report.status(), 200);
     assert!(report.text().await.unwrap().contains("overwritten by the write of 2"));
     // Start a run and follow its events to the end.
@@ -340,7 +355,7 @@ async fn end_to_end_over_http() {
     assert!(text.contains("event: done\ndata: {"), "{text}");
     assert!(text.contains("\"verdict\":\"illegal\""), "{text}");
     // The index in a real browser.
-    let url = format!("{base}/");
+    let url = format!("{base}/?token=tok");
     let dom = tokio::task::spawn_blocking(move || crate::browser::dump_dom(&url)).await.unwrap();
     if let Some(dom) = dom {
         assert!(dom.contains("id=\"status\">index 4 runs"), "{dom}");
