@@ -24,7 +24,7 @@ pub mod config;
 mod coverage;
 pub mod exec;
 mod logging;
-mod progress;
+pub mod progress;
 pub mod results;
 pub mod signals;
 pub mod store;

@@ -25,3 +25,23 @@ pub struct FinalReads {
     /// Keys that could not be read before the deadline.
     pub missed: Vec<String>,
 }
+
+/// One progress report of a running run: what `faultline run --progress-json` prints on
+/// stderr every 5 s as `{"progress": {...}}`, and what `faultline serve` streams as a
+/// server-sent event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Seconds since the history began.
+    pub elapsed_secs: f64,
+    /// Events so far.
+    pub counts: LiveCounts,
+    /// The faults active now (`"calm"` when none).
+    pub fault: String,
+}
+
+/// The line `--progress-json` prints: `{"progress": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgressLine {
+    /// The report.
+    pub progress: Progress,
+}

@@ -32,7 +32,7 @@ pub mod node;
 pub mod run;
 pub mod workload;
 
-pub use counts::{FinalReads, LiveCounts};
+pub use counts::{FinalReads, LiveCounts, Progress, ProgressLine};
 
 /// The crates the macros expand to, so that a crate using them needs neither directly.
 #[doc(hidden)]

@@ -221,7 +221,9 @@ fn fake_faultline(dir: &Path, store: &Path, delay: &str) -> PathBuf {
         &path,
         format!(
             "#!/bin/sh\necho \"args: $*\" >&2\necho \"spec: $(tr -d '\\n ' < \"$4\")\" >&2\n\
-             echo 'progress: 10 ops' >&2\nsleep {delay}\n\
+             echo 'progress: 10 ops' >&2\n\
+             echo '{{\"progress\":{{\"elapsed_secs\":1.5,\"counts\":{{\"invoked\":10,\"ok\":9,\"fail\":1,\"info\":0,\"nemesis\":2}},\"fault\":\"kill n2\"}}}}' >&2\n\
+             sleep {delay}\n\
              echo 'progress: done' >&2\n\
              echo '{}'\nexit 1\n",
             fixtures::results_json("register", &run, Verdict::Illegal)
@@ -352,6 +354,9 @@ async fn end_to_end_over_http() {
     assert_eq!(events.headers()["content-type"], "text/event-stream");
     let text = tokio::time::timeout(Duration::from_secs(20), events.text()).await.unwrap().unwrap();
     assert!(text.contains("event: progress\ndata: {\"line\":\"progress: 10 ops\"}"), "{text}");
+    // The run's JSON progress arrives as a structured event.
+    assert!(text.contains("\"fault\":\"kill n2\""), "{text}");
+    assert!(text.contains("\"elapsed_secs\":1.5"), "{text}");
     assert!(text.contains("event: done\ndata: {"), "{text}");
     assert!(text.contains("\"verdict\":\"illegal\""), "{text}");
     // The index in a real browser.

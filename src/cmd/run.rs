@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::runner::config::Layer;
+use crate::runner::progress::Lines;
 use crate::runner::{self, RunConfig, RunOptions, RunSettings};
 use crate::Exit;
 use clap::Args;
@@ -29,6 +30,10 @@ pub struct RunArgs {
     /// Do not draw the progress line.
     #[arg(long)]
     pub no_progress: bool,
+    /// Print progress on stderr every 5 s as one JSON object a line (`{"progress": ..}`), for
+    /// programs; `faultline serve` uses it.
+    #[arg(long, conflicts_with = "no_progress")]
+    pub progress_json: bool,
 }
 
 impl RunArgs {
@@ -56,8 +61,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let cfg = args.resolve()?;
     let terminal = std::io::stderr().is_terminal();
     let opts = RunOptions {
-        progress: !args.no_progress && terminal,
-        progress_lines: !args.no_progress && !terminal,
+        progress: !args.no_progress && !args.progress_json && terminal,
+        progress_lines: if args.progress_json {
+            Lines::Json
+        } else if !args.no_progress && !terminal {
+            Lines::Text
+        } else {
+            Lines::None
+        },
     };
     let results = runner::execute(&cfg, opts)?;
     let summary = runner::results::summary(&results);

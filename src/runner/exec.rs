@@ -39,9 +39,9 @@ use faultline_reports::results::Coverage;
 pub struct RunOptions {
     /// Draw the progress line on stderr (when it is a terminal).
     pub progress: bool,
-    /// Print a plain progress line on stderr every 5 s instead (when stderr is a pipe, e.g.
-    /// under `faultline serve`, which streams it as server-sent events, or in CI logs).
-    pub progress_lines: bool,
+    /// Print progress on stderr every 5 s instead, as text (when stderr is a pipe, e.g. CI
+    /// logs) or JSON (`--progress-json`, which `faultline serve` streams as events).
+    pub progress_lines: progress::Lines,
 }
 
 /// What the workload phase measured.
@@ -129,7 +129,7 @@ async fn run(
     dir: &RunDir,
     watchdog: &Watchdog,
     pb: ProgressBar,
-    lines: bool,
+    lines: progress::Lines,
 ) -> anyhow::Result<RunResults> {
     // First of all: from here on SIGINT, SIGTERM and SIGHUP no longer end the process.
     let mut signals = Interrupts::register().context("installing the signal handlers")?;
@@ -282,7 +282,7 @@ async fn drive(
     cluster: &Cluster,
     recorder: Recorder,
     pb: ProgressBar,
-    lines: bool,
+    lines: progress::Lines,
 ) -> anyhow::Result<Phase> {
     let endpoints = cluster
         .client_addrs()

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use faultline_api::{Progress, ProgressLine};
 use faultline_nemesis::{FaultOutcome, NemesisEvent};
 use faultline_workloads::Recorder;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -68,9 +69,21 @@ pub fn bar(enabled: bool) -> ProgressBar {
     pb
 }
 
+/// How progress reaches stderr besides the bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lines {
+    /// Not at all.
+    #[default]
+    None,
+    /// A plain line every 5 s (a pipe, a CI log).
+    Text,
+    /// A [`ProgressLine`] JSON object every 5 s (`--progress-json`, for `faultline serve`).
+    Json,
+}
+
 /// Updates `pb` twice a second until the task is aborted; also logs a line every 5 s so that
-/// `faultline.log` shows progress, and with `lines` prints it on stderr too.
-pub async fn tick(pb: ProgressBar, recorder: Recorder, active: ActiveFaults, lines: bool) {
+/// `faultline.log` shows progress, and prints it on stderr as `lines` says.
+pub async fn tick(pb: ProgressBar, recorder: Recorder, active: ActiveFaults, lines: Lines) {
     let mut every = tokio::time::interval(Duration::from_millis(500));
     let mut n = 0u64;
     loop {
@@ -89,8 +102,15 @@ pub async fn tick(pb: ProgressBar, recorder: Recorder, active: ActiveFaults, lin
         );
         if n.is_multiple_of(10) {
             tracing::info!(target: "faultline::progress", "{msg}");
-            if lines {
-                eprintln!("progress {secs:.0}s: {msg}");
+            match lines {
+                Lines::None => {}
+                Lines::Text => eprintln!("progress {secs:.0}s: {msg}"),
+                Lines::Json => {
+                    let p = Progress { elapsed_secs: secs, counts: c, fault: active.summary() };
+                    if let Ok(line) = serde_json::to_string(&ProgressLine { progress: p }) {
+                        eprintln!("{line}");
+                    }
+                }
             }
         }
         pb.set_message(msg);

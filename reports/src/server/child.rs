@@ -2,7 +2,7 @@
 //! the `--json` object on stdout is the result), and cancelled the way Ctrl-C would.
 //!
 //! ```text
-//!  faultline -v run --test <spec> --store <store> --json
+//!  faultline -v run --test <spec> --store <store> --json --progress-json
 //!     stderr ─▶ on_line (progress)      stdout ─▶ verdict, run dir, report
 //!  the server dies ─▶ the child sees its parent change (PARENT_PID_ENV) and stops itself
 //!  cancel ─▶ SIGINT (the run removes its cluster and exits 3) ─▶ after `grace`: SIGKILL
@@ -42,6 +42,7 @@ pub(crate) fn child_args(spec: &Path, store: &Path) -> Vec<std::ffi::OsString> {
     args.push("--store".into());
     args.push(store.into());
     args.push("--json".into());
+    args.push("--progress-json".into());
     args
 }
 

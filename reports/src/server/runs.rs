@@ -24,6 +24,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use faultline_api::ProgressLine;
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -231,7 +232,7 @@ async fn worker(config: ServerConfig, table: Arc<Mutex<Table>>, wake: Arc<Notify
                     r.progress.remove(0);
                 }
                 r.progress.push(line.clone());
-                json!({ "line": line }).to_string()
+                progress_event(&line)
             });
         };
         let outcome = run_child(&config, &spec, cancel, on_line).await;
@@ -385,6 +386,15 @@ pub(crate) async fn cancel(
     Ok((if stopped { StatusCode::OK } else { StatusCode::ACCEPTED }, Json(record)))
 }
 
+/// The data of a `progress` event: the run's [`ProgressLine`] object when the line is one
+/// (`{"progress": {"elapsed_secs", "counts": {..}, "fault"}}`), else `{"line": ..}` (logs).
+fn progress_event(line: &str) -> String {
+    match serde_json::from_str::<ProgressLine>(line) {
+        Ok(p) => serde_json::to_string(&p).unwrap_or_default(),
+        Err(_) => json!({ "line": line }).to_string(),
+    }
+}
+
 /// `GET /api/runs`: every run this server started, newest first (without progress lines).
 pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
     let t = lock(&state.inner.runs.table);
@@ -434,10 +444,7 @@ pub(crate) async fn events(
     let finished = record.state.is_over();
     let mut first = vec![Event::default().event("state").data(state_json(&record))];
     first.extend(
-        record
-            .progress
-            .iter()
-            .map(|l| Event::default().event("progress").data(json!({ "line": l }).to_string())),
+        record.progress.iter().map(|l| Event::default().event("progress").data(progress_event(l))),
     );
     if finished {
         first.push(Event::default().event("done").data(state_json(&record)));
