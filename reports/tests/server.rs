@@ -284,6 +284,26 @@ async fn runs_are_queued_one_at_a_time() {
     let (_, list) = send(&router, get("/api/runs")).await;
     let list: Value = serde_json::from_str(&list).unwrap();
     assert_eq!(list["runs"][0]["id"], 2, "newest first");
+    // Records survive a restart of the server; one that was running then is failed now.
+    let mut rec: Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join(".runs/2.json")).unwrap())
+            .unwrap();
+    rec["id"] = 7.into();
+    rec["state"] = "running".into();
+    std::fs::write(store.join(".runs/7.json"), rec.to_string()).unwrap();
+    let again = app(AppState::new(config(&store)));
+    let (status, body) = send(&again, get("/api/runs/1")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((v["state"].as_str(), v["verdict"].as_str()), (Some("done"), Some("illegal")));
+    let (_, body) = send(&again, get("/api/runs/7")).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["state"], "failed", "{v}");
+    assert!(v["error"].as_str().unwrap().contains("server stopped"), "{v}");
+    // New runs take ids after the kept ones.
+    let (_, body) =
+        send(&again, post("/api/runs", "application/json", r#"{"name":"register"}"#)).await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["id"], 8, "{body}");
 }
 
 #[tokio::test]

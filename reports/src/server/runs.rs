@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use faultline_api::ProgressLine;
 use futures_util::stream::{self, Stream, StreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, Notify};
 
@@ -38,7 +38,7 @@ use super::{body, spec, ApiError, AppState, ServerConfig};
 const KEEP_LINES: usize = 500;
 
 /// Where a run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
     /// Waiting for the run before it.
@@ -60,8 +60,9 @@ impl RunState {
     }
 }
 
-/// A run started through the API, as `GET /api/runs/{id}` shows it.
-#[derive(Debug, Clone, Serialize)]
+/// A run started through the API, as `GET /api/runs/{id}` shows it; kept in
+/// `store/.runs/<id>.json` so that records survive a restart of the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     /// The id (1, 2, ...), in order of submission.
     pub id: u64,
@@ -105,6 +106,8 @@ struct Slot {
 /// Every record, and the ids waiting in order.
 #[derive(Default)]
 struct Table {
+    /// `store/.runs`, where records are kept (none in tests that give no store).
+    dir: Option<PathBuf>,
     slots: BTreeMap<u64, Slot>,
     pending: VecDeque<u64>,
     running: Option<u64>,
@@ -127,11 +130,59 @@ impl Table {
         }
     }
 
-    /// Sends an event to the run's subscribers (none is fine: the record keeps it).
+    /// Sends an event to the run's subscribers (none is fine: the record keeps it); a change
+    /// of state is also written to `store/.runs/<id>.json`.
     fn emit(&mut self, id: u64, kind: &'static str, f: impl FnOnce(&mut RunRecord) -> String) {
         if let Some(slot) = self.slots.get_mut(&id) {
             let data = f(&mut slot.record);
             let _ = slot.events.send(RunEvent { kind, data });
+            if kind != "progress" {
+                self.persist(id);
+            }
+        }
+    }
+
+    /// Writes one record (through a temporary file, so a reader never sees half of it).
+    fn persist(&self, id: u64) {
+        let (Some(dir), Some(slot)) = (&self.dir, self.slots.get(&id)) else { return };
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(dir)?;
+            let tmp = dir.join(format!(".{id}.json.tmp"));
+            std::fs::write(&tmp, serde_json::to_vec_pretty(&slot.record)?)?;
+            std::fs::rename(tmp, dir.join(format!("{id}.json")))
+        };
+        if let Err(e) = write() {
+            tracing::warn!("run {id}: record not kept in {}: {e}", dir.display());
+        }
+    }
+
+    /// Reads the records a previous server kept; a run that was queued or running when that
+    /// server stopped is recorded as failed.
+    fn load(&mut self) {
+        let Some(dir) = self.dir.clone() else { return };
+        let Ok(rd) = std::fs::read_dir(&dir) else { return };
+        for e in rd.filter_map(Result::ok) {
+            let path = e.path();
+            if path.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let Some(mut record) = std::fs::read(&path)
+                .ok()
+                .filter(|b| b.len() < 4 << 20)
+                .and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok())
+            else {
+                tracing::warn!("{}: not a run record; ignored", path.display());
+                continue;
+            };
+            if !record.state.is_over() {
+                record.state = RunState::Failed;
+                record.queue_position = None;
+                record.error = Some("the server stopped before the run ended".into());
+            }
+            let (events, _) = broadcast::channel(16);
+            let id = record.id;
+            self.slots.insert(id, Slot { record, events, spec: None, cancel: Arc::default() });
+            self.persist(id);
         }
     }
 
@@ -167,7 +218,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Runs {
     /// Starts the worker task (needs a tokio runtime).
     pub(crate) fn start(config: ServerConfig) -> Runs {
-        let table: Arc<Mutex<Table>> = Arc::default();
+        let mut t = Table { dir: Some(config.store.join(".runs")), ..Table::default() };
+        t.load();
+        let table = Arc::new(Mutex::new(t));
         let wake = Arc::new(Notify::new());
         let worker = tokio::spawn(worker(config, table.clone(), wake.clone()));
         Runs { table, wake, worker: Mutex::new(Some(worker)) }
@@ -336,6 +389,7 @@ pub(crate) async fn create(
     let (events, _) = broadcast::channel(256);
     let cancel = Arc::new(Notify::new());
     t.slots.insert(id, Slot { record: record.clone(), events, spec: Some(spec), cancel });
+    t.persist(id);
     t.pending.push_back(id);
     drop(t);
     runs.wake.notify_one();
