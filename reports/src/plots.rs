@@ -319,6 +319,13 @@ fn line_chart(
         shade(&mut chart, faults, axis, (0.0, hi))?;
         for (name, color, segments) in lines {
             for (i, pts) in segments.into_iter().enumerate() {
+                // A segment of one bucket (completions on both sides are missing) is a dot: a
+                // line needs two points.
+                if pts.len() == 1 {
+                    chart
+                        .draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))
+                        .map_err(|e| e.to_string())?;
+                }
                 let drawn = chart
                     .draw_series(LineSeries::new(pts, color.stroke_width(2)))
                     .map_err(|e| e.to_string())?;
@@ -375,4 +382,41 @@ fn throughput(history: &History, faults: &[Interval], axis: &Axis) -> Result<Str
         })
         .collect();
     line_chart("Throughput (completions per second)", faults, axis, hi, lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `n` ok reads completing 0.5 ms after they start at each of `starts` (ms).
+    fn history(starts: &[u64]) -> History {
+        let ops = starts
+            .iter()
+            .enumerate()
+            .map(|(id, &t)| {
+                serde_json::from_value(json!({
+                    "id": id, "process": id, "f": "read", "input": null, "output": 1,
+                    "outcome": "ok", "call": t * 1_000_000, "ret": t * 1_000_000 + 500_000,
+                    "invoke_index": 2 * id, "complete_index": 2 * id + 1
+                }))
+                .unwrap()
+            })
+            .collect();
+        History { ops, nemesis: Vec::new() }
+    }
+
+    #[test]
+    fn quantile_gaps_stay_gaps_and_lone_buckets_show() {
+        // 60 ops in 3 buckets: the first and the last hold completions, the middle none.
+        let starts: Vec<u64> = (0..30).map(|_| 0).chain((0..30).map(|_| 9)).collect();
+        let h = history(&starts);
+        let mut axis = Axis::new(10_000_000);
+        axis.mark = Some(5_000_000);
+        let svg = quantiles(&h, &[], &axis).unwrap();
+        // Four quantile series, two one-bucket segments each: a dot per segment, and no line
+        // across the empty middle bucket.
+        assert_eq!(svg.matches("<circle").count(), 8, "{svg}");
+        assert!(svg.contains("\nanomaly\n"), "the anomaly is marked: {svg}");
+    }
 }
