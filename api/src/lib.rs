@@ -12,6 +12,7 @@
 //! - [`node`]: the node's client and admin wire types, [`UnsafeBug`], [`ReadMode`].
 //! - [`fault`], [`workload`], [`run`]: `--nemesis`, `--workload`/`--mix`, and every run
 //!   setting ([`RunSettings`], [`RunConfig`]).
+//! - [`shard`]: the sharded KV's key → shard map, configurations and controller API.
 //! - [`counts`]: the counters a run reports.
 //!
 //! # Examples
@@ -30,6 +31,7 @@ pub mod layered;
 pub mod names;
 pub mod node;
 pub mod run;
+pub mod shard;
 pub mod workload;
 
 pub use counts::{FinalReads, LiveCounts, Progress, ProgressLine};

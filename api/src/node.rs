@@ -113,6 +113,12 @@ crate::names! {
         NotLeader = "not-leader",
         /// May or may not have been applied (`timeout`, `leadership-lost`, `shutting-down`).
         Unknown = "unknown",
+        /// Sharded KV: the key's shard is not this group's in its current config; certainly
+        /// not applied (ask the controller for the latest config).
+        WrongGroup = "wrong-group",
+        /// Sharded KV: the shard is this group's but its data has not arrived yet; certainly
+        /// not applied (retry).
+        NotArrived = "not-arrived",
     }
 }
 

@@ -118,16 +118,6 @@ impl Response {
         Response::Unknown { error: error.to_string() }
     }
 
-    /// The HTTP status for this response: 200, 421 (not leader), 504 (timeout) or 503.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Response::Ok { .. } | Response::Fail { .. } => 200,
-            Response::NotLeader { .. } => 421,
-            Response::Unknown { error } if error == "timeout" => 504,
-            Response::Unknown { .. } => 503,
-        }
-    }
-
     /// The JSON body; `leader_addr` maps a node id to its client address.
     pub fn to_body(&self, leader_addr: impl Fn(NodeId) -> Option<String>) -> ResponseBody {
         let (status, value, error, leader) = match self {
@@ -216,12 +206,10 @@ mod tests {
     fn response_bodies() {
         let addr = |id: NodeId| Some(format!("127.0.0.1:800{}", id.0));
         let nl = Response::NotLeader { leader: Some(NodeId(2)) };
-        assert_eq!(nl.http_status(), 421);
         assert_eq!(
             serde_json::to_string(&nl.to_body(addr)).unwrap(),
             r#"{"status":"not-leader","value":null,"error":"not-leader","leader":{"id":2,"client_addr":"127.0.0.1:8002"}}"#
         );
-        assert_eq!(Response::unknown("timeout").http_status(), 504);
         let ok = Response::Ok { value: None }.to_body(addr);
         assert_eq!(serde_json::to_string(&ok).unwrap(), r#"{"status":"ok","value":null}"#);
     }

@@ -20,6 +20,7 @@ use faultline_api::layered::checks::range;
 use faultline_api::layered::Layer;
 
 use crate::raft::types::{NodeId, ReadMode, UnsafeBug};
+pub use faultline_api::shard::NodeRole;
 
 /// A configuration that cannot be used; every variant names the field or file.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +125,19 @@ faultline_api::layered! {
         /// Seed of the node's random choices (election timeouts) [default: 0].
         #[arg(long)]
         seed: u64 = 0,
+        /// What this node runs: kv (one group, the whole store), controller (the sharded
+        /// KV's shard controller) or group (one replica group) [default: kv].
+        #[arg(long, value_name = "ROLE")]
+        role: NodeRole = NodeRole::default(),
+        /// group: this replica group's id (1..).
+        #[arg(long)]
+        gid: u64; check range(1, u64::MAX),
+        /// controller and group: shards per configuration (they must agree) [default: 10].
+        #[arg(long)]
+        shards: u64 = 10; check range(1, 1000),
+        /// group: ID=ADDR, a controller node's client address (repeat once per node).
+        #[arg(long = "controller", value_name = "ID=ADDR")]
+        controller: Vec<String> = Vec::new(),
     }
 }
 
@@ -158,6 +172,14 @@ pub struct Config {
     pub unsafe_bug: Option<UnsafeBug>,
     /// Seed of the node's rng.
     pub seed: u64,
+    /// What the node runs.
+    pub role: NodeRole,
+    /// The replica group's id (role group; 0 otherwise).
+    pub gid: u64,
+    /// Shards per configuration (roles controller and group).
+    pub shards: usize,
+    /// The controller's client addresses (role group).
+    pub controllers: BTreeMap<NodeId, String>,
 }
 
 fn parse_map(
@@ -247,14 +269,42 @@ impl Config {
             value: value.to_string(),
             reason: reason.to_string(),
         };
-        if let Some(bug) = s.unsafe_bug.filter(|b| b.is_sharded()) {
-            // Planting it would change nothing: a run would pass without testing anything.
+        // A bug planted where it changes nothing would make a run pass without testing it.
+        if let Some(bug) = s.unsafe_bug {
+            let reason = match s.role {
+                NodeRole::Group if !bug.is_sharded() => Some(
+                    "is a bug of the single-group KV node (--role kv); a replica group does \
+                     not plant it",
+                ),
+                NodeRole::Controller => Some("the shard controller plants no bug"),
+                NodeRole::Kv if bug.is_sharded() => Some(
+                    "is a bug of the sharded KV's replica groups; give it to --role group nodes",
+                ),
+                _ => None,
+            };
+            if let Some(reason) = reason {
+                return Err(ConfigError::Invalid {
+                    field: "unsafe-bug",
+                    value: bug.to_string(),
+                    reason: reason.into(),
+                });
+            }
+        }
+        let controllers = parse_map("controller", &s.controller)?;
+        let gid = match (s.role, s.gid) {
+            (NodeRole::Group, None) => return Err(ConfigError::Missing("gid")),
+            (NodeRole::Group, Some(_)) if controllers.is_empty() => {
+                return Err(ConfigError::Missing("controller"))
+            }
+            (NodeRole::Group, Some(g)) => g,
+            (_, Some(g)) => return Err(invalid("gid", g, "only a --role group node has a gid")),
+            (_, None) => 0,
+        };
+        if s.role != NodeRole::Group && !controllers.is_empty() {
             return Err(ConfigError::Invalid {
-                field: "unsafe-bug",
-                value: bug.to_string(),
-                reason: "is a bug of the sharded KV's replica groups; this node serves one KV \
-                         group"
-                    .into(),
+                field: "controller",
+                value: s.controller.join(","),
+                reason: "only a --role group node talks to the controller".into(),
             });
         }
         if s.heartbeat_ms < s.tick_ms {
@@ -282,6 +332,10 @@ impl Config {
             request_timeout_ms: s.request_timeout_ms,
             unsafe_bug: s.unsafe_bug,
             seed: s.seed,
+            role: s.role,
+            gid,
+            shards: s.shards as usize,
+            controllers,
         })
     }
 
@@ -351,6 +405,13 @@ mod tests {
             (&["--tick-ms", "0"],                 "field `tick-ms`: 0 is not in 1..=1000"),
             (&["--unsafe-bug", "nope"],           "invalid value 'nope' for '--unsafe-bug <BUG>'"),
             (&["--unsafe-bug", "config-skip"],    "bug of the sharded KV"),
+            (&["--role", "group", "--controller", "1=h:1"], "missing --gid"),
+            (&["--role", "group", "--gid", "2"],  "missing --controller"),
+            (&["--gid", "2"],                     "only a --role group node has a gid"),
+            (&["--controller", "1=h:1"],          "only a --role group node talks"),
+            (&["--role", "controller", "--unsafe-bug", "no-dedup"], "plants no bug"),
+            (&["--role", "group", "--gid", "1", "--controller", "1=h:1", "--unsafe-bug", "no-dedup"],
+                                                  "single-group KV node"),
             (&["--read-mode", "fast"],            "invalid value 'fast' for '--read-mode <MODE>'"),
         ];
         for (extra, needle) in cases {

@@ -33,6 +33,8 @@
 pub mod clock;
 pub(crate) mod gate;
 pub mod http;
+pub mod migrate;
+pub mod shard_http;
 pub mod shutdown;
 pub mod transport;
 mod wal_task;
@@ -49,17 +51,17 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::clock::Clock;
 use self::gate::SendGate;
-use self::http::{ApiCall, HttpState, NodeStatus};
+use self::http::{ApiCall, HttpState, NodeStatus, Served};
+use self::migrate::Sidecar;
 use self::shutdown::Shutdown;
 use self::transport::Transport;
 use self::wal_task::{WalDone, WalJob, WalOp, WalWorker};
-use crate::api::Response;
 use crate::config::Config;
 use crate::raft::config::RaftConfig;
 use crate::raft::core::DurableState;
 use crate::raft::message::Message;
 use crate::raft::types::{NodeId, Role, Term, UnsafeBug};
-use crate::service::{Output, RequestToken, Service, ServiceConfig};
+use crate::service::{Output, RequestToken, Service, ServiceConfig, StateMachine};
 use crate::storage::wal::{Recovered, Wal, WalError};
 
 /// Capacity of the inbound peer-message queue.
@@ -134,22 +136,28 @@ impl Runtime {
         self.peer_listener.local_addr().ok()
     }
 
-    /// Runs the node until `shutdown` fires (then answers every pending request `unknown`,
-    /// lets queued WAL writes finish, and returns `Ok`).
+    /// Runs the node as state machine `M` (the KV store, the shard controller or a replica
+    /// group, with its `opts` and `sidecar`) until `shutdown` fires (then answers every
+    /// pending request `unknown`, lets queued WAL writes finish, and returns `Ok`).
     ///
     /// # Errors
     ///
     /// A storage failure while running (the node must stop: its durable state is unknown),
     /// or a configuration the Raft core refuses.
-    pub async fn run(self, shutdown: Shutdown) -> Result<(), RuntimeError> {
+    pub async fn run<M: Served, S: Sidecar<M>>(
+        self,
+        shutdown: Shutdown,
+        opts: &M::Options,
+        sidecar: S,
+    ) -> Result<(), RuntimeError> {
         let Runtime { cfg, peer_listener, client_listener, wal, recovered, clock } = self;
-        let service = build_service(&cfg, recovered)?;
+        let service = build_service::<M>(&cfg, opts, recovered)?;
         let (peer_tx, mut peer_rx) = mpsc::channel(PEER_INBOX);
         let transport =
             Transport::start(cfg.id, peer_listener, &cfg.peers, peer_tx, shutdown.clone());
         let (api_tx, mut api_rx) = mpsc::channel(API_INBOX);
         let backstop = Duration::from_millis(cfg.request_timeout_ms * 3 / 2 + 500);
-        let state = HttpState {
+        let state = HttpState::<M> {
             calls: api_tx,
             clock: clock.clone(),
             request_timeout: backstop,
@@ -169,6 +177,7 @@ impl Runtime {
         let worker = WalWorker::start(wal, done_tx, lazy).map_err(RuntimeError::Thread)?;
         let mut driver = Driver {
             service,
+            sidecar,
             transport,
             worker,
             clients: FxHashMap::default(),
@@ -206,6 +215,7 @@ impl Runtime {
                 break Err(e);
             }
             driver.catch_up_ticks();
+            driver.run_sidecar();
             driver.flush();
         };
         driver.service.shutdown();
@@ -221,7 +231,11 @@ impl Runtime {
 }
 
 /// The Raft and service configuration derived from the node's flags.
-fn build_service(cfg: &Config, recovered: Recovered) -> Result<Service, RuntimeError> {
+fn build_service<M: StateMachine>(
+    cfg: &Config,
+    opts: &M::Options,
+    recovered: Recovered,
+) -> Result<Service<M>, RuntimeError> {
     let mut raft = RaftConfig::new(cfg.id, cfg.voters());
     raft.election_ticks = (cfg.election_timeout_ms / cfg.tick_ms).max(2);
     raft.heartbeat_ticks = (cfg.heartbeat_ms / cfg.tick_ms).clamp(1, raft.election_ticks - 1);
@@ -240,16 +254,18 @@ fn build_service(cfg: &Config, recovered: Recovered) -> Result<Service, RuntimeE
         snapshot: recovered.snapshot,
         entries: recovered.entries,
     };
-    Ok(Service::new(raft, svc, durable, rng)?)
+    Ok(Service::with_options(raft, svc, opts, durable, rng)?)
 }
 
 /// The state of the loop; owned by the one task that runs [`Runtime::run`].
-struct Driver {
-    service: Service,
+struct Driver<M: StateMachine, S> {
+    service: Service<M>,
+    /// The role's helper (a replica group leader's migrations).
+    sidecar: S,
     transport: Transport<Message>,
     worker: WalWorker,
     /// Clients waiting for an answer, by the token given to the service.
-    clients: FxHashMap<u64, oneshot::Sender<Response>>,
+    clients: FxHashMap<u64, oneshot::Sender<M::Response>>,
     next_token: u64,
     /// WAL job numbers and the messages waiting for them.
     gate: SendGate,
@@ -263,10 +279,10 @@ struct Driver {
     seen: (Role, Term, Option<NodeId>),
 }
 
-impl Driver {
-    fn on_api(&mut self, call: ApiCall) {
+impl<M: StateMachine, S: Sidecar<M>> Driver<M, S> {
+    fn on_api(&mut self, call: ApiCall<M>) {
         match call {
-            ApiCall::Kv { cmd, reply } => {
+            ApiCall::Call { cmd, reply } => {
                 self.next_token += 1;
                 self.clients.insert(self.next_token, reply);
                 self.service.on_request(RequestToken(self.next_token), cmd);
@@ -311,7 +327,7 @@ impl Driver {
     fn drain(
         &mut self,
         done_rx: &mut mpsc::UnboundedReceiver<WalDone>,
-        api_rx: &mut mpsc::Receiver<ApiCall>,
+        api_rx: &mut mpsc::Receiver<ApiCall<M>>,
         peer_rx: &mut mpsc::Receiver<(NodeId, Message)>,
     ) -> Result<(), RuntimeError> {
         for _ in 0..DRAIN_BUDGET {
@@ -351,6 +367,15 @@ impl Driver {
             tracing::warn!(skipped = due - self.ticks_done - run, "clock jumped; ticks skipped");
         }
         self.ticks_done = due;
+    }
+
+    /// Lets the role's helper look at the state; proposes what it asks for (answers to
+    /// these tokens go nowhere: the helper watches the state instead).
+    fn run_sidecar(&mut self) {
+        for cmd in self.sidecar.turn(&self.service) {
+            self.next_token += 1;
+            self.service.on_request(RequestToken(self.next_token), cmd);
+        }
     }
 
     /// Takes the service's outputs and executes them in order.

@@ -4,4 +4,5 @@
 //! Run: `cargo test -p faultline-node --release --test tests`.
 
 mod cluster;
+mod sharded;
 mod util;

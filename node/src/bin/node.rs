@@ -5,6 +5,8 @@
 //!   SIGTERM / SIGINT ─▶ ShutdownTrigger ─▶ pending requests answered "unknown", WAL drained
 //! ```
 //!
+//! `--role` picks the state machine: `kv` (default), `controller` or `group` (docs/sharded.md).
+//!
 //! Exit codes: 0 after a graceful shutdown, 3 on bad usage or when the node cannot start or
 //! must stop (storage failure); the error chain goes to stderr.
 
@@ -14,7 +16,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use faultline_node::config::Args;
+use faultline_node::config::NodeRole;
+use faultline_node::kv::Kv;
+use faultline_node::runtime::migrate::{Migration, NoSidecar};
 use faultline_node::runtime::{shutdown, Runtime};
+use faultline_node::shard::{Controller, ControllerOptions, Gid, Group, GroupOptions};
 
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
@@ -64,7 +70,7 @@ fn main() -> ExitCode {
 
 async fn run(cfg: faultline_node::config::Config) -> anyhow::Result<()> {
     let id = cfg.id;
-    let node = Runtime::bind(cfg).await.with_context(|| format!("starting node {id}"))?;
+    let node = Runtime::bind(cfg.clone()).await.with_context(|| format!("starting node {id}"))?;
     let (trigger, down) = shutdown::channel();
     tokio::spawn(async move {
         match wait_for_signal().await {
@@ -81,7 +87,23 @@ async fn run(cfg: faultline_node::config::Config) -> anyhow::Result<()> {
             }
         }
     });
-    node.run(down).await.with_context(|| format!("node {id} failed"))?;
+    let ticks = |ms: u64| (ms / cfg.tick_ms).max(1);
+    let done = match cfg.role {
+        NodeRole::Kv => node.run::<Kv, _>(down, &(), NoSidecar).await,
+        NodeRole::Controller => {
+            let opts = ControllerOptions { shards: cfg.shards };
+            node.run::<Controller, _>(down, &opts, NoSidecar).await
+        }
+        NodeRole::Group => {
+            let opts = GroupOptions { gid: Gid(cfg.gid), shards: cfg.shards };
+            let controllers = cfg.controllers.values().cloned().collect();
+            // Poll the controller every 100 ms, re-send pulls and deletes every 50 ms.
+            let migration = Migration::new(controllers, ticks(100), ticks(50), cfg.unsafe_bug)
+                .context("starting the migration client")?;
+            node.run::<Group, _>(down, &opts, migration).await
+        }
+    };
+    done.with_context(|| format!("node {id} failed"))?;
     Ok(())
 }
 

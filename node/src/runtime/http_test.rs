@@ -10,13 +10,13 @@ use faultline_api::node::Role;
 
 /// A router whose "runtime" answers each command with `answer` (`None`: never answers).
 fn router(answer: fn(Command) -> Option<Response>) -> (Router, Clock) {
-    let (tx, mut rx) = mpsc::channel::<ApiCall>(8);
+    let (tx, mut rx) = mpsc::channel::<ApiCall<Kv>>(8);
     let clock = Clock::new();
     tokio::spawn(async move {
         let mut unanswered = Vec::new();
         while let Some(call) = rx.recv().await {
             match call {
-                ApiCall::Kv { cmd, reply } => match answer(cmd) {
+                ApiCall::Call { cmd, reply } => match answer(cmd) {
                     Some(a) => drop(reply.send(a)),
                     None => unanswered.push(reply),
                 },

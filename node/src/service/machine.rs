@@ -20,13 +20,13 @@ use thiserror::Error;
 pub struct RestoreError(#[from] pub postcard::Error);
 
 /// A deterministic state machine replicated through the Raft log.
-pub trait StateMachine: Debug + Sized {
+pub trait StateMachine: Debug + Sized + Send + 'static {
     /// A command (stored in the log as postcard bytes).
-    type Command: Clone + Debug + Serialize + DeserializeOwned;
+    type Command: Clone + Debug + Serialize + DeserializeOwned + Send + 'static;
     /// The answer to a command.
-    type Response: Clone + Debug + PartialEq;
+    type Response: Clone + Debug + PartialEq + Send + 'static;
     /// What every replica needs to know to start (e.g. a replica group's id).
-    type Options: Clone + Debug + Default;
+    type Options: Clone + Debug + Default + Send + 'static;
 
     /// An empty state machine; `bug` is the node's planted bug, if any.
     fn new(opts: &Self::Options, bug: Option<UnsafeBug>) -> Self;
