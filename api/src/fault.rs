@@ -15,6 +15,10 @@ pub const LOSS_NEEDS_NETNS: &str =
 pub const ETCD_FIGURE8: &str =
     "figure8 follows each node's commit and last log index, which etcd's status does not report";
 
+/// Why figure8 does not apply to the sharded system.
+pub const SHARDED_FIGURE8: &str = "figure8 follows the leaders and log indexes of one Raft \
+     group; the sharded system runs several";
+
 crate::names! {
     /// A kind of fault, as named on the command line.
     pub enum Fault ("fault") {
@@ -42,6 +46,7 @@ impl Fault {
             (Fault::Loss, _, Backend::Local) => Some(LOSS_NEEDS_NETNS),
             (Fault::Clock, SystemKind::Etcd, _) => Some(ETCD_CLOCK),
             (Fault::Figure8, SystemKind::Etcd, _) => Some(ETCD_FIGURE8),
+            (Fault::Figure8, SystemKind::Sharded, _) => Some(SHARDED_FIGURE8),
             _ => None,
         }
     }

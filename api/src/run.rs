@@ -23,6 +23,8 @@ crate::names! {
         Faultline = "faultline",
         /// etcd 3.4, through its HTTP/JSON gateway.
         Etcd = "etcd",
+        /// faultline's sharded KV: a shard controller group and `--groups` replica groups.
+        Sharded = "sharded",
     }
 }
 
@@ -85,9 +87,12 @@ crate::layered! {
         /// Seconds of each calm period and each fault period [default: 5].
         #[arg(long, value_name = "S")]
         nemesis_interval: f64 = 5.0; check seconds(3600.0),
-        /// Cluster size [default: 3].
+        /// Cluster size (sharded: nodes of the controller and of each group) [default: 3].
         #[arg(long)]
         nodes: usize = 3; check range(1, 9),
+        /// sharded: replica groups [default: 3].
+        #[arg(long)]
+        groups: usize = 3; check range(1, 9),
         /// Seconds of workload, faults included [default: 20].
         #[arg(long, value_name = "S")]
         time_limit: f64 = 20.0; check seconds(7.0 * 86400.0),
@@ -155,6 +160,12 @@ crate::layered! {
         check_time_limit: f64 = 120.0; check seconds(86400.0),
     }
 }
+
+/// Why the sharded system refuses the netns backend (for now).
+pub const SHARDED_LOCAL_ONLY: &str = "the sharded system runs on the local backend only: its \
+     controller and groups (3 + 3 x groups nodes) exceed the netns backend's 9 namespaces, and \
+     group-to-group and group-to-controller traffic goes over the client API, which netns \
+     partitions would cut differently from the local proxies; use --backend local";
 
 /// The settings a server must not take from a posted spec: they name files or programs on
 /// the server's machine.
@@ -251,8 +262,7 @@ impl RunConfig {
                         "unsafe-bug",
                         format!(
                             "{b} is a bug of the sharded KV's replica groups; the faultline \
-                             system is one Raft group (the sharded system runs in the \
-                             simulator: cargo test -p faultline-node shard_test)"
+                             system is one Raft group (use --system sharded)"
                         ),
                     );
                 }
@@ -263,6 +273,49 @@ impl RunConfig {
                     );
                 }
             }
+            SystemKind::Sharded => return self.validate_sharded(),
+        }
+        Ok(())
+    }
+
+    /// The processes the run starts: `nodes`, or for the sharded system a controller group
+    /// and `groups` replica groups of `nodes` each.
+    pub fn cluster_nodes(&self) -> usize {
+        match self.system {
+            SystemKind::Sharded => self.nodes * (self.groups + 1),
+            _ => self.nodes,
+        }
+    }
+
+    /// The sharded system's own checks.
+    fn validate_sharded(&self) -> Result<(), ConfigError> {
+        let here = |f: &str, m: String| Err(ConfigError::new("configuration", f, m));
+        if let Some(b) = self.unsafe_bug.filter(|b| !b.is_sharded()) {
+            return here(
+                "unsafe-bug",
+                format!(
+                    "{b} is a bug of the single-group KV node; the sharded system plants only \
+                     the replica groups' bugs (shard-serve-early, shard-serve-late, \
+                     shard-no-dedup-transfer, config-skip)"
+                ),
+            );
+        }
+        if self.backend == Backend::Netns {
+            return here("backend", SHARDED_LOCAL_ONLY.into());
+        }
+        if self.read_mode.is_some() {
+            return here(
+                "read-mode",
+                "a replica group sends every client operation through its log; the sharded \
+                 system has no read mode to choose"
+                    .into(),
+            );
+        }
+        if self.etcd_serializable_reads {
+            return here(
+                "etcd-serializable-reads",
+                "applies to etcd; the system is sharded".into(),
+            );
         }
         Ok(())
     }
@@ -278,6 +331,9 @@ impl RunConfig {
         let faults: Vec<&str> = self.nemesis.iter().map(Fault::name).collect();
         let faults = if faults.is_empty() { "none".to_string() } else { faults.join("+") };
         let mut name = format!("{}-{}-{faults}-{}n", self.system, self.workload, self.nodes);
+        if self.system == SystemKind::Sharded {
+            name.push_str(&format!("-{}g", self.groups));
+        }
         if let Some(b) = self.unsafe_bug {
             name.push_str(&format!("-bug-{b}"));
         }

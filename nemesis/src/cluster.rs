@@ -24,6 +24,7 @@ use crate::proxy::{Pids, Proxies};
 use crate::state::{self, Registry};
 use crate::system::etcd::Etcd;
 use crate::system::faultline::Faultline;
+use crate::system::sharded::Sharded;
 use crate::system::{NodeInfo, Probe, System};
 use crate::{Backend, ClusterSpec, Error, FaultOutcome, SystemSpec};
 
@@ -52,6 +53,10 @@ pub struct Cluster {
     cut: Mutex<BTreeSet<(usize, usize)>>,
     /// Current packet loss probability.
     loss: Mutex<f64>,
+    /// The Raft groups (node indices); one unless the system runs several.
+    raft_groups: Vec<Vec<usize>>,
+    /// Which Raft group the next leader-targeted fault goes for.
+    leader_turn: std::sync::atomic::AtomicUsize,
 }
 
 impl Cluster {
@@ -79,6 +84,15 @@ impl Cluster {
                     unsafe_bug: *unsafe_bug,
                     read_mode: *read_mode,
                     extra_args: extra_args.clone(),
+                    seed: spec.seed,
+                })
+            }
+            SystemSpec::Sharded { binary, unsafe_bug, extra_args, group_size } => {
+                Box::new(Sharded {
+                    binary: binary.clone(),
+                    unsafe_bug: *unsafe_bug,
+                    extra_args: extra_args.clone(),
+                    group_size: *group_size,
                     seed: spec.seed,
                 })
             }
@@ -124,6 +138,7 @@ impl Cluster {
                 .pool_max_idle_per_host(0)
                 .build()
                 .map_err(|e| Error::Spec(format!("http client: {e}")))?;
+            let raft_groups = system.raft_groups(n);
             Ok::<_, Error>(Cluster {
                 system,
                 nodes,
@@ -133,6 +148,8 @@ impl Cluster {
                 clocks: Mutex::new(vec![(0, 1.0); n]),
                 cut: Mutex::new(BTreeSet::new()),
                 loss: Mutex::new(0.0),
+                raft_groups,
+                leader_turn: std::sync::atomic::AtomicUsize::new(0),
                 spec: spec.clone(),
             })
         }
@@ -223,18 +240,30 @@ impl Cluster {
         futures::future::join_all(probes).await
     }
 
-    /// The current leader's name, if some node claims leadership (highest term wins).
+    /// The current leader's name, if some node claims leadership (highest term wins). With
+    /// several Raft groups (the sharded KV), each call goes for the next group in turn
+    /// (controller, group 1, group 2, ..), moving on past a group without a leader.
     pub async fn leader(&self) -> Option<String> {
         let statuses = self.statuses().await;
-        statuses
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.filter(|s| s.is_leader).map(|s| (s.term, i)))
-            .max()
-            .map(|(_, i)| self.nodes[i].name.clone())
+        let k = self.raft_groups.len();
+        let first = self.leader_turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (0..k).find_map(|step| {
+            let group = &self.raft_groups[(first + step) % k];
+            group
+                .iter()
+                .filter_map(|&i| statuses[i].filter(|s| s.is_leader).map(|s| (s.term, i)))
+                .max()
+                .map(|(_, i)| self.nodes[i].name.clone())
+        })
     }
 
-    /// Waits until every running node answers and one is leader.
+    /// The Raft groups as node indices (one group of every node, but for the sharded KV:
+    /// the controller's, then replica group 1, 2, ..).
+    pub fn raft_groups(&self) -> &[Vec<usize>] {
+        &self.raft_groups
+    }
+
+    /// Waits until every running node answers and every Raft group has a leader.
     ///
     /// # Errors
     /// [`Error::Exited`] when a node's process exits, [`Error::NotReady`] on timeout.
@@ -261,7 +290,13 @@ impl Cluster {
             let probes = running.iter().map(|n| self.system.probe(&self.http, n));
             let statuses = futures::future::join_all(probes).await;
             let silent = running.iter().zip(&statuses).find(|(_, s)| s.is_none()).map(|(n, _)| *n);
-            let has_leader = statuses.iter().flatten().any(|s| s.is_leader);
+            let leads = |i: usize| {
+                running
+                    .iter()
+                    .zip(&statuses)
+                    .any(|(n, s)| n.id == i + 1 && s.is_some_and(|s| s.is_leader))
+            };
+            let has_leader = self.raft_groups.iter().all(|g| g.iter().any(|&i| leads(i)));
             if silent.is_none() && has_leader {
                 return Ok(());
             }

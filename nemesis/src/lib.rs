@@ -78,6 +78,7 @@ mod process;
 mod procnet;
 mod proxy;
 pub mod schedule;
+pub mod shards;
 pub mod spec;
 mod state;
 pub mod system;

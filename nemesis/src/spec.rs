@@ -21,6 +21,18 @@ pub enum SystemSpec {
         /// Further arguments passed verbatim to every node (e.g. `--election-timeout-ms 300`).
         extra_args: Vec<String>,
     },
+    /// faultline's sharded KV: a shard controller group then replica groups, each of
+    /// `group_size` nodes, cut in order from the cluster's nodes.
+    Sharded {
+        /// Path of the `faultline-node` binary.
+        binary: PathBuf,
+        /// `--unsafe-bug NAME`, passed to every replica group node (test-only bugs).
+        unsafe_bug: Option<UnsafeBug>,
+        /// Further arguments passed verbatim to every node.
+        extra_args: Vec<String>,
+        /// Nodes per Raft group.
+        group_size: usize,
+    },
     /// etcd 3.4 (Debian's `etcd-server`), driven through its HTTP/JSON gateway.
     Etcd {
         /// Path of the `etcd` binary (Debian: `/usr/bin/etcd`).
@@ -36,6 +48,7 @@ impl SystemSpec {
     pub fn name(&self) -> &'static str {
         match self {
             SystemSpec::Faultline { .. } => "faultline",
+            SystemSpec::Sharded { .. } => "sharded",
             SystemSpec::Etcd { .. } => "etcd",
         }
     }
@@ -43,7 +56,9 @@ impl SystemSpec {
     /// The binary this system runs.
     pub fn binary(&self) -> &PathBuf {
         match self {
-            SystemSpec::Faultline { binary, .. } | SystemSpec::Etcd { binary, .. } => binary,
+            SystemSpec::Faultline { binary, .. }
+            | SystemSpec::Sharded { binary, .. }
+            | SystemSpec::Etcd { binary, .. } => binary,
         }
     }
 }
@@ -85,13 +100,26 @@ impl ClusterSpec {
     /// # Errors
     /// [`Error::Spec`] naming the field, [`Error::BinaryMissing`] when the binary is absent.
     pub fn validate(&self) -> Result<(), Error> {
-        if self.nodes == 0 || self.nodes > 9 {
-            return Err(Error::Spec(format!("nodes: {} is not in 1..=9", self.nodes)));
+        // The sharded KV runs a controller group and up to 9 replica groups of up to 9.
+        let max = if matches!(self.system, SystemSpec::Sharded { .. }) { 90 } else { 9 };
+        if self.nodes == 0 || self.nodes > max {
+            return Err(Error::Spec(format!("nodes: {} is not in 1..={max}", self.nodes)));
+        }
+        if let SystemSpec::Sharded { group_size, .. } = self.system {
+            if group_size == 0 || self.nodes % group_size != 0 || self.nodes < 2 * group_size {
+                return Err(Error::Spec(format!(
+                    "sharded: {} nodes do not make a controller group and replica groups of {}",
+                    self.nodes, group_size
+                )));
+            }
+            if self.backend == Backend::Netns {
+                return Err(Error::Spec(faultline_api::run::SHARDED_LOCAL_ONLY.into()));
+            }
         }
         let bin = self.system.binary();
         if !bin.is_file() {
             let hint = match self.system {
-                SystemSpec::Faultline { .. } => {
+                SystemSpec::Faultline { .. } | SystemSpec::Sharded { .. } => {
                     "build it with `cargo build --release -p faultline-node`"
                 }
                 SystemSpec::Etcd { .. } => "install it with `apt-get install -y etcd-server`",

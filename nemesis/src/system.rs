@@ -21,6 +21,7 @@ use crate::FaultOutcome;
 
 pub mod etcd;
 pub mod faultline;
+pub mod sharded;
 
 /// A boxed future, so that `System` can be used as a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -85,6 +86,12 @@ pub trait System: Send + Sync + std::fmt::Debug {
 
     /// The client port under the netns backend (every node has its own IP there).
     fn netns_ports(&self) -> (u16, u16);
+
+    /// The Raft groups among `n` nodes (node indices): every node in one group unless the
+    /// system runs several (the sharded KV); each must elect its own leader.
+    fn raft_groups(&self, n: usize) -> Vec<Vec<usize>> {
+        vec![(0..n).collect()]
+    }
 
     /// The command line (program first) that starts `node`, given every node's layout.
     /// Restarts use the same command; the data dir is kept.

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context};
 use faultline_checker::{formats, CheckOptions, History, ModelSpec, Verdict};
-use faultline_nemesis::{Cluster, ClusterSpec, Nemesis, NemesisConfig, NemesisEvent};
+use faultline_nemesis::{shards, Cluster, ClusterSpec, Nemesis, NemesisConfig, NemesisEvent};
 use faultline_workloads::{
     ClientConfig, Clients, Endpoint, FinalReads, Generator, Recorder, SystemKind, WorkloadRun,
 };
@@ -66,7 +66,7 @@ fn secs(s: f64) -> Duration {
 /// A missing binary, with how to get it.
 pub fn check_binaries(cfg: &RunConfig) -> anyhow::Result<()> {
     match cfg.system {
-        SystemKind::Faultline if !cfg.node_binary.is_file() => bail!(
+        SystemKind::Faultline | SystemKind::Sharded if !cfg.node_binary.is_file() => bail!(
             "faultline-node not found at {}; run `cargo build --release --workspace` (it is built next to \
              `faultline`) or pass --node-binary",
             cfg.node_binary.display()
@@ -104,8 +104,13 @@ pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> 
         })
         .build()
         .context("starting the async runtime")?;
-    let spec =
-        ClusterSpec::new(system_kind(cfg), cfg.nodes, cfg.backend, dir.path.clone(), cfg.seed);
+    let spec = ClusterSpec::new(
+        system_kind(cfg),
+        cfg.cluster_nodes(),
+        cfg.backend,
+        dir.path.clone(),
+        cfg.seed,
+    );
     let budget = watchdog::budget(cfg, spec.ready_timeout)?;
     let watchdog =
         Watchdog::start(budget, dispatch.clone()).context("starting the watchdog thread")?;
@@ -143,6 +148,12 @@ async fn run(
     };
     let cleanup = cluster.cleanup_handle();
     watchdog.arm(cleanup.clone());
+    if cfg.system == SystemKind::Sharded {
+        tokio::select! {
+            r = join_groups(&cluster) => r?,
+            s = signals.recv() => bail!("interrupted ({s}) while joining the replica groups"),
+        }
+    }
     let start_unix_ns =
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     let history_path = dir.path.join("history.jsonl");
@@ -269,10 +280,30 @@ fn system_kind(cfg: &RunConfig) -> faultline_nemesis::SystemSpec {
             read_mode: cfg.read_mode,
             extra_args: cfg.node_args.clone(),
         },
+        SystemKind::Sharded => faultline_nemesis::SystemSpec::Sharded {
+            binary: cfg.node_binary.clone(),
+            unsafe_bug: cfg.unsafe_bug,
+            extra_args: cfg.node_args.clone(),
+            group_size: cfg.nodes,
+        },
         SystemKind::Etcd => faultline_nemesis::SystemSpec::Etcd {
             binary: cfg.etcd_binary.clone(),
             serializable_reads: cfg.etcd_serializable_reads,
         },
+    }
+}
+
+/// Sharded KV: joins every replica group through the controller (configuration 1).
+async fn join_groups(cluster: &Cluster) -> anyhow::Result<()> {
+    let (controllers, groups) = shards::layout(cluster);
+    let mut admin = shards::Admin::new(controllers);
+    let gids: Vec<u64> = groups.keys().map(|g| g.0).collect();
+    match admin.change(&shards::Change::Join(groups), Duration::from_secs(30)).await {
+        shards::Outcome::Done(cfg) => {
+            tracing::info!(?gids, config = cfg.num, shards = ?cfg.shards, "replica groups joined");
+            Ok(())
+        }
+        other => bail!("the shard controller did not take the join of groups {gids:?}: {other:?}"),
     }
 }
 
@@ -284,14 +315,21 @@ async fn drive(
     pb: ProgressBar,
     lines: progress::Lines,
 ) -> anyhow::Result<Phase> {
-    let endpoints = cluster
+    let endpoints: Vec<Endpoint> = cluster
         .client_addrs()
         .into_iter()
         .map(|(name, addr)| Endpoint { name, addr: addr.to_string() })
         .collect();
+    let (ctrl, _) = shards::layout(cluster);
+    let controllers = endpoints
+        .iter()
+        .filter(|e| ctrl.iter().any(|a| a.to_string() == e.addr))
+        .cloned()
+        .collect();
     let clients = Clients::new(ClientConfig {
         system: cfg.system,
         endpoints,
+        controllers,
         request_timeout: Duration::from_millis(cfg.request_timeout_ms),
         op_timeout: Duration::from_millis(cfg.op_timeout_ms),
         serializable_reads: cfg.etcd_serializable_reads,
@@ -300,7 +338,7 @@ async fn drive(
     let run = WorkloadRun::new(generator, clients, recorder.clone(), cfg.concurrency, cfg.rate);
 
     let active = ActiveFaults::default();
-    let coverage = Tracker::new(&cfg.nemesis.0, cfg.nodes, recorder.clone());
+    let coverage = Tracker::new(&cfg.nemesis.0, cfg.cluster_nodes(), recorder.clone());
     let (tx, mut rx) = mpsc::unbounded_channel::<NemesisEvent>();
     let forward = {
         let (recorder, active, coverage) = (recorder.clone(), active.clone(), coverage.clone());

@@ -54,7 +54,7 @@ pub fn budget(cfg: &RunConfig, ready_timeout: Duration) -> anyhow::Result<Durati
         secs(cfg.recovery_time),
         secs(cfg.final_read_timeout),
         secs(cfg.check_time_limit),
-        STOP_PER_NODE.saturating_mul(u32::try_from(cfg.nodes).unwrap_or(u32::MAX)),
+        STOP_PER_NODE.saturating_mul(u32::try_from(cfg.cluster_nodes()).unwrap_or(u32::MAX)),
         GRACE,
     ];
     Ok(parts.into_iter().fold(Duration::ZERO, Duration::saturating_add))

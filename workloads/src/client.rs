@@ -18,9 +18,11 @@
 //! # Layout
 //! - [`faultline`](mod@faultline): the node's HTTP/JSON API (docs/node-api.md).
 //! - [`etcd`](mod@etcd): etcd 3.4's HTTP/JSON gateway.
+//! - [`sharded`](mod@sharded): the sharded KV (controller + replica groups).
 
 pub mod etcd;
 pub mod faultline;
+pub mod sharded;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +60,8 @@ pub struct ClientConfig {
     pub system: SystemKind,
     /// Every node's client address (at least one).
     pub endpoints: Vec<Endpoint>,
+    /// Sharded KV: the shard controller's nodes (empty for the other systems).
+    pub controllers: Vec<Endpoint>,
     /// Time limit of one HTTP request.
     pub request_timeout: Duration,
     /// Time limit of one operation, all retries included.
@@ -118,6 +122,11 @@ impl Clients {
             SystemKind::Etcd => {
                 Client::Etcd(etcd::EtcdClient::new(self.http.clone(), self.cfg.clone(), process))
             }
+            SystemKind::Sharded => Client::Sharded(sharded::ShardedClient::new(
+                self.http.clone(),
+                self.cfg.clone(),
+                process,
+            )),
         }
     }
 }
@@ -129,6 +138,8 @@ pub enum Client {
     Faultline(faultline::FaultlineClient),
     /// An etcd gateway client.
     Etcd(etcd::EtcdClient),
+    /// A sharded KV client.
+    Sharded(sharded::ShardedClient),
 }
 
 impl Client {
@@ -138,6 +149,7 @@ impl Client {
         match self {
             Client::Faultline(c) => c.call(op).await,
             Client::Etcd(c) => c.call(op).await,
+            Client::Sharded(c) => c.call(op).await,
         }
     }
 
@@ -146,6 +158,7 @@ impl Client {
         match self {
             Client::Faultline(c) => c.served.clone(),
             Client::Etcd(c) => c.served.clone(),
+            Client::Sharded(c) => c.served.clone(),
         }
     }
 }

@@ -73,6 +73,7 @@ async fn every_function_against_a_real_etcd() {
         let clients = Clients::new(ClientConfig {
             system: SystemKind::Etcd,
             endpoints: vec![Endpoint { name: "n1".into(), addr: etcd.addr.clone() }],
+            controllers: Vec::new(),
             request_timeout: Duration::from_secs(2),
             op_timeout: Duration::from_secs(4),
             serializable_reads: serializable,
@@ -112,6 +113,7 @@ async fn concurrent_appends_all_land_once() {
     let clients = Clients::new(ClientConfig {
         system: SystemKind::Etcd,
         endpoints: vec![Endpoint { name: "n1".into(), addr: etcd.addr.clone() }],
+        controllers: Vec::new(),
         request_timeout: Duration::from_secs(2),
         op_timeout: Duration::from_secs(10),
         serializable_reads: false,

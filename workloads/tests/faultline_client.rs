@@ -84,6 +84,7 @@ fn clients(endpoints: Vec<Endpoint>, op_ms: u64) -> Clients {
     Clients::new(ClientConfig {
         system: SystemKind::Faultline,
         endpoints,
+        controllers: Vec::new(),
         request_timeout: Duration::from_millis(300),
         op_timeout: Duration::from_millis(op_ms),
         serializable_reads: false,

@@ -142,6 +142,7 @@ async fn measure(
     let clients = Clients::new(ClientConfig {
         system,
         endpoints,
+        controllers: Vec::new(),
         request_timeout: Duration::from_secs(2),
         op_timeout: Duration::from_secs(5),
         serializable_reads: false,

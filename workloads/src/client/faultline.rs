@@ -127,6 +127,10 @@ pub(crate) fn classify(http: u16, body: &[u8], op: &Op) -> Attempt {
         (200, Some(r)) if r.status == Reply::Fail => {
             Attempt::Done(Outcome::Fail(r.error.unwrap_or_else(|| "fail".into())))
         }
+        // Sharded KV: both are certainly not applied (the sharded client handles
+        // wrong-group itself, by asking the controller where the key went).
+        (200, Some(r)) if r.status == Reply::NotArrived => Attempt::NotSent("not-arrived".into()),
+        (200, Some(r)) if r.status == Reply::WrongGroup => Attempt::NotSent("wrong-group".into()),
         (_, Some(r)) if r.status == Reply::NotLeader => {
             Attempt::NotLeader(r.leader.and_then(|l| l.client_addr))
         }
@@ -180,6 +184,8 @@ mod tests {
             (200, "{truncated", &cas, Attempt::Uncertain("http-200".into())),
             (500, "", &cas, Attempt::Uncertain("http-500".into())),
             (400, "bad", &cas, Attempt::Done(Outcome::Fail("http-400".into()))),
+            (200, r#"{"status":"not-arrived"}"#, &cas, Attempt::NotSent("not-arrived".into())),
+            (200, r#"{"status":"wrong-group"}"#, &cas, Attempt::NotSent("wrong-group".into())),
         ];
         for (http, body, op, want) in cases {
             assert_eq!(classify(http, body.as_bytes(), op), want, "{http} {body}");

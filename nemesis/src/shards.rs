@@ -1,0 +1,176 @@
+//! The sharded KV's administrator: joins, leaves and moves through the shard controller
+//! (`POST /v1/ctrl`), for the runner (join every group at the start) and the `reconfigure`
+//! fault. One client session; a change keeps its `(client, seq)` across retries, so a retry
+//! after a lost answer is applied once.
+//!
+//! ```text
+//!  Admin::change(op) ── seq += 1 ─▶ POST /v1/ctrl to the controller nodes in turn
+//!     ok ─▶ new config     fail ─▶ refused (unknown-group, bad-shard)
+//!     not-leader / unknown / unreachable ─▶ next node, same (client, seq), until the deadline
+//! ```
+#![allow(clippy::disallowed_methods)] // real HTTP and real waiting: an I/O module
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use faultline_api::node::Reply;
+use faultline_api::shard::{CtrlRequest, CtrlResponseBody, CtrlWireOp, Gid, ShardConfig};
+use tokio::time::Instant;
+
+use crate::Cluster;
+
+/// The sharded KV's layout in `cluster`: the controller's client addresses, and each
+/// replica group's (as joined: gid → its nodes' client addresses). Empty for a cluster of
+/// one Raft group.
+pub fn layout(cluster: &Cluster) -> (Vec<SocketAddr>, BTreeMap<Gid, Vec<String>>) {
+    let nodes = cluster.nodes();
+    let groups = cluster.raft_groups();
+    if groups.len() < 2 {
+        return (Vec::new(), BTreeMap::new());
+    }
+    let controllers = groups[0].iter().map(|&i| nodes[i].client_addr).collect();
+    let replica = groups[1..]
+        .iter()
+        .enumerate()
+        .map(|(g, members)| {
+            let addrs = members.iter().map(|&i| nodes[i].client_addr.to_string()).collect();
+            (Gid(g as u64 + 1), addrs)
+        })
+        .collect();
+    (controllers, replica)
+}
+
+/// The session id of the administrator (clients use ids from 1 up).
+pub const ADMIN_CLIENT: u64 = 1 << 40;
+
+/// A change to the shard configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Groups (and their servers' client addresses) join.
+    Join(BTreeMap<Gid, Vec<String>>),
+    /// Groups leave.
+    Leave(Vec<Gid>),
+    /// `shard` goes to `gid`.
+    Move {
+        /// The shard.
+        shard: usize,
+        /// Its new owner.
+        gid: Gid,
+    },
+}
+
+impl Change {
+    /// The event name: `join`, `leave` or `move`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Change::Join(_) => "join",
+            Change::Leave(_) => "leave",
+            Change::Move { .. } => "move",
+        }
+    }
+
+    /// The change as event details (`{"gids":[2]}`, `{"shard":3,"gid":1}`).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Change::Join(g) => serde_json::json!({ "gids": g.keys().collect::<Vec<_>>() }),
+            Change::Leave(g) => serde_json::json!({ "gids": g }),
+            Change::Move { shard, gid } => serde_json::json!({ "shard": shard, "gid": gid }),
+        }
+    }
+
+    fn request(&self) -> CtrlRequest {
+        let mut r = CtrlRequest::query(None);
+        match self {
+            Change::Join(groups) => (r.op, r.groups) = (CtrlWireOp::Join, groups.clone()),
+            Change::Leave(gids) => (r.op, r.gids) = (CtrlWireOp::Leave, gids.clone()),
+            Change::Move { shard, gid } => {
+                (r.op, r.shard, r.gid) = (CtrlWireOp::Move, Some(*shard), Some(*gid))
+            }
+        }
+        r
+    }
+}
+
+/// What became of a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied: the configuration it made.
+    Done(ShardConfig),
+    /// Certainly not applied: the controller refused it.
+    Refused(String),
+    /// No definite answer before the deadline: may or may not have been applied.
+    Unknown(String),
+}
+
+/// The controller's administrator.
+#[derive(Debug)]
+pub struct Admin {
+    http: reqwest::Client,
+    controllers: Vec<SocketAddr>,
+    seq: u64,
+    next: usize,
+}
+
+impl Admin {
+    /// An administrator of the controller whose nodes serve at `controllers`.
+    pub fn new(controllers: Vec<SocketAddr>) -> Admin {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap_or_default();
+        Admin { http, controllers, seq: 0, next: 0 }
+    }
+
+    /// Applies `change` (retrying with the same `(client, seq)`) within `timeout`.
+    pub async fn change(&mut self, change: &Change, timeout: Duration) -> Outcome {
+        self.seq += 1;
+        let mut req = change.request();
+        (req.client, req.seq) = (ADMIN_CLIENT, self.seq);
+        match self.send(&req, timeout).await {
+            Ok(cfg) => Outcome::Done(cfg),
+            Err((true, why)) => Outcome::Refused(why),
+            Err((false, why)) => Outcome::Unknown(why),
+        }
+    }
+
+    /// The latest configuration, if the controller answers within `timeout`.
+    pub async fn query(&mut self, timeout: Duration) -> Option<ShardConfig> {
+        self.send(&CtrlRequest::query(None), timeout).await.ok()
+    }
+
+    /// Sends until ok, fail (`Err((true, why))`) or the deadline (`Err((false, why))`).
+    async fn send(
+        &mut self,
+        req: &CtrlRequest,
+        timeout: Duration,
+    ) -> Result<ShardConfig, (bool, String)> {
+        let deadline = Instant::now() + timeout;
+        let mut last = "no controller node".to_string();
+        let n = self.controllers.len();
+        while n > 0 && Instant::now() < deadline {
+            let addr = self.controllers[self.next % n];
+            let limit = Duration::from_secs(1).min(deadline - Instant::now());
+            let url = format!("http://{addr}/v1/ctrl");
+            match self.http.post(url).timeout(limit).json(req).send().await {
+                Ok(r) => match r.json::<CtrlResponseBody>().await {
+                    Ok(CtrlResponseBody { status: Reply::Ok, config: Some(cfg), .. }) => {
+                        return Ok(cfg)
+                    }
+                    Ok(CtrlResponseBody { status: Reply::Fail, error, .. }) => {
+                        return Err((true, error.unwrap_or_else(|| "fail".into())))
+                    }
+                    Ok(body) => {
+                        last = format!("{addr}: {}", body.error.unwrap_or(body.status.to_string()))
+                    }
+                    Err(e) => last = format!("{addr}: {e}"),
+                },
+                Err(e) => last = format!("{addr}: {e}"),
+            }
+            self.next += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err((false, last))
+    }
+}
