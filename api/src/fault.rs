@@ -15,6 +15,9 @@ pub const LOSS_NEEDS_NETNS: &str =
 pub const ETCD_FIGURE8: &str =
     "figure8 follows each node's commit and last log index, which etcd's status does not report";
 
+/// Why reconfigure needs the sharded system.
+pub const RECONFIGURE_SHARDED_ONLY: &str = "reconfigure joins, leaves and moves the replica \
+     groups of the sharded KV (--system sharded); this system has one fixed group";
 /// Why figure8 does not apply to the sharded system.
 pub const SHARDED_FIGURE8: &str = "figure8 follows the leaders and log indexes of one Raft \
      group; the sharded system runs several";
@@ -35,6 +38,8 @@ crate::names! {
         Loss = "loss",
         /// The Raft paper's Figure 8 as a sequence of partitions that follows the leaders.
         Figure8 = "figure8",
+        /// Sharded KV: bursts of joins, leaves and moves through the shard controller.
+        Reconfigure = "reconfigure",
     }
 }
 
@@ -47,6 +52,9 @@ impl Fault {
             (Fault::Clock, SystemKind::Etcd, _) => Some(ETCD_CLOCK),
             (Fault::Figure8, SystemKind::Etcd, _) => Some(ETCD_FIGURE8),
             (Fault::Figure8, SystemKind::Sharded, _) => Some(SHARDED_FIGURE8),
+            (Fault::Reconfigure, SystemKind::Faultline | SystemKind::Etcd, _) => {
+                Some(RECONFIGURE_SHARDED_ONLY)
+            }
             _ => None,
         }
     }
@@ -70,6 +78,7 @@ pub fn event_fault(f: &str, shape: Option<&str>) -> Option<(Fault, bool)> {
         "clock-reset" => (Fault::Clock, false),
         "start-loss" => (Fault::Loss, true),
         "stop-loss" => (Fault::Loss, false),
+        "join" | "leave" | "move" => (Fault::Reconfigure, true),
         _ => return None,
     })
 }

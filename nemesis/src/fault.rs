@@ -60,6 +60,12 @@ pub enum Action {
     },
     /// Run the Figure 8 partition sequence (resolved step by step against the cluster).
     Figure8,
+    /// Sharded KV: bursts of joins, leaves and moves for the period, drawn from `seed`
+    /// against the controller's current configuration (`crate::reconfigure`).
+    Reconfigure {
+        /// Seed of the changes.
+        seed: u64,
+    },
 }
 
 impl Action {
@@ -74,6 +80,7 @@ impl Action {
             }
             Action::Loss { .. } => Fault::Loss,
             Action::Figure8 => Fault::Figure8,
+            Action::Reconfigure { .. } => Fault::Reconfigure,
         }
     }
 
@@ -88,6 +95,7 @@ impl Action {
             Action::ClockRate { .. } => "clock-rate",
             Action::Loss { .. } => "start-loss",
             Action::Figure8 => "start-partition",
+            Action::Reconfigure { .. } => "reconfigure",
         }
     }
 
@@ -102,6 +110,7 @@ impl Action {
             }
             Action::Loss { .. } => "stop-loss",
             Action::Figure8 => "stop-partition",
+            Action::Reconfigure { .. } => "reconfigure",
         }
     }
 
@@ -137,6 +146,7 @@ impl Action {
             Action::ClockRate { nodes, rate } => json!({ "nodes": names(nodes), "rate": rate }),
             Action::Loss { probability } => json!({ "probability": probability }),
             Action::Figure8 => json!({ "shape": "figure8" }),
+            Action::Reconfigure { seed } => json!({ "seed": seed }),
         }
     }
 }

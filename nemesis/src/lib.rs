@@ -77,6 +77,7 @@ pub mod partition;
 mod process;
 mod procnet;
 mod proxy;
+pub mod reconfigure;
 pub mod schedule;
 pub mod shards;
 pub mod spec;

@@ -87,8 +87,14 @@ impl Nemesis {
             } else {
                 planned.action
             };
-            self.start(cluster, action, events).await?;
             let end = (Instant::now() + interval).min(deadline);
+            if let Action::Reconfigure { seed } = action {
+                // Changes through the controller; nothing to undo at the end.
+                self.end(cluster, events).await?;
+                crate::reconfigure::bursts(cluster, seed, end, events).await;
+                continue;
+            }
+            self.start(cluster, action, events).await?;
             match self.active.clone() {
                 Some(Action::ClockStrobe { nodes, delta_ms, period_ms }) => {
                     strobe(cluster, &nodes, delta_ms, period_ms, end).await?;
@@ -261,6 +267,12 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, FaultOutc
         }
         Action::Loss { probability } => (action.clone(), cluster.set_loss(probability)?),
         Action::Figure8 => unreachable!("Nemesis::start runs the figure8 sequence itself"),
+        Action::Reconfigure { .. } => (
+            action,
+            FaultOutcome::Skipped(
+                "reconfigure runs only within Nemesis::run's fault periods".into(),
+            ),
+        ),
     })
 }
 
@@ -294,6 +306,7 @@ async fn undo(
             cluster.set_delay(Duration::ZERO)?;
             (json!({ "shape": "figure8" }), cluster.heal()?)
         }
+        Action::Reconfigure { .. } => (json!({}), FaultOutcome::Installed),
     })
 }
 

@@ -132,6 +132,10 @@ impl Schedule {
                 on_leader = false;
                 Action::Figure8
             }
+            Fault::Reconfigure => {
+                on_leader = false;
+                Action::Reconfigure { seed: self.rng.random() }
+            }
         };
         // Partitions resolve the leader themselves (IsolateLeader).
         let on_leader = on_leader && !matches!(action, Action::Partition { .. });

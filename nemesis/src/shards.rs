@@ -41,8 +41,12 @@ pub fn layout(cluster: &Cluster) -> (Vec<SocketAddr>, BTreeMap<Gid, Vec<String>>
     (controllers, replica)
 }
 
-/// The session id of the administrator (clients use ids from 1 up).
+/// The first session id of the administrators (clients use ids from 1 up).
 pub const ADMIN_CLIENT: u64 = 1 << 40;
+
+/// Sessions handed out so far: every [`Admin`] has its own, so that two administrators'
+/// sequence numbers never collide in the controller's de-duplication table.
+static ADMINS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A change to the shard configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +112,7 @@ pub enum Outcome {
 pub struct Admin {
     http: reqwest::Client,
     controllers: Vec<SocketAddr>,
+    client: u64,
     seq: u64,
     next: usize,
 }
@@ -120,14 +125,15 @@ impl Admin {
             .pool_max_idle_per_host(0)
             .build()
             .unwrap_or_default();
-        Admin { http, controllers, seq: 0, next: 0 }
+        let client = ADMIN_CLIENT + ADMINS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Admin { http, controllers, client, seq: 0, next: 0 }
     }
 
     /// Applies `change` (retrying with the same `(client, seq)`) within `timeout`.
     pub async fn change(&mut self, change: &Change, timeout: Duration) -> Outcome {
         self.seq += 1;
         let mut req = change.request();
-        (req.client, req.seq) = (ADMIN_CLIENT, self.seq);
+        (req.client, req.seq) = (self.client, self.seq);
         match self.send(&req, timeout).await {
             Ok(cfg) => Outcome::Done(cfg),
             Err((true, why)) => Outcome::Refused(why),
