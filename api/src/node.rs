@@ -204,6 +204,9 @@ pub struct NodeStatus {
     pub clock_offset_ms: i64,
     /// The clock's rate.
     pub clock_rate: f64,
+    /// Sharded KV replica groups: the group's configuration and shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<crate::shard::GroupStatus>,
 }
 
 /// The body of `POST /v1/admin/clock` (and its answer): the adjustable part of the clock.

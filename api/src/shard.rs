@@ -88,6 +88,31 @@ impl ShardConfig {
     }
 }
 
+/// A replica group's part of `GET /v1/status`: where this replica is in the
+/// configurations, and the shards it holds by state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupStatus {
+    /// The group.
+    pub gid: Gid,
+    /// The configuration this replica has applied.
+    pub config: u64,
+    /// Shards owned and served.
+    pub serving: Vec<usize>,
+    /// Shards owned whose data has not arrived.
+    pub pulling: Vec<usize>,
+    /// Shards moved away, kept until the new owner has them.
+    pub be_pulling: Vec<usize>,
+    /// Shards arrived, served, not yet confirmed deleted by the old owner.
+    pub gc_pending: Vec<usize>,
+}
+
+impl GroupStatus {
+    /// True when no shard is in the middle of a move.
+    pub fn is_settled(&self) -> bool {
+        self.pulling.is_empty() && self.be_pulling.is_empty() && self.gc_pending.is_empty()
+    }
+}
+
 crate::names! {
     /// What a `faultline-node` process runs (`--role`).
     pub enum NodeRole ("node role") {

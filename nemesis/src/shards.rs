@@ -180,3 +180,76 @@ impl Admin {
         Err((false, last))
     }
 }
+
+/// Where the replica groups are, once the cluster is healed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settle {
+    /// The controller's latest configuration.
+    pub latest: u64,
+    /// Every group's leader applied it, holds exactly its shards, and none is moving.
+    pub settled: bool,
+    /// Each group as last seen.
+    pub groups: Vec<String>,
+}
+
+/// Waits up to `timeout` until every replica group's leader has applied the controller's
+/// latest configuration, serves exactly the shards it assigns to the group, and has no
+/// shard in the middle of a move. A group that never gets there is stuck (e.g. it skipped a
+/// configuration and cannot hand over what it skipped): unavailable, not non-linearizable,
+/// so the history's check alone would not see it.
+pub async fn wait_settled(cluster: &Cluster, timeout: Duration) -> Settle {
+    let deadline = Instant::now() + timeout;
+    let (controllers, all) = layout(cluster);
+    let mut admin = Admin::new(controllers);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap_or_default();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+        let Some(latest) = admin.query(left.min(Duration::from_secs(3))).await else {
+            if Instant::now() >= deadline {
+                let groups = vec!["the shard controller did not answer".to_string()];
+                return Settle { latest: 0, settled: false, groups };
+            }
+            continue;
+        };
+        let mut settled = true;
+        let mut groups = Vec::new();
+        for (gid, addrs) in &all {
+            let want = latest.shards_of(*gid);
+            let mut leader = None;
+            for addr in addrs {
+                let url = format!("http://{addr}/v1/status");
+                let Ok(r) = http.get(url).send().await else { continue };
+                let Ok(st) = r.json::<faultline_api::node::NodeStatus>().await else { continue };
+                if st.service.role == faultline_api::node::Role::Leader {
+                    leader = st.group;
+                }
+            }
+            let line =
+                match leader {
+                    None => {
+                        settled = false;
+                        format!("{gid}: no leader reported a group status")
+                    }
+                    Some(g) => {
+                        let ok = g.config == latest.num && g.is_settled() && g.serving == want;
+                        settled &= ok;
+                        format!(
+                        "{gid}: config {} of {}, serving {:?} (owns {:?}), pulling {:?}, handing \
+                         over {:?}, awaiting deletion {:?}",
+                        g.config, latest.num, g.serving, want, g.pulling, g.be_pulling, g.gc_pending
+                    )
+                    }
+                };
+            groups.push(line);
+        }
+        if settled || Instant::now() >= deadline {
+            return Settle { latest: latest.num, settled, groups };
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

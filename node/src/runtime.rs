@@ -294,6 +294,7 @@ impl<M: StateMachine, S: Sidecar<M>> Driver<M, S> {
                     wal_bytes: self.wal_bytes,
                     clock_offset_ms: settings.offset_ms,
                     clock_rate: settings.rate,
+                    group: self.service.kv().group_status(),
                 });
             }
         }

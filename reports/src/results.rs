@@ -89,6 +89,23 @@ pub struct RunResults {
     pub check: CheckResult,
     /// `report.html`, when written.
     pub report: Option<PathBuf>,
+    /// Sharded KV: whether every replica group reached the latest configuration after the
+    /// heal (a group stuck behind is a stall, exit 1, even with a linearizable history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<ShardSettle>,
+}
+
+/// Sharded KV: where the replica groups were once the cluster was healed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardSettle {
+    /// The controller's latest configuration.
+    pub latest: u64,
+    /// Every replica group's leader applied it and no shard was still moving.
+    pub settled: bool,
+    /// Each group as last seen (`g2: config 7, serving [1, 4]`, or why it is behind).
+    pub groups: Vec<String>,
+    /// Seconds waited.
+    pub waited_secs: f64,
 }
 
 /// `results.json` of a check (`faultline check`, `POST /api/check`).

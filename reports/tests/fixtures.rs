@@ -84,6 +84,7 @@ pub fn results_json(test: &str, dir: &Path, verdict: faultline_checker::Verdict)
         coverage: Default::default(),
         check,
         report: None,
+        shards: None,
     };
     serde_json::to_string(&r).unwrap()
 }

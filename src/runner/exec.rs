@@ -32,7 +32,7 @@ use super::results::{self, RunResults, RunStats};
 use super::signals::Interrupts;
 use super::store::RunDir;
 use super::watchdog::{self, Watchdog};
-use faultline_reports::results::Coverage;
+use faultline_reports::results::{Anomaly, Coverage, ShardSettle};
 
 /// How to present a run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,6 +52,7 @@ struct Phase {
     keys: usize,
     history_secs: f64,
     coverage: Coverage,
+    shards: Option<ShardSettle>,
 }
 
 /// Seconds as a duration, at most ~31 years (so that `Instant + secs` cannot overflow) and
@@ -205,8 +206,24 @@ async fn run(
     // A run that exercised nothing it was asked to is never a pass: nothing succeeded (so
     // nothing was checked), or none of the requested faults took effect.
     let faults_missing = !cfg.nemesis.is_empty() && phase.coverage.installed == 0;
+    // A sharded run whose groups never reached the latest configuration is a failure
+    // (unavailability the linearizability check cannot see), as an anomaly.
+    let stalled = phase.shards.as_ref().filter(|s| !s.settled).map(|s| Anomaly {
+        key: None,
+        explanation: format!(
+            "The replica groups did not all reach the controller's latest configuration ({}) \
+             within {:.0}s of the heal: a group stuck behind never hands over or serves its \
+             shards again. {}",
+            s.latest,
+            s.waited_secs,
+            s.groups.join("; ")
+        ),
+        ops: Vec::new(),
+    });
     let exit_code = if c.ok == 0 || (faults_missing && check.verdict != Verdict::Illegal) {
         2
+    } else if stalled.is_some() {
+        1
     } else {
         check.verdict.exit_code()
     };
@@ -223,7 +240,7 @@ async fn run(
         exit_code,
         seed: cfg.seed,
         replay: format!("faultline run --replay {}", dir.path.join("test.json").display()),
-        anomaly: results::first_anomaly(&check, &history),
+        anomaly: results::first_anomaly(&check, &history).or(stalled),
         stats: RunStats {
             workload_secs: phase.workload_secs,
             history_secs: phase.history_secs,
@@ -239,6 +256,7 @@ async fn run(
         coverage: phase.coverage,
         check,
         report: None,
+        shards: phase.shards,
     };
     results.report = write_report(cfg, &dir.path, &history, &results, start_unix_ns);
     let json = serde_json::to_string_pretty(&results)?;
@@ -388,6 +406,18 @@ async fn drive(
             false
         }
     };
+    let shards = if cfg.system == SystemKind::Sharded {
+        pb.set_message("waiting for the replica groups to reach the latest configuration");
+        let t = std::time::Instant::now();
+        let s = shards::wait_settled(cluster, secs(cfg.recovery_time)).await;
+        if !s.settled {
+            tracing::warn!(latest = s.latest, groups = ?s.groups, "replica groups did not settle");
+        }
+        let waited_secs = t.elapsed().as_secs_f64();
+        Some(ShardSettle { latest: s.latest, settled: s.settled, groups: s.groups, waited_secs })
+    } else {
+        None
+    };
     let keys = run.keys().len();
     pb.set_message(format!("final reads of {keys} keys"));
     let final_reads = run.final_reads(workers, Instant::now() + secs(cfg.final_read_timeout)).await;
@@ -399,5 +429,5 @@ async fn drive(
     let _ = forward.await;
     ticker.abort();
     let coverage = coverage.finish();
-    Ok(Phase { workload_secs, recovered, final_reads, keys, history_secs, coverage })
+    Ok(Phase { workload_secs, recovered, final_reads, keys, history_secs, coverage, shards })
 }

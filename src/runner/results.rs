@@ -89,9 +89,23 @@ pub fn summary(r: &RunResults) -> String {
             r.stats.final_reads.missed.len()
         );
     }
+    if let Some(sh) = r.shards.as_ref().filter(|s| !s.settled) {
+        let _ = writeln!(
+            s,
+            "  error: the replica groups did not reach the latest configuration ({}) after the \
+             heal (exit 1):",
+            sh.latest
+        );
+        for g in &sh.groups {
+            let _ = writeln!(s, "    {g}");
+        }
+    }
     match r.verdict {
         Verdict::Linearizable if r.exit_code == 0 => {
             let _ = writeln!(s, "  verdict: linearizable (exit 0)");
+        }
+        Verdict::Linearizable if r.shards.as_ref().is_some_and(|s| !s.settled) => {
+            let _ = writeln!(s, "  verdict: linearizable history, but STALLED (exit 1)");
         }
         Verdict::Linearizable => {
             let _ = writeln!(

@@ -36,6 +36,7 @@ fn router(answer: fn(Command) -> Option<Response>) -> (Router, Clock) {
                     wal_bytes: 100,
                     clock_offset_ms: 0,
                     clock_rate: 1.0,
+                    group: None,
                 })),
             }
         }

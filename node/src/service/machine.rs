@@ -53,6 +53,11 @@ pub trait StateMachine: Debug + Sized + Send + 'static {
     /// Encodes the whole state.
     fn snapshot(&self) -> Vec<u8>;
 
+    /// A replica group's status for `GET /v1/status` (other machines: `None`).
+    fn group_status(&self) -> Option<faultline_api::shard::GroupStatus> {
+        None
+    }
+
     /// Replaces the state with a snapshot's (empty bytes: the empty state).
     ///
     /// # Errors

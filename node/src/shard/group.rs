@@ -342,6 +342,17 @@ impl StateMachine for Group {
         GroupResponse::Kv(Response::unknown(reason))
     }
 
+    fn group_status(&self) -> Option<faultline_api::shard::GroupStatus> {
+        Some(faultline_api::shard::GroupStatus {
+            gid: self.gid,
+            config: self.current.num,
+            serving: self.shards_in(ShardState::Serving),
+            pulling: self.shards_in(ShardState::Pulling),
+            be_pulling: self.shards_in(ShardState::BePulling),
+            gc_pending: self.shards_in(ShardState::GcPending),
+        })
+    }
+
     fn snapshot(&self) -> Vec<u8> {
         postcard::to_stdvec(self).expect("encoding the group state cannot fail")
     }
