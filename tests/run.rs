@@ -12,4 +12,5 @@ mod interrupt;
 pub(crate) mod leftovers;
 mod matrix;
 mod netns;
+mod sharded;
 pub(crate) mod util;
