@@ -204,7 +204,9 @@ fn to_events(ops: &[Op], spec: &SampleSpec, rng: &mut Mix) -> Vec<Event> {
                 EventKind::Fail => Some("cas-mismatch".into()),
                 _ => None,
             },
-            node: None,
+            // As a real run records it: the node that answered an ok or fail completion.
+            node: matches!(kind, EventKind::Ok | EventKind::Fail)
+                .then(|| format!("n{}", 1 + op.worker % 5)),
             term: None,
         };
         evs.push((op.call, 0, mk(EventKind::Invoke, op.input.clone(), op.call)));

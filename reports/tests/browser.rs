@@ -62,6 +62,16 @@ fn violation_report_draws_timeline_and_plots() {
     assert!(bars > 0, "{s}");
     assert!(s.ends_with(" plots=3"), "{s}");
     assert!(dom.contains("<option value=\"0\">✗ k0"), "the illegal key is marked in the selector");
+    // The explanation says who answered and which faults were active; the plots mark it.
+    let explained = &dom[dom.find("What went wrong").expect("an explanation")..];
+    let explained = &explained[..explained.find("</section>").unwrap()];
+    assert!(explained.contains(", answered by n"), "{explained}");
+    assert!(
+        explained.contains("No fault was active then.")
+            || explained.contains("Faults active then: "),
+        "{explained}"
+    );
+    assert_eq!(dom.matches("\nanomaly\n</text>").count(), 3, "the anomaly is marked on every plot");
 }
 
 #[test]
