@@ -106,7 +106,10 @@ impl ClusterSpec {
             return Err(Error::Spec(format!("nodes: {} is not in 1..={max}", self.nodes)));
         }
         if let SystemSpec::Sharded { group_size, .. } = self.system {
-            if group_size == 0 || !self.nodes.is_multiple_of(group_size) || self.nodes < 2 * group_size {
+            if group_size == 0
+                || !self.nodes.is_multiple_of(group_size)
+                || self.nodes < 2 * group_size
+            {
                 return Err(Error::Spec(format!(
                     "sharded: {} nodes do not make a controller group and replica groups of {}",
                     self.nodes, group_size

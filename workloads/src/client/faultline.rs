@@ -63,15 +63,7 @@ impl FaultlineClient {
     /// Performs `op`: the retry policy ([`crate::policy`]) decides, this drives it over HTTP.
     pub async fn call(&mut self, op: &Op) -> Outcome {
         self.seq += 1;
-        let args = mapping::args(op);
-        let req = Request {
-            client: self.client_id,
-            seq: self.seq,
-            op: mapping::wire_op(op.f),
-            key: op.key.clone(),
-            value: args.value,
-            expected: args.expected.flatten(),
-        };
+        let req = request(self.client_id, self.seq, op);
         let nodes = self.cfg.endpoints.iter().map(|e| e.addr.clone()).collect();
         let mut policy = Policy::new(
             nodes,
@@ -114,6 +106,19 @@ impl FaultlineClient {
             Ok(body) => classify(status, &body, op),
             Err(e) => transport_error(&e),
         }
+    }
+}
+
+/// The `POST /v1/kv` body of `op` as request `seq` of session `client`.
+pub(crate) fn request(client: u64, seq: u64, op: &Op) -> Request {
+    let args = mapping::args(op);
+    Request {
+        client,
+        seq,
+        op: mapping::wire_op(op.f),
+        key: op.key.clone(),
+        value: args.value,
+        expected: args.expected.flatten(),
     }
 }
 

@@ -23,9 +23,8 @@ use faultline_api::node::{Reply, Request, ResponseBody};
 use faultline_api::shard::{CtrlRequest, CtrlResponseBody, Gid, ShardConfig};
 use tokio::time::Instant;
 
-use super::faultline::classify;
+use super::faultline::{classify, request};
 use super::{transport_error, Attempt, ClientConfig, Served};
-use crate::mapping;
 use crate::op::{Op, Outcome};
 use crate::policy::{Decision, Policy};
 
@@ -71,15 +70,7 @@ impl ShardedClient {
     /// Performs `op` through the group that owns its key.
     pub async fn call(&mut self, op: &Op) -> Outcome {
         self.seq += 1;
-        let args = mapping::args(op);
-        let req = Request {
-            client: self.client_id,
-            seq: self.seq,
-            op: mapping::wire_op(op.f),
-            key: op.key.clone(),
-            value: args.value,
-            expected: args.expected.flatten(),
-        };
+        let req = request(self.client_id, self.seq, op);
         let start = Instant::now();
         let op_timeout = self.cfg.op_timeout;
         self.served = Served::default();
