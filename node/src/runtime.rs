@@ -13,6 +13,10 @@
 //!                                                                   Respond ──▶ oneshot ──▶ HTTP
 //! ```
 //!
+//! The loop is generic over the state machine (`--role`: the KV store, the shard controller,
+//! a replica group); after each turn's ticks it lets the role's [`migrate::Sidecar`] look at
+//! the state (a replica group leader's migrations) and proposes what it asks for.
+//!
 //! # Group commit
 //!
 //! Each loop turn handles one event, then drains every event already queued (client
