@@ -512,3 +512,164 @@ pub fn write_outputs(
         .map_err(std::io::Error::other)?;
     std::fs::write(dir.join(HTML_FILE), page)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{Coverage, FaultCoverage, RunStats};
+    use faultline_api::{Fault, LiveCounts, RunSettings, UnsafeBug};
+    use faultline_checker::{CheckResult, Counts};
+
+    fn cell(index: usize, expect: Expect, bug: Option<UnsafeBug>) -> PlannedCell {
+        let s = RunSettings { seed: Some(index as u64), unsafe_bug: bug, ..RunSettings::default() };
+        PlannedCell {
+            index,
+            id: format!("c{index}-s{index}"),
+            origin: "matrix".into(),
+            expect,
+            config: s.into_config().unwrap(),
+        }
+    }
+
+    fn run(verdict: Verdict, exit_code: u8, ok: u64, installed: u32) -> RunResults {
+        let coverage = Coverage {
+            faults: vec![FaultCoverage {
+                fault: Fault::Partition,
+                installed,
+                skipped: u32::from(installed == 0),
+                indeterminate: 0,
+                skip_reasons: vec!["no route".into()],
+                active_secs: 1.0,
+                ops: LiveCounts::default(),
+            }],
+            installed,
+            ..Coverage::default()
+        };
+        RunResults {
+            test: "t".into(),
+            dir: "store/t/1".into(),
+            verdict,
+            exit_code,
+            seed: 1,
+            replay: "faultline run --replay store/t/1/test.json".into(),
+            anomaly: None,
+            stats: RunStats {
+                workload_secs: 5.0,
+                history_secs: 6.0,
+                total_secs: 7.0,
+                ops_per_sec: 10.0,
+                counts: LiveCounts { invoked: ok, ok, ..LiveCounts::default() },
+                history_events: 2 * ok,
+                keys: 1,
+                recovered: true,
+                final_reads: Default::default(),
+                check_secs: 0.1,
+            },
+            coverage,
+            check: CheckResult {
+                verdict,
+                model: "kv".into(),
+                keys: vec![],
+                counts: Counts::default(),
+                micros: 1,
+            },
+            report: Some("store/t/1/report.html".into()),
+        }
+    }
+
+    #[test]
+    fn outcomes_against_expectations() {
+        let pass = cell(0, Expect::Pass, None);
+        let catch = cell(1, Expect::Catch, Some(UnsafeBug::StaleReads));
+        #[rustfmt::skip]
+        let cases = [
+            (&pass,  run(Verdict::Linearizable, 0, 100, 2), Outcome::Pass),
+            (&pass,  run(Verdict::Illegal,      1, 100, 2), Outcome::Fail),
+            (&pass,  run(Verdict::Unknown,      2, 100, 2), Outcome::Unknown),
+            // Nothing exercised: an error, never a pass.
+            (&pass,  run(Verdict::Linearizable, 2, 0,   2), Outcome::Error),
+            (&pass,  run(Verdict::Linearizable, 2, 100, 0), Outcome::Error),
+            (&catch, run(Verdict::Illegal,      1, 100, 2), Outcome::Pass),
+            (&catch, run(Verdict::Linearizable, 0, 100, 2), Outcome::Missed),
+            (&catch, run(Verdict::Linearizable, 2, 100, 0), Outcome::Error),
+            // An anomaly found stands even when no fault took effect.
+            (&catch, run(Verdict::Illegal,      1, 100, 0), Outcome::Pass),
+        ];
+        for (c, r, want) in cases {
+            let got = CellResult::from_run(c, &r, 7.0);
+            assert_eq!(
+                got.outcome, want,
+                "{:?} {:?} ok {}",
+                c.expect, r.verdict, r.stats.counts.ok
+            );
+            if want == Outcome::Error {
+                assert!(
+                    got.reason.as_deref().is_some_and(
+                        |r| r.contains("no operation") || r.contains("none of the faults")
+                    ),
+                    "{:?}",
+                    got.reason
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn campaign_exit_codes() {
+        let plan = |n: usize| CampaignPlan {
+            name: "x".into(),
+            file: None,
+            shard: None,
+            cells: (0..n).map(|i| cell(i, Expect::Pass, None)).collect(),
+        };
+        let with = |outcomes: &[Outcome]| {
+            let p = plan(outcomes.len());
+            let cells = p
+                .cells
+                .iter()
+                .zip(outcomes)
+                .map(|(c, o)| {
+                    let mut r = CellResult::skipped(c, "x");
+                    r.outcome = *o;
+                    r
+                })
+                .collect();
+            CampaignSummary::new(&p, "t", cells, vec![], 1.0)
+        };
+        use Outcome::*;
+        #[rustfmt::skip]
+        let cases: [(&[Outcome], u8); 9] = [
+            (&[Pass, Pass],            0),
+            (&[Pass, Skipped],         0),
+            (&[Pass, Fail],            1),
+            (&[Missed, Error],         1),
+            (&[Pass, Error],           3),
+            (&[Unknown, Pass],         2),
+            (&[Unknown, Error],        3),
+            (&[Skipped, Skipped],      3),
+            (&[],                      3),
+        ];
+        for (outcomes, code) in cases {
+            let s = with(outcomes);
+            assert_eq!(s.exit_code, code, "{outcomes:?}: {}", s.line());
+        }
+        assert_eq!(with(&[]).errors, vec![merge::NO_CELLS.to_string()]);
+        // A campaign that tested nothing is an error in JUnit too.
+        let cases = with(&[]).junit_cases();
+        assert!(matches!(cases[0].outcome, CaseOutcome::Error { .. }));
+    }
+
+    #[test]
+    fn shards_parse_and_partition() {
+        assert_eq!("2/3".parse::<Shard>().unwrap(), Shard { index: 2, count: 3 });
+        for bad in ["0/3", "4/3", "1", "a/b", "1/0", "1/100000"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        for n in 1..=7 {
+            for k in 0..30 {
+                let owners = (1..=n).filter(|i| Shard { index: *i, count: n }.has(k)).count();
+                assert_eq!(owners, 1, "cell {k} of {n} shards");
+            }
+        }
+    }
+}

@@ -183,7 +183,12 @@ pub fn execute(
                     human(left),
                     if running.is_empty() { "-".into() } else { running.join(" | ") }
                 ));
-                std::thread::sleep(Duration::from_millis(500));
+                for _ in 0..10 {
+                    if ticker_done.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             }
         });
         let handles: Vec<_> = (0..opts.jobs.max(1)).map(|k| s.spawn(move || worker(k))).collect();

@@ -116,8 +116,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         #[allow(clippy::disallowed_methods)]
         let began = std::time::Instant::now();
         let checked = formats::read_path(file, format).map_err(anyhow::Error::from).and_then(|h| {
-            let r = check(&h, &model, &opts)
-                .with_context(|| format!("checking {}", file.display()))?;
+            let r =
+                check(&h, &model, &opts).with_context(|| format!("checking {}", file.display()))?;
             Ok((h, r))
         });
         let secs = began.elapsed().as_secs_f64();
@@ -262,7 +262,9 @@ fn junit_case(
 ) -> JunitCase {
     let details = String::new();
     let outcome = match (result, error) {
-        (_, Some(e)) => CaseOutcome::Error { message: format!("{e:#}"), kind: "error".into(), details },
+        (_, Some(e)) => {
+            CaseOutcome::Error { message: format!("{e:#}"), kind: "error".into(), details }
+        }
         (Some(r), None) if r.counts.ops == 0 => CaseOutcome::Error {
             message: "no operations, so nothing was checked".into(),
             kind: "vacuous".into(),
@@ -272,7 +274,8 @@ fn junit_case(
             Verdict::Linearizable => CaseOutcome::Passed,
             Verdict::Illegal => {
                 let key = r.first_illegal();
-                let why = key.and_then(|k| k.counterexample.as_ref()).map(|c| c.explanation.clone());
+                let why =
+                    key.and_then(|k| k.counterexample.as_ref()).map(|c| c.explanation.clone());
                 CaseOutcome::Failure {
                     message: format!(
                         "not linearizable (key {})",
@@ -288,7 +291,9 @@ fn junit_case(
                 details,
             },
         },
-        (None, None) => CaseOutcome::Error { message: "not checked".into(), kind: "error".into(), details },
+        (None, None) => {
+            CaseOutcome::Error { message: "not checked".into(), kind: "error".into(), details }
+        }
     };
     JunitCase {
         suite: "faultline check".into(),
