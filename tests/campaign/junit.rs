@@ -47,10 +47,8 @@ fn validate(xml: &Path) -> bool {
         );
         return true;
     }
-    let py = format!(
-        "import sys, xmlschema\nxmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])\nprint('valid')"
-    );
-    match Command::new("python3").args(["-c", &py]).arg(&xsd).arg(xml).output() {
+    let py = "import sys, xmlschema\nxmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])";
+    match Command::new("python3").args(["-c", py]).arg(&xsd).arg(xml).output() {
         Ok(out) if out.status.success() => true,
         Ok(out) if String::from_utf8_lossy(&out.stderr).contains("No module named") => {
             eprintln!(
@@ -70,7 +68,10 @@ fn validate(xml: &Path) -> bool {
 
 /// Per suite: (name, tests, failures, errors, skipped) as `junitparser` reads them; `None`
 /// (with the reason printed) when it is not installed.
-fn junitparser(xml: &Path) -> Option<Vec<(String, u64, u64, u64, u64)>> {
+/// One suite's counts: name, tests, failures, errors, skipped.
+type SuiteCounts = (String, u64, u64, u64, u64);
+
+fn junitparser(xml: &Path) -> Option<Vec<SuiteCounts>> {
     let py = "import sys, json, junitparser\n\
               x = junitparser.JUnitXml.fromfile(sys.argv[1])\n\
               print(json.dumps([[s.name, s.tests, s.failures, s.errors, s.skipped] for s in x]))";
