@@ -10,7 +10,7 @@
 //! ```
 //!
 //! # Layout
-//! - [`file`]: the campaign file and its resolution into cells.
+//! - [`mod@file`]: the campaign file and its resolution into cells.
 //! - [`exec`]: workers, child processes, the budget, progress.
 
 pub mod exec;

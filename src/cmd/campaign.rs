@@ -26,8 +26,8 @@ pub struct CampaignArgs {
     /// Merge or diff campaigns instead of running one.
     #[command(subcommand)]
     pub action: Option<Action>,
-    /// The campaign file (TOML: name, [defaults], [matrix], [[exclude]], [[override]],
-    /// [[cell]]).
+    /// The campaign file (TOML: name, `[defaults]`, `[matrix]`, `[[exclude]]`,
+    /// `[[override]]`, `[[cell]]`).
     #[arg(required_unless_present = "resume", conflicts_with = "resume")]
     pub file: Option<PathBuf>,
     /// Continue an interrupted campaign: run only its cells without a result.
@@ -56,7 +56,7 @@ pub struct CampaignArgs {
 pub enum Action {
     /// Merge shards' directories into one summary, JUnit file and grid.
     Merge {
-        /// The campaign directories (store/campaigns/<name>/<time>), one per shard.
+        /// The campaign directories (`store/campaigns/<name>/<time>`), one per shard.
         #[arg(required = true, num_args = 1..)]
         dirs: Vec<PathBuf>,
         /// Where to write the merged campaign [default: a new directory beside the first].
