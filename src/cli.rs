@@ -26,6 +26,9 @@ pub enum Command {
     Run(Box<cmd::run::RunArgs>),
     /// Serve the store's reports and the JSON API.
     Serve(cmd::serve::ServeArgs),
+    /// Run a matrix of runs with expected outcomes (exit 0 all met, 1 a failure or a missed
+    /// planted bug, 2 undecided, 3 error).
+    Campaign(Box<cmd::campaign::CampaignArgs>),
     /// Measure the checker (and, later, the node) and print figures.
     Bench(cmd::bench::BenchArgs),
 }

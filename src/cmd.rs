@@ -2,6 +2,7 @@
 //! return an [`crate::Exit`].
 
 pub mod bench;
+pub mod campaign;
 pub mod check;
 pub mod run;
 pub mod serve;

@@ -4,10 +4,12 @@
 //!
 //! # Layout
 //! - [`cli`]: the clap definitions (one `Args` struct per subcommand lives in its `cmd` file).
-//! - [`cmd`]: one thin module per subcommand (`check`, `run`, `serve`, `bench`).
+//! - [`cmd`]: one thin module per subcommand (`check`, `run`, `serve`, `bench`, `campaign`).
+//! - [`campaign`]: `faultline campaign` (matrices of runs, shards, merges).
 //! - [`runner`]: the orchestration of `faultline run` (cluster, workload, nemesis, store).
 //! - [`Exit`]: the exit codes every command shares.
 
+pub mod campaign;
 pub mod cli;
 pub mod cmd;
 pub mod runner;
@@ -43,6 +45,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<Exit> {
         cli::Command::Run(args) => cmd::run::run(*args),
         cli::Command::Serve(args) => cmd::serve::run(args),
         cli::Command::Bench(args) => cmd::bench::run(args),
+        cli::Command::Campaign(args) => cmd::campaign::run(*args),
     }
 }
 

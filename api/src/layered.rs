@@ -74,6 +74,17 @@ pub trait Layer: Sized + Default + DeserializeOwned {
         let Value::Object(map) = value else {
             return Err(whole("expected a table of settings".into()));
         };
+        Self::from_map(source, map)
+    }
+
+    /// Reads settings from a table already parsed (a section of a larger file, such as a
+    /// campaign's `[defaults]`): unknown keys, wrong types and bad values are errors naming
+    /// `source` and the field; `_` in keys reads as `-`.
+    ///
+    /// # Errors
+    /// The first problem, naming `source` and the field.
+    fn from_map(source: &str, map: serde_json::Map<String, Value>) -> Result<Self, ConfigError> {
+        let whole = |m: String| ConfigError::new(source, "-", m);
         // Deserialize field by field, so that an error names its field.
         let mut merged = serde_json::Map::new();
         for (key, v) in map {

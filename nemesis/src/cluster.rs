@@ -31,6 +31,7 @@ use crate::{Backend, ClusterSpec, Error, FaultOutcome, SystemSpec};
 mod control;
 mod guard;
 mod layout;
+pub use layout::PORT_RANGE_ENV;
 
 pub use guard::CleanupHandle;
 use guard::{lock, Shared};

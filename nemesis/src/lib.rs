@@ -84,7 +84,7 @@ pub mod spec;
 mod state;
 pub mod system;
 
-pub use cluster::{CleanupHandle, Cluster};
+pub use cluster::{CleanupHandle, Cluster, PORT_RANGE_ENV};
 pub use error::Error;
 pub use fault::{Action, Fault};
 pub use nemesis::Nemesis;

@@ -18,6 +18,9 @@
 //! - [`sample`]: synthetic histories for examples, tests and benchmarks.
 //! - [`results`]: `results.json` of runs and checks, written and read with the same types.
 //! - [`store`]: reading the store (run summaries, safe paths).
+//! - [`campaign`]: campaigns' plan, cell results and summary (`campaign.json`,
+//!   `summary.json`), merges, trends and `campaign.html`.
+//! - [`junit`]: JUnit XML for CI (runs, checks, campaigns).
 //! - [`checks`]: a check's place in the store, and the store's timestamps.
 //! - [`server`]: the axum service of `faultline serve` ([`server::app`]).
 //! - [`error`]: the error type, [`ReportError`].
@@ -42,10 +45,12 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod campaign;
 pub mod checks;
 pub mod error;
 pub mod explain;
 pub mod input;
+pub mod junit;
 pub mod logs;
 pub mod nemesis;
 pub mod plots;

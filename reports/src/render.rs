@@ -39,6 +39,7 @@ pub(crate) fn environment() -> Environment<'static> {
         ("index.html", include_str!("../templates/index.html")),
         ("test.html", include_str!("../templates/test.html")),
         ("files.html", include_str!("../templates/files.html")),
+        ("campaign.html", include_str!("../templates/campaign.html")),
     ] {
         if let Err(e) = env.add_template(name, src) {
             panic!("template {name} does not parse: {e:#}");

@@ -130,7 +130,8 @@ pub fn scan_cached(store: &Path, cache: &ScanCache) -> Vec<RunSummary> {
     let mut seen = std::collections::BTreeSet::new();
     // A panic while holding the lock leaves a consistent map; keep using it.
     let mut entries = cache.entries.lock().unwrap_or_else(|e| e.into_inner());
-    for test in subdirs(store) {
+    // `campaigns/` holds campaigns (each cell's run is a normal entry beside it).
+    for test in subdirs(store).into_iter().filter(|t| t != "campaigns") {
         for time in subdirs(&store.join(&test)) {
             let dir = store.join(&test).join(&time);
             let stamp = stamp_of(&dir);

@@ -13,6 +13,7 @@ use faultline_checker::{
     check, CheckOptions, CheckResult, History, ModelSpec, Uniqueness, Verdict,
 };
 use faultline_reports::checks;
+use faultline_reports::junit::{CaseOutcome, JunitCase};
 
 use crate::Exit;
 
@@ -59,6 +60,9 @@ pub struct CheckArgs {
     /// Print one JSON object per file on stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Also write the verdicts as a JUnit XML file (one test case per history file).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
     /// The store: each check is kept under `<store>/checks/<stamp>/` with its report.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
@@ -106,10 +110,26 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
     }
     let opts = args.options();
     let mut overall = Verdict::Linearizable;
+    let mut cases = Vec::new();
     for file in &args.files {
-        let history = formats::read_path(file, format)?;
-        let result = check(&history, &model, &opts)
-            .with_context(|| format!("checking {}", file.display()))?;
+        // Timing the check for the JUnit file.
+        #[allow(clippy::disallowed_methods)]
+        let began = std::time::Instant::now();
+        let checked = formats::read_path(file, format).map_err(anyhow::Error::from).and_then(|h| {
+            let r =
+                check(&h, &model, &opts).with_context(|| format!("checking {}", file.display()))?;
+            Ok((h, r))
+        });
+        let secs = began.elapsed().as_secs_f64();
+        let (history, result) = match checked {
+            Ok(x) => x,
+            Err(e) => {
+                cases.push(junit_case(file, None, secs, Some(&e)));
+                write_junit(args.junit.as_deref(), &cases)?;
+                return Err(e);
+            }
+        };
+        cases.push(junit_case(file, Some(&result), secs, None));
         // A history with no operations checked nothing: never a pass.
         let empty = result.counts.ops == 0;
         overall = overall.combine(if empty { Verdict::Unknown } else { result.verdict });
@@ -128,6 +148,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
             }
         }
     }
+    write_junit(args.junit.as_deref(), &cases)?;
     Ok(match overall {
         Verdict::Linearizable => Exit::Pass,
         Verdict::Illegal => Exit::Anomaly,
@@ -230,4 +251,62 @@ fn print_summary(file: &std::path::Path, h: &History, r: &CheckResult) {
             undecided.len()
         );
     }
+}
+
+/// One history file's check as a JUnit test case.
+fn junit_case(
+    file: &std::path::Path,
+    result: Option<&CheckResult>,
+    secs: f64,
+    error: Option<&anyhow::Error>,
+) -> JunitCase {
+    let details = String::new();
+    let outcome = match (result, error) {
+        (_, Some(e)) => {
+            CaseOutcome::Error { message: format!("{e:#}"), kind: "error".into(), details }
+        }
+        (Some(r), None) if r.counts.ops == 0 => CaseOutcome::Error {
+            message: "no operations, so nothing was checked".into(),
+            kind: "vacuous".into(),
+            details,
+        },
+        (Some(r), None) => match r.verdict {
+            Verdict::Linearizable => CaseOutcome::Passed,
+            Verdict::Illegal => {
+                let key = r.first_illegal();
+                let why =
+                    key.and_then(|k| k.counterexample.as_ref()).map(|c| c.explanation.clone());
+                CaseOutcome::Failure {
+                    message: format!(
+                        "not linearizable (key {})",
+                        key.and_then(|k| k.key.as_deref()).unwrap_or("-")
+                    ),
+                    kind: "anomaly".into(),
+                    details: why.unwrap_or_default(),
+                }
+            }
+            Verdict::Unknown => CaseOutcome::Failure {
+                message: "undecided: the checker hit its time or memory bound".into(),
+                kind: "unknown".into(),
+                details,
+            },
+        },
+        (None, None) => {
+            CaseOutcome::Error { message: "not checked".into(), kind: "error".into(), details }
+        }
+    };
+    JunitCase {
+        suite: "faultline check".into(),
+        name: file.display().to_string(),
+        classname: format!("check.{}", result.map_or("-", |r| r.model.as_str())),
+        secs,
+        outcome,
+        out: None,
+    }
+}
+
+fn write_junit(path: Option<&std::path::Path>, cases: &[JunitCase]) -> anyhow::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    faultline_reports::junit::write_junit(path, "faultline check", cases)
+        .with_context(|| format!("writing the JUnit file {}", path.display()))
 }

@@ -8,7 +8,9 @@ use crate::runner::config::Layer;
 use crate::runner::progress::Lines;
 use crate::runner::{self, RunConfig, RunOptions, RunSettings};
 use crate::Exit;
+use anyhow::Context;
 use clap::Args;
+use faultline_reports::campaign::{CellResult, Expect, PlannedCell};
 
 /// Arguments of `faultline run`: every run setting ([`RunSettings`], declared once in
 /// `faultline_api::run`), which can also come from `--test spec.toml` (same names, e.g.
@@ -34,6 +36,10 @@ pub struct RunArgs {
     /// programs; `faultline serve` uses it.
     #[arg(long, conflicts_with = "no_progress")]
     pub progress_json: bool,
+    /// Also write the outcome as a JUnit XML file (one test case; an anomaly is a failure, a
+    /// run that could not set up or tested nothing an error).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -70,7 +76,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
             Lines::None
         },
     };
-    let results = runner::execute(&cfg, opts)?;
+    let results = runner::execute(&cfg, opts);
+    if let Some(path) = &args.junit {
+        write_junit(path, &cfg, &results)
+            .with_context(|| format!("writing the JUnit file {}", path.display()))?;
+    }
+    let results = results?;
     let summary = runner::results::summary(&results);
     if args.json {
         eprintln!("{summary}");
@@ -83,4 +94,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         1 => Exit::Anomaly,
         _ => Exit::Unknown,
     })
+}
+
+/// The run as one JUnit test case, judged as a campaign judges a cell that expects a pass.
+fn write_junit(
+    path: &std::path::Path,
+    cfg: &RunConfig,
+    results: &anyhow::Result<runner::RunResults>,
+) -> std::io::Result<()> {
+    let cell = PlannedCell {
+        index: 0,
+        id: cfg.test_name(),
+        origin: "run".into(),
+        expect: Expect::Pass,
+        config: cfg.clone(),
+    };
+    let result = match results {
+        Ok(r) => CellResult::from_run(&cell, r, r.stats.total_secs),
+        Err(e) => CellResult::error(&cell, &format!("{e:#}"), Some(Exit::Error as u8), 0.0),
+    };
+    faultline_reports::junit::write_junit(path, "faultline run", &[result.junit_case()])
 }

@@ -20,20 +20,34 @@ use crate::Error;
 /// ephemeral range, so the kernel does not hand it to an outgoing connection meanwhile).
 static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
 
+/// Set to `LO-HI` (e.g. `20000-23999`), it confines this process' ports to that range: a
+/// campaign running several cells at once gives each a disjoint range, so that two runs can
+/// never pick the same port between probing it and their node binding it.
+pub const PORT_RANGE_ENV: &str = "FAULTLINE_PORT_RANGE";
+
+/// The candidate range: [`PORT_RANGE_ENV`]'s, or 20000..32000.
+fn port_range() -> (u16, u16) {
+    let parsed = std::env::var(PORT_RANGE_ENV).ok().and_then(|r| {
+        let (lo, hi) = r.split_once('-')?;
+        let (lo, hi): (u16, u16) = (lo.trim().parse().ok()?, hi.trim().parse().ok()?);
+        (1024 <= lo && lo < hi).then_some((lo, hi - lo + 1))
+    });
+    parsed.unwrap_or((20_000, 12_000))
+}
+
 /// A port on `ip` that nobody listens on right now. Candidates below the ephemeral range,
 /// tried in turn, checked by binding; each process hands a port out once.
 pub(crate) fn free_port(ip: Ipv4Addr) -> Result<u16, Error> {
-    const LO: u16 = 20_000;
-    const SPAN: u16 = 12_000;
+    let (lo, span) = port_range();
     let _ = NEXT_PORT.compare_exchange(
         0,
-        LO + (std::process::id() % u32::from(SPAN)) as u16,
+        lo + (std::process::id() % u32::from(span)) as u16,
         Ordering::SeqCst,
         Ordering::SeqCst,
     );
-    for _ in 0..SPAN {
+    for _ in 0..span {
         let p = NEXT_PORT.fetch_add(1, Ordering::SeqCst);
-        let port = LO + p.wrapping_sub(LO) % SPAN;
+        let port = lo + p.wrapping_sub(lo) % span;
         if TcpListener::bind((ip, port)).is_ok() {
             return Ok(port);
         }
