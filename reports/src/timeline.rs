@@ -75,23 +75,6 @@ pub struct NemSpan {
     pub t: u32,
 }
 
-/// The strip row of each interval (ordered by start): the lowest row free at its start.
-fn tracks(faults: &[Interval]) -> Vec<u32> {
-    let mut ends: Vec<u64> = Vec::new();
-    faults
-        .iter()
-        .map(|f| {
-            let row = ends.iter().position(|&e| e < f.start).unwrap_or(ends.len());
-            if row == ends.len() {
-                ends.push(f.end);
-            } else {
-                ends[row] = f.end;
-            }
-            row as u32
-        })
-        .collect()
-}
-
 /// A key's verdict.
 #[derive(Debug, Serialize)]
 pub struct KeyVerdict {
@@ -201,7 +184,7 @@ pub fn build(history: &History, result: &CheckResult, faults: &[Interval]) -> Ti
     }
     d.nem = faults
         .iter()
-        .zip(tracks(faults))
+        .zip(crate::nemesis::tracks(faults))
         .map(|(f, t)| NemSpan {
             s: f.start / scale,
             e: f.end / scale,
@@ -240,28 +223,4 @@ pub fn history_end(history: &History) -> u64 {
 /// value can close the element.
 pub fn to_script_json<T: Serialize>(data: &T) -> Result<String, serde_json::Error> {
     Ok(serde_json::to_string(data)?.replace('<', "\\u003c"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn span(start: u64, end: u64) -> Interval {
-        Interval {
-            start,
-            end,
-            kind: "clock".into(),
-            label: String::new(),
-            skipped: false,
-            nodes: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn overlapping_faults_get_rows_of_their_own() {
-        // clock+partition overlap; kill comes after both ended; a third overlaps the kill.
-        let faults = [span(10, 50), span(12, 48), span(60, 90), span(70, 80)];
-        assert_eq!(tracks(&faults), [0, 1, 0, 1]);
-        assert_eq!(tracks(&[span(0, 10), span(11, 20)]), [0, 0]);
-    }
 }
