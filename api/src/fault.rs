@@ -129,10 +129,21 @@ impl fmt::Display for TargetList {
 
 crate::string_form!(TargetList);
 
-/// The faults of a run, written `partition,kill` (`none` or empty: no faults), each once,
-/// in the order given.
+/// The faults of a run: alternatives separated by `,`, each one fault or several joined by
+/// `+` that are active together (`clock+partition,kill`: clock and partition overlapping, or
+/// kill alone); `none` or empty: no faults. Each alternative once, in the order given.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FaultList(pub Vec<Fault>);
+pub struct FaultList(pub Vec<Vec<Fault>>);
+
+/// Why two faults cannot be active together, when they cannot.
+pub fn cannot_compose(a: Fault, b: Fault) -> Option<&'static str> {
+    use Fault::*;
+    match (a, b) {
+        (Figure8, _) | (_, Figure8) => Some("figure8 is a sequence of partitions of its own"),
+        (Kill, Pause) | (Pause, Kill) => Some("kill and pause both stop processes"),
+        _ => None,
+    }
+}
 
 impl FaultList {
     /// Whether no fault was asked for.
@@ -140,9 +151,33 @@ impl FaultList {
         self.0.is_empty()
     }
 
-    /// The faults, in order.
+    /// Every fault named, each once, in the order first given (alternatives and combinations
+    /// alike): what coverage counts and the unsupported checks go by.
     pub fn iter(&self) -> impl Iterator<Item = Fault> + '_ {
-        self.0.iter().copied()
+        let mut seen = Vec::new();
+        self.0.iter().flatten().copied().filter(move |f| {
+            let new = !seen.contains(f);
+            seen.push(*f);
+            new
+        })
+    }
+
+    /// The alternatives the schedule picks among: each a set of faults active together.
+    pub fn alternatives(&self) -> &[Vec<Fault>] {
+        &self.0
+    }
+}
+
+/// Each fault alone: `[partition, kill]` is `partition,kill`.
+impl From<Vec<Fault>> for FaultList {
+    fn from(v: Vec<Fault>) -> Self {
+        let mut out = FaultList::default();
+        for f in v {
+            if !out.0.contains(&vec![f]) {
+                out.0.push(vec![f]);
+            }
+        }
+        out
     }
 }
 
@@ -150,11 +185,27 @@ impl FromStr for FaultList {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut out: Vec<Fault> = Vec::new();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty() && *p != "none") {
-            let f: Fault = part.parse().map_err(|e: crate::names::UnknownName| e.to_string())?;
-            if !out.contains(&f) {
-                out.push(f);
+        let mut out: Vec<Vec<Fault>> = Vec::new();
+        for alt in s.split(',').map(str::trim).filter(|p| !p.is_empty() && *p != "none") {
+            let mut combo: Vec<Fault> = Vec::new();
+            for part in alt.split('+').map(str::trim) {
+                if part.is_empty() {
+                    return Err(format!("empty fault in \"{alt}\" (write a+b)"));
+                }
+                let f: Fault =
+                    part.parse().map_err(|e: crate::names::UnknownName| e.to_string())?;
+                if combo.contains(&f) {
+                    return Err(format!("{f} twice in \"{alt}\""));
+                }
+                if let Some((g, why)) =
+                    combo.iter().find_map(|&g| cannot_compose(g, f).map(|why| (g, why)))
+                {
+                    return Err(format!("{g}+{f} cannot be active together: {why}"));
+                }
+                combo.push(f);
+            }
+            if !out.contains(&combo) {
+                out.push(combo);
             }
         }
         Ok(FaultList(out))
@@ -166,8 +217,12 @@ impl fmt::Display for FaultList {
         if self.0.is_empty() {
             return f.write_str("none");
         }
-        let names: Vec<&str> = self.0.iter().map(|x| x.name()).collect();
-        f.write_str(&names.join(","))
+        let alts: Vec<String> = self
+            .0
+            .iter()
+            .map(|c| c.iter().map(|x| x.name()).collect::<Vec<_>>().join("+"))
+            .collect();
+        f.write_str(&alts.join(","))
     }
 }
 
@@ -180,13 +235,33 @@ mod tests {
     #[test]
     fn lists_parse_and_print() {
         let l: FaultList = " partition, kill ,partition".parse().unwrap();
-        assert_eq!(l.0, vec![Fault::Partition, Fault::Kill]);
+        assert_eq!(l, FaultList::from(vec![Fault::Partition, Fault::Kill]));
         assert_eq!(l.to_string(), "partition,kill");
         assert_eq!("none".parse::<FaultList>().unwrap(), FaultList::default());
         assert_eq!(FaultList::default().to_string(), "none");
         let e = "partition,chaos".parse::<FaultList>().unwrap_err();
         assert!(e.starts_with("unknown fault \"chaos\" (expected partition, kill"), "{e}");
         let back: FaultList = serde_json::from_str("\"kill,figure8\"").unwrap();
-        assert_eq!(back.0, vec![Fault::Kill, Fault::Figure8]);
+        assert_eq!(back, FaultList::from(vec![Fault::Kill, Fault::Figure8]));
+    }
+
+    #[test]
+    fn combinations_parse_and_print() {
+        let l: FaultList = "clock + partition,kill,clock+partition".parse().unwrap();
+        assert_eq!(l.0, vec![vec![Fault::Clock, Fault::Partition], vec![Fault::Kill]]);
+        assert_eq!(l.to_string(), "clock+partition,kill");
+        assert_eq!(l.iter().collect::<Vec<_>>(), [Fault::Clock, Fault::Partition, Fault::Kill]);
+        let back: FaultList = serde_json::from_str("\"partition+loss\"").unwrap();
+        assert_eq!(back.0, vec![vec![Fault::Partition, Fault::Loss]]);
+        for (bad, want) in [
+            ("clock+", "empty fault"),
+            ("kill+kill", "kill twice"),
+            ("partition+figure8", "partition+figure8 cannot be active together"),
+            ("pause+kill", "kill and pause both stop processes"),
+            ("clock+chaos", "unknown fault \"chaos\""),
+        ] {
+            let e = bad.parse::<FaultList>().unwrap_err();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
     }
 }

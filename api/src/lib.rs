@@ -20,7 +20,7 @@
 //! use faultline_api::{Fault, RunSettings};
 //! let s = RunSettings::parse_spec("spec.toml", "nemesis = \"kill\"\nseed = 3", false).unwrap();
 //! let cfg = s.into_config().unwrap();
-//! assert_eq!(cfg.nemesis.0, vec![Fault::Kill]);
+//! assert_eq!(cfg.nemesis.iter().collect::<Vec<_>>(), [Fault::Kill]);
 //! assert_eq!(cfg.test_name(), "faultline-kv-kill-3n");
 //! ```
 #![deny(missing_docs)]

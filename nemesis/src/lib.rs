@@ -6,7 +6,9 @@
 //! - [`system`]: the [`System`] interface (Jepsen's DB) for `faultline-node` and etcd.
 //! - [`cluster`]: [`Cluster`]: start, reach, kill/pause/partition/clock, heal, shut down.
 //! - [`partition`]: pure partition shapes and their grudges (petgraph).
-//! - [`fault`], [`schedule`]: the fault vocabulary and the seeded plan.
+//! - [`fault`], [`schedule`]: the fault vocabulary and the seeded plan (one alternative of
+//!   the `FaultList` per fault period: `clock+partition,kill` is clock and partition
+//!   together, or kill).
 //! - [`nemesis`]: [`Nemesis`]: runs the plan against a cluster, reporting [`NemesisEvent`]s.
 //! - [`figure8`]: the Raft paper's Figure 8 as a partition sequence that follows the leaders.
 //! - `proxy`, `procnet`, `netns`, `process`, `state`: the real backends and cleanup.

@@ -3,16 +3,18 @@
 //!
 //! ```text
 //! run(cluster, duration, events):
-//!   calm(interval) ─> start fault (Planned -> its nodes become the leader's when it goes
-//!                     for the leader -> resolve IsolateLeader -> install) ─> event
-//!   fault(interval; strobe flips clocks meanwhile) ─> end fault ─> event ─> calm ─> ..
+//!   calm(interval) ─> start the period's faults one after the other (`a+b`: a, then b;
+//!                     Planned -> its nodes become the leader's when it goes for the leader
+//!                     -> resolve IsolateLeader -> install) ─> an event each
+//!   fault(interval; strobe flips clocks meanwhile) ─> end them, last first ─> an event each
+//!   ─> calm ─> ..
 //! heal_all(cluster, events):
-//!   end the active fault; heal links; stop loss; resume paused; reset clocks;
+//!   end the active faults; heal links; stop loss; resume paused; reset clocks;
 //!   restart every node that is down (killed or crashed) ─> one event each
 //! ```
 //!
-//! `run` may be cancelled (its future dropped) at any await: the active fault stays
-//! recorded and `heal_all` ends it.
+//! `run` may be cancelled (its future dropped) at any await: the active faults stay
+//! recorded and `heal_all` ends them.
 #![allow(clippy::disallowed_methods)] // the nemesis waits in real time: it is an I/O driver
 
 use std::time::Duration;
@@ -31,24 +33,25 @@ use crate::{Cluster, Error, FaultOutcome, NemesisEvent};
 pub struct Nemesis {
     config: NemesisConfig,
     schedule: Option<Schedule>,
-    /// The fault installed and not yet ended, with its (resolved) action.
-    active: Option<Action>,
+    /// The faults installed and not yet ended, in the order installed, with their
+    /// (resolved) actions.
+    active: Vec<Action>,
 }
 
 impl Nemesis {
     /// A nemesis with this configuration; the schedule is made on the first `run`, for the
     /// cluster's node count.
     pub fn new(config: NemesisConfig) -> Self {
-        Nemesis { config, schedule: None, active: None }
+        Nemesis { config, schedule: None, active: Vec::new() }
     }
 
-    /// The active fault's start event name (`"start-partition"`, `"kill"`, ..), if any.
+    /// The first active fault's start event name (`"start-partition"`, `"kill"`, ..), if any.
     pub fn active(&self) -> Option<&'static str> {
-        self.active.as_ref().map(Action::start_event)
+        self.active.first().map(Action::start_event)
     }
 
     /// Alternates calm and fault periods of `config.interval` for `duration`, then ends
-    /// the active fault. Every start and end of a fault is sent on `events`.
+    /// the active faults. Every start and end of a fault is sent on `events`.
     ///
     /// # Errors
     /// Harness failures only (a process could not be spawned, iptables failed).
@@ -68,46 +71,72 @@ impl Nemesis {
                 break;
             }
             let schedule = self.schedule.get_or_insert_with(|| Schedule::new(&config, n));
-            let Some(planned) = schedule.next_planned() else {
+            let Some(period) = schedule.next_period() else {
                 tokio::time::sleep_until(deadline).await;
                 break;
             };
-            let action = if planned.on_leader {
-                let names = cluster.node_names();
-                match cluster.leader().await.and_then(|l| names.iter().position(|x| *x == l)) {
-                    Some(i) => planned.action.with_nodes(vec![i]),
+            let mut leader = None;
+            let mut reconfigure = None;
+            for planned in period {
+                let action = if planned.on_leader {
+                    if leader.is_none() {
+                        let names = cluster.node_names();
+                        leader =
+                            cluster.leader().await.and_then(|l| names.iter().position(|x| *x == l));
+                    }
+                    match leader {
+                        Some(i) => planned.action.with_nodes(vec![i]),
+                        None => {
+                            let a = planned.action;
+                            let why = FaultOutcome::Skipped("no leader known".into());
+                            let _ =
+                                events.send(NemesisEvent::new(a.start_event(), a.to_json(), why));
+                            continue;
+                        }
+                    }
+                } else {
+                    planned.action
+                };
+                if let Action::Reconfigure { seed } = action {
+                    // Changes through the controller for the whole period, beside the
+                    // period's other faults; nothing to undo at the end.
+                    reconfigure = Some(seed);
+                    continue;
+                }
+                self.start_also(cluster, action, events).await?;
+            }
+            let end = (Instant::now() + interval).min(deadline);
+            let reconfiguring = async {
+                if let Some(seed) = reconfigure {
+                    crate::reconfigure::bursts(cluster, seed, end, events).await;
+                }
+            };
+            let strobed = self.active.iter().find_map(|a| match a {
+                Action::ClockStrobe { nodes, delta_ms, period_ms } => {
+                    Some((nodes.clone(), *delta_ms, *period_ms))
+                }
+                _ => None,
+            });
+            let faults = async {
+                match strobed {
+                    Some((nodes, delta_ms, period_ms)) => {
+                        strobe(cluster, &nodes, delta_ms, period_ms, end).await
+                    }
                     None => {
-                        let a = planned.action;
-                        let why = FaultOutcome::Skipped("no leader known".into());
-                        let _ = events.send(NemesisEvent::new(a.start_event(), a.to_json(), why));
-                        tokio::time::sleep_until((Instant::now() + interval).min(deadline)).await;
-                        continue;
+                        tokio::time::sleep_until(end).await;
+                        Ok(())
                     }
                 }
-            } else {
-                planned.action
             };
-            let end = (Instant::now() + interval).min(deadline);
-            if let Action::Reconfigure { seed } = action {
-                // Changes through the controller; nothing to undo at the end.
-                self.end(cluster, events).await?;
-                crate::reconfigure::bursts(cluster, seed, end, events).await;
-                continue;
-            }
-            self.start(cluster, action, events).await?;
-            match self.active.clone() {
-                Some(Action::ClockStrobe { nodes, delta_ms, period_ms }) => {
-                    strobe(cluster, &nodes, delta_ms, period_ms, end).await?;
-                }
-                _ => tokio::time::sleep_until(end).await,
-            }
+            let (held, ()) = tokio::join!(faults, reconfiguring);
+            held?;
             self.end(cluster, events).await?;
         }
         self.end(cluster, events).await
     }
 
     /// Installs one action now (the start of a fault period) and records it as active,
-    /// ending the previously active one first. A start whose outcome is `Skipped` changed
+    /// ending the previously active ones first. A start whose outcome is `Skipped` changed
     /// nothing and gets no end event.
     ///
     /// # Errors
@@ -119,13 +148,26 @@ impl Nemesis {
         events: &UnboundedSender<NemesisEvent>,
     ) -> Result<FaultOutcome, Error> {
         self.end(cluster, events).await?;
+        self.start_also(cluster, action, events).await
+    }
+
+    /// Installs one action now, keeping the active ones: `a+b` overlap in time.
+    ///
+    /// # Errors
+    /// Harness failures only.
+    pub async fn start_also(
+        &mut self,
+        cluster: &Cluster,
+        action: Action,
+        events: &UnboundedSender<NemesisEvent>,
+    ) -> Result<FaultOutcome, Error> {
         if action == Action::Figure8 {
             // A sequence of grudges: it reports each step itself and leaves the last one
             // installed for `end` to heal.
-            self.active = Some(Action::Figure8);
+            self.active.push(Action::Figure8);
             let outcome = crate::figure8::run(cluster, events).await?;
             if matches!(outcome, FaultOutcome::Skipped(_)) {
-                self.active = None;
+                self.active.retain(|a| *a != Action::Figure8);
                 let _ = events.send(NemesisEvent::new(
                     action.start_event(),
                     action.to_json(),
@@ -139,12 +181,12 @@ impl Nemesis {
         let _ =
             events.send(NemesisEvent::new(action.start_event(), action.to_json(), outcome.clone()));
         if !matches!(outcome, FaultOutcome::Skipped(_)) {
-            self.active = Some(action);
+            self.active.push(action);
         }
         Ok(outcome)
     }
 
-    /// Ends the active fault, if any.
+    /// Ends the active faults, the last installed first.
     ///
     /// # Errors
     /// Harness failures only.
@@ -153,14 +195,16 @@ impl Nemesis {
         cluster: &Cluster,
         events: &UnboundedSender<NemesisEvent>,
     ) -> Result<(), Error> {
-        let Some(action) = self.active.take() else { return Ok(()) };
-        let (value, outcome) = undo(cluster, &action).await?;
-        tracing::info!(f = action.stop_event(), outcome = outcome.as_str(), "nemesis");
-        let _ = events.send(NemesisEvent::new(action.stop_event(), value, outcome));
+        // Popped one at a time, so that a cancelled end leaves the rest recorded.
+        while let Some(action) = self.active.pop() {
+            let (value, outcome) = undo(cluster, &action).await?;
+            tracing::info!(f = action.stop_event(), outcome = outcome.as_str(), "nemesis");
+            let _ = events.send(NemesisEvent::new(action.stop_event(), value, outcome));
+        }
         Ok(())
     }
 
-    /// Heals everything: ends the active fault, restores every link, stops packet loss,
+    /// Heals everything: ends the active faults, restores every link, stops packet loss,
     /// resumes paused nodes, resets changed clocks, restarts every node that is down.
     ///
     /// # Errors

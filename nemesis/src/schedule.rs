@@ -4,9 +4,11 @@
 //! (NemesisConfig, node count, ChaCha8Rng(seed)) ──next_action()──> Action, Action, ..
 //! ```
 //!
-//! The timeline is `calm, fault, calm, fault, ..`: each period lasts `interval`. The same
-//! seed and node count give the same sequence of actions; only what depends on the running
-//! cluster (the current leader) is resolved later, by [`crate::Nemesis`].
+//! The timeline is `calm, fault, calm, fault, ..`: each period lasts `interval`. A fault
+//! period draws one alternative of the [`FaultList`] (`clock+partition,kill`: clock and
+//! partition together, or kill) and one target for all of its faults. The same seed and node
+//! count give the same sequence of actions; only what depends on the running cluster (the
+//! current leader) is resolved later, by [`crate::Nemesis`].
 
 use std::time::Duration;
 
@@ -16,13 +18,14 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::fault::{Action, Fault};
 use crate::partition::{Grudge, Shape};
-use faultline_api::Target;
+use faultline_api::{FaultList, Target};
 
 /// What the nemesis does and how often.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NemesisConfig {
-    /// The fault kinds to mix (empty: the nemesis stays calm).
-    pub faults: Vec<Fault>,
+    /// The alternatives to mix, each one or more faults active together (empty: the
+    /// nemesis stays calm).
+    pub faults: FaultList,
     /// Length of each calm period and of each fault period.
     pub interval: Duration,
     /// Seed of the schedule.
@@ -32,17 +35,20 @@ pub struct NemesisConfig {
     /// Whom faults go for (default: random); with `Leader` among them the first fault goes
     /// for the leader.
     pub targets: Vec<Target>,
+    /// Clock faults only set this rate (a bounded drift); `None`: bumps, strobes and rates.
+    pub clock_rate: Option<f64>,
 }
 
 impl NemesisConfig {
-    /// All shapes, the given faults, interval and seed.
-    pub fn new(faults: Vec<Fault>, interval: Duration, seed: u64) -> Self {
+    /// All shapes, the given faults (a `Vec<Fault>` is each fault alone), interval and seed.
+    pub fn new(faults: impl Into<FaultList>, interval: Duration, seed: u64) -> Self {
         NemesisConfig {
-            faults,
+            faults: faults.into(),
             interval,
             seed,
             shapes: Shape::ALL.to_vec(),
             targets: vec![Target::Random],
+            clock_rate: None,
         }
     }
 }
@@ -50,9 +56,10 @@ impl NemesisConfig {
 /// A seeded stream of planned fault actions for a cluster of `n` nodes.
 #[derive(Debug, Clone)]
 pub struct Schedule {
-    faults: Vec<Fault>,
+    faults: Vec<Vec<Fault>>,
     shapes: Vec<Shape>,
     targets: Vec<Target>,
+    clock_rate: Option<f64>,
     planned: u64,
     n: usize,
     rng: ChaCha8Rng,
@@ -70,22 +77,26 @@ pub struct Planned {
 
 impl Schedule {
     /// A schedule for `n` nodes. Faults that cannot apply (e.g. partitions on 1 node) are
-    /// left out.
+    /// left out of their alternatives.
     pub fn new(config: &NemesisConfig, n: usize) -> Self {
         let shapes: Vec<Shape> = config.shapes.iter().copied().filter(|s| s.fits(n)).collect();
-        let faults = config
-            .faults
-            .iter()
-            .copied()
-            .filter(|f| *f != Fault::Partition || !shapes.is_empty())
-            .filter(|f| *f != Fault::Figure8 || n >= 3)
-            .collect();
+        let applies = |f: &Fault| {
+            (*f != Fault::Partition || !shapes.is_empty()) && (*f != Fault::Figure8 || n >= 3)
+        };
+        let mut faults: Vec<Vec<Fault>> = Vec::new();
+        for alt in config.faults.alternatives() {
+            let alt: Vec<Fault> = alt.iter().copied().filter(applies).collect();
+            if !alt.is_empty() && !faults.contains(&alt) {
+                faults.push(alt);
+            }
+        }
         let targets =
             if config.targets.is_empty() { vec![Target::Random] } else { config.targets.clone() };
         Schedule {
             faults,
             shapes,
             targets,
+            clock_rate: config.clock_rate,
             planned: 0,
             n,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
@@ -102,10 +113,16 @@ impl Schedule {
         self.next_planned().map(|p| p.action)
     }
 
-    /// The next planned action and its target. The first one goes for the leader when the
-    /// leader is among the targets; later ones draw a target.
+    /// The first action of the next fault period (see [`Schedule::next_period`]).
     pub fn next_planned(&mut self) -> Option<Planned> {
-        let kind = *self.faults.get(self.rng.random_range(0..self.faults.len().max(1)))?;
+        self.next_period().map(|mut p| p.swap_remove(0))
+    }
+
+    /// The actions of the next fault period, to be installed in this order and active
+    /// together: one alternative, one target for all of them. The first period goes for the
+    /// leader when the leader is among the targets; later ones draw a target.
+    pub fn next_period(&mut self) -> Option<Vec<Planned>> {
+        let alt = self.faults.get(self.rng.random_range(0..self.faults.len().max(1)))?.clone();
         let target = if self.planned == 0 && self.targets.contains(&Target::Leader) {
             Target::Leader
         } else if self.targets.len() == 1 {
@@ -114,6 +131,10 @@ impl Schedule {
             self.targets[self.rng.random_range(0..self.targets.len())]
         };
         self.planned += 1;
+        Some(alt.into_iter().map(|kind| self.plan(kind, target)).collect())
+    }
+
+    fn plan(&mut self, kind: Fault, target: Target) -> Planned {
         let mut on_leader = target == Target::Leader;
         let action = match kind {
             Fault::Partition => self.partition(target),
@@ -139,7 +160,7 @@ impl Schedule {
         };
         // Partitions resolve the leader themselves (IsolateLeader).
         let on_leader = on_leader && !matches!(action, Action::Partition { .. });
-        Some(Planned { action, on_leader })
+        Planned { action, on_leader }
     }
 
     /// The nodes a kill, pause or clock fault goes for (the leader's are filled in later).
@@ -191,6 +212,9 @@ impl Schedule {
     }
 
     fn clock(&mut self, nodes: Vec<usize>) -> Action {
+        if let Some(rate) = self.clock_rate {
+            return Action::ClockRate { nodes, rate };
+        }
         let sign = if self.rng.random_bool(0.5) { 1 } else { -1 };
         match self.rng.random_range(0..3) {
             0 => Action::ClockBump { nodes, delta_ms: sign * self.rng.random_range(200..=10_000) },
@@ -321,5 +345,39 @@ mod tests {
         assert_eq!(Schedule::new(&cfg, 3).next_action(), None);
         let cfg = NemesisConfig::new(vec![Fault::Partition], Duration::from_secs(1), 1);
         assert!(Schedule::new(&cfg, 1).is_empty());
+    }
+
+    #[test]
+    fn combinations_share_one_target_and_keep_their_order() {
+        let faults: FaultList = "clock+partition,kill".parse().unwrap();
+        let mut cfg = NemesisConfig::new(faults, Duration::from_secs(1), 3);
+        cfg.targets = vec![Target::Leader];
+        cfg.clock_rate = Some(0.6);
+        let mut s = Schedule::new(&cfg, 5);
+        let (mut together, mut alone) = (0, 0);
+        for _ in 0..100 {
+            let period = s.next_period().unwrap();
+            match period.as_slice() {
+                [clock, partition] => {
+                    together += 1;
+                    assert!(clock.on_leader);
+                    assert!(matches!(clock.action, Action::ClockRate { rate, .. } if rate == 0.6));
+                    assert!(matches!(
+                        partition.action,
+                        Action::Partition { shape: Shape::IsolateLeader, .. }
+                    ));
+                }
+                [kill] => {
+                    alone += 1;
+                    assert!(matches!(kill.action, Action::Kill { .. }) && kill.on_leader);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(together > 25 && alone > 25, "{together} together, {alone} alone");
+        // Faults that cannot apply drop out of their alternative, not the whole alternative.
+        let faults: FaultList = "clock+partition".parse().unwrap();
+        let mut s = Schedule::new(&NemesisConfig::new(faults, Duration::from_secs(1), 3), 1);
+        assert_eq!(s.next_period().unwrap().len(), 1);
     }
 }

@@ -170,6 +170,46 @@ async fn nemesis_run_on_faultline_heals_to_a_working_cluster() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn composed_faults_overlap_and_end_last_first() {
+    let Some(spec) = spec(3) else { return };
+    let dir = spec.dir.clone();
+    let cluster = Cluster::start(spec).await.expect("3 faultline nodes start");
+    cluster.wait_ready(Duration::from_secs(20)).await.expect("a leader");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let faults: faultline_api::FaultList = "clock+partition".parse().unwrap();
+    let mut config = NemesisConfig::new(faults, Duration::from_millis(700), 4);
+    config.targets = vec![faultline_api::Target::Leader];
+    config.clock_rate = Some(0.6);
+    let mut nemesis = Nemesis::new(config);
+    nemesis.run(&cluster, Duration::from_secs(3), &tx).await.unwrap();
+    nemesis.heal_all(&cluster, &tx).await.unwrap();
+    drop(tx);
+    let mut fs = Vec::new();
+    while let Some(e) = rx.recv().await {
+        eprintln!("{} {}", e.f, e.history_value());
+        fs.push((e.f.clone(), e.nodes(), e.history_value()));
+    }
+    let names: Vec<&str> = fs.iter().map(|(f, ..)| f.as_str()).collect();
+    // Each period: the clock slows on the leader, the leader is isolated, then the
+    // partition heals before the clock is reset.
+    assert_eq!(
+        &names[..4],
+        ["clock-rate", "start-partition", "stop-partition", "clock-reset"],
+        "{fs:?}"
+    );
+    let slowed = &fs[0].1;
+    assert_eq!(slowed.len(), 1, "the clock fault went for one node, the leader: {fs:?}");
+    let groups = &fs[1].2["groups"];
+    assert!(
+        groups.as_array().unwrap().iter().any(|g| *g == json!(slowed)),
+        "the partition isolates the slowed leader: {fs:?}"
+    );
+    cluster.wait_ready(Duration::from_secs(20)).await.expect("healed cluster has a leader");
+    cluster.shutdown().await.unwrap();
+    assert_eq!(processes_mentioning(&dir), Vec::<u32>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faultline_netns_partition_and_cleanup() {
     if !crate::util::is_root() {
         return;

@@ -21,7 +21,14 @@
     var canvas = document.getElementById('timeline'), wrap = document.getElementById('tl-wrap');
     var tip = document.getElementById('tip'), select = document.getElementById('key');
     var ctx = canvas.getContext('2d');
-    var GUT = 64, AXIS = 30, PAD = 10;
+    // One strip row (label and span) per set of overlapping faults: `a+b` stack, not overlap.
+    var TRACKS = D.nem.reduce(function (m, n) { return Math.max(m, (n.t || 0) + 1); }, 1);
+    // Each label may run up to the next fault's start on its row (D.nem is ordered by start).
+    D.nem.forEach(function (n, i) {
+      n.next = Infinity;
+      for (var j = i + 1; j < D.nem.length; j++) if ((D.nem[j].t || 0) === (n.t || 0)) { n.next = D.nem[j].s; break; }
+    });
+    var GUT = 64, TRACK = 14, AXIS = 30 + TRACK * (TRACKS - 1), PAD = 10;
 
     // ---- static indexes ----
     var byKey = new Map();
@@ -274,7 +281,7 @@
       D.nem.forEach(function (n) {
         var x0 = X(n.s), x1 = Math.max(X(n.e), x0 + 2);
         if (x1 < GUT || x0 > W) return;
-        ctx.fillStyle = 'rgba(' + (NEM[n.kind] || '120,120,120') + ',0.9)'; ctx.fillRect(x0, sy + AXIS - 5, x1 - x0, 4);
+        ctx.fillStyle = 'rgba(' + (NEM[n.kind] || '120,120,120') + ',0.9)'; ctx.fillRect(x0, sy + 25 + TRACK * (n.t || 0), x1 - x0, 4);
       });
       ctx.font = '11px system-ui, sans-serif'; ctx.textBaseline = 'middle';
       ctx.fillStyle = '#374151'; ctx.strokeStyle = '#9ca3af'; ctx.lineWidth = 1;
@@ -286,7 +293,12 @@
       D.nem.forEach(function (n) {
         var x0 = Math.max(X(n.s), GUT + 2);
         if (x0 > W || X(n.e) < GUT) return;
-        ctx.fillStyle = 'rgba(' + (NEM[n.kind] || '120,120,120') + ',1)'; ctx.fillText(n.label, x0 + 2, sy + 19);
+        var room = (n.next === Infinity ? W : X(n.next)) - x0 - 6, text = n.label;
+        if (ctx.measureText(text).width > room) {
+          while (text.length > 0 && ctx.measureText(text + '…').width > room) text = text.slice(0, -1);
+          text = text.length > 0 ? text + '…' : '';
+        }
+        ctx.fillStyle = 'rgba(' + (NEM[n.kind] || '120,120,120') + ',1)'; ctx.fillText(text, x0 + 2, sy + 19 + TRACK * (n.t || 0));
       });
       ctx.restore();
     }

@@ -566,6 +566,7 @@ mod tests {
                 check_secs: 0.1,
             },
             coverage,
+            shards: None,
             check: CheckResult {
                 verdict,
                 model: "kv".into(),

@@ -114,6 +114,24 @@ fn label_of(f: &str, kind: &str, value: &Value) -> String {
     label
 }
 
+/// The row each interval (ordered by start) is drawn on: the lowest row free at its start,
+/// so that overlapping faults (`a+b`) stack instead of covering each other's labels.
+pub fn tracks(faults: &[Interval]) -> Vec<u32> {
+    let mut ends: Vec<u64> = Vec::new();
+    faults
+        .iter()
+        .map(|f| {
+            let row = ends.iter().position(|&e| e < f.start).unwrap_or(ends.len());
+            if row == ends.len() {
+                ends.push(f.end);
+            } else {
+                ends[row] = f.end;
+            }
+            row as u32
+        })
+        .collect()
+}
+
 /// Pairs nemesis events into intervals, ordered by start. `end_of_history` closes the ones
 /// left open. Events the vocabulary does not know become zero-length intervals (markers).
 pub fn intervals(events: &[Event], end_of_history: u64) -> Vec<Interval> {
@@ -217,5 +235,24 @@ mod tests {
         // A figure8 step shades like a partition, named as itself.
         let f8 = [ev("start-partition", json!({"shape":"figure8","step":1}), 1)];
         assert_eq!(intervals(&f8, 9)[0].kind, "figure8");
+    }
+
+    fn span(start: u64, end: u64) -> Interval {
+        Interval {
+            start,
+            end,
+            kind: "clock".into(),
+            label: String::new(),
+            skipped: false,
+            nodes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn overlapping_faults_get_rows_of_their_own() {
+        // clock+partition overlap; kill comes after both ended; a third overlaps the kill.
+        let faults = [span(10, 50), span(12, 48), span(60, 90), span(70, 80)];
+        assert_eq!(tracks(&faults), [0, 1, 0, 1]);
+        assert_eq!(tracks(&[span(0, 10), span(11, 20)]), [0, 0]);
     }
 }

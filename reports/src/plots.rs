@@ -108,7 +108,7 @@ fn shade<DB: DrawingBackend, CT>(
 where
     CT: CoordTranslate<From = (f64, f64)>,
 {
-    for f in faults {
+    for (f, row) in faults.iter().zip(crate::nemesis::tracks(faults)) {
         let c = fault_color(&f.kind);
         let (x0, mut x1) = (axis.x(f.start), axis.x(f.end));
         if x1 <= x0 {
@@ -123,7 +123,8 @@ where
         chart
             .draw_series(std::iter::once(Text::new(
                 f.label.clone(),
-                (x0, y.1),
+                // Overlapping faults' labels go one line lower each.
+                (x0, y.1 - (y.1 - y.0) * 0.06 * f64::from(row)),
                 ("sans-serif", 11).into_font().color(&c),
             )))
             .map_err(|e| e.to_string())?;

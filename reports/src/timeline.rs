@@ -70,6 +70,9 @@ pub struct NemSpan {
     pub kind: String,
     /// Label.
     pub label: String,
+    /// The row of the fault strip it is drawn on: overlapping faults (`a+b`) get rows of
+    /// their own, so that each one's span and label stay readable.
+    pub t: u32,
 }
 
 /// A key's verdict.
@@ -181,11 +184,13 @@ pub fn build(history: &History, result: &CheckResult, faults: &[Interval]) -> Ti
     }
     d.nem = faults
         .iter()
-        .map(|f| NemSpan {
+        .zip(crate::nemesis::tracks(faults))
+        .map(|(f, t)| NemSpan {
             s: f.start / scale,
             e: f.end / scale,
             kind: f.kind.clone(),
             label: f.label.clone(),
+            t,
         })
         .collect();
     for kr in &result.keys {

@@ -356,7 +356,8 @@ async fn drive(
     let run = WorkloadRun::new(generator, clients, recorder.clone(), cfg.concurrency, cfg.rate);
 
     let active = ActiveFaults::default();
-    let coverage = Tracker::new(&cfg.nemesis.0, cfg.cluster_nodes(), recorder.clone());
+    let faults: Vec<_> = cfg.nemesis.iter().collect();
+    let coverage = Tracker::new(&faults, cfg.cluster_nodes(), recorder.clone());
     let (tx, mut rx) = mpsc::unbounded_channel::<NemesisEvent>();
     let forward = {
         let (recorder, active, coverage) = (recorder.clone(), active.clone(), coverage.clone());
@@ -376,8 +377,9 @@ async fn drive(
     // The nemesis' seed differs from the generator's so the two streams are independent.
     let nemesis_seed = cfg.seed ^ 0x006e_656d_6573_6973;
     let mut nemesis_config =
-        NemesisConfig::new(cfg.nemesis.0.clone(), secs(cfg.nemesis_interval), nemesis_seed);
+        NemesisConfig::new(cfg.nemesis.clone(), secs(cfg.nemesis_interval), nemesis_seed);
     nemesis_config.targets = cfg.nemesis_targets.0.clone();
+    nemesis_config.clock_rate = Some(cfg.nemesis_clock_rate).filter(|r| *r > 0.0);
     let mut nemesis = Nemesis::new(nemesis_config);
     let faults = async {
         let r = nemesis.run(cluster, limit, &tx).await;

@@ -1,6 +1,7 @@
 //! faultline clusters: a short correct run under partitions and kills passes with the full
 //! store; planted bugs are caught (stale-reads under partitions, commit-old-term under the
-//! figure8 nemesis, which the correct node passes); `--replay` repeats the configuration.
+//! figure8 nemesis, which the correct node passes); `--replay` repeats the configuration;
+//! composed faults (`clock+partition`) overlap in the history and are counted each.
 
 use super::util::{self, assert_layout, run_faultline};
 
@@ -58,6 +59,40 @@ fn three_nodes_under_partitions_and_kills_pass() {
     let test: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
     assert_eq!((test["seed"].as_u64(), test["nodes"].as_u64()), (Some(11), Some(3)));
+}
+
+#[test]
+fn composed_faults_overlap_in_the_history_and_each_is_counted() {
+    let _one = util::cluster_lock();
+    let store = tempfile::tempdir().unwrap();
+    #[rustfmt::skip]
+    let r = run_faultline(
+        store.path(),
+        &["--workload", "register", "--read-mode", "lease", "--nemesis", "clock+partition",
+          "--nemesis-targets", "leader", "--nemesis-clock-rate", "0.5", "--nodes", "3",
+          "--time-limit", "8", "--nemesis-interval", "1", "--keys", "2", "--seed", "5"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let dir = r.dir();
+    let history = util::history(&dir);
+    let fs: Vec<&str> = history.nemesis.iter().map(|e| e.f.as_str()).collect();
+    // Every period: the leader's clock slows, the leader is isolated; the partition heals
+    // before the clock is reset, so the two overlap.
+    let periods = fs
+        .windows(4)
+        .filter(|w| *w == ["clock-rate", "start-partition", "stop-partition", "clock-reset"]);
+    assert!(periods.count() >= 2, "{fs:?}");
+    let cov = &util::assert_layout(store.path(), &dir, 3)["coverage"];
+    let faults = cov["faults"].as_array().unwrap();
+    let installed: Vec<(&str, u64)> = faults
+        .iter()
+        .map(|f| (f["fault"].as_str().unwrap(), f["installed"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(installed.len(), 2, "{cov}");
+    assert!(installed.iter().all(|(_, n)| *n >= 2), "{cov}");
+    let test: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
+    assert_eq!(test["nemesis"], "clock+partition", "{test}");
 }
 
 #[test]

@@ -81,7 +81,10 @@ fn catch_rates() {
                               "--mix", "get=1,append=3", "--nemesis-interval", "2"]),
         ("commit-old-term", &["--test", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/figure8.toml")]),
         ("lease-skew",      &["--workload", "register", "--read-mode", "lease",
-                              "--nemesis", "clock,partition", "--keys", "2", "--nemesis-interval", "2"]),
+                              "--nemesis", "clock+partition", "--nemesis-targets", "leader",
+                              "--nemesis-clock-rate", "0.5", "--keys", "2", "--mix",
+                              "read=8,write=1", "--nodes", "5", "--concurrency", "20",
+                              "--request-timeout-ms", "100", "--nemesis-interval", "2"]),
     ];
     let mut missed = Vec::new();
     for (bug, args) in combos {
