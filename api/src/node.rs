@@ -34,6 +34,10 @@ crate::names! {
         ShardNoDedupTransfer = "shard-no-dedup-transfer",
         /// Sharded KV: a group jumps to the latest config instead of applying each in order.
         ConfigSkip = "config-skip",
+        /// A leader starts a membership change before the previous one committed (and
+        /// before it committed an entry of its term): the majorities of the old and the new
+        /// configuration may not intersect.
+        MembershipOverlap = "membership-overlap",
     }
 }
 

@@ -244,7 +244,7 @@ impl<M: StateMachine> Service<M> {
             trace.push(Applied::Entry(entry.clone()));
         }
         let cmd = match &entry.payload {
-            EntryPayload::Noop => None,
+            EntryPayload::Noop | EntryPayload::Config(_) => None,
             EntryPayload::Command(bytes) => match postcard::from_bytes::<M::Command>(bytes) {
                 Ok(cmd) => Some(cmd),
                 Err(err) => {

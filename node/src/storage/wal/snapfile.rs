@@ -17,7 +17,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// The first bytes of a snapshot file.
-const MAGIC: &[u8; 8] = b"FLSNP001";
+const MAGIC: &[u8; 8] = b"FLSNP002";
 const HEADER_LEN: usize = MAGIC.len() + 8 + 4;
 
 /// The suffix of files being written; a leftover one is a crash mid-write.

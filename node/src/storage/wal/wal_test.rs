@@ -106,7 +106,11 @@ fn snap(last_index: u64, last_term: u64, data: &str) -> Snapshot {
         meta: SnapshotMeta {
             last_index: LogIndex(last_index),
             last_term: Term(last_term),
-            voters: vec![NodeId(1), NodeId(2), NodeId(3)],
+            membership: crate::raft::types::Membership::with_voters([
+                NodeId(1),
+                NodeId(2),
+                NodeId(3),
+            ]),
         },
         data: data.as_bytes().to_vec(),
     }
