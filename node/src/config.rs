@@ -124,6 +124,11 @@ faultline_api::layered! {
         /// Seed of the node's random choices (election timeouts) [default: 0].
         #[arg(long)]
         seed: u64 = 0,
+        /// Join an existing cluster: start with no configuration (not a voter) and learn it
+        /// from the leader's log once an admin adds this node (`POST
+        /// /v1/admin/members/add`). A node restarted with data keeps what its log says.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+        join: bool = false,
     }
 }
 
@@ -158,6 +163,8 @@ pub struct Config {
     pub unsafe_bug: Option<UnsafeBug>,
     /// Seed of the node's rng.
     pub seed: u64,
+    /// Join an existing cluster (empty bootstrap configuration).
+    pub join: bool,
 }
 
 fn parse_map(
@@ -282,11 +289,16 @@ impl Config {
             request_timeout_ms: s.request_timeout_ms,
             unsafe_bug: s.unsafe_bug,
             seed: s.seed,
+            join: s.join,
         })
     }
 
-    /// Every voter: this node and its peers, in id order.
+    /// The bootstrap voters: this node and its peers, in id order; none for a node that
+    /// joins an existing cluster.
     pub fn voters(&self) -> Vec<NodeId> {
+        if self.join {
+            return Vec::new();
+        }
         let mut v: Vec<NodeId> = self.peers.keys().copied().collect();
         v.push(self.id);
         v.sort();

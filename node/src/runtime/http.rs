@@ -5,6 +5,8 @@
 //!          ◀──JSON + status code── api::Response ◀──oneshot── (or backstop timeout ─▶ 504)
 //!   GET /v1/status ──ApiCall::Status──▶ runtime loop ──▶ NodeStatus JSON
 //!   POST /v1/admin/clock ──▶ Clock::set (shared handle; the loop reads it every tick)
+//!   GET|POST /v1/admin/members[/op] ──ApiCall::Members{change}──▶ runtime loop ──▶ Members
+//!          (or MemberError: 421 not leader, 409 busy / not caught up, 400 invalid)
 //! ```
 //!
 //! The wire format is fixed by `docs/node-api.md`; the JSON types live in [`crate::api`]. Status
@@ -15,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
@@ -26,7 +28,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::clock::Clock;
 use crate::api::{Command, Reply, Request, Response, ResponseBody};
 use crate::raft::types::NodeId;
-pub use faultline_api::node::{ClockSettings, NodeStatus};
+use crate::raft::MemberChange;
+pub use faultline_api::node::{
+    ClockSettings, MemberError, MemberOp, MemberRefusal, MemberRequest, Members, NodeStatus,
+};
 
 /// What the HTTP layer asks the runtime loop.
 #[derive(Debug)]
@@ -42,6 +47,13 @@ pub enum ApiCall {
     Status {
         /// Where the answer goes.
         reply: oneshot::Sender<NodeStatus>,
+    },
+    /// The configuration in force, after proposing `change` if one is given.
+    Members {
+        /// The change to propose (leader only), if any.
+        change: Option<MemberChange>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<Members, MemberError>>,
     },
 }
 
@@ -65,6 +77,8 @@ pub fn app(state: HttpState) -> Router {
         .route("/v1/kv", post(kv))
         .route("/v1/status", get(status))
         .route("/v1/admin/clock", post(set_clock).get(get_clock))
+        .route("/v1/admin/members", get(list_members))
+        .route("/v1/admin/members/{op}", post(change_member))
         .with_state(state)
 }
 
@@ -108,6 +122,54 @@ async fn status(State(state): State<HttpState>) -> HttpResponse {
     }
     match tokio::time::timeout(state.request_timeout, rx).await {
         Ok(Ok(status)) => Json(status).into_response(),
+        _ => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+async fn list_members(State(state): State<HttpState>) -> HttpResponse {
+    members_call(&state, None).await
+}
+
+async fn change_member(
+    State(state): State<HttpState>,
+    Path(op): Path<String>,
+    body: Bytes,
+) -> HttpResponse {
+    let op = match op.parse::<MemberOp>() {
+        Ok(op) => op,
+        Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+    };
+    let req: MemberRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("bad member request body: {e}"))
+                .into_response()
+        }
+    };
+    let id = NodeId(req.id);
+    let change = match op {
+        MemberOp::Add => MemberChange::AddLearner(id),
+        MemberOp::Promote => MemberChange::Promote(id),
+        MemberOp::Remove => MemberChange::Remove(id),
+    };
+    members_call(&state, Some(change)).await
+}
+
+async fn members_call(state: &HttpState, change: Option<MemberChange>) -> HttpResponse {
+    let (tx, rx) = oneshot::channel();
+    if state.calls.send(ApiCall::Members { change, reply: tx }).await.is_err() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    match tokio::time::timeout(state.request_timeout, rx).await {
+        Ok(Ok(Ok(members))) => Json(members).into_response(),
+        Ok(Ok(Err(mut refused))) => {
+            if let Some(hint) = refused.leader.as_mut() {
+                hint.client_addr = state.client_addrs.get(&NodeId(hint.id)).cloned();
+            }
+            let code = StatusCode::from_u16(refused.error.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (code, Json(refused)).into_response()
+        }
         _ => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
