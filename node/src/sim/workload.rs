@@ -189,17 +189,26 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
             churn(sim, &ids, &mut rec);
             nemesis_at = now + sim.rng().random_range(1_000..=wl.nemesis_interval_us);
         } else if wl.faults != Faults::None && now >= nemesis_at && now < end {
+            let mut continue_nemesis = true;
             if faulty {
                 heal(sim, &ids, &mut rec);
                 faulty = false;
             } else if wl.faults == Faults::Membership && sim.rng().random_bool(0.6) {
                 faulty = members.step(sim, &ids, wl.min_voters, wl.change_burst, &mut rec);
+                if faulty {
+                    // A partition right after a change: hold it long enough for the other
+                    // side to elect a leader.
+                    nemesis_at = now + 3 * wl.nemesis_interval_us;
+                    continue_nemesis = false;
+                }
             } else {
                 inject(sim, &ids, wl, &mut rec);
                 faulty = true;
             }
-            let jitter = sim.rng().random_range(0..=wl.nemesis_interval_us);
-            nemesis_at = now + wl.nemesis_interval_us / 2 + jitter;
+            if continue_nemesis {
+                let jitter = sim.rng().random_range(0..=wl.nemesis_interval_us);
+                nemesis_at = now + wl.nemesis_interval_us / 2 + jitter;
+            }
         }
         if now >= end && faulty {
             heal(sim, &ids, &mut rec);

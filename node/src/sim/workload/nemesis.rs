@@ -175,13 +175,31 @@ impl Members {
             }
         }
         if changed && sim.rng().random_bool(0.5) {
-            // The leader and fewer than half of the old voters on one side.
-            let mut others: Vec<NodeId> =
-                old.voters.iter().copied().filter(|v| *v != leader).collect();
-            others.shuffle(sim.rng());
-            let keep = (old.voters.len() - 1) / 2;
-            let mut side: Vec<NodeId> = others[..keep.min(others.len())].to_vec();
-            side.push(leader);
+            // Cut the leader off with a majority of the new configuration that is a
+            // minority of the old one. Between single-server changes that committed one at a
+            // time no such side exists (their majorities intersect), so then it is the leader
+            // and at most half of the old voters: a side that cannot commit on its own.
+            let new =
+                sim.service(leader).map(|s| s.core().membership().clone()).unwrap_or_default();
+            let count = |side: &[NodeId], m: &crate::raft::Membership| {
+                side.iter().filter(|n| m.is_voter(**n)).count()
+            };
+            let mut pool: Vec<NodeId> =
+                new.voters.iter().copied().filter(|v| *v != leader).collect();
+            pool.shuffle(sim.rng());
+            let mut side = vec![leader];
+            while count(&side, &new) < new.quorum() {
+                let Some(n) = pool.pop() else { break };
+                side.push(n);
+            }
+            if count(&side, &old) >= old.quorum() {
+                let mut others: Vec<NodeId> =
+                    old.voters.iter().copied().filter(|v| *v != leader).collect();
+                others.shuffle(sim.rng());
+                let keep = (old.voters.len() / 2).saturating_sub(1).min(others.len());
+                side = others[..keep].to_vec();
+                side.push(leader);
+            }
             let rest: Vec<NodeId> = ids.iter().copied().filter(|n| !side.contains(n)).collect();
             let groups = vec![side, rest];
             sim.net.partition(&groups);
