@@ -283,4 +283,3 @@ fn bug_membership_overlap_is_caught() {
         |s| SimConfig::builder().seed(s).nodes(5).bug(Some(UnsafeBug::MembershipOverlap)).build();
     caught("bug_membership_overlap_is_caught", 1..21, cfg, &membership_wl());
 }
-

@@ -146,7 +146,7 @@ fn a_crash_during_a_snapshot_leaves_a_consistent_state() {
     wal.install_snapshot(&snap(4, 1, "state@4"), true).unwrap();
     drop(wal);
     // Crash while writing a newer snapshot: only a torn temp file exists.
-    fs::write(dir.path().join("snapshot.tmp"), b"FLSNP001 torn").unwrap();
+    fs::write(dir.path().join("snapshot.tmp"), b"FLSNP002 torn").unwrap();
     let (wal, rec) = open(dir.path());
     drop(wal);
     assert_eq!(rec.snapshot, Some(snap(4, 1, "state@4")));
