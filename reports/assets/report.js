@@ -70,7 +70,7 @@
         if (v.blocking !== null && v.blocking !== undefined) blocking.add(v.blocking);
       });
       var laneH = Math.max(4, Math.min(22, Math.floor(14000 / Math.max(rows.length, 1))));
-      S = { all: all, ids: ids, count: count, at: at, rowOf: lanesUsed, rows: rows, laneOps: laneOps,
+      S = { all: all, key: all ? -1 : Number(value), ids: ids, count: count, at: at, rowOf: lanesUsed, rows: rows, laneOps: laneOps,
             maxDur: maxDur, open: open, viols: viols, prefixPos: prefixPos, stuck: stuck,
             blocking: blocking, laneH: laneH };
       document.getElementById('zoom-violation').hidden = viols.length === 0;
@@ -220,6 +220,7 @@
       ctx.restore();
       drawAxis(step);
       if (status) status.textContent = 'timeline-drawn bars=' + drawn + ' lanes=' + S.rows.length +
+        ' key=' + (S.all ? 'all' : D.keys[S.key]) + ' window-ns=' + Math.round(t0 * SCALE) + '..' + Math.round(t1 * SCALE) +
         ' plots=' + document.querySelectorAll('figure.plot svg').length;
       document.body.setAttribute('data-timeline', 'drawn');
     }
@@ -324,7 +325,19 @@
       var row = S.rowOf[D.p[ids[0]]];
       if (row >= 0) wrap.scrollTop = Math.max(0, rowY(row) - wrap.clientHeight / 2);
     }
-    select.addEventListener('change', function () { selectKey(select.value); resize(); draw(); });
+    // Choosing a key shows that key: its anomaly when it has one, else all of its operations.
+    function fitKey() {
+      if (S.viols.length) { zoomToViolation(); return; }
+      if (S.all || !S.count) { setWindow(0, END); return; }
+      var lo = Infinity, hi = -Infinity;
+      for (var i = 0; i < S.count; i++) {
+        var id = S.at(i);
+        lo = Math.min(lo, D.c[id]); hi = Math.max(hi, D.r[id] < 0 ? END : D.r[id]);
+      }
+      var pad = Math.max((hi - lo) * 0.03, 1);
+      setWindow(lo - pad, hi + pad);
+    }
+    select.addEventListener('change', function () { selectKey(select.value); resize(); fitKey(); draw(); });
     document.getElementById('zoom-in').onclick = function () { zoom(0.5, (t0 + t1) / 2); };
     document.getElementById('zoom-out').onclick = function () { zoom(2, (t0 + t1) / 2); };
     document.getElementById('zoom-reset').onclick = function () { setWindow(0, END); };
@@ -332,7 +345,7 @@
     Array.prototype.forEach.call(document.querySelectorAll('button.goto'), function (b) {
       b.onclick = function () {
         var name = b.getAttribute('data-key'), i = D.keys.indexOf(name);
-        selectKey(i >= 0 ? i : 'all'); resize(); zoomToViolation(); draw();
+        selectKey(i >= 0 ? i : 'all'); resize(); fitKey(); draw();
         document.getElementById('timeline-section').scrollIntoView({ behavior: 'smooth' });
       };
     });
@@ -377,13 +390,13 @@
     wrap.addEventListener('scroll', redraw);
 
     // ---- first draw, synchronously (so a headless --dump-dom sees it) ----
-    var first = D.violations.length ? D.violations[0].k : 'all';
+    // `report.html#key=NAME` opens on that key; else on the first anomaly's key, else all.
+    var wanted = /^#key=(.*)$/.exec(location.hash), named = wanted ? D.keys.indexOf(decodeURIComponent(wanted[1])) : -1;
+    var first = named >= 0 ? named : D.violations.length ? D.violations[0].k : 'all';
     selectKey(first === -1 ? 'all' : first);
     resize();
-    if (S.viols.length) {
-      zoomToViolation();
-      pending = false;
-    }
+    if (!S.all || S.viols.length) fitKey();
+    pending = false;
     draw();
     var loadMs = performance.now() - T0, perf = document.getElementById('perf');
     if (perf) perf.textContent = 'script-ms=' + Math.round(loadMs);

@@ -18,6 +18,8 @@ use crate::nemesis::Interval;
 pub const MAX_POINTS: usize = 2500;
 const W: u32 = 960;
 const H: u32 = 300;
+/// Width of the legend column right of each plot (legends never cover data).
+const LEGEND_W: u32 = 110;
 /// Colours per operation kind (in order of first appearance).
 const KIND_COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -135,10 +137,11 @@ where
                 red.stroke_width(2),
             )))
             .map_err(|e| e.to_string())?;
+        // On a second line: the first holds the fault labels.
         chart
             .draw_series(std::iter::once(Text::new(
                 "anomaly",
-                (x, y.1),
+                (x, y.1 - (y.1 - y.0) * 0.06),
                 ("sans-serif", 12).into_font().color(&red),
             )))
             .map_err(|e| e.to_string())?;
@@ -156,28 +159,80 @@ fn kinds(history: &History) -> Vec<&str> {
     ks
 }
 
+/// How a legend entry is drawn.
+#[derive(Clone, Copy)]
+enum Swatch {
+    Dot(RGBColor),
+    Cross(RGBColor),
+    Triangle(RGBColor),
+    Line(RGBColor),
+}
+
+/// The legend, in its own column right of the plot: one entry per series, in order.
+fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    entries: &[(String, Swatch)],
+) -> Result<(), String> {
+    let font = ("sans-serif", 12).into_font().color(&BLACK);
+    for (i, (name, swatch)) in entries.iter().enumerate() {
+        let y = 40 + 18 * i as i32;
+        let at = (12, y);
+        let drawn = match *swatch {
+            Swatch::Dot(c) => area.draw(&Circle::new(at, 3, c.filled())),
+            Swatch::Cross(c) => area.draw(&Cross::new(at, 4, c)),
+            Swatch::Triangle(c) => area.draw(&TriangleMarker::new(at, 5, c.filled())),
+            Swatch::Line(c) => {
+                area.draw(&PathElement::new(vec![(2, y), (20, y)], c.stroke_width(2)))
+            }
+        };
+        drawn.map_err(|e| e.to_string())?;
+        area.draw(&Text::new(name.clone(), (26, y - 6), font.clone()))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// A label of the latency axis, which is drawn in log10(ms): decades only ("0.1", "1",
+/// "10", "1 s"), so labels never crowd however narrow or wide the range.
+fn decade_label(v: &f64) -> String {
+    if (v - v.round()).abs() > 1e-6 {
+        return String::new();
+    }
+    match v.round() as i32 {
+        d if d >= 3 => format!("{} s", 10f64.powi(d - 3)),
+        d => format!("{}", 10f64.powi(d)),
+    }
+}
+
 fn latency(history: &History, faults: &[Interval], axis: &Axis) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let (plot, key_area) = root.split_horizontally(W - LEGEND_W);
         let lat: Vec<f64> = history.ops.iter().filter_map(latency_ms).collect();
-        let lo = lat.iter().copied().fold(f64::INFINITY, f64::min).clamp(1e-4, 1.0);
-        let hi = lat.iter().copied().fold(0.0, f64::max).max(lo * 10.0) * 1.5;
-        let mut chart = ChartBuilder::on(&root)
+        // The y axis is log10(ms) over whole decades, at least two of them.
+        let lo_ms = lat.iter().copied().fold(f64::INFINITY, f64::min).clamp(1e-4, 1.0);
+        let hi_ms = lat.iter().copied().fold(0.0, f64::max).max(lo_ms * 10.0);
+        let lo = lo_ms.log10().floor();
+        let hi = hi_ms.log10().ceil().max(lo + 2.0);
+        let mut chart = ChartBuilder::on(&plot)
             .caption("Latency per operation (ms, log scale)", ("sans-serif", 15))
             .margin(8)
             .x_label_area_size(30)
             .y_label_area_size(56)
-            .build_cartesian_2d(0f64..axis.end, (lo..hi).log_scale())
+            .build_cartesian_2d(0f64..axis.end, lo..hi)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .x_desc(format!("time ({})", axis.unit))
+            .y_labels((hi - lo) as usize + 1)
+            .y_label_formatter(&decade_label)
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(|e| e.to_string())?;
         shade(&mut chart, faults, axis, (lo, hi))?;
+        let mut entries = Vec::new();
         for (ki, kind) in kinds(history).into_iter().enumerate() {
             let color = KIND_COLORS[ki % KIND_COLORS.len()];
             for outcome in [Outcome::Ok, Outcome::Fail, Outcome::Unknown] {
@@ -185,15 +240,14 @@ fn latency(history: &History, faults: &[Interval], axis: &Axis) -> Result<String
                     .ops
                     .iter()
                     .filter(|o| o.f == kind && o.outcome == outcome)
-                    .filter_map(|o| latency_ms(o).map(|l| (axis.x(o.call), l.max(lo))))
+                    .filter_map(|o| latency_ms(o).map(|l| (axis.x(o.call), l.log10().max(lo))))
                     .collect();
                 if pts.is_empty() {
                     continue;
                 }
                 let step = pts.len().div_ceil(MAX_POINTS);
                 let pts = pts.into_iter().step_by(step);
-                let label = format!("{kind} {}", outcome_word(outcome));
-                let anno =
+                let swatch =
                     match outcome {
                         Outcome::Ok => chart
                             .draw_series(pts.map(|p| Circle::new(p, 2, color.mix(0.55).filled()))),
@@ -201,23 +255,16 @@ fn latency(history: &History, faults: &[Interval], axis: &Axis) -> Result<String
                         Outcome::Unknown => chart
                             .draw_series(pts.map(|p| TriangleMarker::new(p, 5, color.filled()))),
                     }
+                    .map(|_| match outcome {
+                        Outcome::Ok => Swatch::Dot(color),
+                        Outcome::Fail => Swatch::Cross(color),
+                        Outcome::Unknown => Swatch::Triangle(color),
+                    })
                     .map_err(|e| e.to_string())?;
-                anno.label(label).legend(move |(x, y)| match outcome {
-                    Outcome::Ok => Circle::new((x + 6, y), 3, color.filled()).into_dyn(),
-                    Outcome::Fail => Cross::new((x + 6, y), 4, color).into_dyn(),
-                    Outcome::Unknown => {
-                        TriangleMarker::new((x + 6, y), 5, color.filled()).into_dyn()
-                    }
-                });
+                entries.push((format!("{kind} {}", outcome_word(outcome)), swatch));
             }
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| e.to_string())?;
+        legend(&key_area, &entries)?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
@@ -303,7 +350,8 @@ fn line_chart(
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let mut chart = ChartBuilder::on(&root)
+        let (plot, key_area) = root.split_horizontally(W - LEGEND_W);
+        let mut chart = ChartBuilder::on(&plot)
             .caption(caption, ("sans-serif", 15))
             .margin(8)
             .x_label_area_size(30)
@@ -317,8 +365,10 @@ fn line_chart(
             .draw()
             .map_err(|e| e.to_string())?;
         shade(&mut chart, faults, axis, (0.0, hi))?;
+        let mut entries = Vec::new();
         for (name, color, segments) in lines {
-            for (i, pts) in segments.into_iter().enumerate() {
+            entries.push((name.to_string(), Swatch::Line(color)));
+            for pts in segments {
                 // A segment of one bucket (completions on both sides are missing) is a dot: a
                 // line needs two points.
                 if pts.len() == 1 {
@@ -326,23 +376,12 @@ fn line_chart(
                         .draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))
                         .map_err(|e| e.to_string())?;
                 }
-                let drawn = chart
+                chart
                     .draw_series(LineSeries::new(pts, color.stroke_width(2)))
                     .map_err(|e| e.to_string())?;
-                if i == 0 {
-                    drawn.label(name).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                    });
-                }
             }
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| e.to_string())?;
+        legend(&key_area, &entries)?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
@@ -418,5 +457,62 @@ mod tests {
         // across the empty middle bucket.
         assert_eq!(svg.matches("<circle").count(), 8, "{svg}");
         assert!(svg.contains("\nanomaly\n"), "the anomaly is marked: {svg}");
+    }
+
+    /// `(x, text)` of every `<text>` element of an SVG.
+    fn texts(svg: &str) -> Vec<(f64, String)> {
+        svg.split("<text ")
+            .skip(1)
+            .map(|t| {
+                let x = t.split("x=\"").nth(1).unwrap().split('"').next().unwrap();
+                let body = t.split('>').nth(1).unwrap().split('<').next().unwrap();
+                (x.parse().unwrap(), body.trim().to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn legends_sit_in_their_own_column_right_of_the_data() {
+        let starts: Vec<u64> = (0..200).collect();
+        let h = history(&starts);
+        let faults = [Interval {
+            kind: "kill".into(),
+            label: "kill n1".into(),
+            start: 50_000_000,
+            end: 150_000_000,
+            skipped: false,
+            nodes: vec!["n1".into()],
+        }];
+        let plots = draw(&h, &faults, 200_000_000, Some(120_000_000)).unwrap();
+        let column = f64::from(W - LEGEND_W);
+        for (svg, names) in [
+            (&plots.latency, &["read ok"][..]),
+            (&plots.quantiles, &["p50", "p95", "p99", "max"][..]),
+            (&plots.throughput, &["ok", "fail", "info"][..]),
+        ] {
+            let texts = texts(svg);
+            for name in names {
+                let (x, _) = texts.iter().find(|(_, t)| t == name).expect(name);
+                assert!(*x >= column, "legend entry {name} at x={x}, inside the plot");
+            }
+            // Everything else (axis labels, fault labels, the anomaly) is left of it.
+            for (x, t) in texts.iter().filter(|(_, t)| !names.contains(&t.as_str())) {
+                assert!(*x < column, "{t:?} at x={x} is in the legend column");
+            }
+        }
+    }
+
+    #[test]
+    fn the_log_latency_axis_is_labelled_by_decades_only() {
+        // Latencies from 0.5 ms to 2.5 s: labels 0.1 ms .. 10 s, one per decade.
+        let mut h = history(&[0, 1, 2, 3]);
+        for (op, ret_ms) in h.ops.iter_mut().zip([0.5, 3.0, 40.0, 2500.0]) {
+            op.ret = Some(op.call + (ret_ms * 1e6) as u64);
+        }
+        let svg = latency(&h, &[], &Axis::new(3_000_000_000)).unwrap();
+        // The y axis's labels are the texts left of the plot area.
+        let labels: Vec<String> =
+            texts(&svg).into_iter().filter(|(x, _)| *x < 60.0).map(|(_, t)| t).collect();
+        assert_eq!(labels, ["0.1", "1", "10", "100", "1 s", "10 s"], "{svg}");
     }
 }

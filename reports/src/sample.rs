@@ -45,11 +45,22 @@ pub struct SampleSpec {
     pub stale_read: bool,
     /// Add partition and kill faults.
     pub faults: bool,
+    /// Keys in turn, as the workload's `ops-per-key` moves on: the first `ops/keys`
+    /// operations use `k0`, the next `k1`, … (else each operation draws its key).
+    pub key_runs: bool,
 }
 
 impl Default for SampleSpec {
     fn default() -> Self {
-        SampleSpec { ops: 200, workers: 5, keys: 1, seed: 1, stale_read: true, faults: true }
+        SampleSpec {
+            ops: 200,
+            workers: 5,
+            keys: 1,
+            seed: 1,
+            stale_read: true,
+            faults: true,
+            key_runs: false,
+        }
     }
 }
 
@@ -70,7 +81,7 @@ pub fn generate(spec: &SampleSpec) -> (History, CheckResult) {
     let mut rng = Mix(spec.seed);
     let mut clock = vec![1_000_000u64; spec.workers.max(1)];
     let mut ops: Vec<Op> = Vec::with_capacity(spec.ops);
-    for _ in 0..spec.ops {
+    for n in 0..spec.ops {
         let w = (0..clock.len()).min_by_key(|&w| clock[w]).unwrap_or(0);
         let call = clock[w] + rng.below(400_000);
         // Mostly 0.2–3 ms, now and then a slow one.
@@ -84,7 +95,11 @@ pub fn generate(spec: &SampleSpec) -> (History, CheckResult) {
             5..=7 => ("write", json!(rng.below(10))),
             _ => ("cas", json!([rng.below(10), rng.below(10)])),
         };
-        let key = format!("k{}", rng.below(spec.keys.max(1) as u64));
+        let key = if spec.key_runs {
+            format!("k{}", n * spec.keys.max(1) / spec.ops.max(1))
+        } else {
+            format!("k{}", rng.below(spec.keys.max(1) as u64))
+        };
         let lin = call + rng.below(dur);
         ops.push(Op {
             worker: w,
@@ -189,7 +204,9 @@ fn to_events(ops: &[Op], spec: &SampleSpec, rng: &mut Mix) -> Vec<Event> {
                 EventKind::Fail => Some("cas-mismatch".into()),
                 _ => None,
             },
-            node: None,
+            // As a real run records it: the node that answered an ok or fail completion.
+            node: matches!(kind, EventKind::Ok | EventKind::Fail)
+                .then(|| format!("n{}", 1 + op.worker % 5)),
             term: None,
         };
         evs.push((op.call, 0, mk(EventKind::Invoke, op.input.clone(), op.call)));

@@ -88,6 +88,27 @@ enum Record {
     },
 }
 
+impl Record {
+    /// Refuses a log index no real log reaches (`u64::MAX`: the index after it does not
+    /// exist, so replaying it would overflow `LogIndex::next`). A checksummed record that
+    /// claims one is corrupt, and recovery says which record, never panics.
+    fn check_bounds(&self) -> Result<(), String> {
+        let too_big = |what: &str, index: LogIndex| {
+            if index.0 == u64::MAX {
+                Err(format!("{what} index {} is out of range", index.0))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            Record::HardState(_) => Ok(()),
+            Record::Entries(entries) => entries.iter().try_for_each(|e| too_big("entry", e.index)),
+            Record::Truncate(from) => too_big("truncate", *from),
+            Record::Compacted { meta, .. } => too_big("snapshot", meta.last_index),
+        }
+    }
+}
+
 /// The borrowed twin of [`Record`]; postcard encodes both identically.
 #[derive(Debug, Serialize)]
 enum RecordRef<'a> {
@@ -133,6 +154,11 @@ fn replay<P: AsRef<[u8]>>(path: &Path, records: &[P]) -> Result<Mirror, WalError
     for (i, bytes) in records.iter().enumerate() {
         let record: Record = postcard::from_bytes(bytes.as_ref()).map_err(|e| {
             WalError::Decode { path: path.to_path_buf(), record: i, reason: e.to_string() }
+        })?;
+        record.check_bounds().map_err(|reason| WalError::Decode {
+            path: path.to_path_buf(),
+            record: i,
+            reason,
         })?;
         let applied = match record {
             Record::HardState(hs) => {

@@ -216,3 +216,23 @@ fn replay_image_recovers_what_open_does_and_refuses_what_does_not_decode() {
     frame::encode_into(&mut gap, &encode(&RecordRef::Entries(&[e(9, 1)])));
     assert!(matches!(replay_image(&gap), Err(WalError::Inconsistent { .. })));
 }
+
+#[test]
+fn a_record_claiming_the_last_possible_index_is_refused_not_overflowed() {
+    // Found by the `wal_frames` fuzz target: replaying index u64::MAX made recovery compute
+    // the index after it. Each record kind that carries an index is refused by position.
+    for record in [
+        encode(&RecordRef::Entries(&[e(u64::MAX, 1)])),
+        encode(&RecordRef::Truncate(LogIndex(u64::MAX))),
+        encode(&RecordRef::Compacted { meta: &snap(u64::MAX, 1, "x").meta, retain_suffix: true }),
+    ] {
+        let mut image = frame::MAGIC.to_vec();
+        frame::encode_into(&mut image, &encode(&RecordRef::HardState(&hs(1, None))));
+        frame::encode_into(&mut image, &record);
+        let err = replay_image(&image).unwrap_err();
+        assert!(
+            matches!(&err, WalError::Decode { record: 1, reason, .. } if reason.contains("out of range")),
+            "{err}"
+        );
+    }
+}
