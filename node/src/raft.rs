@@ -1,12 +1,12 @@
 //! The sans-IO Raft core (Raft paper; Raft thesis for pre-vote, ReadIndex and leases).
 //!
 //! ```text
-//!            step(msg) ─┐   tick() ─┐   propose(cmd) ─┐   read_index(id) ─┐
-//!                       ▼           ▼                 ▼                   ▼
-//!                 ┌──────────────────────────────────────────────────────────┐
-//!                 │ RaftCore: election.rs  replication.rs  read_index.rs      │
-//!                 │           snapshot.rs  log.rs  progress.rs                │
-//!                 └──────────────────────────────────────────────────────────┘
+//!            step(msg) ─┐   tick() ─┐   propose(cmd) ─┐   read_index(id) ─┐  propose_change ─┐
+//!                       ▼           ▼                 ▼                   ▼                  ▼
+//!                 ┌─────────────────────────────────────────────────────────────────────────┐
+//!                 │ RaftCore: election.rs  replication.rs  read_index.rs  membership.rs      │
+//!                 │           snapshot.rs  log.rs  progress.rs                               │
+//!                 └─────────────────────────────────────────────────────────────────────────┘
 //!                       │ take_actions(), in order:
 //!                       ▼
 //!   PersistHardState | PersistEntries | PersistSnapshot | Send | Apply | ApplySnapshot
