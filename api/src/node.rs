@@ -6,6 +6,9 @@
 //!   client ── POST /v1/kv  Request ──▶ node ──▶ ResponseBody { status: Reply, value, error, leader }
 //!   nemesis ─ GET /v1/status ────────▶ node ──▶ NodeStatus { Status (role, term, indexes..), wal, clock }
 //!   nemesis ─ POST /v1/admin/clock ClockSettings ──▶ node
+//!   nemesis ─ GET /v1/admin/members ──▶ node ──▶ Members { voters, learners, config_index, .. }
+//!   nemesis ─ POST /v1/admin/members/{add,promote,remove} MemberRequest ──▶ leader ──▶ Members
+//!                                                          (refused: MemberError + status code)
 //!   runner ── --unsafe-bug UnsafeBug, --read-mode ReadMode ──▶ node flags
 //! ```
 
@@ -34,6 +37,10 @@ crate::names! {
         ShardNoDedupTransfer = "shard-no-dedup-transfer",
         /// Sharded KV: a group jumps to the latest config instead of applying each in order.
         ConfigSkip = "config-skip",
+        /// A leader starts a membership change before the previous one committed (and
+        /// before it committed an entry of its term): the majorities of the old and the new
+        /// configuration may not intersect.
+        MembershipOverlap = "membership-overlap",
     }
 }
 
@@ -240,6 +247,81 @@ impl ClockSettings {
     }
 }
 
+crate::names! {
+    /// A membership change, as the last path segment of `POST /v1/admin/members/{op}`.
+    pub enum MemberOp ("member op") {
+        /// Add a node as a learner (it gets the log; it neither votes nor counts).
+        Add = "add",
+        /// Make a caught-up learner a voter.
+        Promote = "promote",
+        /// Remove a voter or a learner.
+        Remove = "remove",
+    }
+}
+
+/// The body of `POST /v1/admin/members/{add,promote,remove}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRequest {
+    /// The node to add, promote or remove.
+    pub id: u64,
+}
+
+/// `GET /v1/admin/members`, and the answer to an accepted change: the configuration in
+/// force on the node that answers (the latest in its log, committed or not).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Members {
+    /// The node that answers.
+    pub id: u64,
+    /// The leader it knows of.
+    pub leader: Option<u64>,
+    /// Voters, in id order.
+    pub voters: Vec<u64>,
+    /// Learners, in id order.
+    pub learners: Vec<u64>,
+    /// Index of the log entry that set this configuration (0: the bootstrap one).
+    pub config_index: u64,
+    /// True once that entry is committed (the next change may start).
+    pub committed: bool,
+}
+
+crate::names! {
+    /// Why a membership change was refused (`error` of [`MemberError`]).
+    pub enum MemberRefusal ("member refusal") {
+        /// Not the leader (HTTP 421; `leader` says who is).
+        NotLeader = "not-leader",
+        /// A change is in flight, or the leader has not committed an entry of its term yet
+        /// (HTTP 409: retry later).
+        Busy = "busy",
+        /// The learner has not caught up with the commit index yet (HTTP 409: retry).
+        NotCaughtUp = "not-caught-up",
+        /// The change makes no sense for the configuration (HTTP 400).
+        Invalid = "invalid",
+    }
+}
+
+impl MemberRefusal {
+    /// The HTTP status code of the refusal.
+    pub fn http_status(self) -> u16 {
+        match self {
+            MemberRefusal::NotLeader => 421,
+            MemberRefusal::Busy | MemberRefusal::NotCaughtUp => 409,
+            MemberRefusal::Invalid => 400,
+        }
+    }
+}
+
+/// The body of a refused membership change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberError {
+    /// Why, machine-readable.
+    pub error: MemberRefusal,
+    /// Why, for people.
+    pub message: String,
+    /// The leader, when known (not-leader answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<LeaderHint>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +342,10 @@ mod tests {
         assert_eq!(body.leader, Some(LeaderHint { id: 2, client_addr: None }));
         assert_eq!("lease".parse::<ReadMode>().unwrap(), ReadMode::Lease);
         assert_eq!(UnsafeBug::NAMES.len(), UnsafeBug::ALL.len());
+        let err: MemberError =
+            serde_json::from_str(r#"{"error":"not-caught-up","message":"learner at 3, commit 9"}"#)
+                .unwrap();
+        assert_eq!((err.error, err.error.http_status()), (MemberRefusal::NotCaughtUp, 409));
+        assert_eq!("promote".parse::<MemberOp>().unwrap(), MemberOp::Promote);
     }
 }

@@ -138,6 +138,11 @@ faultline_api::layered! {
         /// group: ID=ADDR, a controller node's client address (repeat once per node).
         #[arg(long = "controller", value_name = "ID=ADDR")]
         controller: Vec<String> = Vec::new(),
+        /// Join an existing cluster: start with no configuration (not a voter) and learn it
+        /// from the leader's log once an admin adds this node (`POST
+        /// /v1/admin/members/add`). A node restarted with data keeps what its log says.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+        join: bool = false,
     }
 }
 
@@ -180,6 +185,8 @@ pub struct Config {
     pub shards: usize,
     /// The controller's client addresses (role group).
     pub controllers: BTreeMap<NodeId, String>,
+    /// Join an existing cluster (empty bootstrap configuration).
+    pub join: bool,
 }
 
 fn parse_map(
@@ -336,11 +343,16 @@ impl Config {
             gid,
             shards: s.shards as usize,
             controllers,
+            join: s.join,
         })
     }
 
-    /// Every voter: this node and its peers, in id order.
+    /// The bootstrap voters: this node and its peers, in id order; none for a node that
+    /// joins an existing cluster.
     pub fn voters(&self) -> Vec<NodeId> {
+        if self.join {
+            return Vec::new();
+        }
         let mut v: Vec<NodeId> = self.peers.keys().copied().collect();
         v.push(self.id);
         v.sort();

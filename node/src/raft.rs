@@ -1,12 +1,12 @@
 //! The sans-IO Raft core (Raft paper; Raft thesis for pre-vote, ReadIndex and leases).
 //!
 //! ```text
-//!            step(msg) ─┐   tick() ─┐   propose(cmd) ─┐   read_index(id) ─┐
-//!                       ▼           ▼                 ▼                   ▼
-//!                 ┌──────────────────────────────────────────────────────────┐
-//!                 │ RaftCore: election.rs  replication.rs  read_index.rs      │
-//!                 │           snapshot.rs  log.rs  progress.rs                │
-//!                 └──────────────────────────────────────────────────────────┘
+//!            step(msg) ─┐   tick() ─┐   propose(cmd) ─┐   read_index(id) ─┐  propose_change ─┐
+//!                       ▼           ▼                 ▼                   ▼                  ▼
+//!                 ┌─────────────────────────────────────────────────────────────────────────┐
+//!                 │ RaftCore: election.rs  replication.rs  read_index.rs  membership.rs      │
+//!                 │           snapshot.rs  log.rs  progress.rs                               │
+//!                 └─────────────────────────────────────────────────────────────────────────┘
 //!                       │ take_actions(), in order:
 //!                       ▼
 //!   PersistHardState | PersistEntries | PersistSnapshot | Send | Apply | ApplySnapshot
@@ -22,6 +22,7 @@ pub mod core;
 mod election;
 pub mod error;
 pub mod log;
+pub mod membership;
 pub mod message;
 pub mod progress;
 pub mod read_index;
@@ -32,14 +33,19 @@ pub mod types;
 
 #[cfg(test)]
 mod core_test;
+#[cfg(test)]
+mod membership_test;
 
 pub use action::{Action, ReadId};
 pub use config::{ConfigError, RaftConfig};
-pub use core::{CompactError, DurableState, ProposeError, RaftCore, ReadIndexError, Stats};
+pub use core::{
+    ChangeError, CompactError, DurableState, ProposeError, RaftCore, ReadIndexError, Stats,
+};
 pub use log::RaftLog;
+pub use membership::MemberChange;
 pub use message::{Body, Message};
 pub use progress::{Progress, ProgressState};
 pub use types::{
-    ClientId, Entry, EntryPayload, HardState, LogIndex, NodeId, ReadMode, Role, Snapshot,
-    SnapshotMeta, Term, UnsafeBug,
+    ClientId, Entry, EntryPayload, HardState, LogIndex, Membership, NodeId, ReadMode, Role,
+    Snapshot, SnapshotMeta, Term, UnsafeBug,
 };

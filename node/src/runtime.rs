@@ -55,14 +55,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::clock::Clock;
 use self::gate::SendGate;
-use self::http::{ApiCall, HttpState, NodeStatus, Served};
+use self::http::{ApiCall, HttpState, MemberError, MemberRefusal, Members, NodeStatus, Served};
 use self::migrate::Sidecar;
 use self::shutdown::Shutdown;
 use self::transport::Transport;
 use self::wal_task::{WalDone, WalJob, WalOp, WalWorker};
 use crate::config::Config;
 use crate::raft::config::RaftConfig;
-use crate::raft::core::DurableState;
+use crate::raft::core::{ChangeError, DurableState};
 use crate::raft::message::Message;
 use crate::raft::types::{NodeId, Role, Term, UnsafeBug};
 use crate::service::{Output, RequestToken, Service, ServiceConfig, StateMachine};
@@ -234,6 +234,18 @@ impl Runtime {
     }
 }
 
+/// A refused membership change, as the admin API reports it.
+fn member_error(e: ChangeError) -> MemberError {
+    let (error, leader) = match &e {
+        ChangeError::NotLeader { leader } => (MemberRefusal::NotLeader, *leader),
+        ChangeError::Busy { .. } => (MemberRefusal::Busy, None),
+        ChangeError::NotCaughtUp { .. } => (MemberRefusal::NotCaughtUp, None),
+        ChangeError::Invalid { .. } => (MemberRefusal::Invalid, None),
+    };
+    let leader = leader.map(|l| faultline_api::node::LeaderHint { id: l.0, client_addr: None });
+    MemberError { error, message: e.to_string(), leader }
+}
+
 /// The Raft and service configuration derived from the node's flags.
 fn build_service<M: StateMachine>(
     cfg: &Config,
@@ -301,6 +313,27 @@ impl<M: StateMachine, S: Sidecar<M>> Driver<M, S> {
                     group: self.service.kv().group_status(),
                 });
             }
+            ApiCall::Members { change, reply } => {
+                let result = match change.map(|c| self.service.propose_change(c)) {
+                    Some(Err(e)) => Err(member_error(e)),
+                    _ => Ok(self.members()),
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// The configuration in force, as `GET /v1/admin/members` reports it.
+    fn members(&self) -> Members {
+        let core = self.service.core();
+        let m = core.membership();
+        Members {
+            id: core.id().0,
+            leader: core.leader().map(|l| l.0),
+            voters: m.voters.iter().map(|v| v.0).collect(),
+            learners: m.learners.iter().map(|l| l.0).collect(),
+            config_index: core.membership_index().0,
+            committed: core.membership_committed(),
         }
     }
 

@@ -27,7 +27,8 @@ pub use output::{Applied, Output, ServiceConfig, Status};
 use crate::kv::Kv;
 use crate::raft::action::Action;
 use crate::raft::config::{ConfigError, RaftConfig};
-use crate::raft::core::{DurableState, RaftCore};
+use crate::raft::core::{ChangeError, DurableState, RaftCore};
+use crate::raft::membership::MemberChange;
 use crate::raft::message::Message;
 use crate::raft::types::{Entry, EntryPayload, LogIndex, NodeId, ReadMode, Role, Term, UnsafeBug};
 use pending::Pending;
@@ -158,6 +159,16 @@ impl<M: StateMachine> Service<M> {
         }
     }
 
+    /// Proposes a membership change (leader only); see [`RaftCore::propose_change`]. The
+    /// driver drains the outputs as after any request.
+    ///
+    /// # Errors
+    ///
+    /// [`ChangeError`] when the change was refused (nothing was appended).
+    pub fn propose_change(&mut self, change: MemberChange) -> Result<LogIndex, ChangeError> {
+        self.core.propose_change(change)
+    }
+
     /// A peer message.
     pub fn on_message(&mut self, msg: Message) {
         self.core.step(msg);
@@ -244,7 +255,7 @@ impl<M: StateMachine> Service<M> {
             trace.push(Applied::Entry(entry.clone()));
         }
         let cmd = match &entry.payload {
-            EntryPayload::Noop => None,
+            EntryPayload::Noop | EntryPayload::Config(_) => None,
             EntryPayload::Command(bytes) => match postcard::from_bytes::<M::Command>(bytes) {
                 Ok(cmd) => Some(cmd),
                 Err(err) => {

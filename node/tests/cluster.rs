@@ -321,10 +321,73 @@ async fn a_torn_wal_tail_is_cut_and_the_node_rejoins_and_a_corrupt_snapshot_stop
     let other = (1..=3).find(|&i| i != leader && i != follower).unwrap_or(1);
     cluster.node(other).kill();
     let snap = cluster.dir.path().join(format!("n{other}")).join("snapshot");
-    std::fs::write(&snap, b"FLSNP001 not a snapshot at all").expect("write snapshot");
+    std::fs::write(&snap, b"FLSNP002 not a snapshot at all").expect("write snapshot");
     cluster.node(other).restart();
     assert_eq!(cluster.node(other).wait_exit(LEADER_WAIT), Some(3), "{}", cluster.log(other));
     let log = cluster.log(other);
     let named = format!("{}: length does not match the header", snap.display());
     assert!(log.contains(&named), "{log}");
+}
+
+/// Retries an admin change on the leader until it is accepted (409: busy / not caught up),
+/// then waits until the leader reports the new configuration committed.
+async fn change_member(cluster: &Cluster, op_name: &str, id: u64) -> serde_json::Value {
+    let start = std::time::Instant::now();
+    let body = serde_json::json!({ "id": id });
+    let path = format!("/v1/admin/members/{op_name}");
+    let mut last = None;
+    while start.elapsed() < LEADER_WAIT {
+        let leader = cluster.wait_leader(LEADER_WAIT).await;
+        match cluster.admin(leader, &path, Some(&body)).await {
+            Some((200, _)) => loop {
+                let members = cluster.admin(leader, "/v1/admin/members", None).await;
+                match members {
+                    Some((200, m)) if m["committed"] == true => return m,
+                    _ if start.elapsed() > LEADER_WAIT => break,
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            },
+            other => last = other,
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{op_name} {id} not done (last answer {last:?}); logs:\n{}", cluster.all_logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_node_rejoins_empty_as_a_learner_and_is_promoted() {
+    let mut cluster = Cluster::start(3, &[]);
+    let leader = cluster.wait_leader(LEADER_WAIT).await;
+    let client = cluster.client();
+    client.request(leader, &op(1, 1, "put", "k", Some("before")), REQUEST_WAIT).await;
+    let victim = (1..=3).find(|&i| i != leader).unwrap_or(1);
+    let m = change_member(&cluster, "remove", victim).await;
+    assert_eq!(m["voters"].as_array().map(Vec::len), Some(2), "{m}");
+    // Lose its disk: it comes back empty and told to join.
+    cluster.node(victim).kill();
+    std::fs::remove_dir_all(cluster.dir.path().join(format!("n{victim}"))).expect("wipe");
+    cluster.node(victim).add_args(&["--join"]);
+    cluster.node(victim).restart();
+    let start = std::time::Instant::now();
+    while cluster.status(victim).await.is_none() && start.elapsed() < LEADER_WAIT {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, m) = cluster.admin(victim, "/v1/admin/members", None).await.unwrap_or_default();
+    let (code, refused) = cluster
+        .admin(victim, "/v1/admin/members/remove", Some(&serde_json::json!({"id": leader})))
+        .await
+        .unwrap_or_default();
+    assert_eq!((code, refused["error"].as_str()), (421, Some("not-leader")), "{refused}");
+    assert!(m["voters"].as_array().is_some_and(Vec::is_empty), "a joining node has no config: {m}");
+    let m = change_member(&cluster, "add", victim).await;
+    assert_eq!(m["learners"], serde_json::json!([victim]), "{m}");
+    let m = change_member(&cluster, "promote", victim).await;
+    assert_eq!(m["voters"].as_array().map(Vec::len), Some(3), "{m}");
+    let (_, after) =
+        client.request(leader, &op(1, 2, "append", "k", Some("+after")), REQUEST_WAIT).await;
+    assert_eq!(after["status"], "ok");
+    let commit = cluster.status(leader).await.and_then(|s| s["commit_index"].as_u64()).unwrap_or(0);
+    wait_applied(&cluster, commit).await;
+    let (_, m) = cluster.admin(victim, "/v1/admin/members", None).await.unwrap_or_default();
+    assert_eq!(m["voters"].as_array().map(Vec::len), Some(3), "the rejoined node knows: {m}");
 }

@@ -59,6 +59,11 @@ impl Node {
     }
 
     /// Whether the process is running (as far as this harness knows).
+    /// Adds flags for the next (re)start.
+    pub fn add_args(&mut self, args: &[&str]) {
+        self.args.extend(args.iter().map(|s| s.to_string()));
+    }
+
     pub fn is_up(&self) -> bool {
         self.child.is_some()
     }
@@ -168,6 +173,19 @@ impl Cluster {
         let url = format!("http://{}/v1/status", self.nodes[(id - 1) as usize].client_addr);
         let resp = self.http.get(url).timeout(Duration::from_millis(500)).send().await.ok()?;
         resp.json().await.ok()
+    }
+
+    /// An admin call to node `id`: `GET path` without a body, `POST path` with one; returns
+    /// (HTTP status, JSON body) if the node answers.
+    pub async fn admin(&self, id: u64, path: &str, body: Option<&Value>) -> Option<(u16, Value)> {
+        let url = format!("http://{}{path}", self.nodes[(id - 1) as usize].client_addr);
+        let req = match body {
+            Some(b) => self.http.post(url).json(b),
+            None => self.http.get(url),
+        };
+        let resp = req.timeout(Duration::from_millis(1000)).send().await.ok()?;
+        let code = resp.status().as_u16();
+        Some((code, resp.json().await.unwrap_or(Value::Null)))
     }
 
     /// Waits until a running node says it is the leader; returns its id.

@@ -8,7 +8,9 @@ use thiserror::Error;
 pub struct RaftConfig {
     /// This node.
     pub id: NodeId,
-    /// Every voter, this node included (static membership).
+    /// The bootstrap voters, this node included; empty for a node that joins an existing
+    /// cluster (it learns its configuration from the leader's log). A snapshot or a config
+    /// entry in the log overrides it.
     pub voters: Vec<NodeId>,
     /// Minimum election timeout in ticks; each timeout is drawn from
     /// `[election_ticks, 2 * election_ticks)` by the injected rng.
@@ -35,7 +37,7 @@ pub struct RaftConfig {
 /// A configuration that cannot work.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
-    /// `voters` does not contain `id`.
+    /// `voters` is not empty and does not contain `id`.
     #[error("voters {voters:?} do not include this node {id}")]
     NotAVoter {
         /// This node.
@@ -78,7 +80,7 @@ impl RaftConfig {
     ///
     /// [`ConfigError`] naming the first bad field.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.voters.contains(&self.id) {
+        if !self.voters.is_empty() && !self.voters.contains(&self.id) {
             return Err(ConfigError::NotAVoter {
                 id: self.id.0,
                 voters: self.voters.iter().map(|v| v.0).collect(),

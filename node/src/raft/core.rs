@@ -4,13 +4,15 @@
 
 use crate::raft::action::{Action, ReadId};
 use crate::raft::config::{ConfigError, RaftConfig};
-pub use crate::raft::error::{CompactError, ProposeError, ReadIndexError};
+pub use crate::raft::error::{ChangeError, CompactError, ProposeError, ReadIndexError};
 use crate::raft::log::RaftLog;
+use crate::raft::membership::Configs;
 use crate::raft::message::{Body, Message};
 use crate::raft::progress::Progress;
 use crate::raft::read_index::ReadState;
 use crate::raft::types::{
-    Entry, EntryPayload, HardState, LogIndex, NodeId, Role, Snapshot, SnapshotMeta, Term, UnsafeBug,
+    Entry, EntryPayload, HardState, LogIndex, Membership, NodeId, Role, Snapshot, SnapshotMeta,
+    Term, UnsafeBug,
 };
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -44,8 +46,10 @@ pub struct Stats {
 #[derive(Debug)]
 pub struct RaftCore {
     pub(crate) cfg: RaftConfig,
-    /// Voters other than this node, sorted.
+    /// Members (voters and learners) other than this node, sorted: who gets the log.
     pub(crate) peers: Vec<NodeId>,
+    /// The configurations in the log (the latest is in force).
+    pub(crate) configs: Configs,
     pub(crate) rng: ChaCha8Rng,
     pub(crate) term: Term,
     pub(crate) vote: Option<NodeId>,
@@ -94,16 +98,24 @@ impl RaftCore {
         rng: ChaCha8Rng,
     ) -> Result<RaftCore, ConfigError> {
         cfg.validate()?;
-        let mut peers: Vec<NodeId> = cfg.voters.iter().copied().filter(|v| *v != cfg.id).collect();
-        peers.sort();
-        peers.dedup();
         let (snap_index, snap_term) = durable
             .snapshot
             .as_ref()
             .map_or((LogIndex(0), Term(0)), |s| (s.meta.last_index, s.meta.last_term));
+        // The bootstrap configuration holds until a snapshot or a config entry replaces it.
+        let base = durable.snapshot.as_ref().map_or_else(
+            || Membership::with_voters(cfg.voters.iter().copied()),
+            |s| s.meta.membership.clone(),
+        );
         let log = RaftLog::new(snap_index, snap_term, durable.entries);
+        let configs = Configs::new(
+            snap_index,
+            base,
+            log.slice(snap_index.next(), log.last_index(), usize::MAX, usize::MAX).as_slice(),
+        );
         let mut core = RaftCore {
-            peers,
+            peers: Vec::new(),
+            configs,
             rng,
             term: durable.hard_state.term,
             vote: durable.hard_state.vote,
@@ -129,13 +141,19 @@ impl RaftCore {
             stats: Stats::default(),
             cfg,
         };
+        core.on_membership_changed();
         core.reset_election_timeout();
         Ok(core)
     }
 
     /// Handles one peer message. Stale or invalid messages are counted and dropped.
     pub fn step(&mut self, msg: Message) {
-        if msg.to != self.cfg.id || !self.peers.contains(&msg.from) {
+        // Messages from outside the configuration are accepted (a new member hears from a
+        // leader it does not know yet), but a non-voter's campaign is ignored outright, so a
+        // removed node cannot disrupt the cluster by raising terms.
+        let campaign = matches!(msg.body, Body::Vote { .. } | Body::PreVote { .. });
+        if msg.to != self.cfg.id || msg.from == self.cfg.id || campaign && !self.is_voter(msg.from)
+        {
             tracing::debug!(from = %msg.from, to = %msg.to, "dropping misaddressed message");
             self.stats.dropped_stale += 1;
             return;
@@ -212,6 +230,9 @@ impl RaftCore {
         self.ticks += 1;
         if self.role == Role::Leader {
             self.tick_leader();
+        } else if !self.is_voter(self.cfg.id) {
+            // A learner (or a removed node) never campaigns.
+            self.election_elapsed = 0;
         } else {
             self.election_elapsed += 1;
             if self.election_elapsed >= self.election_timeout {
@@ -262,7 +283,7 @@ impl RaftCore {
         } else {
             self.cfg.lease_ticks
         };
-        self.peers.is_empty()
+        self.other_voters().is_empty()
             || self.reads.lease_start.is_some_and(|start| self.ticks < start + lease)
     }
 
@@ -295,11 +316,11 @@ impl RaftCore {
             });
         };
         self.flush_unpersisted();
-        let snapshot = Snapshot {
-            meta: SnapshotMeta { last_index: index, last_term, voters: self.cfg.voters.clone() },
-            data,
-        };
+        let membership = self.configs.at(index).clone();
+        let snapshot =
+            Snapshot { meta: SnapshotMeta { last_index: index, last_term, membership }, data };
         self.log.compact_to(index, last_term);
+        self.configs.compact_to(index);
         self.snapshot = Some(snapshot.clone());
         self.actions.push(Action::PersistSnapshot { snapshot, retain_suffix: true });
         Ok(())
@@ -314,10 +335,9 @@ impl RaftCore {
         std::mem::take(&mut self.actions)
     }
 
-    /// The size of a majority of voters.
+    /// The size of a majority of the voters in force.
     pub(crate) fn quorum(&self) -> usize {
-        let voters = self.peers.len() + 1;
-        voters / 2 + 1
+        self.membership().quorum()
     }
 
     pub(crate) fn reset_election_timeout(&mut self) {
@@ -365,6 +385,9 @@ impl RaftCore {
         let index = self.log.last_index().next();
         let entry = Entry { term: self.term, index, payload };
         self.log.push(entry.clone());
+        if matches!(entry.payload, EntryPayload::Config(_)) {
+            self.note_appended(std::slice::from_ref(&entry));
+        }
         self.unpersisted.push(entry);
         index
     }

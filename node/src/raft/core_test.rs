@@ -10,7 +10,7 @@ use pretty_assertions::assert_eq;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-fn entry(index: u64, term: u64) -> Entry {
+pub(super) fn entry(index: u64, term: u64) -> Entry {
     Entry {
         term: Term(term),
         index: LogIndex(index),
@@ -22,14 +22,14 @@ fn noop(index: u64, term: u64) -> Entry {
     Entry { term: Term(term), index: LogIndex(index), payload: EntryPayload::Noop }
 }
 
-fn config(n: u64, pre_vote: bool, bug: Option<UnsafeBug>) -> RaftConfig {
+pub(super) fn config(n: u64, pre_vote: bool, bug: Option<UnsafeBug>) -> RaftConfig {
     let mut c = RaftConfig::new(NodeId(1), (1..=n).map(NodeId).collect());
     c.pre_vote = pre_vote;
     c.bug = bug;
     c
 }
 
-fn core_with(cfg: RaftConfig, term: u64, entries: Vec<Entry>) -> RaftCore {
+pub(super) fn core_with(cfg: RaftConfig, term: u64, entries: Vec<Entry>) -> RaftCore {
     let durable = DurableState {
         hard_state: HardState { term: Term(term), vote: None },
         snapshot: None,
@@ -41,7 +41,7 @@ fn core_with(cfg: RaftConfig, term: u64, entries: Vec<Entry>) -> RaftCore {
     }
 }
 
-fn msg(from: u64, to: u64, term: u64, body: Body) -> Message {
+pub(super) fn msg(from: u64, to: u64, term: u64, body: Body) -> Message {
     Message { from: NodeId(from), to: NodeId(to), term: Term(term), body }
 }
 
@@ -49,14 +49,14 @@ fn send(from: u64, to: u64, term: u64, body: Body) -> Action {
     Action::Send(msg(from, to, term, body))
 }
 
-fn time_out(core: &mut RaftCore) {
+pub(super) fn time_out(core: &mut RaftCore) {
     for _ in 0..core.election_timeout {
         core.tick();
     }
 }
 
 /// Node 1 as the leader of term `term + 1` with its no-op committed on every follower.
-fn leader(n: u64, term: u64, bug: Option<UnsafeBug>) -> RaftCore {
+pub(super) fn leader(n: u64, term: u64, bug: Option<UnsafeBug>) -> RaftCore {
     let mut core = core_with(config(n, false, bug), term, vec![]);
     time_out(&mut core);
     let t = term + 1;

@@ -20,12 +20,13 @@ impl RaftCore {
         self.reset_election_timeout();
         self.votes.clear();
         self.votes.insert(self.cfg.id, true);
-        if self.cfg.pre_vote && !self.peers.is_empty() {
+        let voters = self.other_voters();
+        if self.cfg.pre_vote && !voters.is_empty() {
             self.role = Role::PreCandidate;
             self.leader = None;
             tracing::debug!(id = %self.cfg.id, term = %self.term, "pre-vote campaign");
             let (last_log_index, last_log_term) = (self.log.last_index(), self.log.last_term());
-            for peer in self.peers.clone() {
+            for peer in voters {
                 let msg = crate::raft::message::Message {
                     from: self.cfg.id,
                     to: peer,
@@ -52,12 +53,13 @@ impl RaftCore {
         self.reset_election_timeout();
         tracing::debug!(id = %self.cfg.id, term = %self.term, "election");
         self.persist_hard_state();
-        if self.peers.is_empty() {
+        let voters = self.other_voters();
+        if voters.is_empty() {
             self.become_leader();
             return;
         }
         let (last_log_index, last_log_term) = (self.log.last_index(), self.log.last_term());
-        for peer in self.peers.clone() {
+        for peer in voters {
             self.send(peer, Body::Vote { last_log_index, last_log_term });
         }
     }
@@ -105,8 +107,10 @@ impl RaftCore {
     }
 
     pub(crate) fn on_pre_vote(&mut self, from: NodeId, term: Term, index: LogIndex, last: Term) {
-        let granted =
-            term > self.term && !self.in_leader_lease() && self.log.is_up_to_date(index, last);
+        let granted = term > self.term
+            && self.is_voter(self.cfg.id)
+            && !self.in_leader_lease()
+            && self.log.is_up_to_date(index, last);
         let response_term = if granted { term } else { self.term };
         tracing::debug!(id = %self.cfg.id, %from, granted, "pre-vote");
         let msg = crate::raft::message::Message {
@@ -138,7 +142,10 @@ impl RaftCore {
 
     pub(crate) fn on_vote(&mut self, from: NodeId, index: LogIndex, last: Term) {
         let can_vote = self.vote.is_none() || self.vote == Some(from);
+        // A node that does not vote in its own configuration (a learner, a removed node,
+        // a node that joined with an empty data dir) grants nothing.
         let granted = can_vote
+            && self.is_voter(self.cfg.id)
             && self.leader.is_none()
             && self.role != Role::Leader
             && self.log.is_up_to_date(index, last);
@@ -166,8 +173,10 @@ impl RaftCore {
 
     /// `Some(true)` once a majority granted, `Some(false)` once a majority refused.
     fn tally(&self) -> Option<bool> {
-        let yes = self.votes.values().filter(|g| **g).count();
-        let no = self.votes.len() - yes;
+        let m = self.membership();
+        let counted = self.votes.iter().filter(|(id, _)| m.is_voter(**id));
+        let (yes, no) =
+            counted.fold((0, 0), |(y, n), (_, g)| if *g { (y + 1, n) } else { (y, n + 1) });
         if yes >= self.quorum() {
             Some(true)
         } else if no >= self.quorum() {

@@ -92,11 +92,18 @@ impl RaftCore {
             *acked = (*acked).max(round);
         }
         // The highest round that a majority (this node included) acknowledged.
-        let mut rounds: Vec<u64> =
-            self.peers.iter().map(|p| self.reads.acked.get(p).copied().unwrap_or(0)).collect();
-        rounds.push(self.reads.round);
+        let me = self.cfg.id;
+        let mut rounds: Vec<u64> = (self.membership().voters.iter())
+            .map(|v| {
+                if *v == me {
+                    self.reads.round
+                } else {
+                    self.reads.acked.get(v).copied().unwrap_or(0)
+                }
+            })
+            .collect();
         rounds.sort_unstable_by(|a, b| b.cmp(a));
-        let quorum_round = rounds[self.quorum() - 1];
+        let Some(&quorum_round) = rounds.get(self.quorum() - 1) else { return };
         while let Some(&(r, t)) = self.reads.sent.front() {
             if r > quorum_round {
                 break;

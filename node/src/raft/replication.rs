@@ -23,7 +23,11 @@ impl RaftCore {
             self.election_elapsed = 0;
             // Check quorum: step down if a majority was not heard from in a whole election
             // timeout, so that clients of a partitioned leader learn about it.
-            let active = 1 + self.progress.values().filter(|p| p.active).count();
+            let me = self.cfg.id;
+            let m = self.membership();
+            let active = (m.voters.iter())
+                .filter(|v| **v == me || self.progress.get(v).is_some_and(|p| p.active))
+                .count();
             for p in self.progress.values_mut() {
                 p.active = false;
             }
@@ -76,7 +80,7 @@ impl RaftCore {
                 self.send_append(peer);
             }
             self.flush_unpersisted();
-            if self.peers.is_empty() {
+            if self.other_voters().is_empty() {
                 self.maybe_commit();
             }
         }
@@ -198,6 +202,7 @@ impl RaftCore {
                                 "leader overwrote a committed entry");
                         }
                         self.log.truncate_from(e.index);
+                        self.note_truncated(e.index);
                         self.persisted = self.persisted.min(e.index.prev());
                         truncate_from = Some(e.index);
                     }
@@ -210,6 +215,7 @@ impl RaftCore {
             for e in &new {
                 self.log.push(e.clone());
             }
+            self.note_appended(&new);
             self.actions.push(Action::PersistEntries { truncate_from, entries: new });
         }
         self.commit_to(commit.min(match_index));
@@ -279,10 +285,21 @@ impl RaftCore {
     /// Commits the highest index that a majority holds, if it is of the current term
     /// (Raft paper §5.4.2, Figure 8). With [`UnsafeBug::CommitOldTerm`] any term counts.
     pub(crate) fn maybe_commit(&mut self) {
-        let mut matches: Vec<LogIndex> = self.progress.values().map(|p| p.match_index).collect();
-        matches.push(self.persisted);
+        // Only voters count; the leader counts itself only while it is one (a leader that
+        // is removing itself manages the cluster without being part of it, thesis §4.2.2).
+        let me = self.cfg.id;
+        let m = self.membership();
+        let mut matches: Vec<LogIndex> = (m.voters.iter())
+            .map(|v| {
+                if *v == me {
+                    self.persisted
+                } else {
+                    self.progress.get(v).map_or(LogIndex(0), |p| p.match_index)
+                }
+            })
+            .collect();
         matches.sort_unstable_by(|a, b| b.cmp(a));
-        let candidate = matches[self.quorum() - 1];
+        let Some(&candidate) = matches.get(self.quorum() - 1) else { return };
         if candidate <= self.commit {
             return;
         }
@@ -294,6 +311,7 @@ impl RaftCore {
             if !was_in_term && self.committed_in_term() {
                 self.on_first_commit_in_term();
             }
+            self.step_down_if_removed();
         }
     }
 
@@ -345,7 +363,7 @@ impl RaftCore {
             let matched = self.progress.get(&peer).map_or(LogIndex(0), |p| p.match_index);
             self.send(peer, Body::Heartbeat { commit: self.commit.min(matched), round });
         }
-        if self.peers.is_empty() {
+        if self.other_voters().is_empty() {
             self.on_round_ack(self.cfg.id, round);
         }
     }

@@ -128,6 +128,12 @@ impl RaftCore {
         let retain_suffix = self.log.term_at(index) == Some(term);
         tracing::debug!(id = %self.cfg.id, %index, retain_suffix, "installing snapshot");
         self.log.compact_to(index, term);
+        if retain_suffix {
+            self.configs.compact_to(index);
+        } else {
+            self.configs.reset(index, snapshot.meta.membership.clone());
+            self.on_membership_changed();
+        }
         self.persisted = if retain_suffix { self.persisted.max(index) } else { index };
         self.snapshot = Some(snapshot.clone());
         self.actions.push(Action::PersistSnapshot { snapshot: snapshot.clone(), retain_suffix });

@@ -69,6 +69,10 @@ impl RaftCore {
     pub fn term_at(&self, index: LogIndex) -> Option<Term> {
         self.log.term_at(index)
     }
+    /// Leader only: how far `peer`'s log is known to match this one (0 when unknown).
+    pub fn match_index(&self, peer: NodeId) -> LogIndex {
+        self.progress.get(&peer).map_or(LogIndex(0), |p| p.match_index)
+    }
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.stats

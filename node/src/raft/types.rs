@@ -4,6 +4,7 @@
 //! with a compact binary format (postcard).
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::fmt;
 
 macro_rules! newtype {
@@ -72,6 +73,41 @@ pub enum EntryPayload {
     /// A client command: the bytes are an encoded [`crate::api::Command`]
     /// (see [`crate::api::Command::encode`]).
     Command(Vec<u8>),
+    /// The cluster's new configuration (Raft thesis §4.1): it takes effect on each node as
+    /// soon as the node appends it, committed or not.
+    Config(Membership),
+}
+
+/// A cluster configuration: who votes, and who only receives the log (learners). The two
+/// sets are disjoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    /// Nodes whose votes and acknowledgements count towards quorums.
+    pub voters: BTreeSet<NodeId>,
+    /// Nodes that replicate the log but never vote nor count (non-voting members).
+    pub learners: BTreeSet<NodeId>,
+}
+
+impl Membership {
+    /// A configuration of `voters` and no learners.
+    pub fn with_voters(voters: impl IntoIterator<Item = NodeId>) -> Membership {
+        Membership { voters: voters.into_iter().collect(), learners: BTreeSet::new() }
+    }
+
+    /// True when `id` votes.
+    pub fn is_voter(&self, id: NodeId) -> bool {
+        self.voters.contains(&id)
+    }
+
+    /// True when `id` is a voter or a learner.
+    pub fn contains(&self, id: NodeId) -> bool {
+        self.voters.contains(&id) || self.learners.contains(&id)
+    }
+
+    /// The size of a majority of the voters.
+    pub fn quorum(&self) -> usize {
+        self.voters.len() / 2 + 1
+    }
 }
 
 /// One log entry.
@@ -91,6 +127,7 @@ impl Entry {
         24 + match &self.payload {
             EntryPayload::Noop => 0,
             EntryPayload::Command(b) => b.len(),
+            EntryPayload::Config(m) => 8 * (m.voters.len() + m.learners.len()),
         }
     }
 }
@@ -112,8 +149,9 @@ pub struct SnapshotMeta {
     pub last_index: LogIndex,
     /// The term of that entry.
     pub last_term: Term,
-    /// The cluster's voters at that point (the configuration is static).
-    pub voters: Vec<NodeId>,
+    /// The cluster's configuration at that point (the latest one at or below
+    /// `last_index`).
+    pub membership: Membership,
 }
 
 /// A state-machine snapshot: its metadata and the state machine's encoded state

@@ -8,6 +8,8 @@
 //!          ◀──JSON + status code── M::Response ◀──oneshot── (or backstop timeout ─▶ unknown)
 //!   GET /v1/status ──ApiCall::Status──▶ runtime loop ──▶ NodeStatus JSON
 //!   POST /v1/admin/clock ──▶ Clock::set (shared handle; the loop reads it every tick)
+//!   GET|POST /v1/admin/members[/op] ──ApiCall::Members{change}──▶ runtime loop ──▶ Members
+//!          (or MemberError: 421 not leader, 409 busy / not caught up, 400 invalid)
 //! ```
 //!
 //! The wire format is fixed by `docs/node-api.md`; the JSON types live in `faultline_api`.
@@ -18,7 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
@@ -30,8 +32,11 @@ use super::clock::Clock;
 use crate::api::{Command, Reply, Request, Response, ResponseBody};
 use crate::kv::Kv;
 use crate::raft::types::NodeId;
+use crate::raft::MemberChange;
 use crate::service::StateMachine;
-pub use faultline_api::node::{ClockSettings, NodeStatus};
+pub use faultline_api::node::{
+    ClockSettings, MemberError, MemberOp, MemberRefusal, MemberRequest, Members, NodeStatus,
+};
 
 /// What the HTTP layer asks the runtime loop.
 #[derive(Debug)]
@@ -48,6 +53,13 @@ pub enum ApiCall<M: StateMachine> {
     Status {
         /// Where the answer goes.
         reply: oneshot::Sender<NodeStatus>,
+    },
+    /// The configuration in force, after proposing `change` if one is given.
+    Members {
+        /// The change to propose (leader only), if any.
+        change: Option<MemberChange>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<Members, MemberError>>,
     },
 }
 
@@ -116,6 +128,8 @@ pub fn app<M: Served>(state: HttpState<M>) -> Router {
     M::routes()
         .route("/v1/status", get(status::<M>))
         .route("/v1/admin/clock", post(set_clock::<M>).get(get_clock::<M>))
+        .route("/v1/admin/members", get(list_members::<M>))
+        .route("/v1/admin/members/{op}", post(change_member::<M>))
         .with_state(state)
 }
 
@@ -169,6 +183,57 @@ async fn status<M: StateMachine>(State(state): State<HttpState<M>>) -> HttpRespo
     }
     match tokio::time::timeout(state.request_timeout, rx).await {
         Ok(Ok(status)) => Json(status).into_response(),
+        _ => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+async fn list_members<M: StateMachine>(State(state): State<HttpState<M>>) -> HttpResponse {
+    members_call(&state, None).await
+}
+
+async fn change_member<M: StateMachine>(
+    State(state): State<HttpState<M>>,
+    Path(op): Path<String>,
+    body: Bytes,
+) -> HttpResponse {
+    let op = match op.parse::<MemberOp>() {
+        Ok(op) => op,
+        Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+    };
+    let req: MemberRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("bad member request body: {e}"))
+                .into_response()
+        }
+    };
+    let id = NodeId(req.id);
+    let change = match op {
+        MemberOp::Add => MemberChange::AddLearner(id),
+        MemberOp::Promote => MemberChange::Promote(id),
+        MemberOp::Remove => MemberChange::Remove(id),
+    };
+    members_call(&state, Some(change)).await
+}
+
+async fn members_call<M: StateMachine>(
+    state: &HttpState<M>,
+    change: Option<MemberChange>,
+) -> HttpResponse {
+    let (tx, rx) = oneshot::channel();
+    if state.calls.send(ApiCall::Members { change, reply: tx }).await.is_err() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    match tokio::time::timeout(state.request_timeout, rx).await {
+        Ok(Ok(Ok(members))) => Json(members).into_response(),
+        Ok(Ok(Err(mut refused))) => {
+            if let Some(hint) = refused.leader.as_mut() {
+                hint.client_addr = state.client_addrs.get(&NodeId(hint.id)).cloned();
+            }
+            let code = StatusCode::from_u16(refused.error.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (code, Json(refused)).into_response()
+        }
         _ => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }

@@ -6,7 +6,7 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::service::Status;
-use faultline_api::node::Role;
+use faultline_api::node::{LeaderHint, Role};
 
 /// A router whose "runtime" answers each command with `answer` (`None`: never answers).
 fn router(answer: fn(Command) -> Option<Response>) -> (Router, Clock) {
@@ -38,6 +38,29 @@ fn router(answer: fn(Command) -> Option<Response>) -> (Router, Clock) {
                     clock_rate: 1.0,
                     group: None,
                 })),
+                ApiCall::Members { change, reply } => {
+                    let refused = |error, leader: Option<u64>| MemberError {
+                        error,
+                        message: "refused".into(),
+                        leader: leader.map(|id| LeaderHint { id, client_addr: None }),
+                    };
+                    drop(reply.send(match change {
+                        None | Some(MemberChange::AddLearner(_)) => Ok(Members {
+                            id: 1,
+                            leader: Some(1),
+                            voters: vec![1, 2, 3],
+                            learners: vec![4],
+                            config_index: 7,
+                            committed: false,
+                        }),
+                        Some(MemberChange::Promote(_)) => {
+                            Err(refused(MemberRefusal::NotCaughtUp, None))
+                        }
+                        Some(MemberChange::Remove(_)) => {
+                            Err(refused(MemberRefusal::NotLeader, Some(2)))
+                        }
+                    }))
+                }
             }
         }
     });
@@ -126,4 +149,28 @@ async fn status_and_clock_endpoints() {
     let (code, _) = call(&app, "POST", "/v1/admin/clock", r#"{"offset_ms":0,"rate":0}"#).await;
     assert_eq!(code, 400);
     assert_eq!(clock.settings().rate, 2.0, "a refused setting changes nothing");
+}
+
+#[tokio::test]
+async fn member_endpoints_list_change_and_map_refusals_to_status_codes() {
+    let (app, _) = router(|_| None);
+    let (code, json) = call(&app, "GET", "/v1/admin/members", "").await;
+    assert_eq!(
+        (code, json["voters"].clone(), json["learners"].clone()),
+        (200, serde_json::json!([1, 2, 3]), serde_json::json!([4]))
+    );
+    let (code, json) = call(&app, "POST", "/v1/admin/members/add", r#"{"id":4}"#).await;
+    assert_eq!(
+        (code, json["config_index"].as_u64(), json["committed"].as_bool()),
+        (200, Some(7), Some(false))
+    );
+    let (code, json) = call(&app, "POST", "/v1/admin/members/promote", r#"{"id":4}"#).await;
+    assert_eq!((code, json["error"].as_str()), (409, Some("not-caught-up")));
+    let (code, json) = call(&app, "POST", "/v1/admin/members/remove", r#"{"id":3}"#).await;
+    assert_eq!(code, 421);
+    assert_eq!(json["leader"], serde_json::json!({"id": 2, "client_addr": "127.0.0.1:8002"}));
+    let (code, _) = call(&app, "POST", "/v1/admin/members/frob", r#"{"id":3}"#).await;
+    assert_eq!(code, 404);
+    let (code, _) = call(&app, "POST", "/v1/admin/members/add", r#"{"node":3}"#).await;
+    assert_eq!(code, 400);
 }

@@ -65,6 +65,8 @@ struct SimNode<M: StateMachine> {
     applied: BTreeMap<LogIndex, EntryPayload>,
     /// The last index applied in this incarnation.
     applied_last: LogIndex,
+    /// Wiped and restarted as a joining node (empty bootstrap configuration).
+    joined: bool,
 }
 
 /// A simulated cluster of nodes running state machine `M`: one thread, virtual time, one
@@ -83,6 +85,8 @@ pub struct SimCluster<M: StateMachine = Kv> {
     stats: SimStats,
     /// Every applied entry by index: (term, payload) of the first node that applied it.
     committed: BTreeMap<LogIndex, (Term, EntryPayload)>,
+    /// The first node seen leading each term (Election Safety: never two in one term).
+    leaders_by_term: BTreeMap<Term, NodeId>,
     violations: Vec<String>,
     /// The state machine's options (every node gets the same).
     opts: M::Options,
@@ -116,6 +120,7 @@ impl<M: StateMachine> SimCluster<M> {
             next_token: 0,
             stats: SimStats::default(),
             committed: BTreeMap::new(),
+            leaders_by_term: BTreeMap::new(),
             violations: Vec::new(),
             opts,
             cfg,
@@ -132,6 +137,7 @@ impl<M: StateMachine> SimCluster<M> {
                 rate: 1.0,
                 applied: BTreeMap::new(),
                 applied_last: LogIndex(0),
+                joined: false,
             };
             sim.nodes.insert(id, node);
             sim.boot(id);
@@ -142,7 +148,10 @@ impl<M: StateMachine> SimCluster<M> {
     /// (Re)creates node `id`'s service from its durable state and schedules its ticks.
     fn boot(&mut self, id: NodeId) {
         let seed = self.cfg.seed;
-        let raft = self.cfg.raft_config(id);
+        let mut raft = self.cfg.raft_config(id);
+        if self.nodes.get(&id).is_some_and(|n| n.joined) {
+            raft.voters.clear();
+        }
         let svc = self.cfg.service_config();
         let tick_us = self.cfg.tick_us;
         let first_tick = self.now + self.rng.random_range(1..=tick_us);
@@ -320,6 +329,7 @@ impl<M: StateMachine> SimCluster<M> {
             node.jobs.push_back((job, last));
         }
         self.record_applied(id, applied);
+        self.check_leader(id);
         for msg in sends {
             self.send_now(msg);
         }

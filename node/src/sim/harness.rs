@@ -134,7 +134,7 @@ impl H {
     fn value_of(p: &EntryPayload) -> Option<u64> {
         match p {
             EntryPayload::Command(b) => Command::decode(b).ok().map(|c| c.client.0),
-            EntryPayload::Noop => None,
+            EntryPayload::Noop | EntryPayload::Config(_) => None,
         }
     }
 

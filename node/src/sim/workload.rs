@@ -25,7 +25,7 @@ use crate::raft::types::{ClientId, NodeId};
 use crate::service::RequestToken;
 
 mod nemesis;
-use nemesis::{churn, heal, inject};
+use nemesis::{churn, heal, inject, Members};
 
 /// Which faults the nemesis injects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +44,9 @@ pub enum Faults {
     /// Slow the leader's clock down (rate `skew_rate`), then isolate it: leases held on a
     /// slow clock outlive the followers' election timeouts.
     ClockSkew,
+    /// Membership changes (remove a voter, wipe it, add it back as a learner, promote it)
+    /// composed with partitions and crashes.
+    Membership,
 }
 
 /// The workload's shape. Times are virtual microseconds.
@@ -72,6 +75,11 @@ pub struct WorkloadConfig {
     /// Send each operation first to the client's own node (Jepsen binds each client to a
     /// node); otherwise to the last node that answered.
     pub bind_clients: bool,
+    /// [`Faults::Membership`]: never remove a voter below this many.
+    pub min_voters: usize,
+    /// [`Faults::Membership`]: changes tried back to back in one step (a correct leader
+    /// accepts one at a time).
+    pub change_burst: usize,
 }
 
 impl Default for WorkloadConfig {
@@ -88,6 +96,8 @@ impl Default for WorkloadConfig {
             nemesis_interval_us: 400_000,
             skew_rate: 0.6,
             bind_clients: true,
+            min_voters: 3,
+            change_burst: 2,
         }
     }
 }
@@ -164,6 +174,7 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
     let end = start + wl.duration_us;
     let mut nemesis_at = start + wl.nemesis_interval_us;
     let mut faulty = false;
+    let mut members = Members::default();
     let step_us = 1_000;
     loop {
         let now = sim.now();
@@ -178,14 +189,26 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
             churn(sim, &ids, &mut rec);
             nemesis_at = now + sim.rng().random_range(1_000..=wl.nemesis_interval_us);
         } else if wl.faults != Faults::None && now >= nemesis_at && now < end {
+            let mut continue_nemesis = true;
             if faulty {
                 heal(sim, &ids, &mut rec);
+                faulty = false;
+            } else if wl.faults == Faults::Membership && sim.rng().random_bool(0.6) {
+                faulty = members.step(sim, &ids, wl.min_voters, wl.change_burst, &mut rec);
+                if faulty {
+                    // A partition right after a change: hold it long enough for the other
+                    // side to elect a leader.
+                    nemesis_at = now + 3 * wl.nemesis_interval_us;
+                    continue_nemesis = false;
+                }
             } else {
                 inject(sim, &ids, wl, &mut rec);
+                faulty = true;
             }
-            faulty = !faulty;
-            let jitter = sim.rng().random_range(0..=wl.nemesis_interval_us);
-            nemesis_at = now + wl.nemesis_interval_us / 2 + jitter;
+            if continue_nemesis {
+                let jitter = sim.rng().random_range(0..=wl.nemesis_interval_us);
+                nemesis_at = now + wl.nemesis_interval_us / 2 + jitter;
+            }
         }
         if now >= end && faulty {
             heal(sim, &ids, &mut rec);

@@ -27,6 +27,36 @@ impl<M: crate::service::StateMachine> SimCluster<M> {
         }
     }
 
+    /// Loses a node's disk and restarts it empty as a node that joins an existing cluster
+    /// (empty bootstrap configuration: it learns its configuration from the leader's log).
+    /// Only safe for a node whose removal from the configuration has committed.
+    pub fn wipe(&mut self, id: NodeId) {
+        self.crash(id);
+        if let Some(node) = self.nodes.get_mut(&id) {
+            tracing::debug!(%id, "wipe");
+            node.disk = super::SimDisk::default();
+            node.joined = true;
+        }
+        self.boot(id);
+    }
+
+    /// Proposes a membership change at `leader` (which must believe it leads).
+    ///
+    /// # Errors
+    ///
+    /// [`ChangeError`](crate::raft::ChangeError) when the node is down, paused, or refuses.
+    pub fn change_membership(
+        &mut self,
+        leader: NodeId,
+        change: crate::raft::MemberChange,
+    ) -> Result<crate::raft::LogIndex, crate::raft::ChangeError> {
+        let not_leader = crate::raft::ChangeError::NotLeader { leader: None };
+        let node = self.nodes.get_mut(&leader).filter(|n| !n.paused).ok_or(not_leader.clone())?;
+        let index = node.service.as_mut().ok_or(not_leader)?.propose_change(change)?;
+        self.drain(leader);
+        Ok(index)
+    }
+
     /// True when the node is running (not crashed).
     pub fn is_up(&self, id: NodeId) -> bool {
         self.nodes.get(&id).is_some_and(|n| n.service.is_some())

@@ -41,6 +41,23 @@ impl<M: crate::service::StateMachine> SimCluster<M> {
         }
     }
 
+    /// Election Safety (Raft paper Figure 3): at most one leader per term, over the whole
+    /// run (a leader that lost its role still counts for its term).
+    pub(super) fn check_leader(&mut self, id: NodeId) {
+        let Some(core) = self.nodes.get(&id).and_then(|n| n.service.as_ref()).map(|s| s.core())
+        else {
+            return;
+        };
+        if core.role() != crate::raft::types::Role::Leader {
+            return;
+        }
+        let term = core.term();
+        let first = *self.leaders_by_term.entry(term).or_insert(id);
+        if first != id {
+            self.violations.push(format!("two leaders in term {term}: {first} and {id}"));
+        }
+    }
+
     /// How many nodes applied `index`, and the payload they agree on.
     pub fn n_committed(&self, index: LogIndex) -> (usize, Option<EntryPayload>) {
         let mut count = 0;

@@ -1,12 +1,14 @@
-//! The simulated nemesis: partitions, leader isolation, crashes, Figure 8 churn, clock skew.
-//! Every action is recorded as a `"process":"nemesis"` event.
+//! The simulated nemesis: partitions, leader isolation, crashes, Figure 8 churn, clock skew,
+//! membership changes. Every action is recorded as a `"process":"nemesis"` event.
 
 use super::{Faults, HistoryLines, WorkloadConfig};
+use crate::raft::membership::MemberChange;
 use crate::raft::types::NodeId;
 use crate::sim::SimCluster;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 
 fn nemesis_event(rec: &mut HistoryLines, f: &str, value: Value, time: u64) {
     rec.push(json!({"type": "info", "process": "nemesis", "f": f, "value": value}), time);
@@ -33,8 +35,9 @@ pub(super) fn inject(
         nemesis_event(rec, "isolate", json!(victim.to_string()), now);
         return;
     }
-    let partitions = matches!(faults, Faults::Partitions | Faults::PartitionsAndCrashes);
-    let crashes = matches!(faults, Faults::Crashes | Faults::PartitionsAndCrashes);
+    let both = matches!(faults, Faults::PartitionsAndCrashes | Faults::Membership);
+    let partitions = both || faults == Faults::Partitions;
+    let crashes = both || faults == Faults::Crashes;
     let choice = match (partitions, crashes) {
         (true, true) => sim.rng().random_range(0..4),
         (true, false) => sim.rng().random_range(0..2),
@@ -100,4 +103,111 @@ pub(super) fn heal(sim: &mut SimCluster, ids: &[NodeId], rec: &mut HistoryLines)
         sim.set_clock(*id, 0, 1.0);
     }
     nemesis_event(rec, "heal", Value::Null, sim.now());
+}
+
+/// The membership nemesis (Faults::Membership): removes a random voter (never below
+/// `min_voters`), and once the removal has committed wipes the node's disk, adds it back as
+/// a learner and promotes it once it has caught up. Each step tries up to `burst` changes
+/// back to back (a correct leader refuses all but the first); after a change it sometimes
+/// cuts the leader off with a minority of the old voters.
+#[derive(Debug, Default)]
+pub(super) struct Members {
+    /// Removed and wiped, not yet a member again.
+    wiped: BTreeSet<NodeId>,
+}
+
+impl Members {
+    pub(super) fn step(
+        &mut self,
+        sim: &mut SimCluster,
+        ids: &[NodeId],
+        min_voters: usize,
+        burst: usize,
+        rec: &mut HistoryLines,
+    ) -> bool {
+        let Some(leader) = sim.leader() else { return false };
+        let old = match sim.service(leader) {
+            Some(s) => s.core().membership().clone(),
+            None => return false,
+        };
+        let mut changed = false;
+        for _ in 0..burst {
+            let Some(core) = sim.service(leader).map(|s| s.core()) else { return false };
+            let m = core.membership().clone();
+            let committed = core.membership_committed();
+            self.wiped.retain(|n| !m.contains(*n));
+            let caught_up =
+                m.learners.iter().copied().find(|l| core.match_index(*l) >= core.commit_index());
+            let out: Vec<NodeId> = ids.iter().copied().filter(|n| !m.contains(*n)).collect();
+            let (change, f) = if let Some(l) = caught_up {
+                (MemberChange::Promote(l), "member-promote")
+            } else if let Some(&n) = out.iter().find(|n| self.wiped.contains(n)) {
+                (MemberChange::AddLearner(n), "member-add")
+            } else if let (Some(&n), true) = (out.first(), committed) {
+                // Its removal committed: no quorum counts it any more, so losing its disk
+                // is safe. It comes back empty, as a new member.
+                sim.wipe(n);
+                self.wiped.insert(n);
+                nemesis_event(rec, "wipe", json!(n.to_string()), sim.now());
+                (MemberChange::AddLearner(n), "member-add")
+            } else if m.voters.len() > min_voters {
+                let voters: Vec<NodeId> = m.voters.iter().copied().collect();
+                let n = voters[sim.rng().random_range(0..voters.len())];
+                (MemberChange::Remove(n), "member-remove")
+            } else {
+                break;
+            };
+            let node = match change {
+                MemberChange::AddLearner(n)
+                | MemberChange::Promote(n)
+                | MemberChange::Remove(n) => n,
+            };
+            match sim.change_membership(leader, change) {
+                Ok(index) => {
+                    changed = true;
+                    let value = json!({"node": node.to_string(), "leader": leader.to_string(), "index": index.0});
+                    nemesis_event(rec, f, value, sim.now());
+                }
+                Err(e) => {
+                    tracing::debug!(%leader, ?change, %e, "membership change refused");
+                    break;
+                }
+            }
+        }
+        if changed && sim.rng().random_bool(0.5) {
+            // Cut the leader off with a majority of the new configuration that is a
+            // minority of the old one. Between single-server changes that committed one at a
+            // time no such side exists (their majorities intersect), so then it is the leader
+            // and at most half of the old voters: a side that cannot commit on its own.
+            let new =
+                sim.service(leader).map(|s| s.core().membership().clone()).unwrap_or_default();
+            let count = |side: &[NodeId], m: &crate::raft::Membership| {
+                side.iter().filter(|n| m.is_voter(**n)).count()
+            };
+            let mut pool: Vec<NodeId> =
+                new.voters.iter().copied().filter(|v| *v != leader).collect();
+            pool.shuffle(sim.rng());
+            let mut side = vec![leader];
+            while count(&side, &new) < new.quorum() {
+                let Some(n) = pool.pop() else { break };
+                side.push(n);
+            }
+            if count(&side, &old) >= old.quorum() {
+                let mut others: Vec<NodeId> =
+                    old.voters.iter().copied().filter(|v| *v != leader).collect();
+                others.shuffle(sim.rng());
+                let keep = (old.voters.len() / 2).saturating_sub(1).min(others.len());
+                side = others[..keep].to_vec();
+                side.push(leader);
+            }
+            let rest: Vec<NodeId> = ids.iter().copied().filter(|n| !side.contains(n)).collect();
+            let groups = vec![side, rest];
+            sim.net.partition(&groups);
+            let names: Vec<Vec<String>> =
+                groups.iter().map(|g| g.iter().map(|n| n.to_string()).collect()).collect();
+            nemesis_event(rec, "start-partition", json!({"groups": names}), sim.now());
+            return true;
+        }
+        false
+    }
 }

@@ -15,7 +15,7 @@
 use std::fmt;
 
 /// The first bytes of every WAL file: the format name and its version.
-pub const MAGIC: &[u8; 8] = b"FLWAL001";
+pub const MAGIC: &[u8; 8] = b"FLWAL002";
 
 /// Bytes of a record header (length + checksum).
 pub const HEADER_LEN: usize = 8;

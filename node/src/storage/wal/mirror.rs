@@ -134,7 +134,11 @@ mod tests {
         let mut m = Mirror::default();
         m.append(&[e(1, 1), e(2, 1), e(3, 2)]).unwrap();
         m.compact(
-            &SnapshotMeta { last_index: LogIndex(2), last_term: Term(1), voters: vec![] },
+            &SnapshotMeta {
+                last_index: LogIndex(2),
+                last_term: Term(1),
+                membership: Default::default(),
+            },
             None,
         );
         assert_eq!(indexes(&m), vec![(3, 2)]);
@@ -144,19 +148,31 @@ mod tests {
         // A leader's snapshot that does not match our log discards all of it.
         let mut m2 = m.clone();
         m.compact(
-            &SnapshotMeta { last_index: LogIndex(3), last_term: Term(3), voters: vec![] },
+            &SnapshotMeta {
+                last_index: LogIndex(3),
+                last_term: Term(3),
+                membership: Default::default(),
+            },
             None,
         );
         assert!(m.entries.is_empty());
         // Told explicitly, the suffix is kept or dropped whatever the terms say.
         let mut m3 = m2.clone();
         m2.compact(
-            &SnapshotMeta { last_index: LogIndex(3), last_term: Term(3), voters: vec![] },
+            &SnapshotMeta {
+                last_index: LogIndex(3),
+                last_term: Term(3),
+                membership: Default::default(),
+            },
             Some(true),
         );
         assert_eq!(indexes(&m2), vec![(4, 2)]);
         m3.compact(
-            &SnapshotMeta { last_index: LogIndex(3), last_term: Term(2), voters: vec![] },
+            &SnapshotMeta {
+                last_index: LogIndex(3),
+                last_term: Term(2),
+                membership: Default::default(),
+            },
             Some(false),
         );
         assert!(m3.entries.is_empty());

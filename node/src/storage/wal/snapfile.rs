@@ -17,7 +17,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// The first bytes of a snapshot file.
-const MAGIC: &[u8; 8] = b"FLSNP001";
+const MAGIC: &[u8; 8] = b"FLSNP002";
 const HEADER_LEN: usize = MAGIC.len() + 8 + 4;
 
 /// The suffix of files being written; a leftover one is a crash mid-write.
@@ -137,7 +137,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_atomic(dir.path(), "snap", b"durable").unwrap();
         // A crash mid-write of a newer snapshot: a torn temp file remains.
-        fs::write(dir.path().join("snap.tmp"), b"FLSNP001\x10garbage").unwrap();
+        fs::write(dir.path().join("snap.tmp"), b"FLSNP002\x10garbage").unwrap();
         assert_eq!(read_checked(dir.path(), "snap").unwrap().unwrap(), b"durable");
         assert!(remove_leftovers(dir.path(), "snap").unwrap());
         assert!(!remove_leftovers(dir.path(), "snap").unwrap());

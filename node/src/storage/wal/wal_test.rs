@@ -106,7 +106,11 @@ fn snap(last_index: u64, last_term: u64, data: &str) -> Snapshot {
         meta: SnapshotMeta {
             last_index: LogIndex(last_index),
             last_term: Term(last_term),
-            voters: vec![NodeId(1), NodeId(2), NodeId(3)],
+            membership: crate::raft::types::Membership::with_voters([
+                NodeId(1),
+                NodeId(2),
+                NodeId(3),
+            ]),
         },
         data: data.as_bytes().to_vec(),
     }
@@ -142,7 +146,7 @@ fn a_crash_during_a_snapshot_leaves_a_consistent_state() {
     wal.install_snapshot(&snap(4, 1, "state@4"), true).unwrap();
     drop(wal);
     // Crash while writing a newer snapshot: only a torn temp file exists.
-    fs::write(dir.path().join("snapshot.tmp"), b"FLSNP001 torn").unwrap();
+    fs::write(dir.path().join("snapshot.tmp"), b"FLSNP002 torn").unwrap();
     let (wal, rec) = open(dir.path());
     drop(wal);
     assert_eq!(rec.snapshot, Some(snap(4, 1, "state@4")));
