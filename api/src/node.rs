@@ -56,6 +56,18 @@ impl UnsafeBug {
                 | UnsafeBug::ConfigSkip
         )
     }
+
+    /// Why no `faultline run` can exercise this bug yet, when none can (a run planting it
+    /// would test nothing, so it is refused).
+    pub fn not_in_runs(self) -> Option<&'static str> {
+        match self {
+            UnsafeBug::MembershipOverlap => Some(
+                "membership-overlap needs membership changes, which no fault of a run makes yet \
+                 (the simulator catches it: cargo test -p faultline-node bug_membership_overlap)",
+            ),
+            _ => None,
+        }
+    }
 }
 
 crate::names! {

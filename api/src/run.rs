@@ -195,7 +195,13 @@ impl RunSettings {
     ///
     /// # Errors
     /// A cross-field problem ([`RunConfig::validate`]).
-    pub fn into_config(self) -> Result<RunConfig, ConfigError> {
+    pub fn into_config(mut self) -> Result<RunConfig, ConfigError> {
+        // A default that depends on another setting: lease-skew is a bug of lease reads, so
+        // a run that plants it reads through leases unless told otherwise (and refused below
+        // when told otherwise: the bug would change nothing).
+        if self.unsafe_bug == Some(UnsafeBug::LeaseSkew) {
+            self.read_mode.get_or_insert(ReadMode::Lease);
+        }
         let cfg = self.resolve();
         cfg.validate()?;
         Ok(cfg)
@@ -263,6 +269,20 @@ impl RunConfig {
                 }
             }
             SystemKind::Faultline => {
+                if let Some(m) = self.read_mode.filter(|m| *m != ReadMode::Lease) {
+                    if self.unsafe_bug == Some(UnsafeBug::LeaseSkew) {
+                        return here(
+                            "read-mode",
+                            format!(
+                                "lease-skew is planted in lease reads; with {m} reads it \
+                                 changes nothing (leave read-mode out, or set it to lease)"
+                            ),
+                        );
+                    }
+                }
+                if let Some(why) = self.unsafe_bug.and_then(UnsafeBug::not_in_runs) {
+                    return here("unsafe-bug", format!("{why}; a run with it would test nothing"));
+                }
                 if let Some(b) = self.unsafe_bug.filter(|b| b.is_sharded()) {
                     return here(
                         "unsafe-bug",
@@ -451,6 +471,19 @@ mod tests {
         assert_eq!(s.into_config().unwrap_err().field, "unsafe-bug");
         let s = RunSettings { unsafe_bug: Some(UnsafeBug::StaleReads), ..RunSettings::default() };
         assert_eq!(s.resolve().test_name(), "faultline-kv-partition+kill-3n-bug-stale-reads");
+        // lease-skew lives in lease reads; membership-overlap needs a fault runs lack.
+        let lease =
+            RunSettings { unsafe_bug: Some(UnsafeBug::LeaseSkew), ..RunSettings::default() };
+        let cfg = lease.clone().into_config().unwrap();
+        assert_eq!(cfg.read_mode, Some(ReadMode::Lease));
+        assert!(cfg.test_name().ends_with("-bug-lease-skew-lease"), "{}", cfg.test_name());
+        let read_index = RunSettings { read_mode: Some(ReadMode::ReadIndex), ..lease };
+        assert_eq!(read_index.into_config().unwrap_err().field, "read-mode");
+        let overlap = RunSettings {
+            unsafe_bug: Some(UnsafeBug::MembershipOverlap),
+            ..RunSettings::default()
+        };
+        assert_eq!(overlap.into_config().unwrap_err().field, "unsafe-bug");
         for f in LOCAL_ONLY {
             assert!(RunSettings::field_names().iter().any(|n| n == f), "{f}");
         }
