@@ -175,8 +175,10 @@ fn legend<DB: DrawingBackend>(
     entries: &[(String, Swatch)],
 ) -> Result<(), String> {
     let font = ("sans-serif", 12).into_font().color(&BLACK);
+    // 18 px a line, closer when many entries (5 kv functions × 3 outcomes) must fit.
+    let step = 18.min((H as i32 - 50) / entries.len().max(1) as i32).max(12);
     for (i, (name, swatch)) in entries.iter().enumerate() {
-        let y = 40 + 18 * i as i32;
+        let y = 40 + step * i as i32;
         let at = (12, y);
         let drawn = match *swatch {
             Swatch::Dot(c) => area.draw(&Circle::new(at, 3, c.filled())),
