@@ -145,7 +145,22 @@ pub fn cannot_compose(a: Fault, b: Fault) -> Option<&'static str> {
     }
 }
 
+/// The faults a run picks when it is not told (`--nemesis` absent), each where the system
+/// and backend support it: partitions and crashes find most bugs; figure8 is the only way a
+/// run produces Raft's Figure 8, which a leader that commits old-term entries by counting
+/// replicas gets wrong.
+pub const DEFAULT_FAULTS: [Fault; 3] = [Fault::Partition, Fault::Kill, Fault::Figure8];
+
 impl FaultList {
+    /// [`DEFAULT_FAULTS`], each alone, without those `system` on `backend` cannot run.
+    pub fn defaults_for(system: SystemKind, backend: Backend) -> FaultList {
+        DEFAULT_FAULTS
+            .into_iter()
+            .filter(|f| f.unsupported(system, backend).is_none())
+            .collect::<Vec<_>>()
+            .into()
+    }
+
     /// Whether no fault was asked for.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -237,6 +252,10 @@ mod tests {
         let l: FaultList = " partition, kill ,partition".parse().unwrap();
         assert_eq!(l, FaultList::from(vec![Fault::Partition, Fault::Kill]));
         assert_eq!(l.to_string(), "partition,kill");
+        let d = |s, b| FaultList::defaults_for(s, b).to_string();
+        assert_eq!(d(SystemKind::Faultline, Backend::Local), "partition,kill,figure8");
+        assert_eq!(d(SystemKind::Etcd, Backend::Netns), "partition,kill");
+        assert_eq!(d(SystemKind::Sharded, Backend::Local), "partition,kill");
         assert_eq!("none".parse::<FaultList>().unwrap(), FaultList::default());
         assert_eq!(FaultList::default().to_string(), "none");
         let e = "partition,chaos".parse::<FaultList>().unwrap_err();

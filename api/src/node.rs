@@ -141,6 +141,12 @@ crate::names! {
     }
 }
 
+/// The client session of the nemesis's own writes (the figure8 fault makes a leader take an
+/// entry of its term with one); no workload client has it (theirs count up from 1).
+pub const NEMESIS_CLIENT: u64 = u64::MAX;
+/// The key of the nemesis's own writes: no workload generates it, so no history reads it.
+pub const NEMESIS_KEY: &str = "faultline:nemesis";
+
 /// The JSON body of `POST /v1/kv`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {

@@ -10,7 +10,7 @@
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 
-use crate::fault::{Fault, FaultList, Target, TargetList};
+use crate::fault::{FaultList, Target, TargetList};
 use crate::layered::checks::{dir_name, range, seconds};
 use crate::layered::{ConfigError, Layer};
 use crate::node::{ReadMode, UnsafeBug};
@@ -40,7 +40,14 @@ crate::names! {
     }
 }
 
-// `names!` enums cannot carry `#[default]`, so the default is written here.
+// `names!` enums cannot carry `#[default]`, so the defaults are written here.
+#[allow(clippy::derivable_impls)]
+impl Default for SystemKind {
+    fn default() -> Self {
+        SystemKind::Faultline
+    }
+}
+
 #[allow(clippy::derivable_impls)]
 impl Default for Backend {
     fn default() -> Self {
@@ -67,15 +74,15 @@ crate::layered! {
         name: String; check dir_name,
         /// The system under test [default: faultline].
         #[arg(long)]
-        system: SystemKind = SystemKind::Faultline,
+        system: SystemKind = SystemKind::default(),
         /// The workload and checker model [default: kv].
         #[arg(long)]
         workload: WorkloadKind = WorkloadKind::Kv,
         /// Faults to mix, comma-separated (partition, kill, pause, clock, loss, figure8), or
         /// none; `a+b` is a and b active together (`clock+partition,kill`)
-        /// [default: partition,kill].
+        /// [default: partition,kill,figure8, each where the system supports it].
         #[arg(long, value_name = "LIST")]
-        nemesis: FaultList = FaultList(vec![vec![Fault::Partition], vec![Fault::Kill]]),
+        nemesis: FaultList = FaultList::defaults_for(SystemKind::Faultline, Backend::Local),
         /// Whom faults go for, comma-separated: leader, minority, majority, random; each fault
         /// picks one, and with leader among them the first fault hits the leader
         /// [default: leader,random].
@@ -124,7 +131,7 @@ crate::layered! {
         /// Network backend: local (no root, TCP proxies) or netns (root, iptables)
         /// [default: local].
         #[arg(long)]
-        backend: Backend = Backend::Local,
+        backend: Backend = Backend::default(),
         /// Store directory [default: store].
         #[arg(long, value_name = "DIR")]
         store: PathBuf = PathBuf::from("store"),
@@ -149,12 +156,14 @@ crate::layered! {
         /// `--node-arg=--tick-ms=5`.
         #[arg(long = "node-arg", value_name = "ARG", allow_hyphen_values = true)]
         node_args: Vec<String> = Vec::new(),
-        /// Milliseconds before one client request times out [default: 1500].
+        /// Milliseconds before one client request times out; faultline nodes answer
+        /// `unknown` a second later, unless `node-arg` sets their `--request-timeout-ms`
+        /// [default: 3000].
         #[arg(long, value_name = "MS")]
-        request_timeout_ms: u64 = 1500; check range(1, 600_000),
-        /// Milliseconds before one operation, retries included, gives up [default: 5000].
+        request_timeout_ms: u64 = 3000; check range(1, 600_000),
+        /// Milliseconds before one operation, retries included, gives up [default: 6000].
         #[arg(long, value_name = "MS")]
-        op_timeout_ms: u64 = 5000; check range(1, 3_600_000),
+        op_timeout_ms: u64 = 6000; check range(1, 3_600_000),
         /// Seconds to wait after healing for the cluster to elect a leader [default: 20].
         #[arg(long, value_name = "S")]
         recovery_time: f64 = 20.0; check seconds(3600.0),
@@ -195,16 +204,28 @@ impl RunSettings {
     ///
     /// # Errors
     /// A cross-field problem ([`RunConfig::validate`]).
-    pub fn into_config(mut self) -> Result<RunConfig, ConfigError> {
-        // A default that depends on another setting: lease-skew is a bug of lease reads, so
-        // a run that plants it reads through leases unless told otherwise (and refused below
-        // when told otherwise: the bug would change nothing).
+    pub fn into_config(self) -> Result<RunConfig, ConfigError> {
+        let cfg = self.with_dependent_defaults().resolve();
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Fills in the defaults that depend on other settings, before [`RunSettings::resolve`]
+    /// fills in the rest:
+    /// - the faults: [`FaultList::defaults_for`] the system and backend;
+    /// - lease-skew is a bug of lease reads, so a run that plants it reads through leases
+    ///   unless told otherwise (and is refused when told otherwise: the bug would change
+    ///   nothing).
+    pub fn with_dependent_defaults(mut self) -> RunSettings {
+        if self.nemesis.is_none() {
+            let (system, backend) =
+                (self.system.unwrap_or_default(), self.backend.unwrap_or_default());
+            self.nemesis = Some(FaultList::defaults_for(system, backend));
+        }
         if self.unsafe_bug == Some(UnsafeBug::LeaseSkew) {
             self.read_mode.get_or_insert(ReadMode::Lease);
         }
-        let cfg = self.resolve();
-        cfg.validate()?;
-        Ok(cfg)
+        self
     }
 
     /// Parses, checks and resolves a posted or written spec (TOML, or JSON when `json`).
@@ -422,7 +443,7 @@ mod tests {
         let flags = RunSettings { nodes: Some(3), ..RunSettings::default() };
         let cfg = flags.or(file).into_config().unwrap();
         assert_eq!((cfg.workload, cfg.nodes, cfg.seed), (WorkloadKind::Register, 3, 7));
-        assert_eq!(cfg.test_name(), "faultline-register-partition+kill-3n");
+        assert_eq!(cfg.test_name(), "faultline-register-partition+kill+figure8-3n");
         let composed = RunSettings::parse_spec(
             "c.toml",
             "nemesis = \"clock+partition,kill\"\nnemesis-clock-rate = 0.5",
@@ -470,7 +491,12 @@ mod tests {
         let s = RunSettings { unsafe_bug: Some(UnsafeBug::ConfigSkip), ..RunSettings::default() };
         assert_eq!(s.into_config().unwrap_err().field, "unsafe-bug");
         let s = RunSettings { unsafe_bug: Some(UnsafeBug::StaleReads), ..RunSettings::default() };
-        assert_eq!(s.resolve().test_name(), "faultline-kv-partition+kill-3n-bug-stale-reads");
+        assert_eq!(
+            s.clone().into_config().unwrap().test_name(),
+            "faultline-kv-partition+kill+figure8-3n-bug-stale-reads"
+        );
+        let etcd = RunSettings { system: Some(SystemKind::Etcd), ..RunSettings::default() };
+        assert_eq!(etcd.into_config().unwrap().test_name(), "etcd-kv-partition+kill-3n");
         // lease-skew lives in lease reads; membership-overlap needs a fault runs lack.
         let lease =
             RunSettings { unsafe_bug: Some(UnsafeBug::LeaseSkew), ..RunSettings::default() };

@@ -241,6 +241,12 @@ impl Cluster {
         futures::future::join_all(probes).await
     }
 
+    /// Makes node `i`, when it leads, append an entry of its term (a write of the nemesis's
+    /// own: [`crate::system::System::append_own_entry`]).
+    pub async fn append_own_entry(&self, i: usize) -> FaultOutcome {
+        self.system.append_own_entry(&self.http, &self.nodes[i]).await
+    }
+
     /// The current leader's name, if some node claims leadership (highest term wins). With
     /// several Raft groups (the sharded KV), each call goes for the next group in turn
     /// (controller, group 1, group 2, ..), moving on past a group without a leader.

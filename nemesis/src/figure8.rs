@@ -6,7 +6,8 @@
 //!  step  grudge (groups)            what it is for
 //!  1     {A} | rest                 A (leader, term a) keeps taking writes it cannot replicate
 //!  2     {A} | {B} | {C} | ..       the rest elected B (term b > a): cut everyone off at once,
-//!                                   so B, too, takes writes it cannot replicate
+//!                                   so B, too, takes writes it cannot replicate (one of the
+//!                                   nemesis's own at least: clients may all wait on A)
 //!  3     {A C ..} | {B} | ..        A and a bare majority without B: only A can win there (its
 //!                                   log is the longest); it replicates its term-a entries
 //!  4     {B C ..} | {A} | ..        as soon as A's commit index covers them: B and the same
@@ -90,12 +91,19 @@ pub(crate) async fn run(
         let st = s[b].as_ref()?;
         (st.last_index? > st.commit_index?).then_some(())
     };
+    // B gets an entry of its term from the nemesis itself, whether or not a client finds it
+    // in time (clients still waiting on A's answers do not).
     let with_indexes = statuses.iter().flatten().any(|s| s.last_index.is_some());
-    if with_indexes {
-        wait(cluster, WRITES_WAIT, has_tail).await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    } else {
-        tokio::time::sleep(WRITES_WAIT).await;
+    let (own, ()) = tokio::join!(cluster.append_own_entry(b), async {
+        if with_indexes {
+            wait(cluster, WRITES_WAIT, has_tail).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        } else {
+            tokio::time::sleep(WRITES_WAIT).await;
+        }
+    });
+    if let Some(why) = own.reason() {
+        tracing::info!(why, "figure8: no write of the nemesis's own");
     }
 
     // A bare majority: A and the first ⌊n/2⌋ nodes that are neither A nor B.

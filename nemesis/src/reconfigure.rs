@@ -89,13 +89,25 @@ pub async fn bursts(
                 break;
             };
             let Some(change) = plan(&mut rng, &cfg, &all) else { break };
-            let (to, outcome) = match admin.change(&change, CHANGE_TIMEOUT).await {
-                Outcome::Done(next) => (json!(next.num), FaultOutcome::Installed),
-                Outcome::Refused(why) => (json!(null), FaultOutcome::Skipped(why)),
-                Outcome::Unknown(why) => (json!(null), FaultOutcome::Indeterminate(why)),
+            // The owners of every shard before and after (`shards[s]` = gid, 0 = none): what
+            // the report draws as shard ownership over time.
+            let (to, shards, outcome) = match admin.change(&change, CHANGE_TIMEOUT).await {
+                Outcome::Done(next) => {
+                    (json!(next.num), json!(next.shards), FaultOutcome::Installed)
+                }
+                Outcome::Refused(why) => (json!(null), json!(null), FaultOutcome::Skipped(why)),
+                Outcome::Unknown(why) => {
+                    (json!(null), json!(null), FaultOutcome::Indeterminate(why))
+                }
             };
             tracing::info!(f = change.name(), from = cfg.num, %to, outcome = outcome.as_str(), "nemesis");
-            let value = json!({ "change": change.to_json(), "from": cfg.num, "to": to });
+            let value = json!({
+                "change": change.to_json(),
+                "from": cfg.num,
+                "to": to,
+                "was": cfg.shards,
+                "shards": shards,
+            });
             let _ = events.send(NemesisEvent::new(change.name(), value, outcome));
         }
         let pause = Duration::from_millis(rng.random_range(200..1000));

@@ -41,6 +41,23 @@ pub fn layout(cluster: &Cluster) -> (Vec<SocketAddr>, BTreeMap<Gid, Vec<String>>
     (controllers, replica)
 }
 
+/// Joins every replica group of `cluster` through its controller, at once (the first
+/// configuration), as runs and benchmarks start the sharded KV.
+///
+/// # Errors
+/// The controller did not take the join within 30 s (the reason, with the gids).
+pub async fn join_all(cluster: &Cluster) -> Result<ShardConfig, String> {
+    let (controllers, groups) = layout(cluster);
+    let mut admin = Admin::new(controllers);
+    let gids: Vec<u64> = groups.keys().map(|g| g.0).collect();
+    match admin.change(&Change::Join(groups), Duration::from_secs(30)).await {
+        Outcome::Done(cfg) => Ok(cfg),
+        other => {
+            Err(format!("the shard controller did not take the join of groups {gids:?}: {other:?}"))
+        }
+    }
+}
+
 /// The first session id of the administrators (clients use ids from 1 up).
 pub const ADMIN_CLIENT: u64 = 1 << 40;
 

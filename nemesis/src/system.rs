@@ -104,6 +104,20 @@ pub trait System: Send + Sync + std::fmt::Debug {
         node: &'a NodeInfo,
     ) -> BoxFuture<'a, Option<Probe>>;
 
+    /// Makes `node`, when it leads, append an entry of its current term: one write of the
+    /// nemesis's own session to a key no workload uses, sent and not waited for (an isolated
+    /// leader cannot commit it). Figure 8 needs it: a leader that appends nothing of its
+    /// term when elected (the commit-old-term bug) must still hold an entry the others lack,
+    /// whether or not a client found it in time. `Skipped` for a system that takes none.
+    fn append_own_entry<'a>(
+        &'a self,
+        _http: &'a reqwest::Client,
+        node: &'a NodeInfo,
+    ) -> BoxFuture<'a, FaultOutcome> {
+        let why = format!("{}: {} takes no writes of the nemesis", node.name, self.name());
+        Box::pin(async move { FaultOutcome::Skipped(why) })
+    }
+
     /// Sets the node's clock offset and rate.
     fn set_clock<'a>(
         &'a self,

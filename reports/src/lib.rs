@@ -53,6 +53,7 @@ pub mod input;
 pub mod junit;
 pub mod logs;
 pub mod nemesis;
+pub mod ownership;
 pub mod plots;
 pub mod render;
 pub mod results;

@@ -1,6 +1,7 @@
 //! The report's plots, drawn server-side with plotters into inline SVG: latency over time
 //! (per operation kind, ok/fail/info marked), latency quantiles over time, throughput over
-//! time. Fault intervals are shaded and labelled on each.
+//! time, and for the sharded KV which group owned which shard over time. Fault intervals
+//! are shaded and labelled on each.
 //!
 //! ```text
 //!  History.ops ──bucket by completion time──▶ points / quantiles / rates ──plotters──▶ <svg>
@@ -13,6 +14,7 @@ use plotters::prelude::*;
 
 use crate::error::ReportError;
 use crate::nemesis::Interval;
+use crate::ownership::Span;
 
 /// Most points drawn per (kind, outcome) scatter series.
 pub const MAX_POINTS: usize = 2500;
@@ -39,6 +41,8 @@ pub struct Plots {
     pub quantiles: String,
     /// Completions per second over time, per outcome.
     pub throughput: String,
+    /// Which replica group owned which shard over time (the sharded KV only).
+    pub ownership: Option<String>,
 }
 
 /// The colour of a fault family, shared with the page's script.
@@ -96,6 +100,13 @@ pub fn draw(
         latency: latency(history, faults, &axis).map_err(err("latency"))?,
         quantiles: quantiles(history, faults, &axis).map_err(err("quantiles"))?,
         throughput: throughput(history, faults, &axis).map_err(err("throughput"))?,
+        ownership: {
+            let spans = crate::ownership::spans(&history.nemesis, end_ns);
+            (!spans.is_empty())
+                .then(|| ownership(&spans, faults, &axis))
+                .transpose()
+                .map_err(err("ownership"))?
+        },
     })
 }
 
@@ -424,6 +435,68 @@ fn throughput(history: &History, faults: &[Interval], axis: &Axis) -> Result<Str
         })
         .collect();
     line_chart("Throughput (completions per second)", faults, axis, hi, lines)
+}
+
+/// One row per shard, coloured by the group that owned it (a lighter stripe where no group
+/// did), faults shaded behind: moves line up with the faults around them.
+fn ownership(spans: &[Span], faults: &[Interval], axis: &Axis) -> Result<String, String> {
+    let shards = spans.iter().map(|s| s.shard + 1).max().unwrap_or(1);
+    let mut gids: Vec<u64> = spans.iter().map(|s| s.gid).filter(|g| *g != 0).collect();
+    gids.sort_unstable();
+    gids.dedup();
+    let color = |gid: u64| match gids.iter().position(|g| *g == gid) {
+        Some(i) => KIND_COLORS[i % KIND_COLORS.len()],
+        None => RGBColor(200, 200, 200),
+    };
+    let height = (90 + 16 * shards as u32).min(H * 3);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let (plot, key_area) = root.split_horizontally(W - LEGEND_W);
+        let top = shards as f64;
+        let mut chart = ChartBuilder::on(&plot)
+            .caption("Shard ownership (replica group per shard)", ("sans-serif", 15))
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0f64..axis.end, 0f64..top)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("time ({})", axis.unit))
+            .y_labels(shards.min(32))
+            // Row r (from the top) is shard r, labelled at its middle.
+            .y_label_formatter(&|v: &f64| {
+                let r = top - v - 0.5;
+                if (r - r.round()).abs() < 0.01 && r >= 0.0 {
+                    format!("shard {}", r.round() as usize)
+                } else {
+                    String::new()
+                }
+            })
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        shade(&mut chart, faults, axis, (0.0, top))?;
+        chart
+            .draw_series(spans.iter().map(|s| {
+                let y = top - s.shard as f64;
+                Rectangle::new(
+                    [(axis.x(s.start), y - 0.85), (axis.x(s.end), y - 0.15)],
+                    color(s.gid).mix(0.8).filled(),
+                )
+            }))
+            .map_err(|e| e.to_string())?;
+        let mut entries: Vec<(String, Swatch)> =
+            gids.iter().map(|g| (format!("group {g}"), Swatch::Line(color(*g)))).collect();
+        if spans.iter().any(|s| s.gid == 0) {
+            entries.push(("no group".into(), Swatch::Line(color(0))));
+        }
+        legend(&key_area, &entries)?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
 }
 
 #[cfg(test)]

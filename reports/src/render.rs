@@ -5,7 +5,8 @@
 //!  ReportInput ─┬─ summary (verdict words, counts per kind, per-key table)
 //!               ├─ explain::explain per illegal key
 //!               ├─ nemesis::intervals ─┬─ timeline::build ──▶ JSON for the <canvas> script
-//!               │                      ├─ plots::draw ──────▶ inline SVG
+//!               │                      ├─ plots::draw ──────▶ inline SVG (ownership::spans
+//!               │                      │                      for the sharded KV)
 //!               │                      └─ logs::excerpts ───▶ per-node lines around faults
 //!               └──────────────────────────▶ minijinja "report.html" (CSS and JS inlined)
 //! ```
@@ -302,7 +303,7 @@ pub fn render_report(input: &ReportInput<'_>) -> Result<String, ReportError> {
         check_time => fmt_time(result.micros.saturating_mul(1000)),
         faults => fault_rows,
         plots => context! { latency => plots.latency, quantiles => plots.quantiles,
-                            throughput => plots.throughput },
+                            throughput => plots.throughput, ownership => plots.ownership },
         node_logs,
         fault_logs,
         has_logs => input.node_logs.is_some(),

@@ -292,7 +292,7 @@ fn resolve(d: Draft, mut s: RunSettings, index: usize) -> Result<PlannedCell, Co
     let mut probe = s.clone();
     probe.name = None;
     probe.seed = Some(0);
-    let mut row = probe.resolve().test_name();
+    let mut row = probe.with_dependent_defaults().resolve().test_name();
     for (k, v) in &d.distinct {
         if !NAMED.contains(&k.as_str()) {
             row.push('-');

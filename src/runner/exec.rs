@@ -290,18 +290,34 @@ fn write_report(
     }
 }
 
+/// How much longer than a client a faultline node waits before it answers `unknown`: a node
+/// that gives up first turns every slow commit into an uncertain answer the client would
+/// still have waited for.
+const NODE_TIMEOUT_MARGIN_MS: u64 = 1000;
+
+/// The faultline nodes' extra arguments: `node-arg`s, and a `--request-timeout-ms` past the
+/// clients' unless those set one.
+fn node_args(cfg: &RunConfig) -> Vec<String> {
+    let mut args = cfg.node_args.clone();
+    if !args.iter().any(|a| a.starts_with("--request-timeout-ms")) {
+        let ms = cfg.request_timeout_ms.saturating_add(NODE_TIMEOUT_MARGIN_MS);
+        args.push(format!("--request-timeout-ms={ms}"));
+    }
+    args
+}
+
 fn system_kind(cfg: &RunConfig) -> faultline_nemesis::SystemSpec {
     match cfg.system {
         SystemKind::Faultline => faultline_nemesis::SystemSpec::Faultline {
             binary: cfg.node_binary.clone(),
             unsafe_bug: cfg.unsafe_bug,
             read_mode: cfg.read_mode,
-            extra_args: cfg.node_args.clone(),
+            extra_args: node_args(cfg),
         },
         SystemKind::Sharded => faultline_nemesis::SystemSpec::Sharded {
             binary: cfg.node_binary.clone(),
             unsafe_bug: cfg.unsafe_bug,
-            extra_args: cfg.node_args.clone(),
+            extra_args: node_args(cfg),
             group_size: cfg.nodes,
         },
         SystemKind::Etcd => faultline_nemesis::SystemSpec::Etcd {
@@ -313,16 +329,9 @@ fn system_kind(cfg: &RunConfig) -> faultline_nemesis::SystemSpec {
 
 /// Sharded KV: joins every replica group through the controller (configuration 1).
 async fn join_groups(cluster: &Cluster) -> anyhow::Result<()> {
-    let (controllers, groups) = shards::layout(cluster);
-    let mut admin = shards::Admin::new(controllers);
-    let gids: Vec<u64> = groups.keys().map(|g| g.0).collect();
-    match admin.change(&shards::Change::Join(groups), Duration::from_secs(30)).await {
-        shards::Outcome::Done(cfg) => {
-            tracing::info!(?gids, config = cfg.num, shards = ?cfg.shards, "replica groups joined");
-            Ok(())
-        }
-        other => bail!("the shard controller did not take the join of groups {gids:?}: {other:?}"),
-    }
+    let cfg = shards::join_all(cluster).await.map_err(|e| anyhow!(e))?;
+    tracing::info!(config = cfg.num, shards = ?cfg.shards, "replica groups joined");
+    Ok(())
 }
 
 /// The workload under the nemesis, healing, recovery and final reads.

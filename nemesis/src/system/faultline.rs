@@ -4,11 +4,20 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use faultline_api::node::{ClockSettings, NodeStatus, Role};
+use faultline_api::node::{
+    ClockSettings, KvOp, NodeStatus, Request, Role, NEMESIS_CLIENT, NEMESIS_KEY,
+};
 use faultline_api::{ReadMode, UnsafeBug};
 
 use super::{BoxFuture, NodeInfo, Probe, Routing, System};
 use crate::FaultOutcome;
+
+/// The nemesis's own writes so far: the next one's sequence number (a run's nodes are new,
+/// so the session starts at 1 in every process).
+static OWN_WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// How long [`System::append_own_entry`] waits for an answer it does not need.
+const OWN_ENTRY_WAIT: Duration = Duration::from_millis(40);
 
 /// Starts `faultline-node` processes; status and clock through its admin API.
 #[derive(Debug, Clone)]
@@ -90,6 +99,39 @@ impl System for Faultline {
                 commit_index: Some(s.commit_index),
                 last_index: Some(s.last_log_index),
             })
+        })
+    }
+
+    fn append_own_entry<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        node: &'a NodeInfo,
+    ) -> BoxFuture<'a, FaultOutcome> {
+        Box::pin(async move {
+            // A fresh sequence number every time (the session never repeats one), so the
+            // node's de-duplication never mistakes it for a retry.
+            let seq = OWN_WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let body = Request {
+                client: NEMESIS_CLIENT,
+                seq,
+                op: KvOp::Put,
+                key: NEMESIS_KEY.into(),
+                value: Some(seq.to_string()),
+                expected: None,
+            };
+            let url = format!("http://{}/v1/kv", node.client_addr);
+            match http.post(url).json(&body).timeout(OWN_ENTRY_WAIT).send().await {
+                // Proposed and committed (the node was not cut off after all), or refused.
+                Ok(r) if r.status().is_success() => FaultOutcome::Installed,
+                Ok(r) => FaultOutcome::Skipped(format!(
+                    "{}: write refused: HTTP {}",
+                    node.name,
+                    r.status()
+                )),
+                // Proposed and waiting for a majority it cannot reach: what it was for.
+                Err(e) if e.is_timeout() => FaultOutcome::Installed,
+                Err(e) => FaultOutcome::Skipped(format!("{}: not reachable: {e}", node.name)),
+            }
         })
     }
 

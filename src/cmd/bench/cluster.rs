@@ -7,8 +7,12 @@
 //!      ─▶ get phase: the same                                 ─▶ ops/s, p50/p99/max
 //!      ─▶ shutdown (every process and proxy removed)
 //! ```
+//! `sharded` measures faultline's sharded KV once per `--groups` count (a controller group
+//! and G replica groups of `--nodes` each, joined before the phases): the aggregate figure
+//! beside the single group's shows what splitting the keys buys on this machine.
 //! Node-to-node traffic goes through the local backend's proxies, as in a run. Gets are
-//! linearizable on both systems (faultline: ReadIndex; etcd: its default range).
+//! linearizable on every system (faultline: ReadIndex; etcd: its default range; sharded:
+//! through each group's log). Each phase's clients are new sessions.
 // A benchmark measures real time.
 #![allow(clippy::disallowed_methods)]
 
@@ -27,12 +31,15 @@ use faultline_api::run::next_to_exe;
 /// Arguments of `faultline bench cluster`.
 #[derive(Debug, Args)]
 pub struct ClusterBench {
-    /// Systems to measure, comma-separated.
-    #[arg(long, default_value = "faultline,etcd")]
+    /// Systems to measure, comma-separated: faultline, etcd, sharded.
+    #[arg(long, alias = "system", default_value = "faultline,etcd")]
     pub systems: String,
-    /// Nodes per cluster.
+    /// Nodes per cluster (sharded: per Raft group).
     #[arg(long, default_value_t = 3)]
     pub nodes: usize,
+    /// sharded: the replica group counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    pub groups: Vec<usize>,
     /// Concurrent clients.
     #[arg(long, default_value_t = 64)]
     pub concurrency: u64,
@@ -53,6 +60,10 @@ pub struct ClusterBench {
     pub etcd_binary: PathBuf,
 }
 
+/// Client sessions a phase may open (each client retires its session after an unknown
+/// outcome and opens the next one, `concurrency` further on).
+const SESSIONS_PER_PHASE: u64 = 1 << 32;
+
 /// One phase's figures.
 struct Phase {
     ok: u64,
@@ -72,7 +83,7 @@ impl Phase {
             }
         };
         println!(
-            "  {system:<10} {what:<4} {:>10.0} ops/s   p50 {:>7} ms   p99 {:>7} ms   max {:>8} ms   ({} ok, {} not ok)",
+            "  {system:<12} {what:<4} {:>10.0} ops/s   p50 {:>7} ms   p99 {:>7} ms   max {:>8} ms   ({} ok, {} not ok)",
             self.ok as f64 / self.secs,
             q(0.5),
             q(0.99),
@@ -95,17 +106,25 @@ pub fn run(args: ClusterBench) -> anyhow::Result<Exit> {
             args.nodes, args.concurrency, args.secs, args.secs, args.keys, args.value_size
         );
         for system in args.systems.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            bench_system(&args, system).await?;
+            if system == "sharded" {
+                for &g in &args.groups {
+                    bench_system(&args, system, g).await?;
+                }
+            } else {
+                bench_system(&args, system, 0).await?;
+            }
         }
         Ok(Exit::Pass)
     })
 }
 
-async fn bench_system(args: &ClusterBench, system: &str) -> anyhow::Result<()> {
+/// Measures one system; `groups`: the sharded KV's replica groups (0 for the others).
+async fn bench_system(args: &ClusterBench, system: &str, groups: usize) -> anyhow::Result<()> {
+    let node_binary = || args.node_binary.clone().unwrap_or_else(|| next_to_exe("faultline-node"));
     let (kind, client_system) = match system {
         "faultline" => (
             SystemSpec::Faultline {
-                binary: args.node_binary.clone().unwrap_or_else(|| next_to_exe("faultline-node")),
+                binary: node_binary(),
                 unsafe_bug: None,
                 read_mode: None,
                 extra_args: Vec::new(),
@@ -116,13 +135,38 @@ async fn bench_system(args: &ClusterBench, system: &str) -> anyhow::Result<()> {
             SystemSpec::Etcd { binary: args.etcd_binary.clone(), serializable_reads: false },
             faultline_workloads::SystemKind::Etcd,
         ),
-        other => anyhow::bail!("unknown system {other:?}: expected faultline or etcd"),
+        "sharded" => (
+            SystemSpec::Sharded {
+                binary: node_binary(),
+                unsafe_bug: None,
+                extra_args: Vec::new(),
+                group_size: args.nodes,
+            },
+            faultline_workloads::SystemKind::Sharded,
+        ),
+        other => anyhow::bail!("unknown system {other:?}: expected faultline, etcd or sharded"),
     };
-    let dir = std::env::temp_dir().join(format!("faultline-bench-{}-{system}", std::process::id()));
+    // The sharded KV: the controller group and `groups` replica groups.
+    let (nodes, label) = match system {
+        "sharded" => (args.nodes * (1 + groups), format!("sharded {groups}g")),
+        _ => (args.nodes, system.to_string()),
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "faultline-bench-{}-{}",
+        std::process::id(),
+        label.replace(' ', "-")
+    ));
     let _ = std::fs::remove_dir_all(&dir);
-    let spec = ClusterSpec::new(kind, args.nodes, Backend::Local, dir.clone(), 1);
-    let cluster = Cluster::start(spec).await.with_context(|| format!("starting {system}"))?;
-    let result = measure(args, &cluster, client_system, system).await;
+    let spec = ClusterSpec::new(kind, nodes, Backend::Local, dir.clone(), 1);
+    let cluster = Cluster::start(spec).await.with_context(|| format!("starting {label}"))?;
+    let joined = match system {
+        "sharded" => faultline_nemesis::shards::join_all(&cluster).await.map(|_| ()),
+        _ => Ok(()),
+    };
+    let result = match joined {
+        Ok(()) => measure(args, &cluster, client_system, &label).await,
+        Err(e) => Err(anyhow::anyhow!(e)),
+    };
     cluster.shutdown().await.with_context(|| format!("stopping {system}"))?;
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -134,15 +178,21 @@ async fn measure(
     system: faultline_workloads::SystemKind,
     name: &str,
 ) -> anyhow::Result<()> {
-    let endpoints = cluster
+    let endpoints: Vec<Endpoint> = cluster
         .client_addrs()
         .into_iter()
         .map(|(name, addr)| Endpoint { name, addr: addr.to_string() })
         .collect();
+    let (ctrl, _) = faultline_nemesis::shards::layout(cluster);
+    let controllers = endpoints
+        .iter()
+        .filter(|e| ctrl.iter().any(|a| a.to_string() == e.addr))
+        .cloned()
+        .collect();
     let clients = Clients::new(ClientConfig {
         system,
         endpoints,
-        controllers: Vec::new(),
+        controllers,
         request_timeout: Duration::from_secs(2),
         op_timeout: Duration::from_secs(5),
         serializable_reads: false,
@@ -155,22 +205,25 @@ async fn measure(
         anyhow::ensure!(Instant::now() < until, "{name} did not serve a put within 30 s");
     }
     let value = "v".repeat(args.value_size);
-    for f in [Func::Put, Func::Get] {
-        let phase = phase(args, &clients, f, &value).await;
+    for (n, f) in [Func::Put, Func::Get].into_iter().enumerate() {
+        let phase = phase(args, &clients, f, &value, n as u64 + 1).await;
         phase.print(name, if f == Func::Put { "put" } else { "get" });
     }
     Ok(())
 }
 
-async fn phase(args: &ClusterBench, clients: &Clients, f: Func, value: &str) -> Phase {
+/// One phase of `f` by `args.concurrency` clients. Phase `n`'s clients are sessions of their
+/// own (ids from `n * SESSIONS_PER_PHASE`): a session starts its sequence numbers over, which
+/// a store that de-duplicates every request (the sharded KV) would refuse as stale.
+async fn phase(args: &ClusterBench, clients: &Clients, f: Func, value: &str, n: u64) -> Phase {
     let start = Instant::now();
     let deadline = start + Duration::from_secs(args.secs);
     let tasks: Vec<_> = (0..args.concurrency)
         .map(|i| {
             let clients = clients.clone();
-            let mut client = clients.open(i);
+            let mut process = n * SESSIONS_PER_PHASE + i;
+            let mut client = clients.open(process);
             let (keys, value, concurrency) = (args.keys, value.to_string(), args.concurrency);
-            let mut process = i;
             tokio::spawn(async move {
                 let (mut ok, mut other, mut lat) = (0u64, 0u64, Vec::new());
                 let mut seq = i;
