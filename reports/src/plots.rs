@@ -15,6 +15,7 @@ use plotters::prelude::*;
 use crate::error::ReportError;
 use crate::nemesis::Interval;
 use crate::ownership::Span;
+use faultline_api::Fault;
 
 /// Most points drawn per (kind, outcome) scatter series.
 pub const MAX_POINTS: usize = 2500;
@@ -465,20 +466,23 @@ fn ownership(spans: &[Span], faults: &[Interval], axis: &Axis) -> Result<String,
         chart
             .configure_mesh()
             .x_desc(format!("time ({})", axis.unit))
-            .y_labels(shards.min(32))
-            // Row r (from the top) is shard r, labelled at its middle.
-            .y_label_formatter(&|v: &f64| {
-                let r = top - v - 0.5;
-                if (r - r.round()).abs() < 0.01 && r >= 0.0 {
-                    format!("shard {}", r.round() as usize)
-                } else {
-                    String::new()
-                }
-            })
+            .y_labels(0)
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(|e| e.to_string())?;
-        shade(&mut chart, faults, axis, (0.0, top))?;
+        // Row labels by hand, one at the middle of each row (shard 0 on top); past 32 rows,
+        // every k-th.
+        let every = shards.div_ceil(32);
+        let font = ("sans-serif", 11).into_font().color(&BLACK);
+        for shard in (0..shards).step_by(every) {
+            let (px, py) = chart.backend_coord(&(0.0, top - shard as f64 - 0.5));
+            root.draw(&Text::new(format!("shard {shard}"), (px - 50, py - 6), font.clone()))
+                .map_err(|e| e.to_string())?;
+        }
+        // The moves themselves are the bars' colour changes: shade the other faults only.
+        let others: Vec<Interval> =
+            faults.iter().filter(|f| f.kind != Fault::Reconfigure.name()).cloned().collect();
+        shade(&mut chart, &others, axis, (0.0, top))?;
         chart
             .draw_series(spans.iter().map(|s| {
                 let y = top - s.shard as f64;
@@ -576,6 +580,32 @@ mod tests {
                 assert!(*x < column, "{t:?} at x={x} is in the legend column");
             }
         }
+    }
+
+    #[test]
+    fn shard_ownership_is_drawn_for_sharded_histories_only() {
+        let mut h = history(&(0..100).collect::<Vec<_>>());
+        assert!(draw(&h, &[], 100_000_000, None).unwrap().ownership.is_none());
+        h.nemesis = vec![serde_json::from_value(json!({
+            "index": 0, "type": "info", "process": "nemesis", "f": "move",
+            "value": {"change": {"shard": 1, "gid": 2}, "from": 1, "to": 2,
+                      "was": [1, 1, 2], "shards": [1, 2, 2]},
+            "time": 40_000_000
+        }))
+        .unwrap()];
+        let plots = draw(&h, &[], 100_000_000, None).unwrap();
+        let svg = plots.ownership.expect("an ownership plot");
+        let texts = texts(&svg);
+        let column = f64::from(W - LEGEND_W);
+        for name in ["group 1", "group 2"] {
+            let (x, _) = texts.iter().find(|(_, t)| t == name).expect(name);
+            assert!(*x >= column, "{name} at x={x}");
+        }
+        // One row label per shard, and 4 bars: shard 1 changes owner, the others do not.
+        for row in ["shard 0", "shard 1", "shard 2"] {
+            assert!(texts.iter().any(|(_, t)| t == row), "{row}: {texts:?}");
+        }
+        assert_eq!(crate::ownership::spans(&h.nemesis, 100_000_000).len(), 4);
     }
 
     #[test]
