@@ -97,9 +97,9 @@ crate::layered! {
         /// and rates [default: 0].
         #[arg(long, value_name = "R")]
         nemesis_clock_rate: f64 = 0.0; check range(0.0, 16.0),
-        /// Seconds of each calm period and each fault period [default: 5].
+        /// Seconds of each calm period and each fault period [default: 3].
         #[arg(long, value_name = "S")]
-        nemesis_interval: f64 = 5.0; check seconds(3600.0),
+        nemesis_interval: f64 = 3.0; check seconds(3600.0),
         /// Cluster size (sharded: nodes of the controller and of each group) [default: 3].
         #[arg(long)]
         nodes: usize = 3; check range(1, 9),

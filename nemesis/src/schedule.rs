@@ -5,8 +5,11 @@
 //! ```
 //!
 //! The timeline is `calm, fault, calm, fault, ..`: each period lasts `interval`. A fault
-//! period draws one alternative of the [`FaultList`] (`clock+partition,kill`: clock and
-//! partition together, or kill) and one target for all of its faults. The same seed and node
+//! period takes one alternative of the [`FaultList`] (`clock+partition,kill`: clock and
+//! partition together, or kill) and draws one target for all of its faults. Alternatives come
+//! in rounds: every one once per round, in a seeded order, so a run of k fault periods
+//! exercises min(k, alternatives) of them (a random draw each period left faults out of
+//! short runs). The same seed and node
 //! count give the same sequence of actions; only what depends on the running cluster (the
 //! current leader) is resolved later, by [`crate::Nemesis`].
 
@@ -61,6 +64,8 @@ pub struct Schedule {
     targets: Vec<Target>,
     clock_rate: Option<f64>,
     planned: u64,
+    /// What is left of this round of alternatives (indices into `faults`), next last.
+    round: Vec<usize>,
     n: usize,
     rng: ChaCha8Rng,
 }
@@ -98,6 +103,7 @@ impl Schedule {
             targets,
             clock_rate: config.clock_rate,
             planned: 0,
+            round: Vec::new(),
             n,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
         }
@@ -122,7 +128,11 @@ impl Schedule {
     /// together: one alternative, one target for all of them. The first period goes for the
     /// leader when the leader is among the targets; later ones draw a target.
     pub fn next_period(&mut self) -> Option<Vec<Planned>> {
-        let alt = self.faults.get(self.rng.random_range(0..self.faults.len().max(1)))?.clone();
+        if self.round.is_empty() {
+            self.round = (0..self.faults.len()).collect();
+            self.round.shuffle(&mut self.rng);
+        }
+        let alt = self.faults.get(self.round.pop()?)?.clone();
         let target = if self.planned == 0 && self.targets.contains(&Target::Leader) {
             Target::Leader
         } else if self.targets.len() == 1 {
@@ -332,6 +342,21 @@ mod tests {
                     }
                 }
                 _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn every_alternative_once_per_round() {
+        let faults: FaultList = "partition,kill,figure8".parse().unwrap();
+        for seed in 0..20 {
+            let cfg = NemesisConfig::new(faults.clone(), Duration::from_secs(1), seed);
+            let mut s = Schedule::new(&cfg, 3);
+            let kinds: Vec<Fault> = (0..9).map(|_| s.next_action().unwrap().kind()).collect();
+            for round in kinds.chunks(3) {
+                for f in [Fault::Partition, Fault::Kill, Fault::Figure8] {
+                    assert!(round.contains(&f), "seed {seed}: {kinds:?}");
+                }
             }
         }
     }

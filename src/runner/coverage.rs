@@ -108,7 +108,14 @@ impl Tracker {
             // Heal-all events for faults not asked for (none are made): ignore.
             return;
         };
-        if starts {
+        // A figure8 sequence is one fault: its later steps are new grudges of the same one.
+        let next_step = fault == Fault::Figure8
+            && ev.value.get("step").and_then(serde_json::Value::as_u64).is_some_and(|s| s > 1);
+        if starts && next_step {
+            // The step before ended a moment ago: that moment was not calm.
+            st.calm_since = None;
+            st.open.entry(fault).or_insert((now, counts));
+        } else if starts {
             let fc = &mut st.coverage.faults[i];
             match &ev.outcome {
                 FaultOutcome::Installed => fc.installed += 1,
