@@ -176,12 +176,6 @@ crate::layered! {
     }
 }
 
-/// Why the sharded system refuses the netns backend (for now).
-pub const SHARDED_LOCAL_ONLY: &str = "the sharded system runs on the local backend only: its \
-     controller and groups (3 + 3 x groups nodes) exceed the netns backend's 9 namespaces, and \
-     group-to-group and group-to-controller traffic goes over the client API, which netns \
-     partitions would cut differently from the local proxies; use --backend local";
-
 /// The settings a server must not take from a posted spec: they name files or programs on
 /// the server's machine.
 pub const LOCAL_ONLY: &[&str] = &["store", "node-binary", "etcd-binary", "node-args"];
@@ -346,9 +340,6 @@ impl RunConfig {
                      shard-no-dedup-transfer, config-skip)"
                 ),
             );
-        }
-        if self.backend == Backend::Netns {
-            return here("backend", SHARDED_LOCAL_ONLY.into());
         }
         if self.read_mode.is_some() {
             return here(

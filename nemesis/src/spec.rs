@@ -115,9 +115,6 @@ impl ClusterSpec {
                     self.nodes, group_size
                 )));
             }
-            if self.backend == Backend::Netns {
-                return Err(Error::Spec(faultline_api::run::SHARDED_LOCAL_ONLY.into()));
-            }
         }
         let bin = self.system.binary();
         if !bin.is_file() {

@@ -1,5 +1,6 @@
 //! The sharded KV (`--system sharded`): a run under reconfigure + partition + kill passes,
-//! settles and leaves no process behind; a planted bug (`shard-serve-late`) is caught.
+//! settles and leaves no process behind, on the local and (root) netns backends; a planted
+//! bug (`shard-serve-late`) is caught.
 
 use super::leftovers::processes_mentioning;
 use super::util::{self, assert_layout};
@@ -55,5 +56,31 @@ fn a_group_serving_a_shard_it_handed_over_is_caught() {
     assert_eq!(r.code, 1, "{r:?}");
     let j = r.json();
     assert!(j["anomaly"]["explanation"].as_str().is_some_and(|e| !e.is_empty()), "{j}");
+    assert!(processes_mentioning(store.path()).is_empty(), "processes left behind");
+}
+
+#[test]
+fn sharded_on_netns_partitions_cut_traffic_between_groups_too() {
+    if !util::is_root() {
+        eprintln!("skipping: the netns backend needs root (network namespaces, iptables)");
+        return;
+    }
+    let _one = util::cluster_lock();
+    let store = tempfile::tempdir().unwrap();
+    #[rustfmt::skip]
+    let r = run_sharded(
+        store.path(),
+        &["--backend", "netns", "--nemesis", "reconfigure,partition,kill", "--nemesis-interval",
+          "2", "--time-limit", "12", "--seed", "1", "--groups", "2"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let dir = r.dir();
+    let results = assert_layout(store.path(), &dir, 9);
+    assert_eq!(results["shards"]["settled"], true, "{}", results["shards"]);
+    // Partitions are drawn over every node: some cut a replica group off from the controller
+    // or from another group (node-to-node traffic of every kind, by iptables).
+    let history = util::history(&dir);
+    let cuts: Vec<_> = history.nemesis.iter().filter(|e| e.f == "start-partition").collect();
+    assert!(!cuts.is_empty(), "no partition: {:?}", history.nemesis);
     assert!(processes_mentioning(store.path()).is_empty(), "processes left behind");
 }
