@@ -106,16 +106,18 @@ impl NemesisEvent {
         names(self.value.get("nodes"))
     }
 
-    /// Whether `node` can hear from fewer than `majority` nodes (itself included) under this
-    /// event's partition grudge (`{"grudge": {to: [deaf to these]}}`).
-    pub fn cuts_off(&self, node: &str, n: usize, majority: usize) -> bool {
-        let deaf = self
+    /// Whether `node` can hear from fewer than a majority of `group` (itself included) under
+    /// this event's partition grudge: the nodes outside `group` do not count.
+    pub fn cuts_off(&self, node: &str, group: &[String]) -> bool {
+        let deaf: Vec<&str> = self
             .value
             .get("grudge")
             .and_then(|g| g.get(node))
             .and_then(|d| d.as_array())
-            .map_or(0, Vec::len);
-        n.saturating_sub(deaf) < majority
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        let heard = group.iter().filter(|m| !deaf.contains(&m.as_str())).count();
+        heard < group.len() / 2 + 1
     }
 
     /// `value` with `"outcome"` (and `"reason"` when not installed) added when `value` is a
@@ -134,6 +136,26 @@ impl NemesisEvent {
             obj.insert("reason".into(), r.into());
         }
         serde_json::Value::Object(obj)
+    }
+}
+
+#[cfg(test)]
+mod cut_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_cut_counts_within_the_leaders_own_group() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // n4 leads group {n4 n5 n6}; it is cut off from n1..n3 (another group) and n5.
+        let ev = NemesisEvent::new(
+            "start-partition",
+            json!({"grudge": {"n4": ["n1", "n2", "n3", "n5"]}}),
+            FaultOutcome::Installed,
+        );
+        assert!(!ev.cuts_off("n4", &names(&["n4", "n5", "n6"])), "n4 still hears n6");
+        assert!(ev.cuts_off("n4", &names(&["n1", "n2", "n3", "n4", "n5"])), "one cluster of 5");
+        assert!(!ev.cuts_off("n6", &names(&["n4", "n5", "n6"])), "no grudge against n6");
     }
 }
 

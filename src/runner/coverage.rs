@@ -9,6 +9,10 @@
 //!  Cluster::statuses every 100 ms ──observe──▶ leader changes, terms, time without a leader
 //!  finish ──▶ results::Coverage (results.json, the summary line)
 //! ```
+//! Leadership is followed per Raft group (one for a single cluster; the controller and each
+//! replica group of the sharded KV): a fault hits "the leader" when it hits any group's
+//! leader, leader changes and terms are summed over the groups, and the time without a leader
+//! is the time during which some group had none.
 
 // Polls the cluster and timestamps intervals in real time.
 #![allow(clippy::disallowed_methods)]
@@ -33,10 +37,29 @@ struct State {
     open: BTreeMap<Fault, (Instant, LiveCounts)>,
     /// The counts when the cluster last became calm (no fault active).
     calm_since: Option<LiveCounts>,
+    /// Per Raft group: its nodes' names, its leader, its first and last term seen.
+    groups: Vec<Group>,
+}
+
+#[derive(Debug)]
+struct Group {
+    nodes: Vec<String>,
     leader: Option<String>,
     first_term: Option<u64>,
     last_term: u64,
-    nodes: usize,
+}
+
+impl Group {
+    /// Whether `ev` hits this group's leader: names it, or cuts it off from a majority of
+    /// its group.
+    fn hit_by(&self, fault: Fault, ev: &NemesisEvent) -> bool {
+        let Some(l) = &self.leader else { return false };
+        if ev.nodes().contains(l) {
+            return true;
+        }
+        let partition = matches!(fault, Fault::Partition | Fault::Figure8);
+        partition && ev.cuts_off(l, &self.nodes)
+    }
 }
 
 /// Tracks coverage; cheap to clone (shared state).
@@ -65,8 +88,9 @@ fn add(a: &mut LiveCounts, b: LiveCounts) {
 }
 
 impl Tracker {
-    /// A tracker for the faults asked for, on a cluster of `nodes`.
-    pub fn new(faults: &[Fault], nodes: usize, recorder: Recorder) -> Self {
+    /// A tracker for the faults asked for, on a cluster whose Raft groups are `groups` (node
+    /// names).
+    pub fn new(faults: &[Fault], groups: Vec<Vec<String>>, recorder: Recorder) -> Self {
         let faults = faults
             .iter()
             .map(|&fault| FaultCoverage {
@@ -83,10 +107,10 @@ impl Tracker {
             coverage: Coverage { faults, ..Coverage::default() },
             open: BTreeMap::new(),
             calm_since: Some(recorder.counts()),
-            leader: None,
-            first_term: None,
-            last_term: 0,
-            nodes,
+            groups: groups
+                .into_iter()
+                .map(|nodes| Group { nodes, leader: None, first_term: None, last_term: 0 })
+                .collect(),
         };
         Tracker { state: Arc::new(Mutex::new(state)), recorder }
     }
@@ -102,8 +126,6 @@ impl Tracker {
         let now = Instant::now();
         let counts = self.recorder.counts();
         let mut st = self.lock();
-        let (n, majority) = (st.nodes, st.nodes / 2 + 1);
-        let leader = st.leader.clone();
         let Some(i) = st.coverage.faults.iter().position(|f| f.fault == fault) else {
             // Heal-all events for faults not asked for (none are made): ignore.
             return;
@@ -131,12 +153,7 @@ impl Tracker {
             if ev.outcome == FaultOutcome::Installed {
                 st.coverage.installed += 1;
             }
-            let hit = leader.is_some_and(|l| {
-                ev.nodes().contains(&l)
-                    || (matches!(fault, Fault::Partition | Fault::Figure8)
-                        && ev.cuts_off(&l, n, majority))
-            });
-            if hit {
+            if st.groups.iter().any(|g| g.hit_by(fault, ev)) {
                 st.coverage.leader_disturbed += 1;
             }
             if let Some(at) = st.calm_since.take() {
@@ -163,25 +180,36 @@ impl Tracker {
             let statuses = cluster.statuses().await;
             let names = cluster.node_names();
             let now = Instant::now();
-            let leader = statuses
-                .iter()
-                .zip(&names)
-                .filter_map(|(s, name)| s.filter(|s| s.is_leader).map(|s| (s.term, name)))
-                .max();
-            let max_term = statuses.iter().flatten().map(|s| s.term).max();
             let mut st = self.lock();
-            if let Some(t) = max_term {
-                st.first_term.get_or_insert(t);
-                st.last_term = st.last_term.max(t);
-            }
-            match leader {
-                Some((_, name)) => {
-                    if st.leader.as_ref().is_some_and(|l| l != name) {
-                        st.coverage.leader_changes += 1;
+            let mut leaderless = false;
+            let mut changes = 0;
+            for g in &mut st.groups {
+                let in_group = statuses
+                    .iter()
+                    .zip(&names)
+                    .filter(|(_, name)| g.nodes.contains(name))
+                    .filter_map(|(s, name)| s.map(|s| (s, name)));
+                let mut leader: Option<(u64, &String)> = None;
+                for (s, name) in in_group {
+                    g.first_term.get_or_insert(s.term);
+                    g.last_term = g.last_term.max(s.term);
+                    if s.is_leader && leader.is_none_or(|(t, _)| s.term > t) {
+                        leader = Some((s.term, name));
                     }
-                    st.leader = Some(name.clone());
                 }
-                None => st.coverage.no_leader_secs += now.duration_since(last).as_secs_f64(),
+                match leader {
+                    Some((_, name)) => {
+                        if g.leader.as_ref().is_some_and(|l| l != name) {
+                            changes += 1;
+                        }
+                        g.leader = Some(name.clone());
+                    }
+                    None => leaderless = true,
+                }
+            }
+            st.coverage.leader_changes += changes;
+            if leaderless {
+                st.coverage.no_leader_secs += now.duration_since(last).as_secs_f64();
             }
             last = now;
         }
@@ -203,7 +231,11 @@ impl Tracker {
         if let Some(at) = st.calm_since.take() {
             add(&mut st.coverage.calm, sub(counts, at));
         }
-        st.coverage.terms = st.last_term.saturating_sub(st.first_term.unwrap_or(st.last_term));
+        st.coverage.terms = st
+            .groups
+            .iter()
+            .map(|g| g.last_term.saturating_sub(g.first_term.unwrap_or(g.last_term)))
+            .sum();
         st.coverage.clone()
     }
 }

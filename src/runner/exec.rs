@@ -366,7 +366,13 @@ async fn drive(
 
     let active = ActiveFaults::default();
     let faults: Vec<_> = cfg.nemesis.iter().collect();
-    let coverage = Tracker::new(&faults, cfg.cluster_nodes(), recorder.clone());
+    let names = cluster.node_names();
+    let groups = cluster
+        .raft_groups()
+        .iter()
+        .map(|g| g.iter().map(|&i| names[i].clone()).collect())
+        .collect();
+    let coverage = Tracker::new(&faults, groups, recorder.clone());
     let (tx, mut rx) = mpsc::unbounded_channel::<NemesisEvent>();
     let forward = {
         let (recorder, active, coverage) = (recorder.clone(), active.clone(), coverage.clone());
