@@ -32,7 +32,32 @@ fn port_range() -> (u16, u16) {
         let (lo, hi): (u16, u16) = (lo.trim().parse().ok()?, hi.trim().parse().ok()?);
         (1024 <= lo && lo < hi).then_some((lo, hi - lo + 1))
     });
+    if let Some((lo, span)) = parsed {
+        warn_if_ephemeral(lo, lo.saturating_add(span - 1));
+    }
     parsed.unwrap_or((20_000, 12_000))
+}
+
+/// Warns (once) when `lo..=hi` overlaps the kernel's ephemeral port range: outgoing
+/// connections (clients, proxies) take ports there at any time, so a node may find its port
+/// taken between the probe and its bind, and the run fails to start.
+fn warn_if_ephemeral(lo: u16, hi: u16) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    let Ok(text) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range") else {
+        return;
+    };
+    let mut it = text.split_whitespace().filter_map(|w| w.parse::<u16>().ok());
+    if let (Some(elo), Some(ehi)) = (it.next(), it.next()) {
+        if lo <= ehi && elo <= hi {
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "{PORT_RANGE_ENV}={lo}-{hi} overlaps the kernel's ephemeral ports \
+                     {elo}-{ehi}: a node may find its port taken by an outgoing connection; \
+                     choose a range below {elo}"
+                );
+            });
+        }
+    }
 }
 
 /// A port on `ip` that nobody listens on right now. Candidates below the ephemeral range,
