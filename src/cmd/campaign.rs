@@ -33,7 +33,7 @@ pub struct CampaignArgs {
     /// Continue an interrupted campaign: run only its cells without a result.
     #[arg(long, value_name = "DIR", conflicts_with = "shard")]
     pub resume: Option<PathBuf>,
-    /// Cells at once, each with its own ports [default: 1].
+    /// Cells at once, each with its own ports.
     #[arg(long, short = 'j', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub jobs: u16,
     /// Run only shard I of N (1-based): cells I-1, I-1+N, I-1+2N, ... of the matrix.
