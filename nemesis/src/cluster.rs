@@ -346,7 +346,7 @@ impl Cluster {
         let node = &self.nodes[i];
         let joining = lock(&self.joining)[i];
         let cmd = match joining {
-            true => self.system.join_command(node, &self.nodes, &self.tag),
+            true => self.system.join_command(node, &self.nodes, &self.members_with(i), &self.tag),
             false => None,
         }
         .unwrap_or_else(|| self.system.command(node, &self.nodes, &self.tag));

@@ -6,16 +6,18 @@
 //!              ─▶ POST remove to the leader (retry: not-leader, busy) ─▶ wait until some
 //!              other member sees it committed ─▶ stop n, wipe its data dir, mark it removed
 //!              ─▶ event remove-member {nodes:[n], voters}
-//! add_back(n): start n empty as a newcomer (--join) ─▶ POST add (learner) ─▶ event
-//!              add-member {nodes:[n], voters, learners} ─▶ POST promote (retry: busy,
-//!              not-caught-up) ─▶ wait until committed ─▶ n is a voter again
+//! add_back(n): POST add (learner) ─▶ event add-member {nodes:[n], voters, learners}
+//!              ─▶ start n empty as a newcomer (faultline: --join; etcd: the members and
+//!              --initial-cluster-state existing) ─▶ POST promote (retry: busy, not caught
+//!              up) ─▶ wait until committed ─▶ n is a voter again
 //!              ─▶ event promote-member {nodes:[n], voters}
 //! ```
 //!
 //! A removal not seen committed within [`STEP_TIMEOUT`] is `Indeterminate` and the node is
 //! neither stopped nor wiped (wiping a node that may still vote would be amnesia, a fault of
 //! the harness, not a bug of the system). `add_back` goes from whatever state it finds: a
-//! voter is left alone, a learner is only promoted, a removed member is restarted and added.
+//! voter is left alone, a learner is only promoted (started first when down), a removed member
+//! is added, then started.
 //! Each request is sent as soon as the previous one was accepted, retried while the leader
 //! says "busy": a leader that accepts a change before the previous one committed
 //! (`--unsafe-bug membership-overlap`) gets the chance to.
@@ -75,7 +77,9 @@ async fn change(
     let mut last = "no leader known".to_string();
     while Instant::now() < deadline {
         if let Some(leader) = cluster.leader().await {
-            match cluster.change_member(&leader, change, node).await? {
+            let answer = cluster.change_member(&leader, change, node).await?;
+            tracing::debug!(change = change.name(), node, leader, ?answer, "membership");
+            match answer {
                 ChangeAnswer::Retry(why) => last = why,
                 done => return Ok(done),
             }
@@ -114,8 +118,13 @@ async fn committed(
 pub async fn remove(cluster: &Cluster, node: usize) -> Result<(Value, FaultOutcome), Error> {
     let name = faultline_api::node_name(node);
     let mut value = json!({ "nodes": [name] });
-    let Some((_, view)) = leader_view(cluster).await? else {
-        return Ok((value, FaultOutcome::Skipped("no leader known".into())));
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let view = loop {
+        match leader_view(cluster).await? {
+            Some((_, v)) => break v,
+            None if Instant::now() < deadline => tokio::time::sleep(RETRY).await,
+            None => return Ok((value, FaultOutcome::Skipped("no leader known".into()))),
+        }
     };
     if let Err(why) = check_removal(&view.voters, node) {
         return Ok((value, FaultOutcome::Skipped(why)));
@@ -166,11 +175,6 @@ pub async fn add_back(
             cluster.wipe(&name)?;
         }
     }
-    if cluster.is_removed(&name) && !cluster.is_running(&name) {
-        if let FaultOutcome::Skipped(why) = cluster.start_joining(&name)? {
-            return Ok((value, FaultOutcome::Skipped(why)));
-        }
-    }
     let learner = match leader_view(cluster).await? {
         Some((_, v)) => v.learners.contains(&node) || v.voters.contains(&node),
         None => false,
@@ -184,6 +188,11 @@ pub async fn add_back(
             }
         };
         let mut added = value.clone();
+        // The leader's view says what the add made (etcd's answer does not).
+        let v = match v {
+            Some(v) => leader_view(cluster).await?.map(|(_, l)| l).or(Some(v)),
+            None => None,
+        };
         if let Some(v) = &v {
             added["voters"] = json!(names(&v.voters));
             added["learners"] = json!(names(&v.learners));
@@ -193,6 +202,12 @@ pub async fn add_back(
         let _ = events.send(NemesisEvent::new("add-member", added, outcome.clone()));
         if skipped {
             return Ok((value, outcome));
+        }
+    }
+    // Started once added: etcd's newcomer must be told the members, itself included.
+    if cluster.is_removed(&name) && !cluster.is_running(&name) {
+        if let FaultOutcome::Skipped(why) = cluster.start_joining(&name)? {
+            return Ok((value, FaultOutcome::Skipped(why)));
         }
     }
     let outcome = match change(cluster, MemberChange::Promote, &name, 2).await? {

@@ -145,22 +145,26 @@ pub trait System: Send + Sync + std::fmt::Debug {
     fn command(&self, node: &NodeInfo, all: &[NodeInfo], tag: &str) -> Vec<OsString>;
 
     /// The command line that starts `node` with an empty data dir as a newcomer to a running
-    /// cluster (to be added by a membership change); `None`: the system cannot (the
-    /// `membership` fault then skips with [`System::change_member`]'s reason).
+    /// cluster, once a membership change added it; `members` are the node indices that are
+    /// members then (itself included). `None`: the system cannot (the `membership` fault then
+    /// skips).
     fn join_command(
         &self,
         _node: &NodeInfo,
         _all: &[NodeInfo],
+        _members: &[usize],
         _tag: &str,
     ) -> Option<Vec<OsString>> {
         None
     }
 
-    /// The membership `node` believes in force, `None` when it does not say.
+    /// The membership `node` believes in force (node indices of `all`), `None` when it does
+    /// not say.
     fn members<'a>(
         &'a self,
         _http: &'a reqwest::Client,
         _node: &'a NodeInfo,
+        _all: &'a [NodeInfo],
     ) -> BoxFuture<'a, Option<MemberView>> {
         Box::pin(async { None })
     }

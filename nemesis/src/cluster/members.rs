@@ -17,7 +17,7 @@ impl Cluster {
         if !self.is_running(node) || self.is_paused(node) {
             return Ok(None);
         }
-        Ok(self.system.members(&self.http, &self.nodes[i]).await)
+        Ok(self.system.members(&self.http, &self.nodes[i], &self.nodes).await)
     }
 
     /// Asks `leader` for one membership change of `target`.
@@ -50,8 +50,14 @@ impl Cluster {
         self.index(node).is_ok_and(|i| lock(&self.removed)[i])
     }
 
+    /// The nodes not removed, and `i`: the members once `i` has been added.
+    pub(super) fn members_with(&self, i: usize) -> Vec<usize> {
+        let removed = lock(&self.removed);
+        (0..self.nodes.len()).filter(|&j| j == i || !removed[j]).collect()
+    }
+
     /// Starts a removed (and wiped) node as a newcomer that waits to be added; it keeps
-    /// starting so on later restarts. Skipped when it runs already or the system cannot.
+    /// starting so on later restarts (the system's `join_command`). Skipped when it runs already or the system cannot.
     ///
     /// # Errors
     /// [`Error::UnknownNode`], or the process could not be spawned.
@@ -60,7 +66,8 @@ impl Cluster {
         if lock(&self.shared.procs)[i].is_running() {
             return Ok(FaultOutcome::Skipped(format!("{node} is already running")));
         }
-        if self.system.join_command(&self.nodes[i], &self.nodes, &self.tag).is_none() {
+        let members = self.members_with(i);
+        if self.system.join_command(&self.nodes[i], &self.nodes, &members, &self.tag).is_none() {
             let why = format!("{} cannot start a node as a newcomer", self.system.name());
             return Ok(FaultOutcome::Skipped(why));
         }

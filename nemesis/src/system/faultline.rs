@@ -76,7 +76,13 @@ impl System for Faultline {
         v
     }
 
-    fn join_command(&self, node: &NodeInfo, all: &[NodeInfo], tag: &str) -> Option<Vec<OsString>> {
+    fn join_command(
+        &self,
+        node: &NodeInfo,
+        all: &[NodeInfo],
+        _members: &[usize],
+        tag: &str,
+    ) -> Option<Vec<OsString>> {
         let mut v = self.command(node, all, tag);
         v.push("--join".into());
         Some(v)
@@ -86,6 +92,7 @@ impl System for Faultline {
         &'a self,
         http: &'a reqwest::Client,
         node: &'a NodeInfo,
+        _all: &'a [NodeInfo],
     ) -> BoxFuture<'a, Option<MemberView>> {
         Box::pin(async move {
             let url = format!("http://{}/v1/admin/members", node.client_addr);
