@@ -18,6 +18,17 @@ pub const ETCD_FIGURE8: &str =
 /// Why reconfigure needs the sharded system.
 pub const RECONFIGURE_SHARDED_ONLY: &str = "reconfigure joins, leaves and moves the replica \
      groups of the sharded KV (--system sharded); this system has one fixed group";
+/// Why the membership fault does not apply to the sharded system.
+pub const SHARDED_MEMBERSHIP: &str = "membership removes and re-adds a member of one Raft \
+     group; the sharded system's groups change through reconfigure";
+/// Why the membership fault cannot reach etcd (yet).
+pub const ETCD_MEMBERSHIP: &str = "re-adding a removed etcd member (member add as a learner, a \
+     restart with --initial-cluster-state existing, member promote) is not built yet";
+/// The fewest voters the membership fault leaves a cluster with: it removes one voter at a
+/// time and never below three, so that a cluster short of one member still tolerates a
+/// failure; it needs one node more.
+pub const MEMBERSHIP_MIN_VOTERS: usize = 3;
+
 /// Why figure8 does not apply to the sharded system.
 pub const SHARDED_FIGURE8: &str = "figure8 follows the leaders and log indexes of one Raft \
      group; the sharded system runs several";
@@ -40,6 +51,9 @@ crate::names! {
         Figure8 = "figure8",
         /// Sharded KV: bursts of joins, leaves and moves through the shard controller.
         Reconfigure = "reconfigure",
+        /// Remove a member through the leader, wipe it, then add it back empty (learner,
+        /// then voter); never fewer than [`MEMBERSHIP_MIN_VOTERS`] voters.
+        Membership = "membership",
     }
 }
 
@@ -55,6 +69,21 @@ impl Fault {
             (Fault::Reconfigure, SystemKind::Faultline | SystemKind::Etcd, _) => {
                 Some(RECONFIGURE_SHARDED_ONLY)
             }
+            (Fault::Membership, SystemKind::Sharded, _) => Some(SHARDED_MEMBERSHIP),
+            (Fault::Membership, SystemKind::Etcd, _) => Some(ETCD_MEMBERSHIP),
+            _ => None,
+        }
+    }
+
+    /// Why this fault cannot run on a cluster of `nodes`, when it cannot (checked with
+    /// [`Fault::unsupported`]).
+    pub fn too_few_nodes(self, nodes: usize) -> Option<String> {
+        match self {
+            Fault::Membership if nodes <= MEMBERSHIP_MIN_VOTERS => Some(format!(
+                "membership never leaves fewer than {MEMBERSHIP_MIN_VOTERS} voters, so it \
+                 needs at least {} nodes (this run has {nodes})",
+                MEMBERSHIP_MIN_VOTERS + 1
+            )),
             _ => None,
         }
     }
@@ -79,6 +108,9 @@ pub fn event_fault(f: &str, shape: Option<&str>) -> Option<(Fault, bool)> {
         "start-loss" => (Fault::Loss, true),
         "stop-loss" => (Fault::Loss, false),
         "join" | "leave" | "move" => (Fault::Reconfigure, true),
+        // `add-member` (the node back as a learner) is a step within the fault: a marker.
+        "remove-member" => (Fault::Membership, true),
+        "promote-member" => (Fault::Membership, false),
         _ => return None,
     })
 }

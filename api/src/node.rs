@@ -57,14 +57,11 @@ impl UnsafeBug {
         )
     }
 
-    /// Why no `faultline run` can exercise this bug yet, when none can (a run planting it
-    /// would test nothing, so it is refused).
-    pub fn not_in_runs(self) -> Option<&'static str> {
+    /// The fault a run needs to exercise this bug, when it needs one (a run planting it
+    /// without that fault would test nothing, so it is refused).
+    pub fn needs_fault(self) -> Option<crate::Fault> {
         match self {
-            UnsafeBug::MembershipOverlap => Some(
-                "membership-overlap needs membership changes, which no fault of a run makes yet \
-                 (the simulator catches it: cargo test -p faultline-node bug_membership_overlap)",
-            ),
+            UnsafeBug::MembershipOverlap => Some(crate::Fault::Membership),
             _ => None,
         }
     }

@@ -251,7 +251,8 @@ impl RunConfig {
             .nemesis
             .iter()
             .filter_map(|f| {
-                f.unsupported(self.system, self.backend).map(|why| format!("{f}: {why}"))
+                let why = f.unsupported(self.system, self.backend).map(str::to_string);
+                why.or_else(|| f.too_few_nodes(self.nodes)).map(|why| format!("{f}: {why}"))
             })
             .collect();
         if !unsupported.is_empty() && !self.allow_skipped_faults {
@@ -295,8 +296,16 @@ impl RunConfig {
                         );
                     }
                 }
-                if let Some(why) = self.unsafe_bug.and_then(UnsafeBug::not_in_runs) {
-                    return here("unsafe-bug", format!("{why}; a run with it would test nothing"));
+                if let Some((b, f)) = self.unsafe_bug.and_then(|b| Some((b, b.needs_fault()?))) {
+                    if !self.nemesis.iter().any(|g| g == f) {
+                        return here(
+                            "unsafe-bug",
+                            format!(
+                                "{b} needs the {f} fault (e.g. --nemesis {f}); a run without it \
+                                 would test nothing"
+                            ),
+                        );
+                    }
                 }
                 if let Some(b) = self.unsafe_bug.filter(|b| b.is_sharded()) {
                     return here(
@@ -488,7 +497,7 @@ mod tests {
         );
         let etcd = RunSettings { system: Some(SystemKind::Etcd), ..RunSettings::default() };
         assert_eq!(etcd.into_config().unwrap().test_name(), "etcd-kv-partition+kill-3n");
-        // lease-skew lives in lease reads; membership-overlap needs a fault runs lack.
+        // lease-skew lives in lease reads; membership-overlap needs the membership fault.
         let lease =
             RunSettings { unsafe_bug: Some(UnsafeBug::LeaseSkew), ..RunSettings::default() };
         let cfg = lease.clone().into_config().unwrap();
@@ -500,7 +509,18 @@ mod tests {
             unsafe_bug: Some(UnsafeBug::MembershipOverlap),
             ..RunSettings::default()
         };
-        assert_eq!(overlap.into_config().unwrap_err().field, "unsafe-bug");
+        let e = overlap.clone().into_config().unwrap_err();
+        assert!(e.field == "unsafe-bug" && e.to_string().contains("--nemesis membership"), "{e}");
+        let with_fault = RunSettings {
+            nemesis: Some("membership+partition,kill".parse().unwrap()),
+            nodes: Some(5),
+            ..overlap.clone()
+        };
+        assert!(with_fault.into_config().is_ok());
+        // Membership keeps three voters: a 3-node run cannot remove one.
+        let small = RunSettings { nemesis: Some("membership".parse().unwrap()), ..overlap };
+        let e = small.into_config().unwrap_err();
+        assert!(e.field == "nemesis" && e.to_string().contains("at least 4 nodes"), "{e}");
         for f in LOCAL_ONLY {
             assert!(RunSettings::field_names().iter().any(|n| n == f), "{f}");
         }

@@ -4,6 +4,7 @@
 //! ClusterSpec ──start──> sweep stale runs ─> registry entry ─> netns / proxies ─> layout
 //!                        ─> spawn every node ─> wait: all answer + a leader ──> Cluster
 //! Cluster: kill/start_node/stop/pause/resume/wipe   set_cut/heal   set_clock   set_loss
+//!          members/change_member/start_joining (the membership fault)
 //!          shutdown (or Drop, or CleanupHandle) ──> nothing left behind
 //! ```
 #![allow(clippy::disallowed_methods)] // real processes and real waiting: this is an I/O module
@@ -31,6 +32,7 @@ use crate::{Backend, ClusterSpec, Error, FaultOutcome, SystemSpec};
 mod control;
 mod guard;
 mod layout;
+mod members;
 pub use layout::PORT_RANGE_ENV;
 
 pub use guard::CleanupHandle;
@@ -58,6 +60,11 @@ pub struct Cluster {
     raft_groups: Vec<Vec<usize>>,
     /// Which Raft group the next leader-targeted fault goes for.
     leader_turn: std::sync::atomic::AtomicUsize,
+    /// Per node: started (and restarted) as a newcomer (`System::join_command`) since the
+    /// membership fault wiped it.
+    joining: Mutex<Vec<bool>>,
+    /// Per node: removed by the membership fault and not yet a voter again.
+    removed: Mutex<Vec<bool>>,
 }
 
 impl Cluster {
@@ -151,6 +158,8 @@ impl Cluster {
                 loss: Mutex::new(0.0),
                 raft_groups,
                 leader_turn: std::sync::atomic::AtomicUsize::new(0),
+                joining: Mutex::new(vec![false; n]),
+                removed: Mutex::new(vec![false; n]),
                 spec: spec.clone(),
             })
         }
@@ -341,7 +350,12 @@ impl Cluster {
 
     fn argv(&self, i: usize) -> Vec<OsString> {
         let node = &self.nodes[i];
-        let cmd = self.system.command(node, &self.nodes, &self.tag);
+        let joining = lock(&self.joining)[i];
+        let cmd = match joining {
+            true => self.system.join_command(node, &self.nodes, &self.members_with(i), &self.tag),
+            false => None,
+        }
+        .unwrap_or_else(|| self.system.command(node, &self.nodes, &self.tag));
         match &node.netns {
             Some(ns) => ["ip", "netns", "exec", ns.as_str()]
                 .into_iter()

@@ -66,6 +66,13 @@ pub enum Action {
         /// Seed of the changes.
         seed: u64,
     },
+    /// Remove this node (0-based) through the leader, stop it and wipe its data; at the end
+    /// of the period start it empty and add it back (learner, then voter). See
+    /// `crate::membership`.
+    Membership {
+        /// The node to remove.
+        node: usize,
+    },
 }
 
 impl Action {
@@ -81,6 +88,7 @@ impl Action {
             Action::Loss { .. } => Fault::Loss,
             Action::Figure8 => Fault::Figure8,
             Action::Reconfigure { .. } => Fault::Reconfigure,
+            Action::Membership { .. } => Fault::Membership,
         }
     }
 
@@ -96,6 +104,7 @@ impl Action {
             Action::Loss { .. } => "start-loss",
             Action::Figure8 => "start-partition",
             Action::Reconfigure { .. } => "reconfigure",
+            Action::Membership { .. } => "remove-member",
         }
     }
 
@@ -111,10 +120,12 @@ impl Action {
             Action::Loss { .. } => "stop-loss",
             Action::Figure8 => "stop-partition",
             Action::Reconfigure { .. } => "reconfigure",
+            Action::Membership { .. } => "promote-member",
         }
     }
 
-    /// The same fault on other nodes (kills, pauses and clocks; others are unchanged).
+    /// The same fault on other nodes (kills, pauses, clocks and membership, which takes the
+    /// first; others are unchanged).
     pub fn with_nodes(self, new: Vec<usize>) -> Action {
         match self {
             Action::Kill { .. } => Action::Kill { nodes: new },
@@ -124,6 +135,9 @@ impl Action {
                 Action::ClockStrobe { nodes: new, delta_ms, period_ms }
             }
             Action::ClockRate { rate, .. } => Action::ClockRate { nodes: new, rate },
+            Action::Membership { node } => {
+                Action::Membership { node: new.first().copied().unwrap_or(node) }
+            }
             other => other,
         }
     }
@@ -147,6 +161,7 @@ impl Action {
             Action::Loss { probability } => json!({ "probability": probability }),
             Action::Figure8 => json!({ "shape": "figure8" }),
             Action::Reconfigure { seed } => json!({ "seed": seed }),
+            Action::Membership { node } => json!({ "nodes": names(&[*node]) }),
         }
     }
 }
@@ -165,5 +180,11 @@ mod tests {
         let a = Action::Kill { nodes: vec![2] };
         assert_eq!((a.start_event(), a.stop_event()), ("kill", "start"));
         assert_eq!(a.to_json(), json!({"nodes":["n3"]}));
+        let m = Action::Membership { node: 1 }.with_nodes(vec![4]);
+        assert_eq!((m.start_event(), m.stop_event()), ("remove-member", "promote-member"));
+        assert_eq!(m.to_json(), json!({"nodes":["n5"]}));
+        for f in [m.start_event(), m.stop_event()] {
+            assert_eq!(faultline_api::fault::event_fault(f, None).map(|e| e.0), Some(m.kind()));
+        }
     }
 }

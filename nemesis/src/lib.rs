@@ -11,6 +11,7 @@
 //!   together, or kill).
 //! - [`nemesis`]: [`Nemesis`]: runs the plan against a cluster, reporting [`NemesisEvent`]s.
 //! - [`figure8`]: the Raft paper's Figure 8 as a partition sequence that follows the leaders.
+//! - [`membership`]: the membership fault: remove a member, wipe it, add it back.
 //! - `proxy`, `procnet`, `netns`, `process`, `state`: the real backends and cleanup.
 //!
 //! # Backends
@@ -72,6 +73,7 @@ pub mod cluster;
 mod error;
 pub mod fault;
 pub mod figure8;
+pub mod membership;
 pub mod nemesis;
 mod netns;
 mod outcome;

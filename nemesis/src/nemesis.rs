@@ -10,6 +10,7 @@
 //!   ─> calm ─> ..
 //! heal_all(cluster, events):
 //!   end the active faults; heal links; stop loss; resume paused; reset clocks;
+//!   add back every member the membership fault left out (a voter again);
 //!   restart every node that is down (killed or crashed) ─> one event each
 //! ```
 //!
@@ -176,6 +177,16 @@ impl Nemesis {
             }
             return Ok(outcome);
         }
+        if let Action::Membership { node } = action {
+            // Its event names the voters the removal left.
+            let (value, outcome) = crate::membership::remove(cluster, node).await?;
+            tracing::info!(f = action.start_event(), outcome = outcome.as_str(), "nemesis");
+            let _ = events.send(NemesisEvent::new(action.start_event(), value, outcome.clone()));
+            if !matches!(outcome, FaultOutcome::Skipped(_)) {
+                self.active.push(action);
+            }
+            return Ok(outcome);
+        }
         let (action, outcome) = install(cluster, action).await?;
         tracing::info!(f = action.start_event(), outcome = outcome.as_str(), "nemesis");
         let _ =
@@ -197,7 +208,7 @@ impl Nemesis {
     ) -> Result<(), Error> {
         // Popped one at a time, so that a cancelled end leaves the rest recorded.
         while let Some(action) = self.active.pop() {
-            let (value, outcome) = undo(cluster, &action).await?;
+            let (value, outcome) = undo(cluster, &action, events).await?;
             tracing::info!(f = action.stop_event(), outcome = outcome.as_str(), "nemesis");
             let _ = events.send(NemesisEvent::new(action.stop_event(), value, outcome));
         }
@@ -243,7 +254,18 @@ impl Nemesis {
             }
             send("clock-reset", json!({ "nodes": skewed }), FaultOutcome::combine(outs));
         }
-        let down: Vec<String> = all.iter().filter(|n| !cluster.is_running(n)).cloned().collect();
+        // Members the membership fault left out (a re-add that did not finish) come back as
+        // voters, so that the final reads see the whole cluster.
+        for (i, n) in all.iter().enumerate().filter(|(_, n)| cluster.is_removed(n)) {
+            let (value, outcome) = crate::membership::add_back(cluster, i, events).await?;
+            tracing::info!(f = "promote-member", node = n, outcome = outcome.as_str(), "heal");
+            send("promote-member", value, outcome);
+        }
+        let down: Vec<String> = all
+            .iter()
+            .filter(|n| !cluster.is_running(n) && !cluster.is_removed(n))
+            .cloned()
+            .collect();
         if !down.is_empty() {
             let outs: Result<Vec<FaultOutcome>, Error> =
                 down.iter().map(|n| cluster.start_node(n)).collect();
@@ -311,6 +333,7 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, FaultOutc
         }
         Action::Loss { probability } => (action.clone(), cluster.set_loss(probability)?),
         Action::Figure8 => unreachable!("Nemesis::start runs the figure8 sequence itself"),
+        Action::Membership { .. } => unreachable!("Nemesis::start_also removes members itself"),
         Action::Reconfigure { .. } => (
             action,
             FaultOutcome::Skipped(
@@ -320,10 +343,12 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, FaultOutc
     })
 }
 
-/// Undoes an installed action; returns the end event's value and outcome.
+/// Undoes an installed action; returns the end event's value and outcome (steps on the way
+/// are reported on `events`).
 async fn undo(
     cluster: &Cluster,
     action: &Action,
+    events: &UnboundedSender<NemesisEvent>,
 ) -> Result<(serde_json::Value, FaultOutcome), Error> {
     Ok(match action {
         Action::Partition { shape, .. } => (json!({ "shape": shape.name() }), cluster.heal()?),
@@ -351,6 +376,7 @@ async fn undo(
             (json!({ "shape": "figure8" }), cluster.heal()?)
         }
         Action::Reconfigure { .. } => (json!({}), FaultOutcome::Installed),
+        Action::Membership { node } => crate::membership::add_back(cluster, *node, events).await?,
     })
 }
 

@@ -86,7 +86,9 @@ impl Schedule {
     pub fn new(config: &NemesisConfig, n: usize) -> Self {
         let shapes: Vec<Shape> = config.shapes.iter().copied().filter(|s| s.fits(n)).collect();
         let applies = |f: &Fault| {
-            (*f != Fault::Partition || !shapes.is_empty()) && (*f != Fault::Figure8 || n >= 3)
+            (*f != Fault::Partition || !shapes.is_empty())
+                && (*f != Fault::Figure8 || n >= 3)
+                && f.too_few_nodes(n).is_none()
         };
         let mut faults: Vec<Vec<Fault>> = Vec::new();
         for alt in config.faults.alternatives() {
@@ -167,6 +169,9 @@ impl Schedule {
                 on_leader = false;
                 Action::Reconfigure { seed: self.rng.random() }
             }
+            // One member at a time, whatever the target: the leader's own when it goes for
+            // the leader; a minority or majority target still removes one.
+            Fault::Membership => Action::Membership { node: self.pick(1)[0] },
         };
         // Partitions resolve the leader themselves (IsolateLeader).
         let on_leader = on_leader && !matches!(action, Action::Partition { .. });
@@ -370,6 +375,33 @@ mod tests {
         assert_eq!(Schedule::new(&cfg, 3).next_action(), None);
         let cfg = NemesisConfig::new(vec![Fault::Partition], Duration::from_secs(1), 1);
         assert!(Schedule::new(&cfg, 1).is_empty());
+    }
+
+    #[test]
+    fn membership_removes_one_node_and_needs_more_than_the_minimum_of_voters() {
+        let faults: FaultList = "membership+partition,kill".parse().unwrap();
+        let mut cfg = NemesisConfig::new(faults, Duration::from_secs(1), 4);
+        // Three nodes cannot lose a voter: membership drops out of its alternative.
+        let mut s = Schedule::new(&cfg, 3);
+        for _ in 0..50 {
+            assert!(s.next_period().unwrap().iter().all(|p| p.action.kind() != Fault::Membership));
+        }
+        cfg.targets = vec![Target::Leader, Target::Majority];
+        let mut s = Schedule::new(&cfg, 5);
+        let mut seen = 0;
+        for i in 0..100 {
+            let period = s.next_period().unwrap();
+            if let [first, ..] = period.as_slice() {
+                if let Action::Membership { node } = first.action {
+                    seen += 1;
+                    assert!(node < 5);
+                    assert_eq!(first.on_leader, i == 0 || first.on_leader);
+                    // Installed first, so the partition's end comes before the add-back.
+                    assert!(matches!(period[1].action, Action::Partition { .. }));
+                }
+            }
+        }
+        assert!(seen > 25, "{seen}");
     }
 
     #[test]

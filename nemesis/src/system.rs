@@ -76,6 +76,53 @@ pub enum Routing {
     PerDestination,
 }
 
+/// A single-server membership change, as the `membership` fault asks a leader for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    /// Add the node as a learner (it gets the log; it neither votes nor counts).
+    Add,
+    /// Make a caught-up learner a voter.
+    Promote,
+    /// Remove a voter or a learner.
+    Remove,
+}
+
+impl MemberChange {
+    /// `"add"`, `"promote"`, `"remove"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemberChange::Add => "add",
+            MemberChange::Promote => "promote",
+            MemberChange::Remove => "remove",
+        }
+    }
+}
+
+/// The membership one node believes in force (node indices, 0-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberView {
+    /// The voters, in order.
+    pub voters: Vec<usize>,
+    /// The learners, in order.
+    pub learners: Vec<usize>,
+    /// Whether this configuration is known committed (the next change may start).
+    pub committed: bool,
+}
+
+/// What a leader made of a [`MemberChange`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeAnswer {
+    /// Appended (not yet committed): the configuration it made.
+    Accepted(MemberView),
+    /// Certainly not done, but may be later: not the leader, a change in flight, a learner
+    /// still catching up, the node not answering.
+    Retry(String),
+    /// Certainly not done, and retrying will not help (invalid change, no such API).
+    Refused(String),
+    /// Sent, and the answer was lost: it may have been appended.
+    Unknown(String),
+}
+
 /// A system under test, as the cluster needs to know it.
 pub trait System: Send + Sync + std::fmt::Debug {
     /// `"faultline"` or `"etcd"`.
@@ -96,6 +143,43 @@ pub trait System: Send + Sync + std::fmt::Debug {
     /// The command line (program first) that starts `node`, given every node's layout.
     /// Restarts use the same command; the data dir is kept.
     fn command(&self, node: &NodeInfo, all: &[NodeInfo], tag: &str) -> Vec<OsString>;
+
+    /// The command line that starts `node` with an empty data dir as a newcomer to a running
+    /// cluster, once a membership change added it; `members` are the node indices that are
+    /// members then (itself included). `None`: the system cannot (the `membership` fault then
+    /// skips).
+    fn join_command(
+        &self,
+        _node: &NodeInfo,
+        _all: &[NodeInfo],
+        _members: &[usize],
+        _tag: &str,
+    ) -> Option<Vec<OsString>> {
+        None
+    }
+
+    /// The membership `node` believes in force (node indices of `all`), `None` when it does
+    /// not say.
+    fn members<'a>(
+        &'a self,
+        _http: &'a reqwest::Client,
+        _node: &'a NodeInfo,
+        _all: &'a [NodeInfo],
+    ) -> BoxFuture<'a, Option<MemberView>> {
+        Box::pin(async { None })
+    }
+
+    /// Asks `leader` for one membership change of `target`.
+    fn change_member<'a>(
+        &'a self,
+        _http: &'a reqwest::Client,
+        _leader: &'a NodeInfo,
+        _change: MemberChange,
+        _target: &'a NodeInfo,
+    ) -> BoxFuture<'a, ChangeAnswer> {
+        let why = format!("{} has no membership changes in this harness", self.name());
+        Box::pin(async move { ChangeAnswer::Refused(why) })
+    }
 
     /// Asks the node about itself; `None` when it does not answer.
     fn probe<'a>(

@@ -39,6 +39,10 @@ impl Cluster {
         if lock(&self.shared.procs)[i].is_running() {
             return Ok(FaultOutcome::Skipped(format!("{node} is already running")));
         }
+        if self.is_removed(node) {
+            // Only the membership fault brings it back, as a newcomer.
+            return Ok(FaultOutcome::Skipped(format!("{node} is removed from the cluster")));
+        }
         self.spawn(i)?;
         Ok(FaultOutcome::Installed)
     }

@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use faultline_api::node::{
-    ClockSettings, KvOp, NodeStatus, Request, Role, NEMESIS_CLIENT, NEMESIS_KEY,
+    ClockSettings, KvOp, MemberError, MemberRefusal, MemberRequest, Members, NodeStatus, Request,
+    Role, NEMESIS_CLIENT, NEMESIS_KEY,
 };
 use faultline_api::{ReadMode, UnsafeBug};
 
-use super::{BoxFuture, NodeInfo, Probe, Routing, System};
+use super::{BoxFuture, ChangeAnswer, MemberChange, MemberView, NodeInfo, Probe, Routing, System};
 use crate::FaultOutcome;
 
 /// The nemesis's own writes so far: the next one's sequence number (a run's nodes are new,
@@ -81,6 +82,68 @@ impl System for Faultline {
             arg(a.clone());
         }
         v
+    }
+
+    fn join_command(
+        &self,
+        node: &NodeInfo,
+        all: &[NodeInfo],
+        _members: &[usize],
+        tag: &str,
+    ) -> Option<Vec<OsString>> {
+        let mut v = self.command(node, all, tag);
+        v.push("--join".into());
+        Some(v)
+    }
+
+    fn members<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        node: &'a NodeInfo,
+        _all: &'a [NodeInfo],
+    ) -> BoxFuture<'a, Option<MemberView>> {
+        Box::pin(async move {
+            let url = format!("http://{}/v1/admin/members", node.client_addr);
+            let resp = http.get(url).timeout(Duration::from_secs(1)).send().await.ok()?;
+            let body: Members = resp.json().await.ok()?;
+            Some(view(&body))
+        })
+    }
+
+    fn change_member<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        leader: &'a NodeInfo,
+        change: MemberChange,
+        target: &'a NodeInfo,
+    ) -> BoxFuture<'a, ChangeAnswer> {
+        Box::pin(async move {
+            let url = format!("http://{}/v1/admin/members/{}", leader.client_addr, change.name());
+            let body = MemberRequest { id: target.id as u64 };
+            let resp = match http.post(url).json(&body).timeout(Duration::from_secs(3)).send().await
+            {
+                Ok(r) => r,
+                Err(e) if e.is_connect() => {
+                    return ChangeAnswer::Retry(format!("{}: not reachable", leader.name))
+                }
+                Err(e) => return ChangeAnswer::Unknown(format!("{}: {e}", leader.name)),
+            };
+            let ok = resp.status().is_success();
+            let Ok(text) = resp.text().await else {
+                return ChangeAnswer::Unknown(format!("{}: answer lost", leader.name));
+            };
+            if ok {
+                return match serde_json::from_str::<Members>(&text) {
+                    Ok(m) => ChangeAnswer::Accepted(view(&m)),
+                    Err(e) => ChangeAnswer::Unknown(format!("{}: bad answer: {e}", leader.name)),
+                };
+            }
+            match serde_json::from_str::<MemberError>(&text) {
+                Ok(e) if e.error == MemberRefusal::Invalid => ChangeAnswer::Refused(e.message),
+                Ok(e) => ChangeAnswer::Retry(format!("{}: {}", e.error, e.message)),
+                Err(_) => ChangeAnswer::Unknown(format!("{}: unexpected answer", leader.name)),
+            }
+        })
     }
 
     fn probe<'a>(
@@ -159,4 +222,10 @@ impl System for Faultline {
             }
         })
     }
+}
+
+/// Node ids (1-based) to node indices.
+fn view(m: &Members) -> MemberView {
+    let idx = |ids: &[u64]| ids.iter().map(|&id| (id as usize).saturating_sub(1)).collect();
+    MemberView { voters: idx(&m.voters), learners: idx(&m.learners), committed: m.committed }
 }
