@@ -29,10 +29,6 @@ pub const ETCD_MEMBERSHIP: &str = "re-adding a removed etcd member (member add a
 /// failure; it needs one node more.
 pub const MEMBERSHIP_MIN_VOTERS: usize = 3;
 
-/// Why figure8 does not apply to the sharded system.
-pub const SHARDED_FIGURE8: &str = "figure8 follows the leaders and log indexes of one Raft \
-     group; the sharded system runs several";
-
 crate::names! {
     /// A kind of fault, as named on the command line.
     pub enum Fault ("fault") {
@@ -47,7 +43,8 @@ crate::names! {
         Clock = "clock",
         /// Random packet loss between nodes (netns backend only).
         Loss = "loss",
-        /// The Raft paper's Figure 8 as a sequence of partitions that follows the leaders.
+        /// The Raft paper's Figure 8 as a sequence of partitions that follows the leaders
+        /// (with several Raft groups, in one group at a time).
         Figure8 = "figure8",
         /// Sharded KV: bursts of joins, leaves and moves through the shard controller.
         Reconfigure = "reconfigure",
@@ -65,7 +62,6 @@ impl Fault {
             (Fault::Loss, _, Backend::Local) => Some(LOSS_NEEDS_NETNS),
             (Fault::Clock, SystemKind::Etcd, _) => Some(ETCD_CLOCK),
             (Fault::Figure8, SystemKind::Etcd, _) => Some(ETCD_FIGURE8),
-            (Fault::Figure8, SystemKind::Sharded, _) => Some(SHARDED_FIGURE8),
             (Fault::Reconfigure, SystemKind::Faultline | SystemKind::Etcd, _) => {
                 Some(RECONFIGURE_SHARDED_ONLY)
             }
@@ -178,9 +174,9 @@ pub fn cannot_compose(a: Fault, b: Fault) -> Option<&'static str> {
 }
 
 /// The faults a run picks when it is not told (`--nemesis` absent), each where the system
-/// and backend support it: partitions and crashes find most bugs; figure8 is the only way a
-/// run produces Raft's Figure 8, which a leader that commits old-term entries by counting
-/// replicas gets wrong.
+/// and backend support it (etcd: no figure8): partitions and crashes find most bugs; figure8
+/// is the only way a run produces Raft's Figure 8, which a leader that commits old-term
+/// entries by counting replicas gets wrong.
 pub const DEFAULT_FAULTS: [Fault; 3] = [Fault::Partition, Fault::Kill, Fault::Figure8];
 
 impl FaultList {
@@ -287,7 +283,7 @@ mod tests {
         let d = |s, b| FaultList::defaults_for(s, b).to_string();
         assert_eq!(d(SystemKind::Faultline, Backend::Local), "partition,kill,figure8");
         assert_eq!(d(SystemKind::Etcd, Backend::Netns), "partition,kill");
-        assert_eq!(d(SystemKind::Sharded, Backend::Local), "partition,kill");
+        assert_eq!(d(SystemKind::Sharded, Backend::Local), "partition,kill,figure8");
         assert_eq!("none".parse::<FaultList>().unwrap(), FaultList::default());
         assert_eq!(FaultList::default().to_string(), "none");
         let e = "partition,chaos".parse::<FaultList>().unwrap_err();

@@ -27,6 +27,9 @@
 //! 30 ms (`LINK_DELAY`): a cut made right after a poll also drops what the new leader sent since
 //! (the netns backend skips the delay and races the clients). Every grudge change is a
 //! `stop-partition`/`start-partition` pair of events with `"shape":"figure8"` and the step.
+//! With several Raft groups (the sharded KV: the controller and each replica group) each
+//! sequence plays within one group, the groups taking turns; the other groups' nodes stay
+//! with the step's largest group (they share no Raft traffic with this one).
 //! Which node wins an election is the cluster's choice, and a client write that reaches a
 //! new leader before the next cut changes the outcome: the sequence is an attempt, and a run
 //! makes many of them.
@@ -60,9 +63,14 @@ pub(crate) async fn run(
     cluster: &Cluster,
     events: &UnboundedSender<NemesisEvent>,
 ) -> Result<FaultOutcome, Error> {
-    let n = cluster.node_names().len();
-    let step = Steps { cluster, events, n };
-    let statuses = cluster.statuses().await;
+    // The Raft group this sequence plays in; below, nodes are indices into `members`.
+    let groups = cluster.raft_groups();
+    let turn = TURN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % groups.len().max(1);
+    let members: Vec<usize> = groups.get(turn).cloned().unwrap_or_default();
+    let n = members.len();
+    let step = Steps { cluster, events, members: &members, total: cluster.node_names().len() };
+    let name = |i: usize| step.name(i);
+    let statuses = local(&cluster.statuses().await, &members);
     let Some((a, a_term)) = leader(&statuses, |_, _| true) else {
         return Ok(FaultOutcome::Skipped("no leader known".into()));
     };
@@ -79,7 +87,8 @@ pub(crate) async fn run(
     )?;
 
     let Some((b, b_term)) =
-        wait(cluster, ELECTION_WAIT, |s| leader(s, |i, st| i != a && st.term > a_term)).await
+        wait(cluster, &members, ELECTION_WAIT, &|s| leader(s, |i, st| i != a && st.term > a_term))
+            .await
     else {
         return step.stop(1, "no new leader");
     };
@@ -94,9 +103,9 @@ pub(crate) async fn run(
     // B gets an entry of its term from the nemesis itself, whether or not a client finds it
     // in time (clients still waiting on A's answers do not).
     let with_indexes = statuses.iter().flatten().any(|s| s.last_index.is_some());
-    let (own, ()) = tokio::join!(cluster.append_own_entry(b), async {
+    let (own, ()) = tokio::join!(cluster.append_own_entry(members[b]), async {
         if with_indexes {
-            wait(cluster, WRITES_WAIT, has_tail).await;
+            wait(cluster, &members, WRITES_WAIT, &has_tail).await;
             tokio::time::sleep(Duration::from_millis(50)).await;
         } else {
             tokio::time::sleep(WRITES_WAIT).await;
@@ -114,7 +123,7 @@ pub(crate) async fn run(
         format!("{} with a majority that lacks {}'s writes", name(a), name(b)),
     )?;
     let Some((leader3, term3)) =
-        wait(cluster, ELECTION_WAIT, |s| leader(s, |_, st| st.term > b_term)).await
+        wait(cluster, &members, ELECTION_WAIT, &|s| leader(s, |_, st| st.term > b_term)).await
     else {
         return step.stop(3, "no leader in the majority");
     };
@@ -123,7 +132,7 @@ pub(crate) async fn run(
     }
     if with_indexes {
         // A's log as it was elected: everything up to there is what it must commit.
-        let st = cluster.statuses().await;
+        let st = local(&cluster.statuses().await, &members);
         let Some(tail) = st[a].as_ref().and_then(|s| s.last_index) else {
             return step.stop(3, "the leader stopped answering");
         };
@@ -131,7 +140,7 @@ pub(crate) async fn run(
             let st = s[a].as_ref()?;
             (st.term == term3 && st.commit_index? >= tail).then_some(())
         };
-        if wait(cluster, Duration::from_secs(1), covered).await.is_none() {
+        if wait(cluster, &members, Duration::from_secs(1), &covered).await.is_none() {
             return step.stop(3, "the leader did not commit its log");
         }
     } else {
@@ -143,7 +152,7 @@ pub(crate) async fn run(
         majority(n, b, &mates),
         format!("{} committed up to its log: isolate it", name(a)),
     )?;
-    match wait(cluster, ELECTION_WAIT, |s| leader(s, |_, st| st.term > term3)).await {
+    match wait(cluster, &members, ELECTION_WAIT, &|s| leader(s, |_, st| st.term > term3)).await {
         Some((l, t)) => tracing::info!(leader = %name(l), term = t, "figure8: step 4 elected"),
         None => {
             tracing::info!("figure8: step 4 elected nobody (a safe leader's entry of its term)")
@@ -152,16 +161,36 @@ pub(crate) async fn run(
     Ok(FaultOutcome::Installed)
 }
 
+/// Which Raft group the next sequence plays in (they take turns).
+static TURN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Installs the steps' grudges and reports them.
 struct Steps<'a> {
     cluster: &'a Cluster,
     events: &'a UnboundedSender<NemesisEvent>,
-    n: usize,
+    /// The group's nodes (cluster indices); a step's groups index into this.
+    members: &'a [usize],
+    /// Nodes in the cluster.
+    total: usize,
 }
 
 impl Steps<'_> {
+    /// The name of the group's `i`th node.
+    fn name(&self, i: usize) -> String {
+        name(self.members[i])
+    }
+
     fn install(&self, step: u32, groups: Vec<Vec<usize>>, note: String) -> Result<(), Error> {
-        let grudge = Grudge::groups(self.n, &groups);
+        // To cluster indices; the nodes of other groups join the largest group (the rest,
+        // or the majority; the first of the singles).
+        let mut groups: Vec<Vec<usize>> =
+            groups.iter().map(|g| g.iter().map(|&i| self.members[i]).collect()).collect();
+        let outside = (0..self.total).filter(|i| !self.members.contains(i));
+        let largest = groups.iter().enumerate().rev().max_by_key(|(_, g)| g.len()).map(|(k, _)| k);
+        if let Some(g) = largest.and_then(|k| groups.get_mut(k)) {
+            g.extend(outside);
+        }
+        let grudge = Grudge::groups(self.total, &groups);
         let outcome = self.cluster.set_cut(&grudge)?;
         if step > 1 {
             let _ = self.events.send(NemesisEvent::new(
@@ -199,15 +228,21 @@ fn leader(
         .map(|(t, i)| (i, t))
 }
 
-/// Polls the cluster until `f` answers, or `timeout` passes.
+/// The statuses of `members` (cluster indices), in their order.
+fn local(statuses: &[Option<Probe>], members: &[usize]) -> Vec<Option<Probe>> {
+    members.iter().map(|&i| statuses.get(i).copied().flatten()).collect()
+}
+
+/// Polls the group `members` until `f` answers, or `timeout` passes.
 async fn wait<T>(
     cluster: &Cluster,
+    members: &[usize],
     timeout: Duration,
-    mut f: impl FnMut(&[Option<Probe>]) -> Option<T>,
+    f: &dyn Fn(&[Option<Probe>]) -> Option<T>,
 ) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(v) = f(&cluster.statuses().await) {
+        if let Some(v) = f(&local(&cluster.statuses().await, members)) {
             return Some(v);
         }
         if Instant::now() >= deadline {

@@ -84,3 +84,30 @@ fn sharded_on_netns_partitions_cut_traffic_between_groups_too() {
     assert!(!cuts.is_empty(), "no partition: {:?}", history.nemesis);
     assert!(processes_mentioning(store.path()).is_empty(), "processes left behind");
 }
+
+#[test]
+fn figure8_plays_in_one_raft_group_at_a_time() {
+    let _one = util::cluster_lock();
+    let store = tempfile::tempdir().unwrap();
+    #[rustfmt::skip]
+    let r = run_sharded(
+        store.path(),
+        &["--nemesis", "figure8", "--nemesis-interval", "2", "--time-limit", "10", "--seed", "3",
+          "--groups", "2"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let history = util::history(&r.dir());
+    let firsts: Vec<_> = history
+        .nemesis
+        .iter()
+        .filter(|e| e.f == "start-partition" && e.value["step"] == 1)
+        .collect();
+    assert!(!firsts.is_empty(), "no figure8 sequence: {:?}", history.nemesis);
+    // Step 1 isolates one group's leader; every other node, of any group, stays together.
+    for e in firsts {
+        let groups = e.value["groups"].as_array().unwrap();
+        let sizes: Vec<usize> = groups.iter().map(|g| g.as_array().unwrap().len()).collect();
+        assert!(sizes.contains(&1) && sizes.iter().sum::<usize>() == 9, "{}", e.value);
+    }
+    assert!(processes_mentioning(store.path()).is_empty(), "processes left behind");
+}
