@@ -40,6 +40,9 @@ crate::names! {
         Figure8 = "figure8",
         /// Sharded KV: bursts of joins, leaves and moves through the shard controller.
         Reconfigure = "reconfigure",
+        /// SIGKILL like kill, then lose what the node wrote and did not fsync (its data dir
+        /// is a FUSE mount that keeps an undo log); restart after the fault period.
+        PowerLoss = "power-loss",
     }
 }
 
@@ -55,6 +58,7 @@ impl Fault {
             (Fault::Reconfigure, SystemKind::Faultline | SystemKind::Etcd, _) => {
                 Some(RECONFIGURE_SHARDED_ONLY)
             }
+            (Fault::PowerLoss, _, _) => crate::fuse::unavailable(),
             _ => None,
         }
     }
@@ -79,6 +83,8 @@ pub fn event_fault(f: &str, shape: Option<&str>) -> Option<(Fault, bool)> {
         "start-loss" => (Fault::Loss, true),
         "stop-loss" => (Fault::Loss, false),
         "join" | "leave" | "move" => (Fault::Reconfigure, true),
+        "power-loss" => (Fault::PowerLoss, true),
+        "power-on" => (Fault::PowerLoss, false),
         _ => return None,
     })
 }
@@ -141,6 +147,9 @@ pub fn cannot_compose(a: Fault, b: Fault) -> Option<&'static str> {
     match (a, b) {
         (Figure8, _) | (_, Figure8) => Some("figure8 is a sequence of partitions of its own"),
         (Kill, Pause) | (Pause, Kill) => Some("kill and pause both stop processes"),
+        (PowerLoss, Kill | Pause) | (Kill | Pause, PowerLoss) => {
+            Some("power-loss kills processes itself")
+        }
         _ => None,
     }
 }

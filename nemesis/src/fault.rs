@@ -66,6 +66,16 @@ pub enum Action {
         /// Seed of the changes.
         seed: u64,
     },
+    /// SIGKILL these nodes and drop what their disks did not fsync (all of it, a prefix, a
+    /// torn last write: drawn from `seed`); restart them at the end of the period.
+    PowerLoss {
+        /// Nodes to cut.
+        nodes: Vec<usize>,
+        /// Seed of what survives.
+        seed: u64,
+        /// What was thrown away, once installed.
+        dropped: Option<crate::powerfs::Dropped>,
+    },
 }
 
 impl Action {
@@ -81,6 +91,7 @@ impl Action {
             Action::Loss { .. } => Fault::Loss,
             Action::Figure8 => Fault::Figure8,
             Action::Reconfigure { .. } => Fault::Reconfigure,
+            Action::PowerLoss { .. } => Fault::PowerLoss,
         }
     }
 
@@ -96,6 +107,7 @@ impl Action {
             Action::Loss { .. } => "start-loss",
             Action::Figure8 => "start-partition",
             Action::Reconfigure { .. } => "reconfigure",
+            Action::PowerLoss { .. } => "power-loss",
         }
     }
 
@@ -111,6 +123,7 @@ impl Action {
             Action::Loss { .. } => "stop-loss",
             Action::Figure8 => "stop-partition",
             Action::Reconfigure { .. } => "reconfigure",
+            Action::PowerLoss { .. } => "power-on",
         }
     }
 
@@ -124,6 +137,9 @@ impl Action {
                 Action::ClockStrobe { nodes: new, delta_ms, period_ms }
             }
             Action::ClockRate { rate, .. } => Action::ClockRate { nodes: new, rate },
+            Action::PowerLoss { seed, dropped, .. } => {
+                Action::PowerLoss { nodes: new, seed, dropped }
+            }
             other => other,
         }
     }
@@ -147,6 +163,13 @@ impl Action {
             Action::Loss { probability } => json!({ "probability": probability }),
             Action::Figure8 => json!({ "shape": "figure8" }),
             Action::Reconfigure { seed } => json!({ "seed": seed }),
+            Action::PowerLoss { nodes, seed, dropped } => {
+                let mut v = json!({ "nodes": names(nodes), "seed": seed });
+                if let Some(d) = dropped {
+                    v["dropped"] = d.to_json();
+                }
+                v
+            }
         }
     }
 }
@@ -165,5 +188,24 @@ mod tests {
         let a = Action::Kill { nodes: vec![2] };
         assert_eq!((a.start_event(), a.stop_event()), ("kill", "start"));
         assert_eq!(a.to_json(), json!({"nodes":["n3"]}));
+        let p = Action::PowerLoss { nodes: vec![1], seed: 4, dropped: None };
+        assert_eq!((p.start_event(), p.stop_event()), ("power-loss", "power-on"));
+        assert_eq!(
+            faultline_api::fault::event_fault("power-on", None),
+            Some((Fault::PowerLoss, false))
+        );
+        let d = crate::powerfs::Dropped { changes: 4, files: 3, bytes: 8192, torn: true };
+        let p = p.with_nodes(vec![0, 2]);
+        let p = match p {
+            Action::PowerLoss { nodes, seed, .. } => {
+                Action::PowerLoss { nodes, seed, dropped: Some(d) }
+            }
+            other => other,
+        };
+        assert_eq!(
+            p.to_json(),
+            json!({"nodes":["n1","n3"],"seed":4,
+                   "dropped":{"changes":4,"files":3,"bytes":8192,"torn":true}})
+        );
     }
 }

@@ -157,6 +157,10 @@ impl Schedule {
                 on_leader = false;
                 Action::Reconfigure { seed: self.rng.random() }
             }
+            Fault::PowerLoss => {
+                let nodes = self.nodes_for(target, true);
+                Action::PowerLoss { nodes, seed: self.rng.random(), dropped: None }
+            }
         };
         // Partitions resolve the leader themselves (IsolateLeader).
         let on_leader = on_leader && !matches!(action, Action::Partition { .. });
