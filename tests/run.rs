@@ -12,5 +12,6 @@ mod interrupt;
 pub(crate) mod leftovers;
 mod matrix;
 mod netns;
+mod powerloss;
 mod sharded;
 pub(crate) mod util;
