@@ -95,8 +95,12 @@ impl Disk {
         let mut config = Config::default();
         config.mount_options =
             vec![MountOption::FSName(self.fsname.clone()), MountOption::Subtype("powerfs".into())];
-        let session = fuser::spawn_mount(PowerFs(state.clone()), &self.mountpoint, &config)
-            .map_err(|e| Error::io("mounting the power-loss disk at", &self.mountpoint, e))?;
+        let session = fuser::spawn_mount(
+            PowerFs(state.clone(), tracing::dispatcher::get_default(Clone::clone)),
+            &self.mountpoint,
+            &config,
+        )
+        .map_err(|e| Error::io("mounting the power-loss disk at", &self.mountpoint, e))?;
         tracing::debug!(mountpoint = %self.mountpoint.display(), "powerfs mounted");
         self.state = Some(state);
         self.session = Some(session);

@@ -7,6 +7,7 @@
 //!   write/setattr(size)                  ─▶ Pending::before_write/before_truncate, then do it
 //!   create/mkdir/unlink/rmdir/rename     ─▶ do it, Pending::created/remove/rename
 //!   fsync(file) / fsyncdir(dir)          ─▶ fsync the backing file, Pending::*_synced
+//!                                           (a directory's: every earlier entry change)
 //! ```
 //!
 //! Inode numbers are the backing inodes' (the root is 1); files are opened read-write on
@@ -137,9 +138,25 @@ fn attr(ino: u64, m: &Metadata) -> FileAttr {
     }
 }
 
-/// The FUSE side: every request locks the shared state.
+/// The FUSE side: every request locks the shared state. Its thread logs to the dispatcher
+/// of the thread that mounted it (the run's log).
 #[derive(Debug)]
-pub(crate) struct PowerFs(pub Arc<Mutex<State>>);
+pub(crate) struct PowerFs(pub Arc<Mutex<State>>, pub tracing::Dispatch);
+
+thread_local! {
+    static LOGS_SET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl PowerFs {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        if !LOGS_SET.with(std::cell::Cell::get) {
+            // The guard lives as long as the FUSE thread, on purpose.
+            std::mem::forget(tracing::dispatcher::set_default(&self.1));
+            LOGS_SET.with(|c| c.set(true));
+        }
+        lock(&self.0)
+    }
+}
 
 fn io_errno(e: &io::Error) -> Errno {
     Errno::from_i32(e.raw_os_error().unwrap_or(nix::libc::EIO))
@@ -156,13 +173,13 @@ macro_rules! reply_or {
 
 impl Filesystem for PowerFs {
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let mut st = lock(&self.0);
+        let mut st = self.state();
         let res = st.child(parent, name).and_then(|(_, rel)| st.known(rel));
         reply_or!(reply, res, a => reply.entry(&TTL, &a, Generation(0)));
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        let st = lock(&self.0);
+        let st = self.state();
         let res = st
             .path(ino)
             .and_then(|p| std::fs::symlink_metadata(p).map_err(Errno::from))
@@ -188,7 +205,7 @@ impl Filesystem for PowerFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        let mut st = lock(&self.0);
+        let mut st = self.state();
         let res = (|| {
             let path = st.path(ino)?;
             if let Some(mode) = mode {
@@ -224,7 +241,7 @@ impl Filesystem for PowerFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let mut st = lock(&self.0);
+        let mut st = self.state();
         let res = (|| {
             let (path, rel) = st.child(parent, name)?;
             std::fs::create_dir(&path).map_err(Errno::from)?;
@@ -254,7 +271,7 @@ impl Filesystem for PowerFs {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        let mut st = lock(&self.0);
+        let mut st = self.state();
         let res = (|| {
             if !(flags - RenameFlags::RENAME_NOREPLACE).is_empty() {
                 return Err(Errno::EINVAL);
@@ -274,7 +291,7 @@ impl Filesystem for PowerFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let mut st = lock(&self.0);
+        let mut st = self.state();
         let res = (|| {
             let path = st.path(ino)?;
             let file = OpenOptions::new()
@@ -299,7 +316,7 @@ impl Filesystem for PowerFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let file = lock(&self.0).handle(fh);
+        let file = self.state().handle(fh);
         let res = file.and_then(|(_, f)| {
             let mut buf = vec![0; size as usize];
             let mut got = 0;
@@ -329,7 +346,7 @@ impl Filesystem for PowerFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let mut st = lock(&self.0);
+        let mut st = self.state();
         let res = (|| {
             let (ino, f) = st.handle(fh)?;
             st.pending
@@ -363,7 +380,7 @@ impl Filesystem for PowerFs {
         reply: ReplyEmpty,
     ) {
         // The log keeps its own reference to a file with pending writes.
-        lock(&self.0).files.remove(&fh.0);
+        self.state().files.remove(&fh.0);
         reply.ok();
     }
 
@@ -375,7 +392,7 @@ impl Filesystem for PowerFs {
         datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let mut st = lock(&self.0);
+        let mut st = self.state();
         let res = (|| {
             let (ino, f) = st.handle(fh)?;
             if datasync { f.sync_data() } else { f.sync_all() }.map_err(Errno::from)?;
@@ -393,7 +410,7 @@ impl Filesystem for PowerFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let st = lock(&self.0);
+        let st = self.state();
         let res = (|| {
             let path = st.path(ino)?;
             let mut entries = vec![
@@ -437,7 +454,7 @@ impl Filesystem for PowerFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let mut st = lock(&self.0);
+        let mut st = self.state();
         let res = (|| {
             st.dir_fd(ino)?.sync_all().map_err(Errno::from)?;
             st.pending.dir_synced(ino.0);
@@ -463,7 +480,7 @@ impl Filesystem for PowerFs {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        let root = lock(&self.0).root.clone();
+        let root = self.state().root.clone();
         match nix::sys::statvfs::statvfs(&root) {
             Ok(s) => reply.statfs(
                 s.blocks(),
@@ -489,7 +506,7 @@ impl Filesystem for PowerFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let mut st = lock(&self.0);
+        let mut st = self.state();
         let res = (|| {
             let (path, rel) = st.child(parent, name)?;
             let existed = path.exists();
@@ -526,7 +543,7 @@ impl Filesystem for PowerFs {
 
 impl PowerFs {
     fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool, reply: ReplyEmpty) {
-        let mut st = lock(&self.0);
+        let mut st = self.state();
         let res = (|| {
             let (path, rel) = st.child(parent, name)?;
             let meta = std::fs::symlink_metadata(&path).map_err(Errno::from)?;

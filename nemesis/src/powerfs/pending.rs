@@ -4,12 +4,19 @@
 //! ```text
 //! write(file, off, len)   ─▶ Write { old size, the bytes it overwrites }   until fsync(file)
 //! truncate(file, size)    ─▶ Write { old size, the bytes it cuts }         until fsync(file)
-//! create / mkdir in dir   ─▶ Created { name }                              until fsync(dir)
-//! unlink / rmdir in dir   ─▶ moved to the graveyard; Removed { grave }     until fsync(dir)
-//! rename into dir         ─▶ Renamed { from, to, replaced target's grave } until fsync(dir)
+//! create / mkdir in dir   ─▶ Created { name }                              until fsync(a dir)
+//! unlink / rmdir in dir   ─▶ moved to the graveyard; Removed { grave }     until fsync(a dir)
+//! rename into dir         ─▶ Renamed { from, to, replaced target's grave } until fsync(a dir)
 //! rollback(keep):  undo every change after the first `keep.prefix`, last first; tear the
 //!                  last kept write to `keep.torn` bytes; empty the graveyard
 //! ```
+//!
+//! Directory changes become durable in order, as a journaling file system (ext4, xfs)
+//! commits them: fsyncing a directory makes every directory change made before it durable,
+//! not only its own. (A strict per-directory rule would fail etcd 3.4, which creates its WAL
+//! file in `member/wal.tmp`, renames that directory and fsyncs only `member/`: sound on a
+//! journaling file system, which is what real deployments run.) A file's data is durable only
+//! once that file is fsynced.
 //!
 //! Files and directories are reached through open descriptors (`/proc/self/fd/N`), so an
 //! undo finds them wherever later (durable) renames moved them.
@@ -204,6 +211,7 @@ impl Pending {
 
     /// Records that `name` was made in the directory `dir_fd` (key `dir`).
     pub fn created(&mut self, dir: u64, dir_fd: &Arc<File>, name: &OsStr) {
+        tracing::debug!(dir, ?name, "powerfs: created");
         let change = Change::Created { name: name.to_owned() };
         self.ops.push(Op::Entry { dir, dir_fd: dir_fd.clone(), change });
     }
@@ -221,6 +229,7 @@ impl Pending {
     /// # Errors
     /// The entry cannot be moved (e.g. it does not exist: `NotFound`).
     pub fn remove(&mut self, dir: u64, dir_fd: &Arc<File>, name: &OsStr) -> io::Result<()> {
+        tracing::debug!(dir, ?name, "powerfs: removed");
         let grave = self.bury(&fd_path(dir_fd).join(name))?;
         let change = Change::Removed { name: name.to_owned(), grave };
         self.ops.push(Op::Entry { dir, dir_fd: dir_fd.clone(), change });
@@ -242,6 +251,7 @@ impl Pending {
         to: &OsStr,
         no_replace: bool,
     ) -> io::Result<()> {
+        tracing::debug!(dir, ?from, ?to, "powerfs: renamed");
         let src = fd_path(from_dir).join(from);
         let dst = fd_path(to_dir).join(to);
         std::fs::symlink_metadata(&src)?;
@@ -283,11 +293,13 @@ impl Pending {
         self.held -= freed;
     }
 
-    /// The directory `dir` was fsynced: its entries are durable (removed ones are gone).
+    /// The directory `dir` was fsynced: every directory change so far is durable (the
+    /// journal commits them in order; removed entries are gone for good).
     pub fn dir_synced(&mut self, dir: u64) {
+        tracing::debug!(dir, "powerfs: directory synced");
         let mut graves = Vec::new();
         self.ops.retain(|op| match op {
-            Op::Entry { dir: d, change, .. } if *d == dir => {
+            Op::Entry { change, .. } => {
                 match change {
                     Change::Removed { grave, .. }
                     | Change::Renamed { replaced: Some(grave), .. } => graves.push(grave.clone()),
@@ -310,6 +322,7 @@ impl Pending {
     /// # Errors
     /// An undo fails (the backing directory is then in an unknown state).
     pub fn rollback(mut self, keep: Keep) -> io::Result<Dropped> {
+        tracing::debug!(?keep, pending = self.ops.len(), "powerfs: rollback");
         let prefix = keep.prefix.min(self.ops.len());
         let undone = self.ops.split_off(prefix);
         let mut dropped = Dropped { changes: undone.len(), ..Dropped::default() };
@@ -464,25 +477,27 @@ mod tests {
     }
 
     #[test]
-    fn entries_are_undone_unless_their_directory_was_synced() {
+    fn entries_are_undone_unless_a_directory_was_synced_after_them() {
         let mut d = disk();
-        let keep = durable_file(&d, "keep", b"k");
-        drop(keep);
-        // create a file and fsync it (not the directory): it goes
-        let f = open(&d.root.join("new"));
-        d.log.created(1, &d.root_fd, OsStr::new("new"));
-        write(&mut d.log, &f, 9, 0, b"data");
-        d.log.file_synced(9);
-        // unlink a durable file: it comes back
-        d.log.remove(1, &d.root_fd, OsStr::new("keep")).unwrap();
-        assert!(!d.root.join("keep").exists());
-        // a directory with a file whose own directory was synced, renamed: the rename goes
+        drop(durable_file(&d, "keep", b"k"));
+        // A directory and a file in it, then that directory synced: both durable (the
+        // journal commits every earlier change, the parent's creation of it too).
         std::fs::create_dir(d.root.join("snap.tmp")).unwrap();
         d.log.created(1, &d.root_fd, OsStr::new("snap.tmp"));
         let sub = Arc::new(File::open(d.root.join("snap.tmp")).unwrap());
         std::fs::write(d.root.join("snap.tmp/s"), b"s").unwrap();
         d.log.created(5, &sub, OsStr::new("s"));
         d.log.dir_synced(5);
+        assert!(d.log.is_empty());
+        // A file made and fsynced (its directory not): it goes.
+        let f = open(&d.root.join("new"));
+        d.log.created(1, &d.root_fd, OsStr::new("new"));
+        write(&mut d.log, &f, 9, 0, b"data");
+        d.log.file_synced(9);
+        // A durable file unlinked: it comes back.
+        d.log.remove(1, &d.root_fd, OsStr::new("keep")).unwrap();
+        assert!(!d.root.join("keep").exists());
+        // A rename: undone, the directory keeps its contents.
         let root_fd = d.root_fd.clone();
         d.log
             .rename(&root_fd, OsStr::new("snap.tmp"), 1, &root_fd, OsStr::new("snap"), false)
@@ -494,8 +509,9 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         names.sort();
-        assert_eq!(names, ["keep"]);
+        assert_eq!(names, ["keep", "snap.tmp"]);
         assert_eq!(std::fs::read(d.root.join("keep")).unwrap(), b"k");
+        assert_eq!(std::fs::read(d.root.join("snap.tmp/s")).unwrap(), b"s");
         assert!(!d._tmp.path().join("data.graveyard").exists(), "graveyard emptied");
     }
 

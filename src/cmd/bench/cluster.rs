@@ -8,7 +8,9 @@
 //!      ─▶ shutdown (every process and proxy removed)
 //! ```
 //! Node-to-node traffic goes through the local backend's proxies, as in a run. Gets are
-//! linearizable on both systems (faultline: ReadIndex; etcd: its default range).
+//! linearizable on both systems (faultline: ReadIndex; etcd: its default range). A system
+//! named `<system>+powerfs` keeps its data on power-loss disks (the FUSE layer of the
+//! `power-loss` fault, `faultline_nemesis::powerfs`): the row that prices that layer.
 // A benchmark measures real time.
 #![allow(clippy::disallowed_methods)]
 
@@ -27,8 +29,9 @@ use faultline_api::run::next_to_exe;
 /// Arguments of `faultline bench cluster`.
 #[derive(Debug, Args)]
 pub struct ClusterBench {
-    /// Systems to measure, comma-separated.
-    #[arg(long, default_value = "faultline,etcd")]
+    /// Systems to measure, comma-separated; `<system>+powerfs`: with its data on the
+    /// power-loss fault's FUSE disks.
+    #[arg(long, default_value = "faultline,faultline+powerfs,etcd")]
     pub systems: String,
     /// Nodes per cluster.
     #[arg(long, default_value_t = 3)]
@@ -72,7 +75,7 @@ impl Phase {
             }
         };
         println!(
-            "  {system:<10} {what:<4} {:>10.0} ops/s   p50 {:>7} ms   p99 {:>7} ms   max {:>8} ms   ({} ok, {} not ok)",
+            "  {system:<17} {what:<4} {:>10.0} ops/s   p50 {:>7} ms   p99 {:>7} ms   max {:>8} ms   ({} ok, {} not ok)",
             self.ok as f64 / self.secs,
             q(0.5),
             q(0.99),
@@ -101,7 +104,15 @@ pub fn run(args: ClusterBench) -> anyhow::Result<Exit> {
     })
 }
 
-async fn bench_system(args: &ClusterBench, system: &str) -> anyhow::Result<()> {
+async fn bench_system(args: &ClusterBench, name: &str) -> anyhow::Result<()> {
+    let (system, powerfs) = match name.strip_suffix("+powerfs") {
+        Some(s) => (s, true),
+        None => (name, false),
+    };
+    if let Some(why) = faultline_api::fuse::unavailable().filter(|_| powerfs) {
+        println!("  {name:<17} skipped: {why}");
+        return Ok(());
+    }
     let (kind, client_system) = match system {
         "faultline" => (
             SystemSpec::Faultline {
@@ -118,12 +129,13 @@ async fn bench_system(args: &ClusterBench, system: &str) -> anyhow::Result<()> {
         ),
         other => anyhow::bail!("unknown system {other:?}: expected faultline or etcd"),
     };
-    let dir = std::env::temp_dir().join(format!("faultline-bench-{}-{system}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("faultline-bench-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let spec = ClusterSpec::new(kind, args.nodes, Backend::Local, dir.clone(), 1);
-    let cluster = Cluster::start(spec).await.with_context(|| format!("starting {system}"))?;
-    let result = measure(args, &cluster, client_system, system).await;
-    cluster.shutdown().await.with_context(|| format!("stopping {system}"))?;
+    let mut spec = ClusterSpec::new(kind, args.nodes, Backend::Local, dir.clone(), 1);
+    spec.power_loss = powerfs;
+    let cluster = Cluster::start(spec).await.with_context(|| format!("starting {name}"))?;
+    let result = measure(args, &cluster, client_system, name).await;
+    cluster.shutdown().await.with_context(|| format!("stopping {name}"))?;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
