@@ -14,7 +14,7 @@
 //! the backing side whatever the caller asked, so that old bytes can be read before a
 //! write. No `direct_io`: the kernel page cache (and mmap, bbolt's) works as usual.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
@@ -43,9 +43,9 @@ pub(crate) struct State {
     /// The backing directory.
     pub root: PathBuf,
     /// Backing path (relative to `root`) of every inode the kernel knows.
-    paths: HashMap<u64, PathBuf>,
+    paths: BTreeMap<u64, PathBuf>,
     /// Open files by handle.
-    files: HashMap<u64, (u64, Arc<File>)>,
+    files: BTreeMap<u64, (u64, Arc<File>)>,
     next_fh: u64,
     /// The not yet durable changes.
     pub pending: Pending,
@@ -53,8 +53,8 @@ pub(crate) struct State {
 
 impl State {
     pub fn new(root: PathBuf, pending: Pending) -> State {
-        let paths = HashMap::from([(INodeNo::ROOT.0, PathBuf::new())]);
-        State { root, paths, files: HashMap::new(), next_fh: 1, pending }
+        let paths = BTreeMap::from([(INodeNo::ROOT.0, PathBuf::new())]);
+        State { root, paths, files: BTreeMap::new(), next_fh: 1, pending }
     }
 
     fn path(&self, ino: INodeNo) -> Result<PathBuf, Errno> {
