@@ -114,7 +114,8 @@ fn sigterm_unmounts_and_a_sigkilled_runs_mounts_are_swept_by_the_next_run() {
         if sig == Signal::SIGKILL {
             assert_eq!(leftovers::mounts_under(&store).len(), 3, "SIGKILL leaves the mounts");
             // The next run sweeps them (and the orphaned nodes).
-            let next = util::run_faultline(&root.path().join("next"), &["--time-limit", "2"]);
+            let next_args = ["--time-limit", "3", "--nemesis", "none"];
+            let next = util::run_faultline(&root.path().join("next"), &next_args);
             assert_eq!(next.code, 0, "{next:?}");
         } else {
             assert_eq!(status.code(), Some(3), "{}", run.stderr());
