@@ -353,6 +353,7 @@ impl Pending {
                 }
                 handle.set_len((*old_size).max(offset + kept))?;
                 dropped.torn = true;
+                dropped.changes += 1;
                 dropped.bytes += len - kept;
                 touched.push(*file);
             }
@@ -461,7 +462,7 @@ mod tests {
         let dropped = d.log.rollback(Keep { prefix: 1, torn: Some(7) }).unwrap();
         assert_eq!(std::fs::read(d.root.join("wal")).unwrap(), b"01234567abc");
         assert!(dropped.torn);
-        assert_eq!(dropped.bytes, 2 + 3);
+        assert_eq!((dropped.changes, dropped.bytes), (2, 2 + 3));
     }
 
     #[test]
