@@ -14,5 +14,6 @@ pub(crate) mod leftovers;
 mod matrix;
 mod membership;
 mod netns;
+mod powerloss;
 mod sharded;
 pub(crate) mod util;

@@ -51,6 +51,9 @@ crate::names! {
         /// Remove a member through the leader, wipe it, then add it back empty (learner,
         /// then voter); never fewer than [`MEMBERSHIP_MIN_VOTERS`] voters.
         Membership = "membership",
+        /// SIGKILL like kill, then lose what the node wrote and did not fsync (its data dir
+        /// is a FUSE mount that keeps an undo log); restart after the fault period.
+        PowerLoss = "power-loss",
     }
 }
 
@@ -67,6 +70,7 @@ impl Fault {
             }
             (Fault::Membership, SystemKind::Sharded, _) => Some(SHARDED_MEMBERSHIP),
             (Fault::Membership, SystemKind::Etcd, _) => Some(ETCD_MEMBERSHIP),
+            (Fault::PowerLoss, _, _) => crate::fuse::unavailable(),
             _ => None,
         }
     }
@@ -107,6 +111,8 @@ pub fn event_fault(f: &str, shape: Option<&str>) -> Option<(Fault, bool)> {
         // `add-member` (the node back as a learner) is a step within the fault: a marker.
         "remove-member" => (Fault::Membership, true),
         "promote-member" => (Fault::Membership, false),
+        "power-loss" => (Fault::PowerLoss, true),
+        "power-on" => (Fault::PowerLoss, false),
         _ => return None,
     })
 }
@@ -169,6 +175,12 @@ pub fn cannot_compose(a: Fault, b: Fault) -> Option<&'static str> {
     match (a, b) {
         (Figure8, _) | (_, Figure8) => Some("figure8 is a sequence of partitions of its own"),
         (Kill, Pause) | (Pause, Kill) => Some("kill and pause both stop processes"),
+        (PowerLoss, Kill | Pause) | (Kill | Pause, PowerLoss) => {
+            Some("power-loss kills processes itself")
+        }
+        (PowerLoss, Membership) | (Membership, PowerLoss) => {
+            Some("power-loss restarts the nodes it cuts; membership keeps a removed node down")
+        }
         _ => None,
     }
 }

@@ -27,6 +27,7 @@
 
 pub mod counts;
 pub mod fault;
+pub mod fuse;
 pub mod layered;
 pub mod names;
 pub mod node;

@@ -35,8 +35,9 @@ mod layout;
 mod members;
 pub use layout::PORT_RANGE_ENV;
 
+pub(crate) use guard::lock;
 pub use guard::CleanupHandle;
-use guard::{lock, Shared};
+use guard::Shared;
 
 /// A running cluster of real processes.
 ///
@@ -134,9 +135,14 @@ impl Cluster {
                     r?
                 }
             };
-            for node in &nodes {
+            for (i, node) in nodes.iter().enumerate() {
                 std::fs::create_dir_all(&node.data_dir)
                     .map_err(|e| Error::io("creating data dir", &node.data_dir, e))?;
+                if spec.power_loss {
+                    let backing = node.data_dir.with_file_name("data.disk");
+                    let disk = crate::powerfs::Disk::mount(&backing, &node.data_dir, &tag)?;
+                    lock(&shared.disks)[i] = Some(disk);
+                }
             }
             // No connection pooling: nodes are killed and restarted under us, and a request
             // on a stale pooled connection would fail after sending (an indeterminate clock

@@ -73,6 +73,16 @@ pub enum Action {
         /// The node to remove.
         node: usize,
     },
+    /// SIGKILL these nodes and drop what their disks did not fsync (all of it, a prefix, a
+    /// torn last write: drawn from `seed`); restart them at the end of the period.
+    PowerLoss {
+        /// Nodes to cut.
+        nodes: Vec<usize>,
+        /// Seed of what survives.
+        seed: u64,
+        /// What was thrown away, once installed.
+        dropped: Option<crate::powerfs::Dropped>,
+    },
 }
 
 impl Action {
@@ -89,6 +99,7 @@ impl Action {
             Action::Figure8 => Fault::Figure8,
             Action::Reconfigure { .. } => Fault::Reconfigure,
             Action::Membership { .. } => Fault::Membership,
+            Action::PowerLoss { .. } => Fault::PowerLoss,
         }
     }
 
@@ -105,6 +116,7 @@ impl Action {
             Action::Figure8 => "start-partition",
             Action::Reconfigure { .. } => "reconfigure",
             Action::Membership { .. } => "remove-member",
+            Action::PowerLoss { .. } => "power-loss",
         }
     }
 
@@ -121,6 +133,7 @@ impl Action {
             Action::Figure8 => "stop-partition",
             Action::Reconfigure { .. } => "reconfigure",
             Action::Membership { .. } => "promote-member",
+            Action::PowerLoss { .. } => "power-on",
         }
     }
 
@@ -137,6 +150,9 @@ impl Action {
             Action::ClockRate { rate, .. } => Action::ClockRate { nodes: new, rate },
             Action::Membership { node } => {
                 Action::Membership { node: new.first().copied().unwrap_or(node) }
+            }
+            Action::PowerLoss { seed, dropped, .. } => {
+                Action::PowerLoss { nodes: new, seed, dropped }
             }
             other => other,
         }
@@ -162,6 +178,13 @@ impl Action {
             Action::Figure8 => json!({ "shape": "figure8" }),
             Action::Reconfigure { seed } => json!({ "seed": seed }),
             Action::Membership { node } => json!({ "nodes": names(&[*node]) }),
+            Action::PowerLoss { nodes, seed, dropped } => {
+                let mut v = json!({ "nodes": names(nodes), "seed": seed });
+                if let Some(d) = dropped {
+                    v["dropped"] = d.to_json();
+                }
+                v
+            }
         }
     }
 }
@@ -186,5 +209,24 @@ mod tests {
         for f in [m.start_event(), m.stop_event()] {
             assert_eq!(faultline_api::fault::event_fault(f, None).map(|e| e.0), Some(m.kind()));
         }
+        let p = Action::PowerLoss { nodes: vec![1], seed: 4, dropped: None };
+        assert_eq!((p.start_event(), p.stop_event()), ("power-loss", "power-on"));
+        assert_eq!(
+            faultline_api::fault::event_fault("power-on", None),
+            Some((Fault::PowerLoss, false))
+        );
+        let d = crate::powerfs::Dropped { changes: 4, files: 3, bytes: 8192, torn: true };
+        let p = p.with_nodes(vec![0, 2]);
+        let p = match p {
+            Action::PowerLoss { nodes, seed, .. } => {
+                Action::PowerLoss { nodes, seed, dropped: Some(d) }
+            }
+            other => other,
+        };
+        assert_eq!(
+            p.to_json(),
+            json!({"nodes":["n1","n3"],"seed":4,
+                   "dropped":{"changes":4,"files":3,"bytes":8192,"torn":true}})
+        );
     }
 }

@@ -12,6 +12,8 @@
 //! - [`nemesis`]: [`Nemesis`]: runs the plan against a cluster, reporting [`NemesisEvent`]s.
 //! - [`figure8`]: the Raft paper's Figure 8 as a partition sequence that follows the leaders.
 //! - [`membership`]: the membership fault: remove a member, wipe it, add it back.
+//! - [`powerfs`]: the power-loss disk (a FUSE mount over each node's data that can lose
+//!   what was not fsynced) for the `power-loss` fault.
 //! - `proxy`, `procnet`, `netns`, `process`, `state`: the real backends and cleanup.
 //!
 //! # Backends
@@ -78,6 +80,7 @@ pub mod nemesis;
 mod netns;
 mod outcome;
 pub mod partition;
+pub mod powerfs;
 mod process;
 mod procnet;
 mod proxy;

@@ -11,7 +11,7 @@
 //! heal_all(cluster, events):
 //!   end the active faults; heal links; stop loss; resume paused; reset clocks;
 //!   add back every member the membership fault left out (a voter again);
-//!   restart every node that is down (killed or crashed) ─> one event each
+//!   restart every node that is down (killed, powered off or crashed) ─> one event each
 //! ```
 //!
 //! `run` may be cancelled (its future dropped) at any await: the active faults stay
@@ -332,6 +332,10 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, FaultOutc
             (action.clone(), FaultOutcome::combine(outs))
         }
         Action::Loss { probability } => (action.clone(), cluster.set_loss(probability)?),
+        Action::PowerLoss { nodes, seed, .. } => {
+            let (out, dropped) = cluster.power_loss(&names(&nodes), seed)?;
+            (Action::PowerLoss { nodes, seed, dropped: Some(dropped) }, out)
+        }
         Action::Figure8 => unreachable!("Nemesis::start runs the figure8 sequence itself"),
         Action::Membership { .. } => unreachable!("Nemesis::start_also removes members itself"),
         Action::Reconfigure { .. } => (
@@ -352,7 +356,7 @@ async fn undo(
 ) -> Result<(serde_json::Value, FaultOutcome), Error> {
     Ok(match action {
         Action::Partition { shape, .. } => (json!({ "shape": shape.name() }), cluster.heal()?),
-        Action::Kill { nodes } => {
+        Action::Kill { nodes } | Action::PowerLoss { nodes, .. } => {
             let outs: Result<Vec<_>, _> =
                 names(nodes).iter().map(|n| cluster.start_node(n)).collect();
             (json!({ "nodes": names(nodes) }), FaultOutcome::combine(outs?))

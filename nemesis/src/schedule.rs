@@ -172,6 +172,10 @@ impl Schedule {
             // One member at a time, whatever the target: the leader's own when it goes for
             // the leader; a minority or majority target still removes one.
             Fault::Membership => Action::Membership { node: self.pick(1)[0] },
+            Fault::PowerLoss => {
+                let nodes = self.nodes_for(target, true);
+                Action::PowerLoss { nodes, seed: self.rng.random(), dropped: None }
+            }
         };
         // Partitions resolve the leader themselves (IsolateLeader).
         let on_leader = on_leader && !matches!(action, Action::Partition { .. });

@@ -81,6 +81,9 @@ pub struct ClusterSpec {
     pub seed: u64,
     /// How long [`crate::Cluster::start`] waits for every node to answer (default 30s).
     pub ready_timeout: Duration,
+    /// Whether each node's data dir is a power-loss disk ([`crate::powerfs`]): the
+    /// `power-loss` fault needs it. The bytes live in `<dir>/nodes/nK/data.disk`.
+    pub power_loss: bool,
 }
 
 impl ClusterSpec {
@@ -92,7 +95,15 @@ impl ClusterSpec {
         dir: PathBuf,
         seed: u64,
     ) -> Self {
-        ClusterSpec { system, nodes, backend, dir, seed, ready_timeout: Duration::from_secs(30) }
+        ClusterSpec {
+            system,
+            nodes,
+            backend,
+            dir,
+            seed,
+            ready_timeout: Duration::from_secs(30),
+            power_loss: false,
+        }
     }
 
     /// Checks the spec.

@@ -6,6 +6,7 @@
 //!   Cluster::start ──sweep_stale()──> for each file whose controller is dead:
 //!                                       SIGKILL its node pids (if still that binary),
 //!                                       delete its namespaces and bridge, delete the file
+//!                 ──powerfs::sweep()──> unmount every power-loss disk of a run not alive
 //!                 ──Registry::create()──> a fresh tag, file written before anything exists
 //! ```
 //!
@@ -102,6 +103,9 @@ pub(crate) fn sweep_stale(with_netns: bool) -> Vec<String> {
             // Unreadable: being written right now by a live run, or garbage. Leave it.
             None => live_tags.push(tag),
         }
+    }
+    for path in crate::powerfs::sweep(&live_tags) {
+        cleaned.push(path.display().to_string());
     }
     if with_netns {
         for tag in netns::existing_tags() {

@@ -6,5 +6,6 @@
 mod cleanup;
 mod etcd;
 mod faultline;
+mod powerfs;
 mod soak;
 mod util;

@@ -82,3 +82,14 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Whether FUSE can be mounted here; prints a skip reason when not.
+pub fn has_fuse() -> bool {
+    match faultline_api::fuse::unavailable() {
+        Some(why) => {
+            eprintln!("skipping: {why}");
+            false
+        }
+        None => true,
+    }
+}

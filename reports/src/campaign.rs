@@ -246,20 +246,24 @@ impl CellResult {
         let anomaly = run.anomaly.as_ref().map(|a| {
             one_line(&format!("key {}: {}", a.key.as_deref().unwrap_or("-"), a.explanation), 300)
         });
-        let (outcome, reason) = match (run.verdict, cell.expect) {
-            (Verdict::Illegal, Expect::Pass) => (Outcome::Fail, None),
-            (Verdict::Illegal, Expect::Catch) => (Outcome::Pass, None),
+        // An anomaly found: a history that is not linearizable, or a run that failed a check
+        // of its own with the history linearizable (the sharded KV's settle check: a group
+        // stuck behind the controller's configuration).
+        let found = run.verdict == Verdict::Illegal || (run.exit_code == 1 && anomaly.is_some());
+        let (outcome, reason) = match (found, run.verdict, cell.expect) {
+            (true, _, Expect::Pass) => (Outcome::Fail, None),
+            (true, _, Expect::Catch) => (Outcome::Pass, None),
             _ if vacuous.is_some() => (Outcome::Error, vacuous),
-            (Verdict::Unknown, _) => (
+            (_, Verdict::Unknown, _) => (
                 Outcome::Unknown,
                 Some("the checker could not decide (time or memory bound)".into()),
             ),
-            (Verdict::Linearizable, Expect::Pass) if run.exit_code == 0 => (Outcome::Pass, None),
-            (Verdict::Linearizable, Expect::Pass) => (
+            (_, _, Expect::Pass) if run.exit_code == 0 => (Outcome::Pass, None),
+            (_, _, Expect::Pass) => (
                 Outcome::Unknown,
                 Some(format!("linearizable, but the run exited {}", run.exit_code)),
             ),
-            (Verdict::Linearizable, Expect::Catch) => (
+            (_, _, Expect::Catch) => (
                 Outcome::Missed,
                 Some(format!(
                     "the planted bug ({}) was not caught: the history is linearizable",
@@ -531,6 +535,18 @@ mod tests {
         }
     }
 
+    /// A sharded run whose groups never reached the latest configuration: exit 1, an
+    /// anomaly, a linearizable history.
+    fn stuck() -> RunResults {
+        let mut r = run(Verdict::Linearizable, 1, 100, 2);
+        r.anomaly = Some(crate::results::Anomaly {
+            key: None,
+            explanation: "The replica groups did not all reach the latest configuration".into(),
+            ops: Vec::new(),
+        });
+        r
+    }
+
     fn run(verdict: Verdict, exit_code: u8, ok: u64, installed: u32) -> RunResults {
         let coverage = Coverage {
             faults: vec![FaultCoverage {
@@ -595,6 +611,9 @@ mod tests {
             (&catch, run(Verdict::Linearizable, 2, 100, 0), Outcome::Error),
             // An anomaly found stands even when no fault took effect.
             (&catch, run(Verdict::Illegal,      1, 100, 0), Outcome::Pass),
+            // A linearizable history with a failed check of the run's own (settle): found.
+            (&catch, stuck(),                                Outcome::Pass),
+            (&pass,  stuck(),                                Outcome::Fail),
         ];
         for (c, r, want) in cases {
             let got = CellResult::from_run(c, &r, 7.0);

@@ -105,13 +105,15 @@ pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> 
         })
         .build()
         .context("starting the async runtime")?;
-    let spec = ClusterSpec::new(
+    let mut spec = ClusterSpec::new(
         system_kind(cfg),
         cfg.cluster_nodes(),
         cfg.backend,
         dir.path.clone(),
         cfg.seed,
     );
+    // Only a run that asks for power loss puts its nodes' data on FUSE disks.
+    spec.power_loss = cfg.nemesis.iter().any(|f| f == faultline_api::Fault::PowerLoss);
     let budget = watchdog::budget(cfg, spec.ready_timeout)?;
     let watchdog =
         Watchdog::start(budget, dispatch.clone()).context("starting the watchdog thread")?;

@@ -18,6 +18,11 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+/// Libraries whose warnings are ours to report, not theirs: fuser warns when its own
+/// unmount finds the power-loss disk already detached (`faultline_nemesis::powerfs` unmounts
+/// lazily itself).
+const QUIET: &str = "fuser=error";
+
 /// Builds the dispatcher writing to `log` and (around `progress`) to stderr.
 ///
 /// # Errors
@@ -30,10 +35,10 @@ pub fn dispatch(log: &Path, progress: ProgressBar) -> io::Result<tracing::Dispat
     let to_file = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .with_writer(SharedFile(file))
-        .with_filter(filter("info"));
+        .with_filter(filter(&format!("info,{QUIET}")));
     let to_stderr = tracing_subscriber::fmt::layer()
         .with_writer(AroundProgress(progress))
-        .with_filter(filter("warn"));
+        .with_filter(filter(&format!("warn,{QUIET}")));
     Ok(tracing::Dispatch::new(tracing_subscriber::registry().with(to_file).with(to_stderr)))
 }
 

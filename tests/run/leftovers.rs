@@ -1,5 +1,5 @@
 //! What runs may leave behind — node processes, network namespaces, links, registry files,
-//! host iptables rules — and a `faultline run` started in the background to be interrupted.
+//! host iptables rules, power-loss (FUSE) mounts — and a `faultline run` started in the background to be interrupted.
 // Waits on child processes in real time.
 #![allow(clippy::disallowed_methods)]
 
@@ -109,6 +109,19 @@ pub struct Leftovers {
     pub links: Vec<String>,
     /// Registry files `<tag>.json`.
     pub state_files: Vec<String>,
+    /// Mounts under the store (power-loss disks).
+    pub mounts: Vec<PathBuf>,
+}
+
+/// Every mount point under `store` (`/proc/self/mountinfo`).
+pub fn mounts_under(store: &Path) -> Vec<PathBuf> {
+    let store = std::fs::canonicalize(store).unwrap_or_else(|_| store.to_path_buf());
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|m| PathBuf::from(m.replace("\\040", " ")))
+        .filter(|m| m.starts_with(&store))
+        .collect()
 }
 
 impl Leftovers {
@@ -131,7 +144,13 @@ impl Leftovers {
             .map(|t| format!("{t}.json"))
             .filter(|f| state_dir().join(f).exists())
             .collect();
-        Leftovers { processes: processes_mentioning(store), namespaces, links, state_files }
+        Leftovers {
+            processes: processes_mentioning(store),
+            namespaces,
+            links,
+            state_files,
+            mounts: mounts_under(store),
+        }
     }
 
     /// Whether nothing was found.

@@ -30,6 +30,48 @@ impl Cluster {
         Ok(FaultOutcome::Installed)
     }
 
+    /// Cuts the power of `nodes` together: SIGKILLs each running one, then throws away
+    /// what its disk holds that was not fsynced (`crate::powerfs::Disk::power_loss`, seeded
+    /// by `seed` + the node's place in `nodes`). Skipped for a node already down, and for
+    /// every node of a cluster started without power-loss disks.
+    ///
+    /// # Errors
+    /// [`Error::UnknownNode`], a signal that could not be sent, a failed rollback or remount.
+    pub fn power_loss(
+        &self,
+        nodes: &[String],
+        seed: u64,
+    ) -> Result<(FaultOutcome, crate::powerfs::Dropped), Error> {
+        let mut total = crate::powerfs::Dropped::default();
+        if !self.spec.power_loss {
+            let why = "the cluster was started without power-loss disks".to_string();
+            return Ok((FaultOutcome::Skipped(why), total));
+        }
+        let mut outs = Vec::new();
+        for node in nodes {
+            outs.push(self.kill(node)?);
+        }
+        for (k, (node, out)) in nodes.iter().zip(&outs).enumerate() {
+            if *out != FaultOutcome::Installed {
+                continue;
+            }
+            let i = self.index(node)?;
+            let mut disks = lock(&self.shared.disks);
+            if let Some(disk) = disks[i].as_mut() {
+                let d = disk.power_loss(seed.wrapping_add(k as u64))?;
+                tracing::info!(
+                    node,
+                    changes = d.changes,
+                    bytes = d.bytes,
+                    torn = d.torn,
+                    "power loss"
+                );
+                total.add(d);
+            }
+        }
+        Ok((FaultOutcome::combine(outs), total))
+    }
+
     /// Starts a node that is down (after a kill, a stop, or a crash), keeping its data.
     ///
     /// # Errors

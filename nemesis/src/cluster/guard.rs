@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use nix::sys::signal::Signal;
 
 use crate::netns::Netns;
+use crate::powerfs::Disk;
 use crate::process::Proc;
 use crate::proxy::{Pids, Proxies};
 use crate::state::Registry;
@@ -20,6 +21,8 @@ pub(crate) struct Shared {
     pub registry: Mutex<Registry>,
     pub proxies: Mutex<Option<Proxies>>,
     pub netns: Option<Netns>,
+    /// Each node's power-loss disk, when the run asked for power-loss.
+    pub disks: Mutex<Vec<Option<Disk>>>,
     done: AtomicBool,
 }
 
@@ -42,6 +45,7 @@ impl Shared {
             registry: Mutex::new(registry),
             proxies: Mutex::new(proxies),
             netns,
+            disks: Mutex::new((0..n).map(|_| None).collect()),
             done: AtomicBool::new(false),
         }
     }
@@ -55,8 +59,8 @@ impl Shared {
         lock(&self.registry).set_pid(i, pid);
     }
 
-    /// Kills every process, stops every proxy, deletes namespaces and the bridge, removes
-    /// the registry entry. Idempotent and synchronous.
+    /// Kills every process, unmounts the power-loss disks, stops every proxy, deletes
+    /// namespaces and the bridge, removes the registry entry. Idempotent and synchronous.
     pub fn cleanup(&self) {
         if self.done.swap(true, Ordering::SeqCst) {
             return;
@@ -70,6 +74,10 @@ impl Shared {
             }
         }
         drop(procs);
+        // The nodes are dead: nothing uses the mounts any more.
+        for disk in lock(&self.disks).iter_mut().filter_map(Option::take) {
+            drop(disk);
+        }
         if let Some(mut proxies) = lock(&self.proxies).take() {
             proxies.shutdown();
         }

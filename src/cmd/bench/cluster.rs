@@ -12,7 +12,9 @@
 //! beside the single group's shows what splitting the keys buys on this machine.
 //! Node-to-node traffic goes through the local backend's proxies, as in a run. Gets are
 //! linearizable on every system (faultline: ReadIndex; etcd: its default range; sharded:
-//! through each group's log). Each phase's clients are new sessions.
+//! through each group's log). Each phase's clients are new sessions. A system named
+//! `<system>+powerfs` keeps its data on power-loss disks (the FUSE layer of the `power-loss`
+//! fault, `faultline_nemesis::powerfs`): the row that prices that layer.
 // A benchmark measures real time.
 #![allow(clippy::disallowed_methods)]
 
@@ -31,8 +33,9 @@ use faultline_api::run::next_to_exe;
 /// Arguments of `faultline bench cluster`.
 #[derive(Debug, Args)]
 pub struct ClusterBench {
-    /// Systems to measure, comma-separated: faultline, etcd, sharded.
-    #[arg(long, alias = "system", default_value = "faultline,etcd")]
+    /// Systems to measure, comma-separated: faultline, etcd, sharded; `<system>+powerfs`:
+    /// with its data on the power-loss fault's FUSE disks.
+    #[arg(long, alias = "system", default_value = "faultline,faultline+powerfs,etcd")]
     pub systems: String,
     /// Nodes per cluster (sharded: per Raft group).
     #[arg(long, default_value_t = 3)]
@@ -83,7 +86,7 @@ impl Phase {
             }
         };
         println!(
-            "  {system:<12} {what:<4} {:>10.0} ops/s   p50 {:>7} ms   p99 {:>7} ms   max {:>8} ms   ({} ok, {} not ok)",
+            "  {system:<17} {what:<4} {:>10.0} ops/s   p50 {:>7} ms   p99 {:>7} ms   max {:>8} ms   ({} ok, {} not ok)",
             self.ok as f64 / self.secs,
             q(0.5),
             q(0.99),
@@ -106,7 +109,7 @@ pub fn run(args: ClusterBench) -> anyhow::Result<Exit> {
             args.nodes, args.concurrency, args.secs, args.secs, args.keys, args.value_size
         );
         for system in args.systems.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            if system == "sharded" {
+            if system.split('+').next() == Some("sharded") {
                 for &g in &args.groups {
                     bench_system(&args, system, g).await?;
                 }
@@ -119,7 +122,15 @@ pub fn run(args: ClusterBench) -> anyhow::Result<Exit> {
 }
 
 /// Measures one system; `groups`: the sharded KV's replica groups (0 for the others).
-async fn bench_system(args: &ClusterBench, system: &str, groups: usize) -> anyhow::Result<()> {
+async fn bench_system(args: &ClusterBench, name: &str, groups: usize) -> anyhow::Result<()> {
+    let (system, powerfs) = match name.strip_suffix("+powerfs") {
+        Some(s) => (s, true),
+        None => (name, false),
+    };
+    if let Some(why) = faultline_api::fuse::unavailable().filter(|_| powerfs) {
+        println!("  {name:<17} skipped: {why}");
+        return Ok(());
+    }
     let node_binary = || args.node_binary.clone().unwrap_or_else(|| next_to_exe("faultline-node"));
     let (kind, client_system) = match system {
         "faultline" => (
@@ -148,8 +159,8 @@ async fn bench_system(args: &ClusterBench, system: &str, groups: usize) -> anyho
     };
     // The sharded KV: the controller group and `groups` replica groups.
     let (nodes, label) = match system {
-        "sharded" => (args.nodes * (1 + groups), format!("sharded {groups}g")),
-        _ => (args.nodes, system.to_string()),
+        "sharded" => (args.nodes * (1 + groups), format!("{name} {groups}g")),
+        _ => (args.nodes, name.to_string()),
     };
     let dir = std::env::temp_dir().join(format!(
         "faultline-bench-{}-{}",
@@ -157,7 +168,8 @@ async fn bench_system(args: &ClusterBench, system: &str, groups: usize) -> anyho
         label.replace(' ', "-")
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    let spec = ClusterSpec::new(kind, nodes, Backend::Local, dir.clone(), 1);
+    let mut spec = ClusterSpec::new(kind, nodes, Backend::Local, dir.clone(), 1);
+    spec.power_loss = powerfs;
     let cluster = Cluster::start(spec).await.with_context(|| format!("starting {label}"))?;
     let joined = match system {
         "sharded" => faultline_nemesis::shards::join_all(&cluster).await.map(|_| ()),
@@ -167,7 +179,7 @@ async fn bench_system(args: &ClusterBench, system: &str, groups: usize) -> anyho
         Ok(()) => measure(args, &cluster, client_system, &label).await,
         Err(e) => Err(anyhow::anyhow!(e)),
     };
-    cluster.shutdown().await.with_context(|| format!("stopping {system}"))?;
+    cluster.shutdown().await.with_context(|| format!("stopping {label}"))?;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
