@@ -203,11 +203,19 @@ pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
     field: Option<String>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<&'static str>,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, msg: impl Into<String>) -> Self {
-        ApiError { status, message: msg.into(), field: None }
+        ApiError { status, message: msg.into(), field: None, retry_after: None }
+    }
+
+    /// Asks the client to try again after `secs` seconds (`Retry-After`).
+    pub(crate) fn retry_after(mut self, secs: &'static str) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// Names the field at fault.
@@ -223,7 +231,11 @@ impl IntoResponse for ApiError {
         if let Some(f) = self.field {
             body["field"] = f.into();
         }
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(v) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static(v));
+        }
+        resp
     }
 }
 

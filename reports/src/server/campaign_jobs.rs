@@ -275,7 +275,8 @@ pub(crate) async fn create(
             log: Vec::new(),
         };
         Ok((record, path))
-    })?;
+    });
+    let record = record.map_err(IntoResponse::into_response)?;
     Ok((StatusCode::ACCEPTED, Json(record)))
 }
 

@@ -18,9 +18,8 @@ use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -266,31 +265,28 @@ impl<J: Job> Queue<J> {
         &self,
         max: usize,
         make: impl FnOnce(u64, usize) -> Result<(J, PathBuf), ApiError>,
-    ) -> Result<J, Response> {
+    ) -> Result<J, ApiError> {
         let mut t = lock(&self.table);
         if t.closed {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the server is shutting down",
-            )
-            .into_response());
+            ));
         }
         let active = t.active();
         if active >= max {
             let what = J::WHAT;
-            let mut resp = ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
                     "the {what} queue is full ({active} {what}s queued or running, the limit is \
                      {max}); try again later"
                 ),
             )
-            .into_response();
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-            return Err(resp);
+            .retry_after("30"));
         }
         let id = t.slots.keys().next_back().map_or(1, |k| k + 1);
-        let (record, input) = make(id, active).map_err(IntoResponse::into_response)?;
+        let (record, input) = make(id, active)?;
         let (events, _) = broadcast::channel(256);
         let cancel = Arc::new(Notify::new());
         t.slots.insert(id, Slot { record: record.clone(), events, input: Some(input), cancel });

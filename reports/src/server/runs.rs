@@ -178,7 +178,8 @@ pub(crate) async fn create(
             progress: Vec::new(),
         };
         Ok((record, spec))
-    })?;
+    });
+    let record = record.map_err(IntoResponse::into_response)?;
     Ok((StatusCode::ACCEPTED, Json(record)))
 }
 
