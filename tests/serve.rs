@@ -2,10 +2,11 @@
 //! oversize bodies refused without being buffered, a hostile EDN body survived, posted specs
 //! checked with the field named, the run queue bounded, and a running run cancelled (and the
 //! server stopped) the way Ctrl-C stops it — its node processes gone; a run whose server is
-//! killed stops itself the same way.
+//! killed stops itself the same way. Campaigns through the API: see `campaigns`.
 // Waits for real processes in real time.
 #![allow(clippy::disallowed_methods)]
 
+mod campaigns;
 mod http;
 
 use std::collections::BTreeSet;

@@ -451,6 +451,54 @@ impl CampaignSummary {
     }
 }
 
+/// One progress line of `faultline campaign --progress-json` on stderr, as `faultline serve`
+/// reads it back: `{"campaign_progress": {..}}`, written when a cell starts and ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignProgressLine {
+    /// The progress.
+    pub campaign_progress: CampaignProgress,
+}
+
+/// Where a running campaign is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignProgress {
+    /// `<name>/<start-time>`: its directory under `store/campaigns/`.
+    pub campaign: String,
+    /// Cells with a result.
+    pub done: usize,
+    /// Cells it runs.
+    pub total: usize,
+    /// The cells running now.
+    pub running: Vec<String>,
+    /// Cells with a result, by outcome.
+    pub counts: BTreeMap<Outcome, usize>,
+    /// The latest result: cell id and outcome.
+    pub last: Option<(String, Outcome)>,
+}
+
+impl CampaignProgress {
+    /// The progress of `plan` started at `start_time` with `results` and `running` cells.
+    pub fn new(
+        plan: &CampaignPlan,
+        start_time: &str,
+        results: &[CellResult],
+        running: Vec<String>,
+    ) -> CampaignProgress {
+        let mut counts = BTreeMap::new();
+        for c in results {
+            *counts.entry(c.outcome).or_insert(0) += 1;
+        }
+        CampaignProgress {
+            campaign: format!("{}/{start_time}", plan.name),
+            done: results.len(),
+            total: plan.selected().count(),
+            running,
+            counts,
+            last: results.last().map(|c| (c.id.clone(), c.outcome)),
+        }
+    }
+}
+
 /// The files of a campaign's directory.
 pub const PLAN_FILE: &str = "campaign.json";
 /// See [`PLAN_FILE`].

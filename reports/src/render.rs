@@ -41,6 +41,7 @@ pub(crate) fn environment() -> Environment<'static> {
         ("test.html", include_str!("../templates/test.html")),
         ("files.html", include_str!("../templates/files.html")),
         ("campaign.html", include_str!("../templates/campaign.html")),
+        ("campaigns.html", include_str!("../templates/campaigns.html")),
     ] {
         if let Err(e) = env.add_template(name, src) {
             panic!("template {name} does not parse: {e:#}");

@@ -3,6 +3,8 @@
 //! ```text
 //!  GET  /                      index of runs, newest first (?verdict=illegal)
 //!  GET  /tests/{test}          one test's verdicts over time
+//!  GET  /campaigns             every campaign, newest first, with counts by outcome
+//!  GET  /campaigns/{name}/{time}  its grid, regressions and flaky cells, each cell's history
 //!  GET  /runs/{test}/{time}/…  files of a run (report.html, history.jsonl, nodes/…)
 //!  ── API (bearer token when --token is set) ─────────────────────────────────────────
 //!  GET  /api/index             the index as JSON
@@ -11,6 +13,15 @@
 //!  GET  /api/runs[/{id}]       runs started by this server: state, progress, verdict
 //!  DELETE /api/runs/{id}       cancel a queued or running run (as Ctrl-C would)
 //!  GET  /api/runs/{id}/events  server-sent events of progress
+//!  GET  /api/campaigns         the store's campaigns, newest first (counts, no cells), and
+//!                              the campaigns this server started
+//!  GET  /api/campaigns/{name}/{time}  one campaign of the store: its summary
+//!  POST /api/campaigns         campaign file (TOML) ─▶ campaign parser ─▶ queue ─▶
+//!                              `faultline campaign` child (one child at a time, runs or not)
+//!  GET  /api/campaigns/{id}    one started campaign: state, progress, its summary
+//!  DELETE /api/campaigns/{id}  cancel a queued or running campaign (as Ctrl-C would)
+//!  GET  /api/campaigns/{id}/events  server-sent events: cells done/total, running cell,
+//!                              outcomes so far
 //! ```
 //! Safe by default:
 //! - [`check_bind`] refuses a non-loopback address without a token;
@@ -21,15 +32,18 @@
 //!   without a CORS preflight, which this server never grants);
 //! - bodies are size-limited before and while they are read, histories are streamed to disk,
 //!   and only `max_in_flight` body-carrying requests are handled at once (503 beyond);
-//! - the run queue is bounded (429 beyond); checks run one at a time on a thread with a large
+//! - the run and campaign queues are bounded (429 beyond); one child runs at a time; checks run one at a time on a thread with a large
 //!   stack, where a panic is contained; a panicking handler answers 500;
 //! - store paths come only from [`crate::store::resolve`].
 
 mod api;
 mod body;
+mod campaign_jobs;
+mod campaigns;
 mod child;
 mod guard;
 mod pages;
+mod queue;
 mod runs;
 mod spec;
 
@@ -46,9 +60,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use minijinja::Environment;
 
+pub use campaign_jobs::CampaignRecord;
 pub use child::PARENT_PID_ENV;
 pub use guard::{HostPolicy, LOOPBACK_NAMES};
-pub use runs::{RunRecord, RunState};
+pub use queue::RunState;
+pub use runs::RunRecord;
 
 /// How the server is set up.
 #[derive(Debug, Clone)]
@@ -70,11 +86,19 @@ pub struct ServerConfig {
     pub allowed_hosts: Vec<String>,
     /// Requests with a body (POST) handled at once; more get 503.
     pub max_in_flight: usize,
-    /// Runs queued or running at once; more get 429.
+    /// Runs queued or running at once, and campaigns queued or running at once; more get 429.
     pub max_queued_runs: usize,
     /// How long a cancelled run may take to remove its cluster before it is killed.
     pub cancel_grace: Duration,
+    /// `faultline campaign`'s file parser, which `POST /api/campaigns` checks files with
+    /// (`None`: campaigns cannot be posted).
+    pub campaign_parser: Option<CampaignParser>,
 }
+
+/// A campaign file parser: the file's name (for messages) and its TOML text to its plan, or
+/// the first error naming the table and key (`faultline`'s `campaign::file::parse`).
+pub type CampaignParser =
+    fn(&str, &str) -> Result<crate::campaign::CampaignPlan, faultline_api::ConfigError>;
 
 impl ServerConfig {
     /// Defaults for `store`: no token, this executable as `faultline`, 256 MiB histories,
@@ -92,6 +116,7 @@ impl ServerConfig {
             max_in_flight: 4,
             max_queued_runs: 8,
             cancel_grace: child::CANCEL_GRACE,
+            campaign_parser: None,
         }
     }
 }
@@ -121,6 +146,7 @@ struct Inner {
     config: ServerConfig,
     env: Environment<'static>,
     runs: runs::Runs,
+    campaigns: campaign_jobs::Campaigns,
     /// Summaries of runs already read.
     scan_cache: crate::store::ScanCache,
     /// One check at a time: a check uses every core, a second one would only halve both.
@@ -133,12 +159,16 @@ impl AppState {
     /// # Panics
     /// Outside a tokio runtime (the worker is spawned here).
     pub fn new(config: ServerConfig) -> Self {
-        let runs = runs::Runs::start(config.clone());
+        // One child at a time on the machine, a run or a campaign.
+        let machine = Arc::new(tokio::sync::Semaphore::new(1));
+        let runs = runs::Runs::start(config.clone(), machine.clone());
+        let campaigns = campaign_jobs::Campaigns::start(config.clone(), machine);
         AppState {
             inner: Arc::new(Inner {
                 config,
                 env: crate::render::environment(),
                 runs,
+                campaigns,
                 scan_cache: crate::store::ScanCache::default(),
                 check_gate: tokio::sync::Semaphore::new(1),
             }),
@@ -149,10 +179,10 @@ impl AppState {
         &self.inner.config
     }
 
-    /// Stops accepting runs, cancels the queued ones and stops the running one as Ctrl-C
-    /// would (its cluster is removed); returns once it has ended.
+    /// Stops accepting runs and campaigns, cancels the queued ones and stops the running one
+    /// as Ctrl-C would (its clusters are removed); returns once it has ended.
     pub async fn shutdown(&self) {
-        self.inner.runs.shutdown().await;
+        tokio::join!(self.inner.runs.shutdown(), self.inner.campaigns.shutdown());
     }
 
     /// Every run in the store, newest first (read on the blocking pool).
@@ -173,11 +203,19 @@ pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
     field: Option<String>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<&'static str>,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, msg: impl Into<String>) -> Self {
-        ApiError { status, message: msg.into(), field: None }
+        ApiError { status, message: msg.into(), field: None, retry_after: None }
+    }
+
+    /// Asks the client to try again after `secs` seconds (`Retry-After`).
+    pub(crate) fn retry_after(mut self, secs: &'static str) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// Names the field at fault.
@@ -193,7 +231,11 @@ impl IntoResponse for ApiError {
         if let Some(f) = self.field {
             body["field"] = f.into();
         }
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(v) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static(v));
+        }
+        resp
     }
 }
 
@@ -216,10 +258,19 @@ pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/api/index", get(api::index))
         .route("/api/check", post(api::check).route_layer(in_flight.clone()))
-        .route("/api/runs", post(runs::create).route_layer(in_flight).get(runs::list))
+        .route("/api/runs", post(runs::create).route_layer(in_flight.clone()).get(runs::list))
         .route("/api/runs/{id}", get(runs::show).delete(runs::cancel))
         .route("/api/runs/{id}/events", get(runs::events))
+        .route(
+            "/api/campaigns",
+            post(campaign_jobs::create).route_layer(in_flight).get(campaigns::list),
+        )
+        .route("/api/campaigns/{id}", get(campaign_jobs::show).delete(campaign_jobs::cancel))
+        .route("/api/campaigns/{id}/events", get(campaign_jobs::events))
+        .route("/api/campaigns/{name}/{time}", get(campaigns::show))
         .route("/", get(pages::index))
+        .route("/campaigns", get(campaigns::list_page))
+        .route("/campaigns/{name}/{time}", get(campaigns::page))
         .route("/tests/{test}", get(pages::test))
         .route("/runs/", get(pages::store_root))
         .route("/runs/{*path}", get(pages::file))

@@ -6,8 +6,10 @@
 //! - `limits`: the server's defences (Host/Origin, body limits, requests in flight, the
 //!   bounded run queue and cancellation, contained panics).
 //! - `browser`: headless Chromium loads a report and the index (skipped without chromium).
+//! - `campaigns`: the campaigns pages (router and Chromium) and the campaigns API.
 
 mod browser;
+mod campaigns;
 mod fixtures;
 mod limits;
 mod render;

@@ -22,7 +22,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use faultline_api::ProgressLine;
-use faultline_reports::campaign::{self, CampaignPlan, CampaignSummary, CellResult, PlannedCell};
+use faultline_reports::campaign::{
+    self, CampaignPlan, CampaignProgress, CampaignProgressLine, CampaignSummary, CellResult,
+    PlannedCell,
+};
 use faultline_reports::results::Stored;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -91,6 +94,8 @@ pub struct Options {
     pub time_budget: Option<Duration>,
     /// Draw a progress bar (stderr is a terminal); otherwise one line per cell.
     pub progress: bool,
+    /// Print a [`CampaignProgressLine`] on stderr when a cell starts and when it ends.
+    pub progress_json: bool,
 }
 
 /// The ports of job slot `slot` of `jobs`: disjoint slices of 20000..32000.
@@ -136,6 +141,19 @@ pub fn execute(
         campaign::write_json(&dir.join(campaign::SUMMARY_FILE), &s)
     };
     let estimate = |c: &PlannedCell| c.config.time_limit + lock(&overhead).0;
+    // Running cells by slot, for the JSON progress lines.
+    let running = Mutex::new(std::collections::BTreeMap::<usize, String>::new());
+    let progress_json = || {
+        if !opts.progress_json {
+            return;
+        }
+        let now: Vec<String> = lock(&running).values().cloned().collect();
+        let p = CampaignProgress::new(plan, start_time, &lock(&results), now);
+        if let Ok(line) = serde_json::to_string(&CampaignProgressLine { campaign_progress: p }) {
+            eprintln!("{line}");
+        }
+    };
+    progress_json();
     let worker = |slot: usize| -> std::io::Result<()> {
         loop {
             if status.stop.is_stopping() {
@@ -158,9 +176,12 @@ pub fn execute(
                 }
             }
             status.set(slot, cell.id.clone());
+            lock(&running).insert(slot, cell.id.clone());
+            progress_json();
             let t = Instant::now();
             let r = runner.run(cell, slot, status);
             status.set(slot, String::new());
+            lock(&running).remove(&slot);
             let Some(r) = r else { return Ok(()) };
             if r.verdict.is_some() {
                 let mut o = lock(&overhead);
@@ -169,6 +190,7 @@ pub fn execute(
                 o.1 += 1;
             }
             finish(&pb, &results, r, &save)?;
+            progress_json();
         }
     };
     let ticker_done = AtomicBool::new(false);

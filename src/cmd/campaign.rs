@@ -49,6 +49,11 @@ pub struct CampaignArgs {
     /// Print summary.json on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Print progress as JSON lines on stderr when a cell starts and ends
+    /// (`{"campaign_progress": {"campaign", "done", "total", "running", "counts", "last"}}`),
+    /// as `faultline serve` follows a campaign.
+    #[arg(long)]
+    pub progress_json: bool,
 }
 
 /// `faultline campaign merge` and `diff`.
@@ -163,6 +168,7 @@ pub fn run(args: CampaignArgs) -> anyhow::Result<Exit> {
         jobs,
         time_budget: args.time_budget,
         progress: !args.no_progress && std::io::stderr().is_terminal(),
+        progress_json: args.progress_json,
     };
     let summary =
         exec::execute(&plan, &dir, &start_time, done, elapsed_before, &runner, &opts, &status)

@@ -44,7 +44,8 @@ pub struct ServeArgs {
     /// Requests with a body (checks, run specs) handled at once; more get 503.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024), value_name = "N")]
     pub max_in_flight: u32,
-    /// Runs queued or running at once; more get 429.
+    /// Runs queued or running at once (and campaigns queued or running at once); more get
+    /// 429.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=10000), value_name = "N")]
     pub max_queued_runs: u32,
 }
@@ -70,6 +71,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     config.allowed_hosts = args.allow_hosts.clone();
     config.max_in_flight = args.max_in_flight as usize;
     config.max_queued_runs = args.max_queued_runs as usize;
+    config.campaign_parser = Some(crate::campaign::file::parse);
     let rt = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     rt.block_on(async move {
         // Registered first: from here on these signals stop the server cleanly.

@@ -47,7 +47,7 @@ unsafe-bug = "stale-reads"
 fn run(plan: &CampaignPlan, dir: &Path, jobs: usize) -> CampaignSummary {
     std::fs::create_dir_all(dir).unwrap();
     campaign::write_json(&dir.join(campaign::PLAN_FILE), plan).unwrap();
-    let opts = Options { jobs, time_budget: None, progress: false };
+    let opts = Options { jobs, time_budget: None, progress: false, progress_json: false };
     let t = dir.file_name().unwrap().to_string_lossy().into_owned();
     exec::execute(plan, dir, &t, vec![], 0.0, &StandIn(Duration::ZERO), &opts, &Status::default())
         .unwrap()
@@ -133,7 +133,12 @@ fn a_time_budget_skips_the_rest_and_resume_runs_them() {
     std::fs::create_dir_all(&dir).unwrap();
     // Each cell is estimated at its time limit (5 s) plus 15 s until one has been measured:
     // a 21 s budget starts the first, and no other once 1.1 s have passed.
-    let opts = Options { jobs: 1, time_budget: Some(Duration::from_secs(21)), progress: false };
+    let opts = Options {
+        jobs: 1,
+        time_budget: Some(Duration::from_secs(21)),
+        progress: false,
+        progress_json: false,
+    };
     let slow = StandIn(Duration::from_millis(1100));
     let s = exec::execute(&plan, &dir, "t", vec![], 0.0, &slow, &opts, &Status::default()).unwrap();
     let skipped = s.counts.get(&Outcome::Skipped).copied().unwrap_or(0);

@@ -1,6 +1,7 @@
 //! `campaign.html`: the matrix as a grid (one row per configuration, one column per seed),
 //! each cell coloured by outcome and linking to its run's report, then every cell's details
-//! and, in `faultline serve`, its history across campaigns.
+//! and, in `faultline serve`, its history across campaigns (a strip of marks, one per earlier
+//! campaign of the same name, newest last); and `campaigns.html`, the list of campaigns.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
@@ -8,7 +9,8 @@ use std::path::{Component, Path, PathBuf};
 use minijinja::context;
 use serde::Serialize;
 
-use super::trend::Mark;
+use super::trend::{CampaignEntry, Mark};
+use super::Outcome;
 use super::{CampaignPlan, CampaignSummary, CellResult};
 
 /// How a page links to a run's report.
@@ -141,8 +143,7 @@ pub fn render(
             history: history
                 .and_then(|h| h.get(&c.id))
                 .map(|marks| {
-                    marks
-                        .iter()
+                    strip(marks, &s.start_time)
                         .map(|m| MarkView {
                             time: m.time.clone(),
                             outcome: m.outcome.to_string(),
@@ -166,4 +167,68 @@ pub fn render(
         history => history.is_some(),
         serve => matches!(links, Some(Links::Serve(_))),
     })
+}
+
+/// The marks of campaigns that started before `start_time`, oldest first (newest last).
+/// `marks` is newest first, as [`super::trend::history`] gives them.
+pub fn strip<'a>(marks: &'a [Mark], start_time: &'a str) -> impl Iterator<Item = &'a Mark> {
+    marks.iter().rev().filter(move |m| m.time.as_str() < start_time)
+}
+
+/// One line of the campaigns page.
+#[derive(Serialize)]
+struct ListRow<'a> {
+    name: &'a str,
+    time: &'a str,
+    started: String,
+    planned: usize,
+    done: usize,
+    pass: usize,
+    fail: usize,
+    missed: usize,
+    error: usize,
+    /// Undecided and skipped cells.
+    other: usize,
+    exit_code: Option<u8>,
+    regressions: usize,
+    flaky: usize,
+}
+
+/// Renders `campaigns.html`: every campaign of `entries` in their order (newest first, as
+/// [`super::trend::scan`] gives them), with its counts by outcome, linking to its page.
+///
+/// # Errors
+/// A template error (the template is compiled in and tested).
+pub fn render_list(entries: &[CampaignEntry]) -> Result<String, minijinja::Error> {
+    let rows: Vec<ListRow> = entries
+        .iter()
+        .map(|e| {
+            let s = e.summary.as_ref();
+            let n = |o: Outcome| s.and_then(|s| s.counts.get(&o).copied()).unwrap_or(0);
+            let done = s.map_or(0, |s| s.cells.len());
+            let named =
+                n(Outcome::Pass) + n(Outcome::Fail) + n(Outcome::Missed) + n(Outcome::Error);
+            ListRow {
+                name: &e.name,
+                time: &e.time,
+                started: crate::store::readable_time(&e.time),
+                planned: s
+                    .map(|s| s.planned)
+                    .or(e.plan.as_ref().map(|p| p.selected().count()))
+                    .unwrap_or(0),
+                done,
+                pass: n(Outcome::Pass),
+                fail: n(Outcome::Fail),
+                missed: n(Outcome::Missed),
+                error: n(Outcome::Error),
+                other: done.saturating_sub(named),
+                exit_code: s.map(|s| s.exit_code),
+                regressions: s.map_or(0, |s| s.regressions.len()),
+                flaky: s.map_or(0, |s| s.flaky.len()),
+            }
+        })
+        .collect();
+    let env = crate::render::environment();
+    env.get_template("campaigns.html")?
+        .render(context! { css => crate::render::CSS, campaigns => rows })
 }

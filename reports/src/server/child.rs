@@ -1,9 +1,11 @@
-//! One queued run's `faultline run` child: started, followed (stderr lines are progress,
-//! the `--json` object on stdout is the result), and cancelled the way Ctrl-C would.
+//! One queued job's child (`faultline run`, `faultline campaign`): started, followed (stderr
+//! lines are progress, the `--json` object on stdout is the result), and cancelled the way
+//! Ctrl-C would.
 //!
 //! ```text
 //!  faultline -v run --test <spec> --store <store> --json --progress-json
-//!     stderr ─▶ on_line (progress)      stdout ─▶ verdict, run dir, report
+//!  faultline campaign <file> --json --no-progress --progress-json
+//!     stderr ─▶ on_line (progress)      stdout ─▶ the job's result (run_result for runs)
 //!  the server dies ─▶ the child sees its parent change (PARENT_PID_ENV) and stops itself
 //!  cancel ─▶ SIGINT (the run removes its cluster and exits 3) ─▶ after `grace`: SIGKILL
 //!            (then the next run sweeps what it left)
@@ -26,17 +28,17 @@ use crate::results::RunResults;
 pub const PARENT_PID_ENV: &str = "FAULTLINE_PARENT_PID";
 
 /// How a child ended.
-pub(crate) struct Finished {
+pub(crate) struct Exited {
+    /// Its exit code (3 when a signal ended it).
     pub code: i32,
-    pub verdict: Option<String>,
-    pub files: Option<String>,
-    pub report: Option<String>,
+    /// What it printed on stdout (its `--json` result).
+    pub stdout: String,
     /// It was cancelled (SIGINT, or SIGKILL after the grace).
     pub cancelled: bool,
 }
 
 /// The command line of a queued run (without the program).
-pub(crate) fn child_args(spec: &Path, store: &Path) -> Vec<std::ffi::OsString> {
+pub(crate) fn run_args(spec: &Path, store: &Path) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = vec!["-v".into(), "run".into(), "--test".into()];
     args.push(spec.into());
     args.push("--store".into());
@@ -53,15 +55,16 @@ fn signal(pid: Option<u32>, sig: Signal) {
     }
 }
 
-/// Runs the child to its end (or until `cancel` is notified, then stops it as Ctrl-C does).
+/// Runs `faultline <args>` to its end (or until `cancel` is notified, then stops it as
+/// Ctrl-C does), feeding each line of its stderr to `on_line`.
 pub(crate) async fn run_child(
     config: &ServerConfig,
-    spec: &Path,
+    args: Vec<std::ffi::OsString>,
     cancel: Arc<Notify>,
     mut on_line: impl FnMut(String),
-) -> Result<Finished, String> {
+) -> Result<Exited, String> {
     let mut child = tokio::process::Command::new(&config.faultline_exe)
-        .args(child_args(spec, &config.store))
+        .args(args)
         .env(PARENT_PID_ENV, std::process::id().to_string())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -94,12 +97,12 @@ pub(crate) async fn run_child(
         r = &mut all => r,
         () = cancel.notified() => {
             cancelled = true;
-            tracing::info!(pid, "cancelling a run: SIGINT");
+            tracing::info!(pid, "cancelling a child: SIGINT");
             signal(pid, Signal::SIGINT);
             match tokio::time::timeout(config.cancel_grace, &mut all).await {
                 Ok(r) => r,
                 Err(_) => {
-                    tracing::warn!(pid, "the run did not stop {:?} after SIGINT: SIGKILL",
+                    tracing::warn!(pid, "the child did not stop {:?} after SIGINT: SIGKILL",
                                    config.cancel_grace);
                     signal(pid, Signal::SIGKILL);
                     all.await
@@ -107,18 +110,26 @@ pub(crate) async fn run_child(
             }
         }
     };
-    let code = status.map_err(|e| format!("waiting for faultline run: {e}"))?.code().unwrap_or(3);
-    // `--json` prints one result object, read back with the type that wrote it.
+    let code = status.map_err(|e| format!("waiting for faultline: {e}"))?.code().unwrap_or(3);
+    Ok(Exited { code, stdout: out, cancelled })
+}
+
+/// The run's `--json` result on `stdout` (read back with the type that wrote it): its
+/// verdict, and the links to its files and report in the store.
+pub(crate) fn run_result(
+    store: &Path,
+    stdout: &str,
+) -> (Option<String>, Option<String>, Option<String>) {
     let result: Option<RunResults> =
-        out.lines().rev().find_map(|l| serde_json::from_str::<RunResults>(l.trim()).ok());
+        stdout.lines().rev().find_map(|l| serde_json::from_str::<RunResults>(l.trim()).ok());
     let verdict = result.as_ref().map(|r| r.verdict.to_string());
-    let run_dir = result.as_ref().and_then(|r| relative_run_dir(&config.store, &r.dir));
+    let run_dir = result.as_ref().and_then(|r| relative_run_dir(store, &r.dir));
     let files = run_dir.as_ref().map(|d| format!("/runs/{d}/"));
     let report = run_dir
         .as_ref()
-        .filter(|d| config.store.join(d).join("report.html").is_file())
+        .filter(|d| store.join(d).join("report.html").is_file())
         .map(|d| format!("/runs/{d}/report.html"));
-    Ok(Finished { code, verdict, files, report, cancelled })
+    (verdict, files, report)
 }
 
 /// How long a cancelled run may take to remove its cluster before it is killed.
