@@ -249,7 +249,7 @@ mod tests {
         assert_eq!(scan_cached(s, &cache)[1].verdict, "unknown");
         std::fs::write(d.join("results.json"), results_json(Verdict::Linearizable)).unwrap();
         assert_eq!((runs[0].test.as_str(), runs[0].verdict.as_str()), ("b", "illegal"));
-        assert_eq!(runs[1].faults, "partition,kill");
+        assert_eq!(runs[1].faults, "partition,kill,figure8");
         assert_eq!(runs[1].duration, "30 s");
         assert_eq!(runs[1].workload, "register");
         assert_eq!(runs[1].seed, Some(7));
