@@ -336,6 +336,20 @@ async fn join_groups(cluster: &Cluster) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where clients connect: every node, and of those the sharded KV's controller nodes (none
+/// for a cluster of one Raft group). Runs and `faultline bench cluster` alike.
+pub fn endpoints(cluster: &Cluster) -> (Vec<Endpoint>, Vec<Endpoint>) {
+    let all: Vec<Endpoint> = cluster
+        .client_addrs()
+        .into_iter()
+        .map(|(name, addr)| Endpoint { name, addr: addr.to_string() })
+        .collect();
+    let (ctrl, _) = shards::layout(cluster);
+    let controllers =
+        all.iter().filter(|e| ctrl.iter().any(|a| a.to_string() == e.addr)).cloned().collect();
+    (all, controllers)
+}
+
 /// The workload under the nemesis, healing, recovery and final reads.
 async fn drive(
     cfg: &RunConfig,
@@ -344,17 +358,7 @@ async fn drive(
     pb: ProgressBar,
     lines: progress::Lines,
 ) -> anyhow::Result<Phase> {
-    let endpoints: Vec<Endpoint> = cluster
-        .client_addrs()
-        .into_iter()
-        .map(|(name, addr)| Endpoint { name, addr: addr.to_string() })
-        .collect();
-    let (ctrl, _) = shards::layout(cluster);
-    let controllers = endpoints
-        .iter()
-        .filter(|e| ctrl.iter().any(|a| a.to_string() == e.addr))
-        .cloned()
-        .collect();
+    let (endpoints, controllers) = endpoints(cluster);
     let clients = Clients::new(ClientConfig {
         system: cfg.system,
         endpoints,

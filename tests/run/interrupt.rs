@@ -70,8 +70,7 @@ fn sigterm_and_sighup_remove_the_cluster_like_sigint() {
 
 #[test]
 fn sigterm_on_netns_removes_namespaces_and_bridge() {
-    if !util::is_root() {
-        eprintln!("skipping: the netns backend needs root (network namespaces, iptables)");
+    if util::skip_without_root() {
         return;
     }
     let _one = util::cluster_lock();

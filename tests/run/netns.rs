@@ -7,8 +7,7 @@
 use super::util::{self, run_faultline};
 
 fn netns_run(workload: &str, seed: &str) {
-    if !util::is_root() {
-        eprintln!("skipping: the netns backend needs root (network namespaces, iptables)");
+    if util::skip_without_root() {
         return;
     }
     let _one = util::cluster_lock();

@@ -61,8 +61,7 @@ fn a_group_serving_a_shard_it_handed_over_is_caught() {
 
 #[test]
 fn sharded_on_netns_partitions_cut_traffic_between_groups_too() {
-    if !util::is_root() {
-        eprintln!("skipping: the netns backend needs root (network namespaces, iptables)");
+    if util::skip_without_root() {
         return;
     }
     let _one = util::cluster_lock();

@@ -138,6 +138,15 @@ pub fn history(dir: &Path) -> faultline_checker::History {
     faultline_checker::formats::jsonl::read_path(&dir.join("history.jsonl")).expect("history")
 }
 
+/// Whether a netns test must skip (not root), saying why on stderr.
+pub fn skip_without_root() -> bool {
+    let skip = !is_root();
+    if skip {
+        eprintln!("skipping: the netns backend needs root (network namespaces, iptables)");
+    }
+    skip
+}
+
 /// Whether this process runs as root (the netns backend needs it).
 pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")

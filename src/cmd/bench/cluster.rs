@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use faultline_nemesis::{Backend, Cluster, ClusterSpec, SystemSpec};
-use faultline_workloads::{ClientConfig, Clients, Endpoint, Func, Op, Outcome};
+use faultline_workloads::{ClientConfig, Clients, Func, Op, Outcome};
 use serde_json::json;
 
 use crate::Exit;
@@ -190,17 +190,7 @@ async fn measure(
     system: faultline_workloads::SystemKind,
     name: &str,
 ) -> anyhow::Result<()> {
-    let endpoints: Vec<Endpoint> = cluster
-        .client_addrs()
-        .into_iter()
-        .map(|(name, addr)| Endpoint { name, addr: addr.to_string() })
-        .collect();
-    let (ctrl, _) = faultline_nemesis::shards::layout(cluster);
-    let controllers = endpoints
-        .iter()
-        .filter(|e| ctrl.iter().any(|a| a.to_string() == e.addr))
-        .cloned()
-        .collect();
+    let (endpoints, controllers) = crate::runner::exec::endpoints(cluster);
     let clients = Clients::new(ClientConfig {
         system,
         endpoints,
