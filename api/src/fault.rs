@@ -21,9 +21,6 @@ pub const RECONFIGURE_SHARDED_ONLY: &str = "reconfigure joins, leaves and moves 
 /// Why the membership fault does not apply to the sharded system.
 pub const SHARDED_MEMBERSHIP: &str = "membership removes and re-adds a member of one Raft \
      group; the sharded system's groups change through reconfigure";
-/// Why the membership fault cannot reach etcd (yet).
-pub const ETCD_MEMBERSHIP: &str = "re-adding a removed etcd member (member add as a learner, a \
-     restart with --initial-cluster-state existing, member promote) is not built yet";
 /// The fewest voters the membership fault leaves a cluster with: it removes one voter at a
 /// time and never below three, so that a cluster short of one member still tolerates a
 /// failure; it needs one node more.
@@ -69,7 +66,6 @@ impl Fault {
                 Some(RECONFIGURE_SHARDED_ONLY)
             }
             (Fault::Membership, SystemKind::Sharded, _) => Some(SHARDED_MEMBERSHIP),
-            (Fault::Membership, SystemKind::Etcd, _) => Some(ETCD_MEMBERSHIP),
             (Fault::PowerLoss, _, _) => crate::fuse::unavailable(),
             _ => None,
         }

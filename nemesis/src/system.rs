@@ -169,13 +169,14 @@ pub trait System: Send + Sync + std::fmt::Debug {
         Box::pin(async { None })
     }
 
-    /// Asks `leader` for one membership change of `target`.
+    /// Asks `leader` for one membership change of `target` (one of `all`).
     fn change_member<'a>(
         &'a self,
         _http: &'a reqwest::Client,
         _leader: &'a NodeInfo,
         _change: MemberChange,
         _target: &'a NodeInfo,
+        _all: &'a [NodeInfo],
     ) -> BoxFuture<'a, ChangeAnswer> {
         let why = format!("{} has no membership changes in this harness", self.name());
         Box::pin(async move { ChangeAnswer::Refused(why) })

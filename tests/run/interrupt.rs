@@ -1,8 +1,9 @@
 //! Interrupted runs leave nothing behind: SIGTERM and SIGHUP end a run exactly as SIGINT
 //! does (exit 3, cluster removed, history kept), on both backends; the watchdog ends a run
 //! past its budget (exit 2, cluster removed); and random interruptions — SIGINT, SIGTERM,
-//! SIGHUP or SIGKILL at any point — followed by one normal run (which sweeps what SIGKILL
-//! left) leave no process, namespace, link, registry file or host rule.
+//! SIGHUP or SIGKILL at any point, with power losses among the faults where FUSE is there —
+//! followed by one normal run (which sweeps what SIGKILL left) leave no process, namespace,
+//! link, registry file, host rule or mount.
 //!
 //! ```text
 //! cargo test --release --test integration run::interrupt::soak -- --ignored --nocapture
@@ -117,10 +118,13 @@ struct Tally {
     orphans_after_sigkill: usize,
     /// Namespaces a SIGKILLed run left (idem).
     namespaces_after_sigkill: usize,
+    /// Power-loss disks (FUSE mounts) a SIGKILLed run left (idem).
+    mounts_after_sigkill: usize,
 }
 
-/// Runs of 5 s, each interrupted at a random point in the first `window` (a run takes ~6 s:
-/// start, workload, faults, heal, final reads, check) by a signal (at random, or each in turn
+/// Runs of 5 s (partitions, kills, pauses and power losses), each interrupted at a random
+/// point in the first `window` (a run takes ~6 s: start, workload, faults, heal, final
+/// reads, check) by a signal (at random, or each in turn
 /// when `cycle`) on a random backend, until `runs` were interrupted (a run that finished
 /// before its signal does not count); then one normal run per backend; asserts nothing is
 /// left.
@@ -135,6 +139,12 @@ fn interrupted_runs(runs: usize, seed: u64, window: Duration, cycle: bool) -> Ta
     };
     let rules = util::is_root().then(leftovers::host_rules);
     let signals = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGKILL];
+    // Power losses too where FUSE is there: their disks must be unmounted on every path.
+    let faults = if util::fuse_available() {
+        "partition,kill,pause,power-loss"
+    } else {
+        "partition,kill,pause"
+    };
     // Seeded, so that a soak can be repeated.
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut tally = Tally::default();
@@ -150,7 +160,7 @@ fn interrupted_runs(runs: usize, seed: u64, window: Duration, cycle: bool) -> Ta
         let store = root.path().join(format!("run-{i}"));
         #[rustfmt::skip]
         let mut run = Background::start(&store, &[
-            "--backend", backend, "--time-limit", "5", "--nemesis", "partition,kill,pause",
+            "--backend", backend, "--time-limit", "5", "--nemesis", faults,
             "--nemesis-interval", "1", "--nodes", "3", "--final-read-timeout", "5",
             "--seed", &i.to_string(),
         ], &[]);
@@ -188,6 +198,7 @@ fn interrupted_runs(runs: usize, seed: u64, window: Duration, cycle: bool) -> Ta
             let left = Leftovers::find(&store, &own);
             tally.orphans_after_sigkill += left.processes.len();
             tally.namespaces_after_sigkill += left.namespaces.len();
+            tally.mounts_after_sigkill += left.mounts.len();
             continue;
         }
         // Handled signals: exit 3 when the run was stopped, 0 if it had just finished, or

@@ -1,4 +1,4 @@
-//! Long runs, `#[ignore]`d (minutes each): the correct node under every workload × fault,
+//! Long runs, `#[ignore]`d (minutes each): the correct systems under every workload × fault,
 //! and the catch rate of every planted bug over several seeds.
 //!
 //! ```text
@@ -8,59 +8,80 @@
 //! `FAULTLINE_SOAK_SECS` (default 60) sets the soak runs' length, `FAULTLINE_CATCH_SEEDS`
 //! (default 5) and `FAULTLINE_CATCH_SECS` (default 60) the catch matrix.
 
+use faultline_api::{Fault, SystemKind};
+
 use super::util::{self, run_faultline};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// The correct node passes 60 s of each workload under each fault (local backend; netns too
-/// when root).
+/// The faults the soak runs, where the system and backend support them.
+const SOAK_FAULTS: [&str; 7] =
+    ["partition", "kill", "pause", "clock", "figure8", "power-loss", "membership"];
+
+/// The correct systems — faultline's node, and etcd where it is installed — pass 60 s of each
+/// workload under each fault they support (5 nodes; local backend, netns too when root).
+/// `FAULTLINE_SOAK_SYSTEMS` and `FAULTLINE_SOAK_FAULTS` (comma lists) pick a part of it.
 #[test]
 #[ignore = "minutes: run with --ignored"]
 fn soak() {
     let secs = env_u64("FAULTLINE_SOAK_SECS", 60).to_string();
+    let pick = |name: &str, all: &[&'static str]| -> Vec<&'static str> {
+        match std::env::var(name) {
+            Ok(v) => all.iter().copied().filter(|x| v.split(',').any(|p| p == *x)).collect(),
+            Err(_) => all.to_vec(),
+        }
+    };
+    let mut systems = pick("FAULTLINE_SOAK_SYSTEMS", &["faultline", "etcd"]);
+    if systems.contains(&"etcd") && !util::etcd_available() {
+        systems.retain(|s| *s != "etcd");
+    }
+    let faults = pick("FAULTLINE_SOAK_FAULTS", &SOAK_FAULTS);
     let root = util::is_root();
     let mut failures = Vec::new();
+    let mut runs = 0;
     for backend in ["local", "netns"] {
         if backend == "netns" && !root {
             eprintln!("skipping netns: needs root");
             continue;
         }
-        for workload in ["register", "cas-register", "kv"] {
-            for fault in ["partition", "kill", "pause", "clock", "figure8"] {
-                let _one = util::cluster_lock();
-                let store = tempfile::tempdir().unwrap();
-                let r = run_faultline(
-                    store.path(),
-                    &[
-                        "--workload",
-                        workload,
-                        "--nemesis",
-                        fault,
-                        "--backend",
-                        backend,
-                        "--nodes",
-                        "5",
-                        "--time-limit",
-                        &secs,
-                        "--nemesis-interval",
-                        "3",
-                        "--seed",
-                        "1",
-                    ],
-                );
-                let c = &r.json()["stats"]["counts"];
-                eprintln!(
-                    "{backend:6} {workload:13} {fault:10} exit {} ok {} fail {} info {}",
-                    r.code, c["ok"], c["fail"], c["info"]
-                );
-                if r.code != 0 {
-                    failures.push(format!("{backend} {workload} {fault}: {r:?}"));
+        for system in &systems {
+            for workload in ["register", "cas-register", "kv"] {
+                for fault in &faults {
+                    let kind: SystemKind = system.parse().unwrap();
+                    let f: Fault = fault.parse().unwrap();
+                    if let Some(why) = f.unsupported(kind, backend.parse().unwrap()) {
+                        eprintln!("{backend:6} {system:9} {fault:10} skipped: {why}");
+                        continue;
+                    }
+                    let _one = util::cluster_lock();
+                    let store = tempfile::tempdir().unwrap();
+                    #[rustfmt::skip]
+                    let args = ["--workload", workload, "--nemesis", fault, "--backend", backend,
+                        "--nodes", "5", "--time-limit", &secs, "--nemesis-interval", "3",
+                        "--seed", "1"];
+                    let r = if *system == "faultline" {
+                        run_faultline(store.path(), &args)
+                    } else {
+                        let mut all = vec!["--system", system];
+                        all.extend_from_slice(&args);
+                        util::run(store.path(), &all)
+                    };
+                    runs += 1;
+                    let c = &r.json()["stats"]["counts"];
+                    eprintln!(
+                        "{backend:6} {system:9} {workload:13} {fault:10} exit {} ok {} fail {} info {}",
+                        r.code, c["ok"], c["fail"], c["info"]
+                    );
+                    if r.code != 0 {
+                        failures.push(format!("{backend} {system} {workload} {fault}: {r:?}"));
+                    }
                 }
             }
         }
     }
+    assert!(runs > 0, "nothing ran");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 

@@ -1,7 +1,7 @@
 //! The power-loss fault end to end: a run of the correct node under `--nemesis power-loss`
 //! passes and leaves no mount behind; `ack-before-fsync` is caught; SIGTERM unmounts, and a
 //! SIGKILLed run's mounts are unmounted by the next run's sweep. Each skips where FUSE is
-//! missing (`faultline_api::fuse::unavailable`).
+//! missing (`util::fuse_available`).
 // Waits on child processes in real time.
 #![allow(clippy::disallowed_methods)]
 
@@ -12,17 +12,6 @@ use nix::sys::signal::Signal;
 
 use super::leftovers::{self, Background, Leftovers};
 use super::util;
-
-/// Whether FUSE can be mounted here; prints why not.
-fn has_fuse() -> bool {
-    match faultline_api::fuse::unavailable() {
-        Some(why) => {
-            eprintln!("skipping: {why}");
-            false
-        }
-        None => true,
-    }
-}
 
 /// The nemesis events of a finished run's history, as `(f, value)`.
 fn nemesis_events(dir: &std::path::Path) -> Vec<(String, serde_json::Value)> {
@@ -36,7 +25,7 @@ fn nemesis_events(dir: &std::path::Path) -> Vec<(String, serde_json::Value)> {
 
 #[test]
 fn the_correct_node_passes_under_power_loss_and_leaves_no_mount() {
-    if !has_fuse() {
+    if !util::fuse_available() {
         return;
     }
     let _one = util::cluster_lock();
@@ -65,7 +54,7 @@ fn the_correct_node_passes_under_power_loss_and_leaves_no_mount() {
 
 #[test]
 fn ack_before_fsync_is_caught_under_power_loss() {
-    if !has_fuse() {
+    if !util::fuse_available() {
         return;
     }
     let _one = util::cluster_lock();
@@ -99,7 +88,7 @@ fn ack_before_fsync_is_caught_under_power_loss() {
 
 #[test]
 fn sigterm_unmounts_and_a_sigkilled_runs_mounts_are_swept_by_the_next_run() {
-    if !has_fuse() {
+    if !util::fuse_available() {
         return;
     }
     let _one = util::cluster_lock();

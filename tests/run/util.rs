@@ -56,6 +56,17 @@ pub fn etcd_available() -> bool {
     ok
 }
 
+/// Whether FUSE can be mounted here (the power-loss fault); prints why not.
+pub fn fuse_available() -> bool {
+    match faultline_api::fuse::unavailable() {
+        Some(why) => {
+            eprintln!("skipping: {why}");
+            false
+        }
+        None => true,
+    }
+}
+
 /// The result of one `faultline run`.
 pub struct Run {
     /// Exit code.

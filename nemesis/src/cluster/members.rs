@@ -31,7 +31,8 @@ impl Cluster {
         target: &str,
     ) -> Result<ChangeAnswer, Error> {
         let (l, t) = (self.index(leader)?, self.index(target)?);
-        Ok(self.system.change_member(&self.http, &self.nodes[l], change, &self.nodes[t]).await)
+        let (leader, target) = (&self.nodes[l], &self.nodes[t]);
+        Ok(self.system.change_member(&self.http, leader, change, target, &self.nodes).await)
     }
 
     /// Marks `node` removed (no restart brings it back but [`Cluster::start_joining`]) or a

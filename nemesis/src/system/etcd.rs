@@ -1,5 +1,7 @@
 //! etcd 3.4 (Debian's `etcd-server`): a static cluster, status through the HTTP/JSON
-//! gateway (`POST /v3/maintenance/status`).
+//! gateway (`POST /v3/maintenance/status`), membership changes through its member API
+//! ([`members`]); a re-added member starts with the members of the day and
+//! `--initial-cluster-state existing`.
 //!
 //! Clock faults cannot reach etcd: it is a Go program, and Go reads the clock through the
 //! vDSO (`clock_gettime` without a libc call), which `LD_PRELOAD` tricks such as libfaketime
@@ -11,8 +13,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{BoxFuture, NodeInfo, Probe, Routing, System};
+use super::{BoxFuture, ChangeAnswer, MemberChange, MemberView, NodeInfo, Probe, Routing, System};
 use crate::FaultOutcome;
+
+mod members;
 
 /// Why etcd clock faults are skipped.
 pub const CLOCK_SKIP_REASON: &str = faultline_api::fault::ETCD_CLOCK;
@@ -39,6 +43,48 @@ struct StatusBody {
     raft_term: Option<String>,
 }
 
+impl Etcd {
+    /// The command line that starts `node` among `members` (the initial cluster), with
+    /// `--initial-cluster-state` `state` (`new`, or `existing` for a member added later).
+    fn start<'a>(
+        &self,
+        node: &NodeInfo,
+        members: impl Iterator<Item = &'a NodeInfo>,
+        state: &str,
+        tag: &str,
+    ) -> Vec<OsString> {
+        let initial: Vec<String> =
+            members.map(|n| format!("{}={}", n.name, members::peer_url(n))).collect();
+        let args = [
+            "--name".to_string(),
+            node.name.clone(),
+            "--data-dir".into(),
+            node.data_dir.display().to_string(),
+            "--listen-peer-urls".into(),
+            format!("http://{}", node.peer_listen),
+            "--initial-advertise-peer-urls".into(),
+            members::peer_url(node),
+            "--listen-client-urls".into(),
+            format!("http://{}", node.client_addr),
+            "--advertise-client-urls".into(),
+            format!("http://{}", node.client_addr),
+            "--initial-cluster".into(),
+            initial.join(","),
+            "--initial-cluster-state".into(),
+            state.into(),
+            "--initial-cluster-token".into(),
+            format!("faultline-{tag}"),
+            "--logger".into(),
+            "zap".into(),
+            "--log-outputs".into(),
+            "stderr".into(),
+        ];
+        std::iter::once(self.binary.clone().into_os_string())
+            .chain(args.into_iter().map(OsString::from))
+            .collect()
+    }
+}
+
 impl System for Etcd {
     fn name(&self) -> &'static str {
         "etcd"
@@ -53,35 +99,38 @@ impl System for Etcd {
     }
 
     fn command(&self, node: &NodeInfo, all: &[NodeInfo], tag: &str) -> Vec<OsString> {
-        let initial: Vec<String> =
-            all.iter().map(|n| format!("{}=http://{}", n.name, n.peer_advertise)).collect();
-        let args = [
-            "--name".to_string(),
-            node.name.clone(),
-            "--data-dir".into(),
-            node.data_dir.display().to_string(),
-            "--listen-peer-urls".into(),
-            format!("http://{}", node.peer_listen),
-            "--initial-advertise-peer-urls".into(),
-            format!("http://{}", node.peer_advertise),
-            "--listen-client-urls".into(),
-            format!("http://{}", node.client_addr),
-            "--advertise-client-urls".into(),
-            format!("http://{}", node.client_addr),
-            "--initial-cluster".into(),
-            initial.join(","),
-            "--initial-cluster-state".into(),
-            "new".into(),
-            "--initial-cluster-token".into(),
-            format!("faultline-{tag}"),
-            "--logger".into(),
-            "zap".into(),
-            "--log-outputs".into(),
-            "stderr".into(),
-        ];
-        std::iter::once(self.binary.clone().into_os_string())
-            .chain(args.into_iter().map(OsString::from))
-            .collect()
+        self.start(node, all.iter(), "new", tag)
+    }
+
+    fn join_command(
+        &self,
+        node: &NodeInfo,
+        all: &[NodeInfo],
+        members: &[usize],
+        tag: &str,
+    ) -> Option<Vec<OsString>> {
+        let members = members.iter().filter_map(|&i| all.get(i));
+        Some(self.start(node, members, "existing", tag))
+    }
+
+    fn members<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        node: &'a NodeInfo,
+        all: &'a [NodeInfo],
+    ) -> BoxFuture<'a, Option<MemberView>> {
+        Box::pin(members::list(http, node, all))
+    }
+
+    fn change_member<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        leader: &'a NodeInfo,
+        change: MemberChange,
+        target: &'a NodeInfo,
+        all: &'a [NodeInfo],
+    ) -> BoxFuture<'a, ChangeAnswer> {
+        Box::pin(members::change(http, leader, change, target, all))
     }
 
     fn probe<'a>(

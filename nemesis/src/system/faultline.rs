@@ -116,6 +116,7 @@ impl System for Faultline {
         leader: &'a NodeInfo,
         change: MemberChange,
         target: &'a NodeInfo,
+        _all: &'a [NodeInfo],
     ) -> BoxFuture<'a, ChangeAnswer> {
         Box::pin(async move {
             let url = format!("http://{}/v1/admin/members/{}", leader.client_addr, change.name());
