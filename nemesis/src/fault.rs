@@ -66,12 +66,13 @@ pub enum Action {
         /// Seed of the changes.
         seed: u64,
     },
-    /// Remove this node (0-based) through the leader, stop it and wipe its data; at the end
-    /// of the period start it empty and add it back (learner, then voter). See
-    /// `crate::membership`.
+    /// Remove these nodes (0-based) through the leader — while a partition is active, the
+    /// voters the leader cannot reach instead — one request right after the other; at the
+    /// end of the period stop them, wipe their data, start them empty and add them back
+    /// (learner, then voter). See `crate::membership`.
     Membership {
-        /// The node to remove.
-        node: usize,
+        /// The nodes to remove (as planned: one).
+        nodes: Vec<usize>,
     },
     /// SIGKILL these nodes and drop what their disks did not fsync (all of it, a prefix, a
     /// torn last write: drawn from `seed`); restart them at the end of the period.
@@ -137,8 +138,8 @@ impl Action {
         }
     }
 
-    /// The same fault on other nodes (kills, pauses, clocks and membership, which takes the
-    /// first; others are unchanged).
+    /// The same fault on other nodes (kills, pauses, clocks, power losses and membership;
+    /// others are unchanged).
     pub fn with_nodes(self, new: Vec<usize>) -> Action {
         match self {
             Action::Kill { .. } => Action::Kill { nodes: new },
@@ -148,9 +149,8 @@ impl Action {
                 Action::ClockStrobe { nodes: new, delta_ms, period_ms }
             }
             Action::ClockRate { rate, .. } => Action::ClockRate { nodes: new, rate },
-            Action::Membership { node } => {
-                Action::Membership { node: new.first().copied().unwrap_or(node) }
-            }
+            Action::Membership { nodes } if new.is_empty() => Action::Membership { nodes },
+            Action::Membership { .. } => Action::Membership { nodes: new },
             Action::PowerLoss { seed, dropped, .. } => {
                 Action::PowerLoss { nodes: new, seed, dropped }
             }
@@ -166,7 +166,6 @@ impl Action {
                 v["shape"] = json!(shape.name());
                 v
             }
-            Action::Kill { nodes } | Action::Pause { nodes } => json!({ "nodes": names(nodes) }),
             Action::ClockBump { nodes, delta_ms } => {
                 json!({ "nodes": names(nodes), "delta_ms": delta_ms })
             }
@@ -177,7 +176,9 @@ impl Action {
             Action::Loss { probability } => json!({ "probability": probability }),
             Action::Figure8 => json!({ "shape": "figure8" }),
             Action::Reconfigure { seed } => json!({ "seed": seed }),
-            Action::Membership { node } => json!({ "nodes": names(&[*node]) }),
+            Action::Kill { nodes } | Action::Pause { nodes } | Action::Membership { nodes } => {
+                json!({ "nodes": names(nodes) })
+            }
             Action::PowerLoss { nodes, seed, dropped } => {
                 let mut v = json!({ "nodes": names(nodes), "seed": seed });
                 if let Some(d) = dropped {
@@ -203,7 +204,7 @@ mod tests {
         let a = Action::Kill { nodes: vec![2] };
         assert_eq!((a.start_event(), a.stop_event()), ("kill", "start"));
         assert_eq!(a.to_json(), json!({"nodes":["n3"]}));
-        let m = Action::Membership { node: 1 }.with_nodes(vec![4]);
+        let m = Action::Membership { nodes: vec![1] }.with_nodes(vec![4]);
         assert_eq!((m.start_event(), m.stop_event()), ("remove-member", "promote-member"));
         assert_eq!(m.to_json(), json!({"nodes":["n5"]}));
         for f in [m.start_event(), m.stop_event()] {

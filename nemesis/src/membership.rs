@@ -1,26 +1,32 @@
-//! The `membership` fault: remove a member through the leader, wipe it, and add it back as a
-//! newcomer. Each step is a nemesis event naming the node and the configuration it made.
+//! The `membership` fault: remove members through the leader, and at the end of the period
+//! wipe them and add them back as newcomers. Each step is a nemesis event naming the nodes
+//! and the configuration it made.
 //!
 //! ```text
-//! remove(n):   leader's view ─▶ check_removal (never below MIN_VOTERS voters)
-//!              ─▶ POST remove to the leader (retry: not-leader, busy) ─▶ wait until some
-//!              other member sees it committed ─▶ stop n, wipe its data dir, mark it removed
-//!              ─▶ event remove-member {nodes:[n], voters}
-//! add_back(n): POST add (learner) ─▶ event add-member {nodes:[n], voters, learners}
+//! remove(nodes, cut):  leader's view ─▶ under a partition (cut), the voters the leader cannot
+//!              reach instead of the planned node (as an operator replaces members that look
+//!              dead), never below MIN_VOTERS voters (check_removal)
+//!              ─▶ POST remove to the leader for each, the next as soon as the previous was
+//!              accepted (retry: not-leader, busy) ─▶ wait until some other member sees them
+//!              committed ─▶ mark them removed (they keep running, cut off, until the end)
+//!              ─▶ event remove-member {nodes, voters}
+//! add_back(n): stop n, wipe its data dir ─▶ POST add (learner)
+//!              ─▶ event add-member {nodes:[n], voters, learners}
 //!              ─▶ start n empty as a newcomer (faultline: --join; etcd: the members and
 //!              --initial-cluster-state existing) ─▶ POST promote (retry: busy, not caught
 //!              up) ─▶ wait until committed ─▶ n is a voter again
 //!              ─▶ event promote-member {nodes:[n], voters}
 //! ```
 //!
-//! A removal not seen committed within [`STEP_TIMEOUT`] is `Indeterminate` and the node is
-//! neither stopped nor wiped (wiping a node that may still vote would be amnesia, a fault of
-//! the harness, not a bug of the system). `add_back` goes from whatever state it finds: a
-//! voter is left alone, a learner is only promoted (started first when down), a removed member
-//! is added, then started.
-//! Each request is sent as soon as the previous one was accepted, retried while the leader
-//! says "busy": a leader that accepts a change before the previous one committed
-//! (`--unsafe-bug membership-overlap`) gets the chance to.
+//! The requests of one removal share [`STEP_TIMEOUT`]. A removal not seen committed within
+//! it is `Indeterminate` and the node is kept as it is (wiping a node that may still vote
+//! would be amnesia, a fault of the harness, not a bug of the system). `add_back` goes from
+//! whatever state it finds: a voter is left alone, a learner is only promoted (started first
+//! when down), a removed member is wiped, added, then started.
+//! A leader that accepts a change before the previous one committed
+//! (`--unsafe-bug membership-overlap`) gets the chance to: with two members cut off behind a
+//! partition, it can hand a minority with itself a quorum of the new configuration while the
+//! cut-off side still forms one of the old.
 #![allow(clippy::disallowed_methods)] // the nemesis waits in real time: it is an I/O driver
 
 use std::time::Duration;
@@ -30,13 +36,14 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 use crate::fault::names;
+use crate::partition::Grudge;
 use crate::system::{ChangeAnswer, MemberChange, MemberView};
 use crate::{Cluster, Error, FaultOutcome, NemesisEvent};
 
 /// The fewest voters a removal leaves ([`faultline_api::fault::MEMBERSHIP_MIN_VOTERS`]).
 pub const MIN_VOTERS: usize = faultline_api::fault::MEMBERSHIP_MIN_VOTERS;
 
-/// Time one step (a change accepted, then seen committed) may take, retries included; a
+/// Time one step (the changes accepted, then seen committed) may take, retries included; a
 /// learner catching up (a snapshot to install) gets twice as long.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -66,14 +73,13 @@ async fn leader_view(cluster: &Cluster) -> Result<Option<(String, MemberView)>, 
 }
 
 /// Asks the leader for `change` of `node` until one accepts it, refuses it for good, or
-/// [`STEP_TIMEOUT`]` * factor` passes.
+/// `deadline` passes.
 async fn change(
     cluster: &Cluster,
     change: MemberChange,
     node: &str,
-    factor: u32,
+    deadline: Instant,
 ) -> Result<ChangeAnswer, Error> {
-    let deadline = Instant::now() + STEP_TIMEOUT * factor;
     let mut last = "no leader known".to_string();
     while Instant::now() < deadline {
         if let Some(leader) = cluster.leader().await {
@@ -90,18 +96,24 @@ async fn change(
 }
 
 /// Waits until a running member other than `except` sees a committed configuration that
-/// `done` accepts; returns that view.
+/// `done` accepts; returns that view, or `None` after [`STEP_TIMEOUT`] with the last
+/// committed view seen (if any) in `last`.
 async fn committed(
     cluster: &Cluster,
-    except: &str,
+    except: &[usize],
     done: impl Fn(&MemberView) -> bool,
+    last: &mut Option<MemberView>,
 ) -> Result<Option<MemberView>, Error> {
     let deadline = Instant::now() + STEP_TIMEOUT;
+    let names = cluster.node_names();
     while Instant::now() < deadline {
-        for n in cluster.node_names().iter().filter(|n| *n != except) {
+        for (_, n) in names.iter().enumerate().filter(|(i, _)| !except.contains(i)) {
             if let Some(v) = cluster.members(n).await? {
                 if v.committed && done(&v) {
                     return Ok(Some(v));
+                }
+                if v.committed {
+                    *last = Some(v);
                 }
             }
         }
@@ -110,40 +122,90 @@ async fn committed(
     Ok(None)
 }
 
-/// Removes `node` (0-based) through the leader, then stops and wipes it once the removal
-/// committed. Returns the `remove-member` event's value and outcome.
+/// The voters the leader cannot reach under `cut` (both ways are needed), in order.
+fn cut_off(voters: &[usize], leader: usize, cut: &Grudge) -> Vec<usize> {
+    let reach = |v: usize| cut.allows(leader, v) && cut.allows(v, leader);
+    voters.iter().copied().filter(|&v| v != leader && !reach(v)).collect()
+}
+
+/// Removes `planned` — or under the partition `cut`, the voters the leader cannot reach (as
+/// many as [`MIN_VOTERS`] allows) — through the leader, one request right after the other;
+/// marks the ones seen committed removed. Returns the nodes asked for, and the
+/// `remove-member` event's value and outcome.
 ///
 /// # Errors
-/// Harness failures only (a process could not be signalled, the data dir not removed).
-pub async fn remove(cluster: &Cluster, node: usize) -> Result<(Value, FaultOutcome), Error> {
-    let name = faultline_api::node_name(node);
-    let mut value = json!({ "nodes": [name] });
+/// Harness failures only.
+pub async fn remove(
+    cluster: &Cluster,
+    planned: Vec<usize>,
+    cut: Option<&Grudge>,
+) -> Result<(Vec<usize>, Value, FaultOutcome), Error> {
     let deadline = Instant::now() + STEP_TIMEOUT;
-    let view = loop {
+    let skipped = |nodes: &[usize], why: String| {
+        Ok((nodes.to_vec(), json!({ "nodes": names(nodes) }), FaultOutcome::Skipped(why)))
+    };
+    let (leader, view) = loop {
         match leader_view(cluster).await? {
-            Some((_, v)) => break v,
+            Some(lv) => break lv,
             None if Instant::now() < deadline => tokio::time::sleep(RETRY).await,
-            None => return Ok((value, FaultOutcome::Skipped("no leader known".into()))),
+            None => return skipped(&planned, "no leader known".into()),
         }
     };
-    if let Err(why) = check_removal(&view.voters, node) {
-        return Ok((value, FaultOutcome::Skipped(why)));
-    }
-    match change(cluster, MemberChange::Remove, &name, 1).await? {
-        ChangeAnswer::Accepted(_) | ChangeAnswer::Unknown(_) => {}
-        ChangeAnswer::Retry(why) | ChangeAnswer::Refused(why) => {
-            return Ok((value, FaultOutcome::Skipped(why)));
+    let leader = cluster.node_names().iter().position(|n| *n == leader);
+    let wanted = match (cut, leader) {
+        (Some(cut), Some(l)) => {
+            let mut off = cut_off(&view.voters, l, cut);
+            off.truncate(view.voters.len().saturating_sub(MIN_VOTERS).max(1));
+            if off.is_empty() {
+                planned
+            } else {
+                off
+            }
+        }
+        _ => planned,
+    };
+    let (mut voters, mut asked, mut refused) = (view.voters.clone(), Vec::new(), Vec::new());
+    for &node in &wanted {
+        if let Err(why) = check_removal(&voters, node) {
+            refused.push(why);
+            continue;
+        }
+        let name = faultline_api::node_name(node);
+        match change(cluster, MemberChange::Remove, &name, deadline).await? {
+            ChangeAnswer::Accepted(_) | ChangeAnswer::Unknown(_) => {
+                asked.push(node);
+                voters.retain(|&v| v != node);
+            }
+            ChangeAnswer::Retry(why) | ChangeAnswer::Refused(why) => refused.push(why),
         }
     }
-    let Some(v) = committed(cluster, &name, |v| !v.voters.contains(&node)).await? else {
-        let why = format!("the removal of {name} was not seen committed; {name} kept");
-        return Ok((value, FaultOutcome::Indeterminate(why)));
+    if asked.is_empty() {
+        return skipped(&wanted, refused.join("; "));
+    }
+    let mut value = json!({ "nodes": names(&asked) });
+    if !refused.is_empty() {
+        value["not_removed"] = json!(refused);
+    }
+    let gone = |v: &MemberView, n: &usize| !v.voters.contains(n) && !v.learners.contains(n);
+    let mut last = None;
+    let all = committed(cluster, &asked, |v| asked.iter().all(|n| gone(v, n)), &mut last).await?;
+    let seen = all.or(last);
+    let removed: Vec<usize> =
+        asked.iter().copied().filter(|n| seen.as_ref().is_some_and(|v| gone(v, n))).collect();
+    for &n in &removed {
+        cluster.set_removed(&faultline_api::node_name(n), true)?;
+    }
+    if let Some(v) = &seen {
+        value["voters"] = json!(names(&v.voters));
+    }
+    let kept: Vec<usize> = asked.iter().copied().filter(|n| !removed.contains(n)).collect();
+    let outcome = if kept.is_empty() {
+        FaultOutcome::Installed
+    } else {
+        let kept = names(&kept).join(", ");
+        FaultOutcome::Indeterminate(format!("the removal of {kept} was not seen committed; kept"))
     };
-    value["voters"] = json!(names(&v.voters));
-    cluster.set_removed(&name, true)?;
-    cluster.stop(&name).await?;
-    cluster.wipe(&name)?;
-    Ok((value, FaultOutcome::Installed))
+    Ok((asked, value, outcome))
 }
 
 /// Brings `node` back as a voter from whatever state it is in (see the module doc),
@@ -159,28 +221,25 @@ pub async fn add_back(
 ) -> Result<(Value, FaultOutcome), Error> {
     let name = faultline_api::node_name(node);
     let mut value = json!({ "nodes": [name] });
+    let view = match leader_view(cluster).await? {
+        Some((_, v)) => v,
+        None => return Ok((value, FaultOutcome::Skipped("no leader known".into()))),
+    };
     if !cluster.is_removed(&name) {
         // The removal was indeterminate: find out what became of it.
-        let view = match leader_view(cluster).await? {
-            Some((_, v)) => v,
-            None => return Ok((value, FaultOutcome::Skipped("no leader known".into()))),
-        };
         if view.voters.contains(&node) {
             return Ok((value, FaultOutcome::Skipped(format!("{name} is a voter"))));
         }
         if !view.learners.contains(&node) {
-            // Removed after all, but never stopped: a newcomer from scratch.
             cluster.set_removed(&name, true)?;
-            cluster.stop(&name).await?;
-            cluster.wipe(&name)?;
         }
     }
-    let learner = match leader_view(cluster).await? {
-        Some((_, v)) => v.learners.contains(&node) || v.voters.contains(&node),
-        None => false,
-    };
-    if !learner {
-        let (v, outcome) = match change(cluster, MemberChange::Add, &name, 1).await? {
+    if !view.learners.contains(&node) && !view.voters.contains(&node) {
+        // A removed member kept running through the period: a newcomer from scratch.
+        cluster.stop(&name).await?;
+        cluster.wipe(&name)?;
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        let (v, outcome) = match change(cluster, MemberChange::Add, &name, deadline).await? {
             ChangeAnswer::Accepted(v) => (Some(v), FaultOutcome::Installed),
             ChangeAnswer::Unknown(why) => (None, FaultOutcome::Indeterminate(why)),
             ChangeAnswer::Retry(why) | ChangeAnswer::Refused(why) => {
@@ -210,9 +269,12 @@ pub async fn add_back(
             return Ok((value, FaultOutcome::Skipped(why)));
         }
     }
-    let outcome = match change(cluster, MemberChange::Promote, &name, 2).await? {
+    // A learner catching up (a snapshot to install) gets twice as long.
+    let deadline = Instant::now() + STEP_TIMEOUT * 2;
+    let outcome = match change(cluster, MemberChange::Promote, &name, deadline).await? {
         ChangeAnswer::Accepted(_) | ChangeAnswer::Unknown(_) => {
-            match committed(cluster, &name, |v| v.voters.contains(&node)).await? {
+            let promoted = |v: &MemberView| v.voters.contains(&node);
+            match committed(cluster, &[node], promoted, &mut None).await? {
                 Some(v) => {
                     value["voters"] = json!(names(&v.voters));
                     cluster.set_removed(&name, false)?;

@@ -4,9 +4,12 @@
 //! ```text
 //! run(cluster, duration, events):
 //!   calm(interval) ─> start the period's faults one after the other (`a+b`: a, then b;
-//!                     Planned -> its nodes become the leader's when it goes for the leader
-//!                     -> resolve IsolateLeader -> install) ─> an event each
-//!   fault(interval; strobe flips clocks meanwhile) ─> end them, last first ─> an event each
+//!                     membership last, so that under a partition it removes the members
+//!                     the leader cannot reach; Planned -> its nodes become the leader's
+//!                     when it goes for the leader -> resolve IsolateLeader -> install)
+//!                     ─> an event each
+//!   fault(interval; strobe flips clocks meanwhile) ─> end them, last first, but removed
+//!                     members are added back last (one at a time) ─> an event each
 //!   ─> calm ─> ..
 //! heal_all(cluster, events):
 //!   end the active faults; heal links; stop loss; resume paused; reset clocks;
@@ -23,6 +26,8 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
+
+use faultline_api::Fault;
 
 use crate::fault::{names, Action};
 use crate::partition::{Grudge, Shape};
@@ -177,9 +182,16 @@ impl Nemesis {
             }
             return Ok(outcome);
         }
-        if let Action::Membership { node } = action {
-            // Its event names the voters the removal left.
-            let (value, outcome) = crate::membership::remove(cluster, node).await?;
+        if let Action::Membership { nodes } = action {
+            // Under a partition, the members the leader cannot reach, as an operator
+            // replaces members that look dead. Its event names the voters the removal left.
+            let cut = self.active.iter().rev().find_map(|a| match a {
+                Action::Partition { grudge: Some(g), .. } => Some(g.clone()),
+                _ => None,
+            });
+            let (nodes, value, outcome) =
+                crate::membership::remove(cluster, nodes, cut.as_ref()).await?;
+            let action = Action::Membership { nodes };
             tracing::info!(f = action.start_event(), outcome = outcome.as_str(), "nemesis");
             let _ = events.send(NemesisEvent::new(action.start_event(), value, outcome.clone()));
             if !matches!(outcome, FaultOutcome::Skipped(_)) {
@@ -197,7 +209,8 @@ impl Nemesis {
         Ok(outcome)
     }
 
-    /// Ends the active faults, the last installed first.
+    /// Ends the active faults, the last installed first — but removed members come back
+    /// last, once the cluster they rejoin is whole again.
     ///
     /// # Errors
     /// Harness failures only.
@@ -206,6 +219,7 @@ impl Nemesis {
         cluster: &Cluster,
         events: &UnboundedSender<NemesisEvent>,
     ) -> Result<(), Error> {
+        self.active.sort_by_key(|a| a.kind() != Fault::Membership);
         // Popped one at a time, so that a cancelled end leaves the rest recorded.
         while let Some(action) = self.active.pop() {
             let (value, outcome) = undo(cluster, &action, events).await?;
@@ -380,7 +394,19 @@ async fn undo(
             (json!({ "shape": "figure8" }), cluster.heal()?)
         }
         Action::Reconfigure { .. } => (json!({}), FaultOutcome::Installed),
-        Action::Membership { node } => crate::membership::add_back(cluster, *node, events).await?,
+        Action::Membership { nodes } => {
+            // One at a time; the last one's promotion is the end event.
+            let mut last = (json!({ "nodes": [] }), FaultOutcome::Skipped("no member".into()));
+            for (k, &node) in nodes.iter().enumerate() {
+                if k > 0 {
+                    let (value, outcome) = last;
+                    tracing::info!(f = action.stop_event(), outcome = outcome.as_str(), "nemesis");
+                    let _ = events.send(NemesisEvent::new(action.stop_event(), value, outcome));
+                }
+                last = crate::membership::add_back(cluster, node, events).await?;
+            }
+            last
+        }
     })
 }
 

@@ -143,7 +143,12 @@ impl Schedule {
             self.targets[self.rng.random_range(0..self.targets.len())]
         };
         self.planned += 1;
-        Some(alt.into_iter().map(|kind| self.plan(kind, target)).collect())
+        let mut period: Vec<Planned> =
+            alt.into_iter().map(|kind| self.plan(kind, target)).collect();
+        // Membership acts on what the period's other faults did (it removes the members a
+        // partition cut off from the leader): installed last.
+        period.sort_by_key(|p| p.action.kind() == Fault::Membership);
+        Some(period)
     }
 
     fn plan(&mut self, kind: Fault, target: Target) -> Planned {
@@ -169,9 +174,10 @@ impl Schedule {
                 on_leader = false;
                 Action::Reconfigure { seed: self.rng.random() }
             }
-            // One member at a time, whatever the target: the leader's own when it goes for
-            // the leader; a minority or majority target still removes one.
-            Fault::Membership => Action::Membership { node: self.pick(1)[0] },
+            // One member, whatever the target: the leader's own when it goes for the leader;
+            // a minority or majority target still removes one (under a partition, the
+            // nemesis removes the members the leader cannot reach instead).
+            Fault::Membership => Action::Membership { nodes: self.pick(1) },
             Fault::PowerLoss => {
                 let nodes = self.nodes_for(target, true);
                 Action::PowerLoss { nodes, seed: self.rng.random(), dropped: None }
@@ -395,13 +401,13 @@ mod tests {
         let mut seen = 0;
         for i in 0..100 {
             let period = s.next_period().unwrap();
-            if let [first, ..] = period.as_slice() {
-                if let Action::Membership { node } = first.action {
+            if let [first, last] = period.as_slice() {
+                if let Action::Membership { nodes } = &last.action {
                     seen += 1;
-                    assert!(node < 5);
-                    assert_eq!(first.on_leader, i == 0 || first.on_leader);
-                    // Installed first, so the partition's end comes before the add-back.
-                    assert!(matches!(period[1].action, Action::Partition { .. }));
+                    assert!(nodes.len() == 1 && nodes[0] < 5, "{nodes:?}");
+                    assert_eq!(last.on_leader, i == 0 || last.on_leader);
+                    // Installed after the partition, so that it sees who is cut off.
+                    assert!(matches!(first.action, Action::Partition { .. }));
                 }
             }
         }

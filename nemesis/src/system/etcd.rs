@@ -1,6 +1,6 @@
 //! etcd 3.4 (Debian's `etcd-server`): a static cluster, status through the HTTP/JSON
 //! gateway (`POST /v3/maintenance/status`), membership changes through its member API
-//! ([`members`]); a re-added member starts with the members of the day and
+//! (`members`); a re-added member starts with the members of the day and
 //! `--initial-cluster-state existing`.
 //!
 //! Clock faults cannot reach etcd: it is a Go program, and Go reads the clock through the
