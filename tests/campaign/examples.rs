@@ -49,8 +49,8 @@ fn nightly_resolves_with_a_catch_cell_per_planted_bug() {
     let catches = plan.cells.iter().filter(|c| c.expect == Expect::Catch).count();
     assert_eq!(catches, bugs.len() + 1, "plus etcd's serializable reads");
     // 2 systems × 3 workloads × 5 faults × 3 seeds, less etcd's clock and figure8, + extras
-    // (membership, loss, etcd kv, 3 sharded seeds).
-    assert_eq!(plan.cells.len(), 90 - 18 + 1 + 2 + 3 + catches);
+    // (membership on both systems, power loss on both, loss on both, 3 sharded seeds).
+    assert_eq!(plan.cells.len(), 90 - 18 + 2 + 2 + 2 + 3 + catches);
 }
 
 #[test]

@@ -95,7 +95,7 @@ fn catch_rates() {
     // Measured catch rates (30-60 s runs, seeds 1..): see the lead's notes; the combination
     // for each bug is the one that exposes it best among those tried.
     #[rustfmt::skip]
-    let combos: [(&str, &[&str]); 4] = [
+    let mut combos: Vec<(&str, &[&str])> = vec![
         ("stale-reads",     &["--workload", "register", "--nemesis", "partition", "--keys", "2",
                               "--concurrency", "9", "--rate", "300", "--nemesis-interval", "2"]),
         ("no-dedup",        &["--workload", "kv", "--nemesis", "partition,kill",
@@ -106,7 +106,16 @@ fn catch_rates() {
                               "--nemesis-clock-rate", "0.5", "--keys", "2", "--mix",
                               "read=8,write=1", "--nodes", "5", "--concurrency", "20",
                               "--request-timeout-ms", "100", "--nemesis-interval", "2"]),
+        ("membership-overlap", &["--workload", "kv", "--nodes", "5",
+                              "--nemesis", "membership+partition", "--nemesis-targets", "majority"]),
     ];
+    // A SIGKILL keeps the page cache: only a power loss (FUSE disks) shows this one.
+    if util::fuse_available() {
+        combos.push((
+            "ack-before-fsync",
+            &["--workload", "kv", "--nemesis", "power-loss", "--nemesis-targets", "majority"],
+        ));
+    }
     let mut missed = Vec::new();
     for (bug, args) in combos {
         let mut caught = 0;

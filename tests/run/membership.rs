@@ -69,7 +69,8 @@ fn assert_lost_and_regained(store: &std::path::Path, r: &Run) {
         for e in &history.nemesis[i..i + 3] {
             assert_eq!(e.value["outcome"], "installed", "{}", e.value);
         }
-        // While out (stopped, then a learner), the node answered nothing that counted.
+        // While out (cut off or told it is out, then wiped, then a learner), the node
+        // answered nothing that counted.
         let (from, to) = (steps[i].2, steps[i + 2].2);
         let served = history.ops.iter().filter(|o| {
             o.outcome == Outcome::Ok
