@@ -182,7 +182,7 @@ impl Nemesis {
             }
             return Ok(outcome);
         }
-        if let Action::Membership { nodes } = action {
+        let (action, value, outcome) = if let Action::Membership { nodes } = action {
             // Under a partition, the members the leader cannot reach, as an operator
             // replaces members that look dead. Its event names the voters the removal left.
             let cut = self.active.iter().rev().find_map(|a| match a {
@@ -191,18 +191,13 @@ impl Nemesis {
             });
             let (nodes, value, outcome) =
                 crate::membership::remove(cluster, nodes, cut.as_ref()).await?;
-            let action = Action::Membership { nodes };
-            tracing::info!(f = action.start_event(), outcome = outcome.as_str(), "nemesis");
-            let _ = events.send(NemesisEvent::new(action.start_event(), value, outcome.clone()));
-            if !matches!(outcome, FaultOutcome::Skipped(_)) {
-                self.active.push(action);
-            }
-            return Ok(outcome);
-        }
-        let (action, outcome) = install(cluster, action).await?;
-        tracing::info!(f = action.start_event(), outcome = outcome.as_str(), "nemesis");
-        let _ =
-            events.send(NemesisEvent::new(action.start_event(), action.to_json(), outcome.clone()));
+            (Action::Membership { nodes }, value, outcome)
+        } else {
+            let (action, outcome) = install(cluster, action).await?;
+            let value = action.to_json();
+            (action, value, outcome)
+        };
+        emit(events, action.start_event(), value, outcome.clone());
         if !matches!(outcome, FaultOutcome::Skipped(_)) {
             self.active.push(action);
         }
@@ -223,8 +218,7 @@ impl Nemesis {
         // Popped one at a time, so that a cancelled end leaves the rest recorded.
         while let Some(action) = self.active.pop() {
             let (value, outcome) = undo(cluster, &action, events).await?;
-            tracing::info!(f = action.stop_event(), outcome = outcome.as_str(), "nemesis");
-            let _ = events.send(NemesisEvent::new(action.stop_event(), value, outcome));
+            emit(events, action.stop_event(), value, outcome);
         }
         Ok(())
     }
@@ -287,6 +281,17 @@ impl Nemesis {
         }
         Ok(())
     }
+}
+
+/// Logs one start or end of a fault and sends it to the history.
+fn emit(
+    events: &UnboundedSender<NemesisEvent>,
+    f: &'static str,
+    value: serde_json::Value,
+    outcome: FaultOutcome,
+) {
+    tracing::info!(f, outcome = outcome.as_str(), "nemesis");
+    let _ = events.send(NemesisEvent::new(f, value, outcome));
 }
 
 /// Resolves run-time targets (the leader) and installs the action.
@@ -395,17 +400,16 @@ async fn undo(
         }
         Action::Reconfigure { .. } => (json!({}), FaultOutcome::Installed),
         Action::Membership { nodes } => {
-            // One at a time; the last one's promotion is the end event.
-            let mut last = (json!({ "nodes": [] }), FaultOutcome::Skipped("no member".into()));
-            for (k, &node) in nodes.iter().enumerate() {
-                if k > 0 {
-                    let (value, outcome) = last;
-                    tracing::info!(f = action.stop_event(), outcome = outcome.as_str(), "nemesis");
-                    let _ = events.send(NemesisEvent::new(action.stop_event(), value, outcome));
-                }
-                last = crate::membership::add_back(cluster, node, events).await?;
+            // One at a time: each but the last gets its end event here, the last one's is
+            // the caller's.
+            let Some((&last, rest)) = nodes.split_last() else {
+                return Ok((json!({ "nodes": [] }), FaultOutcome::Skipped("no member".into())));
+            };
+            for &node in rest {
+                let (value, outcome) = crate::membership::add_back(cluster, node, events).await?;
+                emit(events, action.stop_event(), value, outcome);
             }
-            last
+            crate::membership::add_back(cluster, last, events).await?
         }
     })
 }
