@@ -37,6 +37,23 @@ impl ConfigError {
     }
 }
 
+/// The first key (kebab-case, dotted for nested tables) whose value is a NaN or infinite
+/// float, at any depth of `table`.
+fn non_finite(table: &toml::Table) -> Option<String> {
+    fn walk(v: &toml::Value) -> Option<String> {
+        match v {
+            toml::Value::Float(f) if !f.is_finite() => Some(String::new()),
+            toml::Value::Array(items) => items.iter().find_map(walk),
+            toml::Value::Table(t) => non_finite(t),
+            _ => None,
+        }
+    }
+    table.iter().find_map(|(k, v)| {
+        let k = crate::cut(&k.replace('_', "-"), 60);
+        walk(v).map(|rest| if rest.is_empty() { k.clone() } else { format!("{k}.{rest}") })
+    })
+}
+
 /// What `layered!` implements for the layer struct; generic code (file parsing, the server's
 /// spec check) goes through it.
 pub trait Layer: Sized + Default + DeserializeOwned {
@@ -69,6 +86,15 @@ pub trait Layer: Sized + Default + DeserializeOwned {
         } else {
             let table: toml::Table =
                 toml::from_str(text).map_err(|e| whole(e.to_string().trim().to_string()))?;
+            // JSON has no NaN or infinity: serde_json would turn them into null, and a null
+            // setting reads as unset, so `time-limit = nan` would silently become the default.
+            if let Some(key) = non_finite(&table) {
+                return Err(ConfigError::new(
+                    source,
+                    &key,
+                    "must be a finite number (nan and inf are not accepted)",
+                ));
+            }
             serde_json::to_value(table).map_err(|e| whole(e.to_string()))?
         };
         let Value::Object(map) = value else {
@@ -161,7 +187,8 @@ pub mod checks {
     pub fn dir_name(n: &String) -> Result<(), String> {
         if n.is_empty()
             || n.len() > 100
-            || n.contains(['/', '\\', '\0'])
+            || n.contains(['/', '\\'])
+            || n.chars().any(char::is_control)
             || n == "latest"
             || n.starts_with('.')
         {

@@ -421,6 +421,10 @@ mod tests {
             ("read-mode = \"fast\"\n",          "read-mode",        "unknown read mode"),
             ("rate = -3\n",                     "rate",             "unlimited"),
             ("name = \"../x\"\n",               "name",             "directory name"),
+            ("name = \"a\\u0007b\"\n",             "name",             "directory name"),
+            ("time-limit = nan\n",              "time-limit",       "finite"),
+            ("time-limit = inf\n",              "time-limit",       "finite"),
+            ("rate = -inf\n",                   "rate",             "finite"),
             ("mix = \"get=1\"\nworkload = \"register\"\n", "mix",  "not an operation"),
         ];
         for (text, field, needle) in cases {

@@ -11,7 +11,9 @@
 //! ```
 //! The time limit is enforced by a watchdog thread that raises a stop flag the searches poll;
 //! the memory limit by a byte budget shared by all searches. Hitting either gives `Unknown`
-//! for the keys still open, never a crash.
+//! for the keys still open, never a crash. The same watchdog stops the searches when the
+//! caller cancels ([`CancelToken`]). A history with no operations is `Unknown`: nothing was
+//! checked.
 // The check is the one place here that reads the wall clock (for the time limit and stats).
 #![allow(clippy::disallowed_methods)]
 
@@ -19,6 +21,8 @@ pub(crate) mod part;
 mod pool;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::CheckError;
@@ -107,6 +111,26 @@ pub struct CheckOptions {
     /// Whether keys whose written values are distinct are decided by the polynomial checkers
     /// ([`crate::unique`]); default: detected per key.
     pub unique_values: Uniqueness,
+    /// Set by the caller to give the check up (a client that went away): the searches stop
+    /// within milliseconds and the keys left open are `Unknown` (abandoned).
+    pub cancel: Option<CancelToken>,
+}
+
+/// A handle that cancels a running check from another thread (cooperative: the searches
+/// poll the stop flag the watchdog raises).
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// Asks the check to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`CancelToken::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl Default for CheckOptions {
@@ -119,6 +143,7 @@ impl Default for CheckOptions {
             witness: false,
             threads: 0,
             unique_values: Uniqueness::Detect,
+            cancel: None,
         }
     }
 }
@@ -149,4 +174,42 @@ pub fn check(
     opts: &CheckOptions,
 ) -> Result<CheckResult, CheckError> {
     pool::run(history, model, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::jsonl::parse_str;
+    use crate::verdict::{UnknownReason, Verdict, NOTHING_CHECKED};
+
+    const STALE: &str = r#"{"index":0,"type":"invoke","process":0,"f":"write","value":1,"time":0}
+{"index":1,"type":"ok","process":0,"f":"write","value":1,"time":10}
+{"index":2,"type":"invoke","process":1,"f":"read","value":null,"time":20}
+{"index":3,"type":"ok","process":1,"f":"read","value":2,"time":30}
+"#;
+
+    #[test]
+    fn an_empty_history_is_unknown() {
+        let h = parse_str("").unwrap();
+        let r =
+            check(&h, &ModelSpec::Register { initial: None }, &CheckOptions::default()).unwrap();
+        assert_eq!(r.verdict, Verdict::Unknown);
+        assert!(r.nothing_checked());
+        assert!(NOTHING_CHECKED.contains("nothing was checked"));
+        let r = check(&parse_str(STALE).unwrap(), &ModelSpec::Kv, &CheckOptions::default());
+        assert!(r.is_err() || !r.unwrap().nothing_checked());
+    }
+
+    #[test]
+    fn a_cancelled_check_stops_with_every_key_abandoned() {
+        let h = parse_str(STALE).unwrap();
+        let model = ModelSpec::Register { initial: None };
+        let cancel = CancelToken::default();
+        let opts = CheckOptions { cancel: Some(cancel.clone()), ..CheckOptions::default() };
+        assert_eq!(check(&h, &model, &opts).unwrap().verdict, Verdict::Illegal, "not cancelled");
+        cancel.cancel();
+        let r = check(&h, &model, &opts).unwrap();
+        assert_eq!(r.verdict, Verdict::Unknown);
+        assert!(r.keys.iter().all(|k| k.unknown_reason == Some(UnknownReason::Abandoned)), "{r:?}");
+    }
 }

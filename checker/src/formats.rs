@@ -112,12 +112,7 @@ pub fn read<R: Read>(input: R, format: Format, name: &str) -> Result<History, Ch
     match format {
         Format::Jsonl | Format::Auto => jsonl::read(reader).map_err(|e| e.into_check(name)),
         Format::JepsenLog => porcupine::read_log(reader).map_err(|e| e.into_check(name)),
-        Format::Edn => {
-            let mut bytes = Vec::new();
-            reader.read_to_end(&mut bytes).map_err(io)?;
-            let text = lines::utf8(&bytes).map_err(|e| ReadError::Parse(e).into_check(name))?;
-            edn::parse_history(text).map_err(|e| ReadError::Parse(e).into_check(name))
-        }
+        Format::Edn => edn::read_history(reader).map_err(|e| e.into_check(name)),
     }
 }
 
@@ -148,9 +143,90 @@ impl From<crate::error::HistoryError> for ReadError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// An endless input (its pattern repeated) that counts the bytes taken from it.
+    struct Endless {
+        pattern: Vec<u8>,
+        at: usize,
+        taken: u64,
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            for b in out.iter_mut() {
+                *b = self.pattern[self.at];
+                self.at = (self.at + 1) % self.pattern.len();
+            }
+            self.taken += out.len() as u64;
+            Ok(out.len())
+        }
+    }
+
+    /// What any reader may take of an input before it must have given up on it.
+    const BOUND: u64 = 2 * MAX_EVENT_BYTES as u64 + (1 << 20);
+
+    fn read_endless(pattern: &[u8], format: Format) -> (Result<History, CheckError>, u64) {
+        let mut input = Endless { pattern: pattern.to_vec(), at: 0, taken: 0 };
+        let r = read(&mut input, format, "endless");
+        (r, input.taken)
+    }
+
+    #[test]
+    fn endless_inputs_are_refused_after_a_bounded_read() {
+        // `/dev/zero`, a file of `[` or of blanks in a comment, under each format.
+        for (pattern, format) in [
+            (&b"\0"[..], Format::Auto),
+            (b"\0", Format::Edn),
+            (b"x", Format::Jsonl),
+            (b"x", Format::JepsenLog),
+            (b"[", Format::Edn),
+            (b"{:a ", Format::Edn),
+            (b"\"abc", Format::Edn),
+        ] {
+            let (r, taken) = read_endless(pattern, format);
+            assert!(r.is_err(), "{pattern:?} {format:?}");
+            assert!(taken <= BOUND, "{pattern:?} {format:?}: read {taken} bytes");
+        }
+    }
 
     const JSONL: &str =
         "{\"index\":0,\"type\":\"invoke\",\"process\":0,\"f\":\"write\",\"value\":1,\"time\":0}\n";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// No endless input makes a reader hold more than a bounded part of it: garbage is
+        /// refused, and input that never forms an op cannot grow memory.
+        #[test]
+        fn endless_garbage_is_read_with_bounded_memory(
+            pattern in proptest::collection::vec(
+                prop::sample::select(b"{[(#_:\\\" ,xn0".to_vec()), 1..6),
+            format in prop::sample::select(vec![Format::Auto, Format::Edn, Format::Jsonl]),
+        ) {
+            // (Endless blanks are an endless empty history, not garbage.)
+            prop_assume!(pattern.iter().any(|b| !b" ,".contains(b)));
+            let (r, taken) = read_endless(&pattern, format);
+            prop_assert!(r.is_err(), "{:?} {:?}", pattern, format);
+            prop_assert!(taken <= BOUND, "{:?} {:?}: read {} bytes", pattern, format, taken);
+        }
+    }
+
+    #[test]
+    fn edn_ops_comments_and_strings_across_chunk_boundaries() {
+        // Ops after a comment and inside a string longer than the reader's chunks.
+        let long = "y".repeat(200_000);
+        let text = format!(
+            "; {long}\n[{{:type :invoke, :f :write, :value \"{long}\", :process 0}}\n\
+             {{:type :ok, :f :write, :value \"{long}\", :process 0}}]\n; {long}"
+        );
+        let h = read(text.as_bytes(), Format::Edn, "h.edn").unwrap();
+        assert_eq!(h.ops.len(), 1);
+        assert_eq!(h.ops[0].input.as_str().map(str::len), Some(200_000));
+        // Errors still name their line after a window moved on.
+        let text = format!("; {long}\n\n{{:type :invoke, :f :read, :process -1}}");
+        let e = read(text.as_bytes(), Format::Edn, "h.edn").unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains(":process"), "{e}");
+    }
 
     #[test]
     fn a_byte_order_mark_is_skipped_before_detection() {

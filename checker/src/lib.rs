@@ -49,12 +49,12 @@ pub mod wgl;
 #[cfg(test)]
 mod brute;
 
-pub use check::{check, CheckOptions, ModelSpec};
+pub use check::{check, CancelToken, CheckOptions, ModelSpec};
 pub use error::{CheckError, HistoryError};
 pub use history::{Event, EventKind, History, HistoryBuilder, Operation, Outcome, Process};
 pub use model::Model;
 pub use unique::Uniqueness;
 pub use verdict::{
     CheckResult, Counterexample, Counts, Decider, KeyResult, SearchStats, StuckOp, UnknownReason,
-    Verdict,
+    Verdict, NOTHING_CHECKED,
 };

@@ -61,7 +61,25 @@ pub enum UnknownReason {
     MemoryLimit,
     /// Another key was found illegal first and the search stopped.
     Cancelled,
+    /// The caller gave the check up before it ended (a client that went away).
+    Abandoned,
 }
+
+impl UnknownReason {
+    /// In words, for summaries and reports: `time limit`, `memory limit`, ...
+    pub fn describe(self) -> &'static str {
+        match self {
+            UnknownReason::TimeLimit => "time limit",
+            UnknownReason::MemoryLimit => "memory limit",
+            UnknownReason::Cancelled => "not searched: another key failed first",
+            UnknownReason::Abandoned => "abandoned by its caller",
+        }
+    }
+}
+
+/// What every output says of a history with no operations: it is [`Verdict::Unknown`], never
+/// a pass (see [`CheckResult::nothing_checked`]).
+pub const NOTHING_CHECKED: &str = "no operations, so nothing was checked";
 
 /// Which algorithm decided a key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -172,6 +190,12 @@ impl CheckResult {
     /// Keys left undecided.
     pub fn undecided(&self) -> impl Iterator<Item = &KeyResult> {
         self.keys.iter().filter(|k| k.verdict == Verdict::Unknown)
+    }
+
+    /// The history had no client operation: the verdict is [`Verdict::Unknown`], and every
+    /// output says [`NOTHING_CHECKED`].
+    pub fn nothing_checked(&self) -> bool {
+        self.counts.ops == 0
     }
 }
 

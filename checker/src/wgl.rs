@@ -64,6 +64,8 @@ pub enum Stop {
     TimeLimit = 1,
     /// Another partition was found illegal.
     Cancel = 2,
+    /// The caller gave the check up ([`crate::check::CancelToken`]).
+    Abandoned = 3,
 }
 
 /// The shared stop flag: unset, or the first [`Stop`] raised.
@@ -82,6 +84,7 @@ impl StopFlag {
         match self.0.load(Ordering::Relaxed) {
             x if x == Stop::TimeLimit as u8 => Some(Stop::TimeLimit),
             x if x == Stop::Cancel as u8 => Some(Stop::Cancel),
+            x if x == Stop::Abandoned as u8 => Some(Stop::Abandoned),
             _ => None,
         }
     }
@@ -92,6 +95,7 @@ impl From<Stop> for UnknownReason {
         match s {
             Stop::TimeLimit => UnknownReason::TimeLimit,
             Stop::Cancel => UnknownReason::Cancelled,
+            Stop::Abandoned => UnknownReason::Abandoned,
         }
     }
 }

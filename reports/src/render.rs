@@ -84,6 +84,10 @@ struct Explained {
 fn headline(result: &CheckResult) -> (&'static str, &'static str, String) {
     let keys = result.keys.len();
     let ops = result.counts.ops;
+    if result.nothing_checked() {
+        let why = faultline_checker::NOTHING_CHECKED;
+        return ("unknown", "Unknown: nothing was checked", format!("The history has {why}."));
+    }
     match result.verdict {
         Verdict::Linearizable => (
             "ok",
@@ -126,12 +130,7 @@ fn headline(result: &CheckResult) -> (&'static str, &'static str, String) {
         Verdict::Unknown => {
             let und: Vec<String> = result
                 .undecided()
-                .map(|k| match k.unknown_reason {
-                    Some(UnknownReason::TimeLimit) => "time limit",
-                    Some(UnknownReason::MemoryLimit) => "memory limit",
-                    Some(UnknownReason::Cancelled) => "cancelled",
-                    None => "undecided",
-                })
+                .map(|k| k.unknown_reason.map_or("undecided", UnknownReason::describe))
                 .map(str::to_string)
                 .collect();
             let mut reasons = und.clone();
@@ -177,11 +176,7 @@ fn key_rows(result: &CheckResult) -> (Vec<KeyRow>, usize) {
             key: k.key.clone().unwrap_or_else(|| "(all)".into()),
             verdict: k.verdict,
             note: match (k.verdict, k.unknown_reason) {
-                (Verdict::Unknown, Some(UnknownReason::TimeLimit)) => "(time limit)".into(),
-                (Verdict::Unknown, Some(UnknownReason::MemoryLimit)) => "(memory limit)".into(),
-                (Verdict::Unknown, Some(UnknownReason::Cancelled)) => {
-                    "(not searched: another key failed first)".into()
-                }
+                (Verdict::Unknown, Some(u)) => format!("({})", u.describe()),
                 _ => String::new(),
             },
             checker: (k.unknown_reason != Some(UnknownReason::Cancelled)).then_some(k.checker),
@@ -220,7 +215,8 @@ fn key_rows(result: &CheckResult) -> (Vec<KeyRow>, usize) {
 ///     micros: 0,
 /// };
 /// let html = render_report(&ReportInput::new("empty", &history, &result)).unwrap();
-/// assert!(html.contains("Linearizable"));
+/// // A history without operations is never shown as a pass.
+/// assert!(html.contains("nothing was checked"));
 /// ```
 pub fn render_report(input: &ReportInput<'_>) -> Result<String, ReportError> {
     let result = input.result;

@@ -30,8 +30,11 @@
 //!   from a browser must come from an allowed origin;
 //! - POSTs need a non-form content type (so a web page cannot make a browser send one
 //!   without a CORS preflight, which this server never grants);
-//! - bodies are size-limited before and while they are read, histories are streamed to disk,
-//!   and only `max_in_flight` body-carrying requests are handled at once (503 beyond);
+//! - headers must arrive within `header_timeout` and bodies within `body_timeout` (a
+//!   trickling client is cut off), connections are capped ([`conn`]); bodies are
+//!   size-limited before and while they are read, histories are streamed to disk, and only
+//!   `max_in_flight` requests are handled at once once their bodies have arrived (503
+//!   beyond, see [`body`]); a check whose client goes away is cancelled;
 //! - the run and campaign queues are bounded (429 beyond); one child runs at a time; checks run one at a time on a thread with a large
 //!   stack, where a panic is contained; a panicking handler answers 500;
 //! - store paths come only from [`crate::store::resolve`].
@@ -41,6 +44,7 @@ mod body;
 mod campaign_jobs;
 mod campaigns;
 mod child;
+mod conn;
 mod guard;
 mod pages;
 mod queue;
@@ -60,6 +64,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use minijinja::Environment;
 
+pub use body::RECEIVING_PER_SLOT;
 pub use campaign_jobs::CampaignRecord;
 pub use child::PARENT_PID_ENV;
 pub use guard::{HostPolicy, LOOPBACK_NAMES};
@@ -84,8 +89,15 @@ pub struct ServerConfig {
     pub check_time_limit: Duration,
     /// Host names (`NAME` or `NAME:PORT`) served besides the loopback names.
     pub allowed_hosts: Vec<String>,
-    /// Requests with a body (POST) handled at once; more get 503.
+    /// Requests with a body (POST) handled at once, counted once their body has arrived;
+    /// more get 503 (and at most 8× as many bodies are received at once).
     pub max_in_flight: usize,
+    /// A client must send a request's headers within this long (idle keep-alive
+    /// connections included), else its connection is closed.
+    pub header_timeout: Duration,
+    /// A request body must arrive whole within this long, with no gap between its chunks
+    /// longer than a fifth of it; else 408.
+    pub body_timeout: Duration,
     /// Runs queued or running at once, and campaigns queued or running at once; more get 429.
     pub max_queued_runs: usize,
     /// How long a cancelled run may take to remove its cluster before it is killed.
@@ -102,8 +114,8 @@ pub type CampaignParser =
 
 impl ServerConfig {
     /// Defaults for `store`: no token, this executable as `faultline`, 256 MiB histories,
-    /// 1 MiB specs, 300 s checks, loopback names only, 4 bodies in flight, 8 runs queued,
-    /// 30 s for a cancelled run to stop.
+    /// 1 MiB specs, 300 s checks, loopback names only, 4 bodies in flight, headers within
+    /// 10 s, bodies within 60 s, 8 runs queued, 30 s for a cancelled run to stop.
     pub fn new(store: impl Into<PathBuf>) -> Self {
         ServerConfig {
             store: store.into(),
@@ -114,6 +126,8 @@ impl ServerConfig {
             check_time_limit: Duration::from_secs(300),
             allowed_hosts: Vec::new(),
             max_in_flight: 4,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
             max_queued_runs: 8,
             cancel_grace: child::CANCEL_GRACE,
             campaign_parser: None,
@@ -149,8 +163,11 @@ struct Inner {
     campaigns: campaign_jobs::Campaigns,
     /// Summaries of runs already read.
     scan_cache: crate::store::ScanCache,
+    /// The gates and deadlines of request bodies.
+    bodies: body::Bodies,
     /// One check at a time: a check uses every core, a second one would only halve both.
-    check_gate: tokio::sync::Semaphore,
+    /// The permit goes with the check's thread, so it is free only once the work stopped.
+    check_gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -163,6 +180,8 @@ impl AppState {
         let machine = Arc::new(tokio::sync::Semaphore::new(1));
         let runs = runs::Runs::start(config.clone(), machine.clone());
         let campaigns = campaign_jobs::Campaigns::start(config.clone(), machine);
+        let idle = config.body_timeout / 5;
+        let bodies = body::Bodies::new(config.max_in_flight, idle, config.body_timeout);
         AppState {
             inner: Arc::new(Inner {
                 config,
@@ -170,7 +189,8 @@ impl AppState {
                 runs,
                 campaigns,
                 scan_cache: crate::store::ScanCache::default(),
-                check_gate: tokio::sync::Semaphore::new(1),
+                bodies,
+                check_gate: Arc::new(tokio::sync::Semaphore::new(1)),
             }),
         }
     }
@@ -253,18 +273,13 @@ pub fn app(state: AppState) -> Router {
 
 /// Every route, without the outer defences of [`harden`].
 pub fn routes(state: AppState) -> Router {
-    let gate = Arc::new(tokio::sync::Semaphore::new(state.config().max_in_flight.max(1)));
-    let in_flight = middleware::from_fn_with_state(gate, body::in_flight);
     Router::new()
         .route("/api/index", get(api::index))
-        .route("/api/check", post(api::check).route_layer(in_flight.clone()))
-        .route("/api/runs", post(runs::create).route_layer(in_flight.clone()).get(runs::list))
+        .route("/api/check", post(api::check))
+        .route("/api/runs", post(runs::create).get(runs::list))
         .route("/api/runs/{id}", get(runs::show).delete(runs::cancel))
         .route("/api/runs/{id}/events", get(runs::events))
-        .route(
-            "/api/campaigns",
-            post(campaign_jobs::create).route_layer(in_flight).get(campaigns::list),
-        )
+        .route("/api/campaigns", post(campaign_jobs::create).get(campaigns::list))
         .route("/api/campaigns/{id}", get(campaign_jobs::show).delete(campaign_jobs::cancel))
         .route("/api/campaigns/{id}/events", get(campaign_jobs::events))
         .route("/api/campaigns/{name}/{time}", get(campaigns::show))
@@ -359,7 +374,8 @@ pub async fn serve(
     let bound = listener.local_addr()?;
     let policy = HostPolicy::new(Some(bound), &state.config().allowed_hosts)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    axum::serve(listener, harden(routes(state), policy)).with_graceful_shutdown(shutdown).await
+    let header_timeout = state.config().header_timeout;
+    conn::accept_loop(listener, harden(routes(state), policy), header_timeout, shutdown).await
 }
 
 #[cfg(test)]

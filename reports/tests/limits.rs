@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
-use faultline_reports::server::{app, harden, routes, AppState, HostPolicy};
+use faultline_reports::server::{app, harden, routes, AppState, HostPolicy, RECEIVING_PER_SLOT};
 use futures_util::stream;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -112,34 +112,158 @@ async fn bodies_over_the_limit_are_refused_without_buffering() {
     assert_eq!(uploads, 0, "the cut upload is removed");
 }
 
+/// A body that sends one byte and then nothing, forever (a client trickling or stalled).
+fn stalled_body() -> Body {
+    Body::from_stream(
+        stream::iter([Ok::<_, std::io::Error>(Bytes::from("{"))]).chain(stream::pending()),
+    )
+}
+
 #[tokio::test]
-async fn requests_in_flight_are_limited() {
+async fn stalled_bodies_hold_no_slot_and_are_cut_off() {
     let store = tempfile::tempdir().unwrap();
     let mut c = config(store.path());
     c.max_in_flight = 1;
+    c.body_timeout = Duration::from_secs(2);
     let router = app(AppState::new(c));
-    // One upload that never ends holds the only slot.
-    let endless = Body::from_stream(
-        stream::iter([Ok::<_, std::io::Error>(Bytes::from("{"))]).chain(stream::pending()),
-    );
     let headers = [("content-type", "application/x-ndjson")];
-    let slow = tokio::spawn({
-        let router = router.clone();
-        let r = req("POST", "/api/check", &headers, endless);
-        async move { router.oneshot(r).await }
-    });
+    // As many stalled uploads as may be received at once.
+    let stalled: Vec<_> = (0..RECEIVING_PER_SLOT)
+        .map(|_| {
+            let r = req("POST", "/api/check", &headers, stalled_body());
+            let router = router.clone();
+            tokio::spawn(async move { send(&router, r).await })
+        })
+        .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
+    // One more upload is refused at once with Retry-After; GETs are not counted.
     let r = req("POST", "/api/runs", &[("content-type", "application/toml")], Body::from(""));
     let resp = router.clone().oneshot(r).await.unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(resp.headers()["retry-after"], "1");
-    // GETs are not counted.
     assert_eq!(send(&router, req("GET", "/api/runs", &[], Body::empty())).await.0, StatusCode::OK);
-    // The client goes away: its slot is free again.
-    slow.abort();
-    let _ = slow.await;
+    // Each stalled upload is cut off with 408 (its chunks stopped for longer than the idle
+    // limit), and nothing of it is left on disk.
+    for s in stalled {
+        let (status, body) = tokio::time::timeout(Duration::from_secs(30), s)
+            .await
+            .expect("a stalled body is cut off")
+            .unwrap();
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{body}");
+        assert!(body["error"].as_str().unwrap().contains("did not arrive in time"), "{body}");
+    }
+    assert_eq!(std::fs::read_dir(store.path().join(".uploads")).unwrap().count(), 0);
+    // A stalled body never held the one handling slot: with one stalling now, a whole
+    // request is handled.
+    let r = req("POST", "/api/check", &headers, stalled_body());
+    let hold = tokio::spawn({
+        let router = router.clone();
+        async move { send(&router, r).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let r = req("POST", "/api/check", &headers, Body::from(STALE_READ_JSONL));
-    assert_eq!(send(&router, r).await.0, StatusCode::OK);
+    let (status, body) = send(&router, r).await;
+    assert_eq!((status, body["verdict"].as_str()), (StatusCode::OK, Some("illegal")), "{body}");
+    hold.abort();
+}
+
+/// The `api-check` threads of this process (each check runs on one).
+fn check_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "api-check")
+        .count()
+}
+
+/// A kv history no order explains, and which the search must explore widely to know it:
+/// 15 appends of "1," and 15 of "2,", all concurrent, then a read of sixteen "1,"s.
+fn hard_kv_history() -> String {
+    let mut lines = Vec::new();
+    let mut index = 0;
+    let mut ev = |ty: &str, p: usize, f: &str, v: &str, t: u64| {
+        lines.push(format!(
+            r#"{{"index":{index},"type":"{ty}","process":{p},"f":"{f}","key":"k","value":"{v}","time":{t}}}"#
+        ));
+        index += 1;
+    };
+    for p in 0..30 {
+        ev("invoke", p, "append", if p % 2 == 0 { "1," } else { "2," }, 1);
+    }
+    for p in 0..30 {
+        ev("ok", p, "append", if p % 2 == 0 { "1," } else { "2," }, 100);
+    }
+    ev("invoke", 30, "get", "", 200);
+    ev("ok", 30, "get", &format!("{}{}", "1,".repeat(16), "2,".repeat(14)), 300);
+    lines.join("\n") + "\n"
+}
+
+#[tokio::test]
+async fn an_abandoned_check_is_cancelled_and_frees_its_slot() {
+    let store = tempfile::tempdir().unwrap();
+    let router = app(AppState::new(config(store.path())));
+    let headers = [("content-type", "application/x-ndjson")];
+    let r = req("POST", "/api/check?model=kv&time_limit=120", &headers, hard_kv_history().into());
+    let abandoned = tokio::spawn({
+        let router = router.clone();
+        async move { send(&router, r).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // (Other tests' checks run in this process too, so at least one.)
+    assert!(check_threads() >= 1, "the check is still searching (else this history is too easy)");
+    // The client goes away: its check stops long before its 120 s time limit, and the one
+    // check slot (which its thread holds until the search stopped) is free again.
+    abandoned.abort();
+    let _ = abandoned.await;
+    let r = req("POST", "/api/check", &headers, Body::from(STALE_READ_JSONL));
+    let (status, body) = tokio::time::timeout(Duration::from_secs(30), send(&router, r))
+        .await
+        .expect("the abandoned check still holds the check slot");
+    assert_eq!((status, body["verdict"].as_str()), (StatusCode::OK, Some("illegal")), "{body}");
+}
+
+#[tokio::test]
+async fn an_empty_history_is_unknown_not_green() {
+    let store = tempfile::tempdir().unwrap();
+    let router = app(AppState::new(config(store.path())));
+    let headers = [("content-type", "application/x-ndjson")];
+    let (status, body) = send(&router, req("POST", "/api/check", &headers, Body::empty())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["verdict"].as_str(), body["exit_code"].as_u64()), (Some("unknown"), Some(2)));
+    assert!(body["reason"].as_str().unwrap().contains("nothing was checked"), "{body}");
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let store = tempfile::tempdir().unwrap();
+    let mut c = config(store.path());
+    c.header_timeout = Duration::from_secs(1);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(faultline_reports::server::serve(
+        listener,
+        AppState::new(c),
+        std::future::pending(),
+    ));
+    // Half a request line, then silence; and a connection that sends nothing at all.
+    let mut partial = tokio::net::TcpStream::connect(addr).await.unwrap();
+    partial.write_all(b"GET /api/index HTTP/1.1\r\nHo").await.unwrap();
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    for conn in [&mut partial, &mut silent] {
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(30), conn.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "the server still holds a connection that sent no headers");
+    }
+    // A prompt client is served.
+    let mut ok = tokio::net::TcpStream::connect(addr).await.unwrap();
+    ok.write_all(b"GET /api/index HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    ok.read_to_end(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"), "{buf:?}");
+    server.abort();
 }
 
 use futures_util::StreamExt as _;

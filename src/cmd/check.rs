@@ -10,7 +10,8 @@ use anyhow::Context;
 use clap::Args;
 use faultline_checker::formats::{self, Format};
 use faultline_checker::{
-    check, CheckOptions, CheckResult, History, ModelSpec, Uniqueness, Verdict,
+    check, CheckOptions, CheckResult, History, ModelSpec, Uniqueness, UnknownReason, Verdict,
+    NOTHING_CHECKED,
 };
 use faultline_reports::checks;
 use faultline_reports::junit::{CaseOutcome, JunitCase};
@@ -32,9 +33,9 @@ pub struct CheckArgs {
     /// The register's initial value (an integer, or null).
     #[arg(long)]
     pub initial: Option<String>,
-    /// Give up (exit 2) after this many seconds.
-    #[arg(long, value_name = "S")]
-    pub time_limit: Option<f64>,
+    /// Give up (exit 2) after this many seconds (at most a week).
+    #[arg(long, value_name = "S", value_parser = time_limit)]
+    pub time_limit: Option<Duration>,
     /// Give up (exit 2) when the search caches pass this many bytes (default: the smaller of
     /// 2 GiB and an eighth of the RAM, so a shared machine stays usable).
     #[arg(long, value_name = "BYTES")]
@@ -71,11 +72,21 @@ pub struct CheckArgs {
     pub no_report: bool,
 }
 
+/// The longest `--time-limit`: a week, as a run's.
+const MAX_TIME_LIMIT_SECS: f64 = 7.0 * 86400.0;
+
+/// `--time-limit`: seconds, finite, positive, at most [`MAX_TIME_LIMIT_SECS`].
+fn time_limit(s: &str) -> Result<Duration, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    faultline_api::layered::checks::seconds(MAX_TIME_LIMIT_SECS)(&v)?;
+    Duration::try_from_secs_f64(v).map_err(|e| e.to_string())
+}
+
 impl CheckArgs {
     fn options(&self) -> CheckOptions {
         let mut o = CheckOptions {
             partition: !self.no_partition,
-            time_limit: self.time_limit.map(Duration::from_secs_f64),
+            time_limit: self.time_limit,
             all_keys: self.all_keys,
             witness: self.witness,
             unique_values: if self.unique_values {
@@ -102,12 +113,6 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         model = model.with_initial(init)?;
     }
     let format: Format = args.format.parse()?;
-    if let Some(t) = args.time_limit {
-        anyhow::ensure!(
-            t > 0.0 && t.is_finite(),
-            "--time-limit must be a positive number of seconds"
-        );
-    }
     let opts = args.options();
     let mut overall = Verdict::Linearizable;
     let mut cases = Vec::new();
@@ -130,16 +135,15 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
             }
         };
         cases.push(junit_case(file, Some(&result), secs, None));
-        // A history with no operations checked nothing: never a pass.
-        let empty = result.counts.ops == 0;
-        overall = overall.combine(if empty { Verdict::Unknown } else { result.verdict });
-        if empty {
-            eprintln!("{}: no operations, so nothing was checked (exit 2)", file.display());
-        }
+        // A history with no operations is Unknown (the checker says so): never a pass.
+        overall = overall.combine(result.verdict);
         let report =
             if args.no_report { None } else { Some(store_check(&args, file, &history, &result)?) };
         if args.json {
-            let out = serde_json::json!({ "file": file, "result": result, "report": report });
+            let mut out = serde_json::json!({ "file": file, "result": result, "report": report });
+            if result.nothing_checked() {
+                out["reason"] = NOTHING_CHECKED.into();
+            }
             println!("{out}");
         } else {
             print_summary(file, &history, &result);
@@ -198,6 +202,10 @@ fn store_check(
 }
 
 fn print_summary(file: &std::path::Path, h: &History, r: &CheckResult) {
+    if r.nothing_checked() {
+        println!("{}: unknown — {NOTHING_CHECKED} (exit 2)", file.display());
+        return;
+    }
     let c = &r.counts;
     let secs = r.micros as f64 / 1e6;
     let words = match r.verdict {
@@ -239,7 +247,7 @@ fn print_summary(file: &std::path::Path, h: &History, r: &CheckResult) {
             format!(
                 "{} ({})",
                 k.key.as_deref().unwrap_or("<all>"),
-                k.unknown_reason.map_or("?".into(), |u| format!("{u:?}"))
+                k.unknown_reason.map_or("?", UnknownReason::describe)
             )
         })
         .collect();
@@ -265,11 +273,9 @@ fn junit_case(
         (_, Some(e)) => {
             CaseOutcome::Error { message: format!("{e:#}"), kind: "error".into(), details }
         }
-        (Some(r), None) if r.counts.ops == 0 => CaseOutcome::Error {
-            message: "no operations, so nothing was checked".into(),
-            kind: "vacuous".into(),
-            details,
-        },
+        (Some(r), None) if r.nothing_checked() => {
+            CaseOutcome::Error { message: NOTHING_CHECKED.into(), kind: "vacuous".into(), details }
+        }
         (Some(r), None) => match r.verdict {
             Verdict::Linearizable => CaseOutcome::Passed,
             Verdict::Illegal => {

@@ -3,10 +3,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::check::part::{check_part, decided};
-use crate::check::{CheckOptions, ModelSpec};
+use crate::check::{CancelToken, CheckOptions, ModelSpec};
 use crate::error::CheckError;
 use crate::history::{History, Operation, Outcome};
 use crate::model::Model;
@@ -84,6 +84,38 @@ fn check_key<M: Model>(
     check_part(model, key.clone(), ops, limits, opts.witness)
 }
 
+/// How often the watchdog looks at a [`CancelToken`].
+const CANCEL_POLL: Duration = Duration::from_millis(20);
+
+/// Raises the stop flag at `deadline` or once `cancel` is set, whichever comes first; returns
+/// when the check is done (`done` hung up).
+fn watchdog(
+    done: &mpsc::Receiver<()>,
+    limits: &Limits,
+    deadline: Option<Instant>,
+    cancel: Option<&CancelToken>,
+) {
+    loop {
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            limits.stop.raise(Stop::TimeLimit);
+            return;
+        }
+        if cancel.is_some_and(CancelToken::is_cancelled) {
+            limits.stop.raise(Stop::Abandoned);
+            return;
+        }
+        let mut wait = deadline.map_or(Duration::MAX, |d| d - now);
+        if cancel.is_some() {
+            wait = wait.min(CANCEL_POLL);
+        }
+        match done.recv_timeout(wait) {
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            _ => return,
+        }
+    }
+}
+
 fn counts(h: &History, keys: usize) -> Counts {
     let mut c = Counts { ops: h.ops.len(), keys, nemesis: h.nemesis.len(), ..Counts::default() };
     for op in &h.ops {
@@ -123,6 +155,9 @@ fn run_model<M: Model>(
     order.sort_by_key(|&i| std::cmp::Reverse(parts[i].1.len()));
 
     let limits = Limits::new(opts.memory_limit.unwrap_or(u64::MAX));
+    if opts.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+        limits.stop.raise(Stop::Abandoned);
+    }
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -135,13 +170,10 @@ fn run_model<M: Model>(
 
     std::thread::scope(|scope| {
         let (done_tx, done_rx) = mpsc::channel::<()>();
-        if let Some(limit) = opts.time_limit {
-            let limits = &limits;
-            scope.spawn(move || {
-                if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
-                    limits.stop.raise(Stop::TimeLimit);
-                }
-            });
+        if opts.time_limit.is_some() || opts.cancel.is_some() {
+            let (limits, cancel) = (&limits, opts.cancel.as_ref());
+            let deadline = opts.time_limit.map(|t| started + t);
+            scope.spawn(move || watchdog(&done_rx, limits, deadline, cancel));
         }
         let work = || loop {
             if limits.stop.get().is_some() {
@@ -190,6 +222,10 @@ fn run_model<M: Model>(
         };
         verdict = verdict.combine(kr.verdict);
         keys.push(kr);
+    }
+    // A history with no operations checked nothing: never a pass, on every path.
+    if h.ops.is_empty() {
+        verdict = Verdict::Unknown;
     }
     Ok(CheckResult {
         verdict,

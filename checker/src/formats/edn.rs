@@ -18,11 +18,12 @@
 //! [`MAX_EVENT_BYTES`].
 
 use std::fmt;
+use std::io::Read;
 
 use serde_json::{Map, Number, Value};
 
 use crate::error::{shown, HistoryError};
-use crate::formats::{MAX_DEPTH, MAX_EVENT_BYTES};
+use crate::formats::{ReadError, MAX_DEPTH, MAX_EVENT_BYTES};
 use crate::history::{Event, EventKind, History, HistoryBuilder, Process, VALUE_UNKNOWN};
 
 /// An EDN value.
@@ -549,43 +550,154 @@ impl Clock {
     }
 }
 
-/// Parses a Jepsen/Knossos EDN history: ops in order of position, each at its line.
+/// Parses a Jepsen/Knossos EDN history held in memory (see [`read_history`]).
 ///
 /// # Errors
 /// Malformed EDN or op maps, with the line; the bounds of [`crate::formats`].
 pub fn parse_history(text: &str) -> Result<History, HistoryError> {
-    let mut p = Parser::new(text);
+    read_history(text.as_bytes()).map_err(|e| match e {
+        ReadError::Parse(e) => e,
+        ReadError::Io(e) => HistoryError::at(0, "-", e.to_string()),
+    })
+}
+
+/// Bytes read from the input at least at a time.
+const CHUNK: usize = 64 << 10;
+
+/// Where the reader is: between top-level forms, or inside the one top-level vector (or
+/// list) of ops, which closes with `close` and opened on `line`.
+#[derive(Debug, Clone, Copy)]
+enum At {
+    Top,
+    Vector { close: u8, line: usize },
+}
+
+/// Reads a Jepsen/Knossos EDN history from a stream: ops in order of position, each at its
+/// line. Memory stays bounded whatever the input: one op at a time is held (at most
+/// [`MAX_EVENT_BYTES`] of it) besides the history built so far.
+///
+/// Each op is parsed from a window of the input; when the window ends inside the op (an
+/// unclosed map, a string or token cut at its end) the window grows — doubling, so an op is
+/// parsed O(log size) times — and the op is parsed again.
+///
+/// # Errors
+/// I/O; malformed EDN or op maps, with the line; the bounds of [`crate::formats`].
+pub fn read_history<R: Read>(mut input: R) -> Result<History, ReadError> {
     let mut history = Ops::default();
+    let mut buf: Vec<u8> = Vec::new();
+    let (mut start, mut line, mut eof, mut at) = (0usize, 1usize, false, At::Top);
     loop {
+        let window = &buf[start..];
+        let text = match std::str::from_utf8(window) {
+            Ok(t) => t,
+            // A character cut at the window's end: read on.
+            Err(e) if e.error_len().is_none() && !eof => {
+                // Safe: valid_up_to is a character boundary.
+                std::str::from_utf8(&window[..e.valid_up_to()]).unwrap_or("")
+            }
+            Err(_) => {
+                let e = super::lines::utf8(window).err();
+                let e = e.map(|e| HistoryError::at(line + e.line - 1, "-", e.message));
+                return Err(ReadError::Parse(
+                    e.unwrap_or_else(|| HistoryError::at(line, "-", "not UTF-8")),
+                ));
+            }
+        };
+        let mut p = Parser::new(text);
+        p.line = line;
         p.skip_ws();
-        let line = p.line();
-        match p.peek() {
-            None => break,
-            // A vector (or list) of ops: read one op at a time.
-            Some(open @ (b'[' | b'(')) => {
-                let close = if open == b'[' { b']' } else { b')' };
-                p.pos += 1;
-                p.depth = 1;
-                loop {
-                    p.skip_ws();
-                    let op_line = p.line();
-                    p.form_start = p.pos;
-                    match p.element(close, line)? {
-                        Some(Some(op)) => history.push(&op, op_line)?,
-                        Some(None) => {}
-                        None => break,
-                    }
+        if p.pos == text.len() {
+            if !eof {
+                // Only blanks and comments so far: drop them, keeping a `;` when the window
+                // ends inside a comment, so that its rest is skipped too.
+                let tail = text.rfind('\n').map_or(text, |nl| &text[nl + 1..]);
+                let in_comment = tail.contains(';');
+                start += text.len();
+                line = p.line();
+                if in_comment {
+                    start -= 1;
+                    buf[start] = b';';
                 }
-                p.depth = 0;
+                eof = fill(&mut input, &mut buf, &mut start, CHUNK)?;
+                continue;
             }
-            Some(_) => {
-                if let Some(op) = p.next_value()? {
-                    history.push(&op, line)?;
-                }
+            if let At::Vector { close, line } = at {
+                return Err(ReadError::Parse(HistoryError::at(
+                    line,
+                    "-",
+                    format!("unclosed collection: no '{}' before the end of input", close as char),
+                )));
             }
+            break;
         }
+        let op_line = p.line();
+        p.form_start = p.pos;
+        // What was read (an op or nothing) and where the reader is after it.
+        let parsed: Result<(Option<Edn>, At), HistoryError> = match at {
+            At::Top => match p.peek() {
+                // A vector (or list) of ops: read one op at a time.
+                Some(open @ (b'[' | b'(')) => {
+                    p.pos += 1;
+                    let close = if open == b'[' { b']' } else { b')' };
+                    Ok((None, At::Vector { close, line: op_line }))
+                }
+                _ => p.value().map(|op| (Some(op), At::Top)),
+            },
+            At::Vector { close, line } => {
+                p.depth = 1;
+                p.element(close, line).map(|e| match e {
+                    None => (None, At::Top),
+                    Some(op) => (op, at),
+                })
+            }
+        };
+        // The op may go on past the window (a token cut at its end, an unclosed map, a
+        // string): read more and parse it again, unless it already is too big.
+        if !eof && (parsed.is_err() || p.pos == text.len()) {
+            if buf.len() - start > MAX_EVENT_BYTES + CHUNK {
+                return Err(ReadError::Parse(parsed.err().unwrap_or_else(|| {
+                    p.err(format!("one op takes more than {MAX_EVENT_BYTES} bytes"))
+                })));
+            }
+            let grow = (buf.len() - start).max(CHUNK);
+            eof = fill(&mut input, &mut buf, &mut start, grow)?;
+            continue;
+        }
+        let (op, next) = parsed?;
+        if let Some(op) = op {
+            history.push(&op, op_line)?;
+        }
+        at = next;
+        start += p.pos;
+        line = p.line();
     }
     Ok(history.finish())
+}
+
+/// Reads at least `want` more bytes into `buf` (fewer at the end of input), first dropping
+/// the consumed `buf[..start]` once it is most of the buffer; `true` at the end of input.
+fn fill<R: Read>(
+    input: &mut R,
+    buf: &mut Vec<u8>,
+    start: &mut usize,
+    want: usize,
+) -> Result<bool, ReadError> {
+    if *start > 0 && *start >= buf.len() / 2 {
+        buf.drain(..*start);
+        *start = 0;
+    }
+    let target = buf.len() + want;
+    while buf.len() < target {
+        let n = input
+            .by_ref()
+            .take((target - buf.len()) as u64)
+            .read_to_end(buf)
+            .map_err(ReadError::Io)?;
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The ops read so far, by position.

@@ -16,11 +16,11 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use faultline_checker::formats::{self, Format};
-use faultline_checker::{check as run_check, CheckOptions, ModelSpec};
+use faultline_checker::{check as run_check, CancelToken, CheckOptions, ModelSpec};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{body, ApiError, AppState};
+use super::{ApiError, AppState};
 use crate::checks::{create_check_dir, write_check};
 
 /// `GET /api/index?verdict=`: the runs in the store as JSON, newest first.
@@ -88,6 +88,16 @@ pub(crate) fn require_api_content_type(headers: &HeaderMap) -> Result<String, Ap
     }
 }
 
+/// Cancels its check when dropped: when the request's future is dropped (the client went
+/// away), and harmlessly after a check that ended.
+struct CancelOnDrop(CancelToken);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 /// Stack of the thread a check runs on: deep enough for any nesting the history readers
 /// allow, so hostile input meets their limits, not the end of the stack.
 const CHECK_STACK: usize = 256 << 20;
@@ -148,21 +158,33 @@ pub(crate) async fn check(
         None => limit,
     };
     let store_dir = state.config().store.clone();
-    let upload =
-        body::to_file(&store_dir, &headers, body, state.config().max_history_bytes, "history")
-            .await?;
-    let _permit = state
+    let (upload, _slot) = state
+        .inner
+        .bodies
+        .to_file(&store_dir, &headers, body, state.config().max_history_bytes, "history")
+        .await?;
+    let permit = state
         .inner
         .check_gate
-        .acquire()
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+    // When the client goes away, this future is dropped: the guard cancels the check, whose
+    // thread keeps the permit until its search has actually stopped.
+    let cancel = CancelToken::default();
+    let _abandon = CancelOnDrop(cancel.clone());
     let value = on_check_thread(move || -> Result<Value, ApiError> {
+        let _permit = permit;
         let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
         let file = std::fs::File::open(upload.path()).map_err(|e| internal(e.to_string()))?;
         let history = formats::read(file, format, "request body")
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-        let opts = CheckOptions { time_limit: Some(time_limit), ..CheckOptions::default() };
+        let opts = CheckOptions {
+            time_limit: Some(time_limit),
+            cancel: Some(cancel),
+            ..CheckOptions::default()
+        };
         let result = run_check(&history, &model, &opts)
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
         let (id, dir) =
@@ -177,7 +199,9 @@ pub(crate) async fn check(
         write_check(&dir, &id, &history, &result, "api", command)
             .map_err(|e| internal(e.to_string()))?;
         let base = format!("/runs/checks/{id}");
+        let reason = result.nothing_checked().then_some(faultline_checker::NOTHING_CHECKED);
         Ok(json!({
+            "reason": reason,
             "id": id,
             "verdict": result.verdict,
             "exit_code": result.verdict.exit_code(),

@@ -1,46 +1,145 @@
-//! Request bodies, read with bounded memory: a size limit enforced before reading (an honest
-//! `Content-Length` over it is refused at once) and while streaming (a chunked body is cut
-//! at the limit), histories streamed to a file rather than held in memory, and a limit on
-//! body-carrying requests in flight.
+//! Request bodies, read with bounded memory and bounded time: a size limit enforced before
+//! reading (an honest `Content-Length` over it is refused at once) and while streaming (a
+//! chunked body is cut at the limit), a deadline for the whole body and for each gap between
+//! its chunks (a client trickling a byte at a time is cut off), histories streamed to a file
+//! rather than held in memory, and two gates: bodies being received, and requests being
+//! handled once their body has fully arrived.
 //!
 //! ```text
-//!  POST ─▶ in_flight (503 when N bodies are being handled) ─▶ handler
-//!     handler: to_vec(limit)  — small bodies (test specs)
-//!              to_file(limit) — histories: store/.uploads/<n>.part, removed unless kept
+//!  POST ─▶ handler ─▶ Bodies::to_vec / to_file
+//!            receiving gate (RECEIVING_PER_SLOT × max-in-flight; 503 beyond)
+//!            ─▶ stream: ≤ limit bytes, ≤ idle between chunks, ≤ total for the body
+//!            ─▶ handling gate (max-in-flight; 503 beyond) ─▶ (body, Slot) ─▶ the work
+//!  small bodies (test specs): to_vec     histories: to_file — store/.uploads/<n>.part,
+//!                                                     removed unless kept
 //! ```
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap, StatusCode};
 use futures_util::StreamExt;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::ApiError;
 
-/// 503 (with `Retry-After`) when `limit` requests with bodies are already being handled.
-pub(crate) async fn in_flight(
-    State(gate): State<Arc<Semaphore>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    // Held until the handler's response is built (the body is read by then).
-    let Ok(_permit) = gate.try_acquire() else {
-        let mut resp = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many requests in flight; try again shortly",
-        )
-        .into_response();
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return resp;
-    };
-    next.run(req).await
+/// Bodies received at once, per request that may be handled at once.
+pub const RECEIVING_PER_SLOT: usize = 8;
+
+/// A request's place among those being handled: held until its response is built.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    _permit: OwnedSemaphorePermit,
+}
+
+/// The gates and deadlines every request body passes.
+#[derive(Debug)]
+pub(crate) struct Bodies {
+    receiving: Arc<Semaphore>,
+    handling: Arc<Semaphore>,
+    /// Longest gap between two chunks of a body.
+    idle: Duration,
+    /// Longest time for a whole body.
+    total: Duration,
+}
+
+fn busy(what: &str) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("too many {what}; try again shortly"))
+        .retry_after("1")
+}
+
+impl Bodies {
+    /// Gates for `max_in_flight` requests handled at once; bodies must come with gaps of at
+    /// most `idle` and whole within `total`.
+    pub(crate) fn new(max_in_flight: usize, idle: Duration, total: Duration) -> Bodies {
+        let n = max_in_flight.max(1);
+        Bodies {
+            receiving: Arc::new(Semaphore::new(n * RECEIVING_PER_SLOT)),
+            handling: Arc::new(Semaphore::new(n)),
+            idle,
+            total,
+        }
+    }
+
+    /// Receives the body through `sink` under the gates and deadlines, then takes a slot.
+    async fn receive(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+        limit: usize,
+        what: &str,
+        sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<Slot, ApiError> {
+        check_declared(headers, limit, what)?;
+        let receiving =
+            self.receiving.clone().try_acquire_owned().map_err(|_| busy("uploads in progress"))?;
+        let streamed = tokio::time::timeout(self.total, stream(body, limit, what, self.idle, sink));
+        match streamed.await {
+            Ok(r) => r?,
+            Err(_) => return Err(too_slow(what, self.total)),
+        };
+        drop(receiving);
+        let slot =
+            self.handling.clone().try_acquire_owned().map_err(|_| busy("requests in flight"))?;
+        Ok(Slot { _permit: slot })
+    }
+
+    /// The whole body in memory, at most `limit` bytes (for small bodies), and a slot.
+    pub(crate) async fn to_vec(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+        limit: usize,
+        what: &str,
+    ) -> Result<(Vec<u8>, Slot), ApiError> {
+        let mut buf = Vec::new();
+        let slot = self
+            .receive(headers, body, limit, what, |c| {
+                buf.extend_from_slice(c);
+                Ok(())
+            })
+            .await?;
+        Ok((buf, slot))
+    }
+
+    /// Streams the body into a fresh file under `<store>/.uploads/`, at most `limit` bytes,
+    /// and takes a slot. Writes are small and sequential (to the page cache), so they are
+    /// done inline.
+    pub(crate) async fn to_file(
+        &self,
+        store: &Path,
+        headers: &HeaderMap,
+        body: Body,
+        limit: usize,
+        what: &str,
+    ) -> Result<(Upload, Slot), ApiError> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let internal = |e: std::io::Error| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("storing the {what}: {e}"))
+        };
+        check_declared(headers, limit, what)?;
+        let dir = store.join(".uploads");
+        std::fs::create_dir_all(&dir).map_err(internal)?;
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let upload =
+            Upload { path: dir.join(format!("{}-{n}.part", std::process::id())), kept: false };
+        let file = std::fs::File::create(&upload.path).map_err(internal)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+        let slot = self.receive(headers, body, limit, what, |c| out.write_all(c)).await?;
+        out.flush().map_err(internal)?;
+        Ok((upload, slot))
+    }
+}
+
+fn too_slow(what: &str, after: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        format!("the {what} did not arrive in time (limit {after:?}); send it at once"),
+    )
 }
 
 fn too_large(limit: usize, what: &str) -> ApiError {
@@ -70,21 +169,26 @@ fn check_declared(headers: &HeaderMap, limit: usize, what: &str) -> Result<(), A
     }
 }
 
-/// Feeds the body's chunks to `sink`, stopping with 413 once more than `limit` bytes came.
+/// Feeds the body's chunks to `sink`, stopping with 413 once more than `limit` bytes came,
+/// and with 408 when no chunk comes for `idle`.
 async fn stream(
-    headers: &HeaderMap,
     body: Body,
     limit: usize,
     what: &str,
+    idle: Duration,
     mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
 ) -> Result<u64, ApiError> {
-    check_declared(headers, limit, what)?;
     let mut total = 0u64;
     let mut chunks = body.into_data_stream();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, format!("reading the {what}: {e}"))
-        })?;
+    loop {
+        let next = tokio::time::timeout(idle, chunks.next()).await;
+        let chunk = match next {
+            Err(_) => return Err(too_slow(what, idle)),
+            Ok(None) => break,
+            Ok(Some(chunk)) => chunk.map_err(|e| {
+                ApiError::new(StatusCode::BAD_REQUEST, format!("reading the {what}: {e}"))
+            })?,
+        };
         total += chunk.len() as u64;
         if total > limit as u64 {
             return Err(too_large(limit, what));
@@ -94,22 +198,6 @@ async fn stream(
         })?;
     }
     Ok(total)
-}
-
-/// The whole body in memory, at most `limit` bytes (for small bodies).
-pub(crate) async fn to_vec(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-    what: &str,
-) -> Result<Vec<u8>, ApiError> {
-    let mut buf = Vec::new();
-    stream(headers, body, limit, what, |c| {
-        buf.extend_from_slice(c);
-        Ok(())
-    })
-    .await?;
-    Ok(buf)
 }
 
 /// A body stored in a file under `<store>/.uploads/`, removed on drop unless [`Upload::keep`]
@@ -140,29 +228,4 @@ impl Drop for Upload {
             let _ = std::fs::remove_file(&self.path);
         }
     }
-}
-
-/// Streams the body into a fresh file under `<store>/.uploads/`, at most `limit` bytes.
-/// Writes are small and sequential (to the page cache), so they are done inline.
-pub(crate) async fn to_file(
-    store: &Path,
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-    what: &str,
-) -> Result<Upload, ApiError> {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let internal = |e: std::io::Error| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("storing the {what}: {e}"))
-    };
-    check_declared(headers, limit, what)?;
-    let dir = store.join(".uploads");
-    std::fs::create_dir_all(&dir).map_err(internal)?;
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let upload = Upload { path: dir.join(format!("{}-{n}.part", std::process::id())), kept: false };
-    let file = std::fs::File::create(&upload.path).map_err(internal)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
-    stream(headers, body, limit, what, |c| out.write_all(c)).await?;
-    out.flush().map_err(internal)?;
-    Ok(upload)
 }

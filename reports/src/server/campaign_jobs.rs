@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 use super::api::require_api_content_type;
 use super::child::Exited;
 use super::queue::{Job, Queue, RunState};
-use super::{body, ApiError, AppState, ServerConfig};
+use super::{ApiError, AppState, ServerConfig};
 use crate::campaign::{CampaignProgress, CampaignProgressLine};
 
 /// Lines of the child's log kept per campaign (the oldest are dropped).
@@ -255,7 +255,10 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<CampaignRecord>), Response> {
     require_api_content_type(&headers).map_err(IntoResponse::into_response)?;
     let config = state.config();
-    let text = body::to_vec(&headers, body, config.max_spec_bytes, "campaign")
+    let (text, _slot) = state
+        .inner
+        .bodies
+        .to_vec(&headers, body, config.max_spec_bytes, "campaign")
         .await
         .map_err(IntoResponse::into_response)?;
     let (name, cells, file) = prepare(config, &text).map_err(IntoResponse::into_response)?;

@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 use super::api::require_api_content_type;
 use super::child::{run_args, run_result, Exited};
 use super::queue::{Job, Queue, RunState};
-use super::{body, spec, ApiError, AppState, ServerConfig};
+use super::{spec, ApiError, AppState, ServerConfig};
 
 /// Lines of progress kept per run (the oldest are dropped).
 const KEEP_LINES: usize = 500;
@@ -159,7 +159,10 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<RunRecord>), Response> {
     let ct = require_api_content_type(&headers).map_err(IntoResponse::into_response)?;
     let config = state.config();
-    let text = body::to_vec(&headers, body, config.max_spec_bytes, "spec")
+    let (text, _slot) = state
+        .inner
+        .bodies
+        .to_vec(&headers, body, config.max_spec_bytes, "spec")
         .await
         .map_err(IntoResponse::into_response)?;
     let (settings, name) = spec::parse(&ct, &text).map_err(IntoResponse::into_response)?;
