@@ -14,6 +14,7 @@ pub(crate) mod leftovers;
 mod matrix;
 mod membership;
 mod netns;
+mod nonroot;
 mod powerloss;
 mod sharded;
 pub(crate) mod util;

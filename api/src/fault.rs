@@ -74,14 +74,17 @@ impl Fault {
     /// Why this fault cannot run on a cluster of `nodes`, when it cannot (checked with
     /// [`Fault::unsupported`]).
     pub fn too_few_nodes(self, nodes: usize) -> Option<String> {
-        match self {
-            Fault::Membership if nodes <= MEMBERSHIP_MIN_VOTERS => Some(format!(
-                "membership never leaves fewer than {MEMBERSHIP_MIN_VOTERS} voters, so it \
-                 needs at least {} nodes (this run has {nodes})",
-                MEMBERSHIP_MIN_VOTERS + 1
-            )),
-            _ => None,
-        }
+        let (needs, why) = match self {
+            Fault::Membership => (
+                MEMBERSHIP_MIN_VOTERS + 1,
+                format!("it never leaves fewer than {MEMBERSHIP_MIN_VOTERS} voters"),
+            ),
+            Fault::Figure8 => (3, "it needs two leaders and a majority without them".into()),
+            Fault::Partition | Fault::Loss => (2, "it cuts the links between nodes".into()),
+            _ => return None,
+        };
+        (nodes < needs)
+            .then(|| format!("{why}, so it needs --nodes {needs} or more (this run has {nodes})"))
     }
 }
 

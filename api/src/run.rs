@@ -247,23 +247,43 @@ impl RunConfig {
                 return here("mix", m);
             }
         }
-        let unsupported: Vec<String> = self
+        // What the system and backend cannot run, and what this cluster is too small for.
+        let mut refused: Vec<String> = Vec::new();
+        let cannot: Vec<String> = self
             .nemesis
             .iter()
             .filter_map(|f| {
-                let why = f.unsupported(self.system, self.backend).map(str::to_string);
-                why.or_else(|| f.too_few_nodes(self.nodes)).map(|why| format!("{f}: {why}"))
+                f.unsupported(self.system, self.backend).map(|why| format!("{f}: {why}"))
             })
             .collect();
-        if !unsupported.is_empty() && !self.allow_skipped_faults {
+        if !cannot.is_empty() {
+            refused.push(format!(
+                "cannot be installed on {} with the {} backend: {}",
+                self.system,
+                self.backend,
+                cannot.join("; ")
+            ));
+        }
+        let small: Vec<String> = self
+            .nemesis
+            .iter()
+            .filter(|f| f.unsupported(self.system, self.backend).is_none())
+            .filter_map(|f| f.too_few_nodes(self.nodes).map(|why| format!("{f}: {why}")))
+            .collect();
+        if !small.is_empty() {
+            refused.push(format!(
+                "cannot take effect on {} node(s): {}",
+                self.nodes,
+                small.join("; ")
+            ));
+        }
+        if !refused.is_empty() && !self.allow_skipped_faults {
             return here(
                 "nemesis",
                 format!(
-                    "cannot be installed on {} with the {} backend: {} (set allow-skipped-faults \
-                     to run the others anyway)",
-                    self.system,
-                    self.backend,
-                    unsupported.join("; ")
+                    "{} (pass --allow-skipped-faults, or `allow-skipped-faults = true` in a test \
+                     file, to run the others anyway)",
+                    refused.join("; ")
                 ),
             );
         }
@@ -477,7 +497,17 @@ mod tests {
         let e = spec("nemesis = \"loss,partition\"").unwrap_err();
         assert_eq!(e.field, "nemesis");
         assert!(e.message.contains("loss: packet loss needs the netns backend"), "{e}");
+        assert!(e.message.contains("pass --allow-skipped-faults"), "a real flag: {e}");
         assert!(spec("nemesis = \"loss,partition\"\nallow-skipped-faults = true").is_ok());
+        // Too few nodes: named as such, with the flag that fixes it.
+        let e = spec("nodes = 1").unwrap_err();
+        assert!(e.message.contains("cannot take effect on 1 node(s)"), "{e}");
+        assert!(e
+            .message
+            .contains("partition: it cuts the links between nodes, so it needs --nodes 2"));
+        assert!(e.message.contains("figure8:") && !e.message.contains("kill"), "{e}");
+        let e = spec("nodes = 3\nnemesis = \"membership\"").unwrap_err();
+        assert!(e.message.contains("needs --nodes 4 or more (this run has 3)"), "{e}");
         assert!(spec("nemesis = \"loss,partition\"\nbackend = \"netns\"").is_ok());
         // Allowed, it runs; a run whose faults all failed to install is not a pass (exit 2).
         assert!(spec("nemesis = \"clock\"\nsystem = \"etcd\"\nallow-skipped-faults = true").is_ok());
@@ -524,7 +554,7 @@ mod tests {
         // Membership keeps three voters: a 3-node run cannot remove one.
         let small = RunSettings { nemesis: Some("membership".parse().unwrap()), ..overlap };
         let e = small.into_config().unwrap_err();
-        assert!(e.field == "nemesis" && e.to_string().contains("at least 4 nodes"), "{e}");
+        assert!(e.field == "nemesis" && e.to_string().contains("--nodes 4 or more"), "{e}");
         for f in LOCAL_ONLY {
             assert!(RunSettings::field_names().iter().any(|n| n == f), "{f}");
         }

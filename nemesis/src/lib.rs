@@ -44,7 +44,7 @@
 //! [`Cluster::shutdown`], by `Drop` (so also while a panic unwinds), on Ctrl-C/SIGTERM
 //! (opt-in [`Cluster::spawn_signal_cleanup`], or [`Cluster::cleanup_handle`] from the
 //! caller's own handler), and by the next [`Cluster::start`] after a crash: each run
-//! registers its pids and names in `<tmp>/faultline-nemesis/<tag>.json`, and a start sweeps
+//! registers its pids and names in `<tmp>/faultline-nemesis-<uid>/<tag>.json`, and a start sweeps
 //! the entries whose controller process is dead. A hard-killed controller's nodes keep
 //! running until that next start (children cannot be tied to the parent's death without
 //! `unsafe` `pre_exec`).
@@ -89,6 +89,7 @@ pub mod schedule;
 pub mod shards;
 pub mod spec;
 mod state;
+pub use state::state_dir;
 pub mod system;
 
 pub use cluster::{CleanupHandle, Cluster, PORT_RANGE_ENV};

@@ -10,7 +10,7 @@
 //!                 ──Registry::create()──> a fresh tag, file written before anything exists
 //! ```
 //!
-//! The state dir is `$FAULTLINE_NEMESIS_STATE` or `<tmp>/faultline-nemesis`. A namespace or
+//! The state dir is `$FAULTLINE_NEMESIS_STATE` or `<tmp>/faultline-nemesis-<uid>`. A namespace or
 //! link named like ours whose tag has no state file at all (a crash before the file was
 //! written cannot happen, but a deleted file can) is removed too.
 #![allow(clippy::disallowed_methods)] // wall-clock nanos only seed the tag; this is an I/O module
@@ -45,9 +45,14 @@ pub(crate) struct Registry {
     record: Record,
 }
 
-fn state_dir() -> PathBuf {
-    std::env::var_os("FAULTLINE_NEMESIS_STATE")
-        .map_or_else(|| std::env::temp_dir().join("faultline-nemesis"), PathBuf::from)
+/// The registry's directory: `$FAULTLINE_NEMESIS_STATE`, or `<tmp>/faultline-nemesis-<uid>`
+/// — one per user, so a run as one user never meets a directory another user made (root's
+/// runs would otherwise leave one that an ordinary user cannot write to).
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("FAULTLINE_NEMESIS_STATE").map_or_else(
+        || std::env::temp_dir().join(format!("faultline-nemesis-{}", nix::unistd::getuid())),
+        PathBuf::from,
+    )
 }
 
 /// Holds an exclusive `flock` on `<state dir>/<name>` until dropped: serializes choices
@@ -168,11 +173,24 @@ impl Registry {
                 starts: BTreeMap::new(),
                 netns: with_netns,
             };
-            let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
-            if let Ok(f) = file {
-                serde_json::to_writer(f, &record)
-                    .map_err(|e| Error::io("writing", &path, e.into()))?;
-                return Ok(Registry { tag, path, record });
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(f) => {
+                    serde_json::to_writer(f, &record)
+                        .map_err(|e| Error::io("writing", &path, e.into()))?;
+                    return Ok(Registry { tag, path, record });
+                }
+                // Taken by another run: draw again.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                // Not ours to write (a directory another user made, a read-only file system):
+                // no other tag will do better.
+                Err(e) => {
+                    return Err(Error::io(
+                        "creating this run's registry file (set FAULTLINE_NEMESIS_STATE to a \
+                         directory you can write to)",
+                        &path,
+                        e,
+                    ))
+                }
             }
         }
         Err(Error::NoPort(format!("no free run tag in {}", dir.display())))

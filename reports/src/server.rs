@@ -45,6 +45,7 @@ mod campaign_jobs;
 mod campaigns;
 mod child;
 mod conn;
+mod extract;
 mod guard;
 mod pages;
 mod queue;

@@ -396,3 +396,24 @@ async fn a_panicking_handler_answers_500_and_the_server_lives_on() {
     assert_eq!(resp.status(), 421);
     server.abort();
 }
+
+#[tokio::test]
+async fn malformed_ids_and_queries_get_json_errors() {
+    let store = tempfile::tempdir().unwrap();
+    let router = app(AppState::new(config(store.path())));
+    for (method, uri) in [
+        ("GET", "/api/runs/abc"),
+        ("DELETE", "/api/runs/-1"),
+        ("GET", "/api/runs/99999999999999999999999/events"),
+        ("GET", "/api/campaigns/x1"),
+    ] {
+        let (status, body) = send(&router, req(method, uri, &[], Body::empty())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {uri}: {body}");
+        assert!(body["error"].as_str().is_some_and(|e| e.contains("path")), "{uri}: {body}");
+    }
+    let headers = [("content-type", "application/x-ndjson")];
+    let r = req("POST", "/api/check?time_limit=soon", &headers, Body::from(STALE_READ_JSONL));
+    let (status, body) = send(&router, r).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "query", "{body}");
+}

@@ -37,6 +37,7 @@ pub fn dispatch(log: &Path, progress: ProgressBar) -> io::Result<tracing::Dispat
         .with_writer(SharedFile(file))
         .with_filter(filter(&format!("info,{QUIET}")));
     let to_stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(crate::stderr_is_terminal())
         .with_writer(AroundProgress(progress))
         .with_filter(filter(&format!("warn,{QUIET}")));
     Ok(tracing::Dispatch::new(tracing_subscriber::registry().with(to_file).with(to_stderr)))

@@ -27,11 +27,8 @@ pub fn processes_mentioning(needle: &Path) -> Vec<u32> {
     found
 }
 
-/// The nemesis registry (`$FAULTLINE_NEMESIS_STATE` or `<tmp>/faultline-nemesis`).
-pub fn state_dir() -> PathBuf {
-    std::env::var_os("FAULTLINE_NEMESIS_STATE")
-        .map_or_else(|| std::env::temp_dir().join("faultline-nemesis"), PathBuf::from)
-}
+/// The nemesis registry (`$FAULTLINE_NEMESIS_STATE` or `<tmp>/faultline-nemesis-<uid>`).
+pub use faultline_nemesis::state_dir;
 
 /// Tags of the registry records whose controller is `pid`.
 pub fn tags_of_controller(pid: u32) -> Vec<String> {

@@ -97,7 +97,12 @@ fn sizes_systems_and_bugs_membership_cannot_serve_are_refused() {
     let store = tempfile::tempdir().unwrap();
     let r = run_faultline(store.path(), &["--nemesis", "membership", "--nodes", "3"]);
     assert_eq!(r.code, 3, "{r:?}");
-    assert!(r.stderr.contains("needs at least 4 nodes (this run has 3)"), "{r:?}");
+    assert!(r.stderr.contains("needs --nodes 4 or more (this run has 3)"), "{r:?}");
+    assert!(r.stderr.contains("--allow-skipped-faults"), "names the real flag: {r:?}");
+    // One node: the default partition and figure8 cannot take effect, said before starting.
+    let r = run_faultline(store.path(), &["--nodes", "1"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("partition: it cuts the links between nodes"), "{r:?}");
     let r = util::run(store.path(), &["--system", "sharded", "--nemesis", "membership"]);
     assert_eq!(r.code, 3, "{r:?}");
     assert!(r.stderr.contains("groups change through reconfigure"), "{r:?}");

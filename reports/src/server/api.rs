@@ -20,6 +20,7 @@ use faultline_checker::{check as run_check, CancelToken, CheckOptions, ModelSpec
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::extract::ApiQuery;
 use super::{ApiError, AppState};
 use crate::checks::{create_check_dir, write_check};
 
@@ -133,7 +134,7 @@ async fn on_check_thread<T: Send + 'static>(
 /// memory.
 pub(crate) async fn check(
     State(state): State<AppState>,
-    Query(q): Query<CheckQuery>,
+    ApiQuery(q): ApiQuery<CheckQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {

@@ -17,7 +17,7 @@ use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 
 use super::api::require_api_content_type;
 use super::child::Exited;
+use super::extract::ApiPath;
 use super::queue::{Job, Queue, RunState};
 use super::{ApiError, AppState, ServerConfig};
 use crate::campaign::{CampaignProgress, CampaignProgressLine};
@@ -287,7 +288,7 @@ pub(crate) async fn create(
 /// Ctrl-C does, waiting until it has stopped.
 pub(crate) async fn cancel(
     State(state): State<AppState>,
-    UrlPath(id): UrlPath<u64>,
+    ApiPath(id): ApiPath<u64>,
 ) -> Result<(StatusCode, Json<CampaignRecord>), ApiError> {
     let (status, record) = state.inner.campaigns.cancel(id, state.config().cancel_grace).await?;
     Ok((status, Json(record)))
@@ -301,7 +302,7 @@ pub(crate) fn submitted(state: &AppState) -> Vec<Value> {
 /// `GET /api/campaigns/{id}`: the record, and the campaign's summary once it has one.
 pub(crate) async fn show(
     State(state): State<AppState>,
-    UrlPath(id): UrlPath<u64>,
+    ApiPath(id): ApiPath<u64>,
 ) -> Result<Json<Value>, ApiError> {
     let record = state.inner.campaigns.show(id)?;
     let mut v = serde_json::to_value(&record).unwrap_or(Value::Null);
@@ -325,7 +326,7 @@ pub(crate) async fn show(
 /// (cells done of the total, the running cell, outcomes so far) and log lines, then `done`.
 pub(crate) async fn events(
     State(state): State<AppState>,
-    UrlPath(id): UrlPath<u64>,
+    ApiPath(id): ApiPath<u64>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     state.inner.campaigns.events(id)
 }

@@ -17,7 +17,7 @@ use std::convert::Infallible;
 use std::path::Path;
 
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 
 use super::api::require_api_content_type;
 use super::child::{run_args, run_result, Exited};
+use super::extract::ApiPath;
 use super::queue::{Job, Queue, RunState};
 use super::{spec, ApiError, AppState, ServerConfig};
 
@@ -190,7 +191,7 @@ pub(crate) async fn create(
 /// does (its cluster is removed), waiting until it has stopped.
 pub(crate) async fn cancel(
     State(state): State<AppState>,
-    UrlPath(id): UrlPath<u64>,
+    ApiPath(id): ApiPath<u64>,
 ) -> Result<(StatusCode, Json<RunRecord>), ApiError> {
     let (status, record) = state.inner.runs.cancel(id, state.config().cancel_grace).await?;
     Ok((status, Json(record)))
@@ -213,7 +214,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
 /// `GET /api/runs/{id}`: state, progress, verdict.
 pub(crate) async fn show(
     State(state): State<AppState>,
-    UrlPath(id): UrlPath<u64>,
+    ApiPath(id): ApiPath<u64>,
 ) -> Result<Json<RunRecord>, ApiError> {
     state.inner.runs.show(id).map(Json)
 }
@@ -222,7 +223,7 @@ pub(crate) async fn show(
 /// `done`.
 pub(crate) async fn events(
     State(state): State<AppState>,
-    UrlPath(id): UrlPath<u64>,
+    ApiPath(id): ApiPath<u64>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     state.inner.runs.events(id)
 }
