@@ -164,7 +164,7 @@ fn a_search_over_its_time_limit_exits_2_naming_the_undecided_part() {
     );
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(code(&o), 2, "{out}");
-    assert!(out.contains("undecided") && out.contains("TimeLimit"), "{out}");
+    assert!(out.contains("undecided") && out.contains("time limit"), "{out}");
 }
 
 /// Runs `faultline check --no-report` on a file holding `text`; returns (exit code, stdout,
@@ -333,10 +333,57 @@ fn a_history_with_no_operations_is_never_a_pass() {
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();
         let o = faultline(&["check", "--no-report", p.to_str().unwrap()], dir.path());
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(code(&o), 2, "{name}: {err}");
-        assert!(err.contains("no operations, so nothing was checked"), "{name}: {err}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(code(&o), 2, "{name}: {out}");
+        // One message, never "linearizable".
+        assert!(out.contains("unknown — no operations, so nothing was checked"), "{name}: {out}");
+        assert!(!out.contains("linearizable"), "{name}: {out}");
+        // The same verdict in --json.
+        let o = faultline(&["check", "--no-report", "--json", p.to_str().unwrap()], dir.path());
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!((code(&o), v["result"]["verdict"].as_str()), (2, Some("unknown")), "{v}");
+        assert!(v["reason"].as_str().unwrap().contains("nothing was checked"), "{v}");
     }
     let o = faultline(&["check", "--no-report", "--format", "jsonl", "/dev/null"], dir.path());
     assert_eq!(code(&o), 2, "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn a_run_history_is_checked_with_the_model_of_its_test_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let h = run.join("history.jsonl");
+    let kv = |i: u64, kind: &str, f: &str, v: &str| {
+        format!(
+            "{{\"index\":{i},\"type\":\"{kind}\",\"process\":0,\"f\":\"{f}\",\"key\":\"k\",\"value\":{v},\"time\":{i}}}\n"
+        )
+    };
+    let text = [
+        kv(0, "invoke", "append", "\"1,\""),
+        kv(1, "ok", "append", "\"1,\""),
+        kv(2, "invoke", "get", "\"\""),
+        kv(3, "ok", "get", "\"1,\""),
+    ]
+    .concat();
+    std::fs::write(&h, text).unwrap();
+    // Without test.json: cas-register, which has no "append"; the error says what to pass.
+    let o = faultline(&["check", "--no-report", h.to_str().unwrap()], dir.path());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 3, "{err}");
+    assert!(err.contains("pass --model"), "{err}");
+    // A run's store directory: its test.json names the workload.
+    std::fs::write(run.join("test.json"), r#"{"workload":"kv","nodes":3}"#).unwrap();
+    let o = faultline(&["check", "--no-report", h.to_str().unwrap()], dir.path());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 0, "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("model kv"), "{out}");
+}
+
+#[test]
+fn a_wrong_format_guess_says_what_the_file_was_taken_for() {
+    // A JSON array, not JSON Lines: taken for EDN by its first line, and said so.
+    let (code, _, err) = check_text("h.json", br#"[{"type":"invoke","f":"read"}]"#, &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("read as Jepsen/Knossos EDN") && err.contains("--format"), "{err}");
 }

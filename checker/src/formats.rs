@@ -51,6 +51,18 @@ pub enum Format {
     JepsenLog,
 }
 
+impl Format {
+    /// The format in words, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Format::Auto => "any format",
+            Format::Jsonl => "faultline JSONL",
+            Format::Edn => "Jepsen/Knossos EDN",
+            Format::JepsenLog => "a Porcupine jepsen log",
+        }
+    }
+}
+
 impl FromStr for Format {
     type Err = CheckError;
 
@@ -101,7 +113,9 @@ pub fn read<R: Read>(input: R, format: Format, name: &str) -> Result<History, Ch
     if buf.starts_with(BOM) {
         reader.consume(BOM.len());
     }
-    let format = if format == Format::Auto {
+    let guessed = format == Format::Auto;
+    let format = if guessed {
+        // Detection looks at a bounded prefix: what one fill of the buffer gives.
         let buf = reader.fill_buf().map_err(io)?;
         let head = String::from_utf8_lossy(&buf[..buf.len().min(4096)]).to_string();
         let first = head.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
@@ -109,11 +123,24 @@ pub fn read<R: Read>(input: R, format: Format, name: &str) -> Result<History, Ch
     } else {
         format
     };
-    match format {
-        Format::Jsonl | Format::Auto => jsonl::read(reader).map_err(|e| e.into_check(name)),
-        Format::JepsenLog => porcupine::read_log(reader).map_err(|e| e.into_check(name)),
-        Format::Edn => edn::read_history(reader).map_err(|e| e.into_check(name)),
-    }
+    let read = match format {
+        Format::Jsonl | Format::Auto => jsonl::read(reader),
+        Format::JepsenLog => porcupine::read_log(reader),
+        Format::Edn => edn::read_history(reader),
+    };
+    read.map_err(|e| match e {
+        // Say what the file was taken for, so a wrong guess is seen as one.
+        ReadError::Parse(mut e) if guessed => {
+            e.message = format!(
+                "{} (read as {}, guessed from its first line; --format jsonl, edn or jepsen-log \
+                 picks the format)",
+                e.message,
+                format.describe()
+            );
+            ReadError::Parse(e).into_check(name)
+        }
+        e => e.into_check(name),
+    })
 }
 
 /// An error of a streaming reader: I/O, or content at a line.

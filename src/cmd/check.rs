@@ -24,9 +24,10 @@ pub struct CheckArgs {
     /// History files (faultline JSONL, Jepsen/Knossos EDN, or Porcupine test data).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// The model: register, cas-register or kv.
-    #[arg(long, short, default_value = "cas-register")]
-    pub model: String,
+    /// The model: register, cas-register or kv [default: the workload of the `test.json`
+    /// beside the history (a run's store directory), else cas-register].
+    #[arg(long, short)]
+    pub model: Option<String>,
     /// The file format: auto, jsonl, edn or jepsen-log.
     #[arg(long, default_value = "auto")]
     pub format: String,
@@ -72,6 +73,33 @@ pub struct CheckArgs {
     pub no_report: bool,
 }
 
+/// The model `file` is checked against: `--model`, else the workload recorded in the
+/// `test.json` beside it (a run's store directory), else cas-register; `--initial` applied.
+fn model_for(args: &CheckArgs, file: &std::path::Path) -> anyhow::Result<ModelSpec> {
+    let name = match &args.model {
+        Some(m) => m.clone(),
+        None => recorded_workload(file).unwrap_or_else(|| "cas-register".into()),
+    };
+    let mut model: ModelSpec = name.parse()?;
+    if let Some(init) = &args.initial {
+        model = model.with_initial(init)?;
+    }
+    Ok(model)
+}
+
+/// The `workload` of the run whose `test.json` sits beside `file`, if there is one.
+fn recorded_workload(file: &std::path::Path) -> Option<String> {
+    let test = file.parent()?.join("test.json");
+    let meta = std::fs::metadata(&test).ok()?;
+    // A run's test.json is small; anything large is not one.
+    if meta.len() > 1 << 20 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&test).ok()?).ok()?;
+    let w = v.get("workload")?.as_str()?;
+    w.parse::<ModelSpec>().is_ok().then(|| w.to_string())
+}
+
 /// The longest `--time-limit`: a week, as a run's.
 const MAX_TIME_LIMIT_SECS: f64 = 7.0 * 86400.0;
 
@@ -108,10 +136,6 @@ impl CheckArgs {
 /// # Errors
 /// Bad usage, unreadable or malformed files (naming file, line and field).
 pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
-    let mut model: ModelSpec = args.model.parse()?;
-    if let Some(init) = &args.initial {
-        model = model.with_initial(init)?;
-    }
     let format: Format = args.format.parse()?;
     let opts = args.options();
     let mut overall = Verdict::Linearizable;
@@ -120,9 +144,16 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         // Timing the check for the JUnit file.
         #[allow(clippy::disallowed_methods)]
         let began = std::time::Instant::now();
+        let model = model_for(&args, file)?;
         let checked = formats::read_path(file, format).map_err(anyhow::Error::from).and_then(|h| {
-            let r =
-                check(&h, &model, &opts).with_context(|| format!("checking {}", file.display()))?;
+            let r = check(&h, &model, &opts).with_context(|| {
+                let hint = if args.model.is_none() {
+                    format!(" with the {} model (pass --model to choose another)", model.name())
+                } else {
+                    String::new()
+                };
+                format!("checking {}{hint}", file.display())
+            })?;
             Ok((h, r))
         });
         let secs = began.elapsed().as_secs_f64();
@@ -184,7 +215,7 @@ fn store_check(
         std::fs::write(&at, format!("{}\n", source.display()))
             .with_context(|| format!("writing {}", at.display()))?;
     }
-    let mut command = format!("faultline check --model {}", args.model);
+    let mut command = format!("faultline check --model {}", result.model);
     for (flag, on) in [
         (" --no-partition", args.no_partition),
         (" --all-keys", args.all_keys),
