@@ -21,14 +21,40 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check histories for linearizability (exit 0 linearizable, 1 not, 2 unknown, 3 error).
+    #[command(after_help = CHECK_EXAMPLES)]
     Check(cmd::check::CheckArgs),
     /// Start a cluster, run a workload under faults, record and check the history.
+    #[command(after_help = RUN_EXAMPLES)]
     Run(Box<cmd::run::RunArgs>),
     /// Serve the store's reports and the JSON API.
     Serve(cmd::serve::ServeArgs),
     /// Run a matrix of runs with expected outcomes (exit 0 all met, 1 a failure or a missed
     /// planted bug, 2 undecided, 3 error).
+    #[command(after_help = CAMPAIGN_EXAMPLES)]
     Campaign(Box<cmd::campaign::CampaignArgs>),
-    /// Measure the checker (and, later, the node) and print figures.
+    /// Measure the checker and real clusters, and print figures.
     Bench(cmd::bench::BenchArgs),
 }
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  faultline run                                  3 local nodes, kv, partition,kill,figure8, 20 s
+  faultline run --system etcd --workload cas-register --nemesis partition --nodes 5
+  faultline run --nemesis clock+partition,kill --nemesis-targets leader
+  faultline run --unsafe-bug stale-reads --time-limit 30     a planted bug: exit 1
+  faultline run --test examples/register-partition.toml      settings from a file
+  faultline run --replay store/latest/test.json              the same run again";
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  faultline check store/latest/history.jsonl     the model comes from the run's test.json
+  faultline check --model register --json history.jsonl
+  faultline check --model cas-register --time-limit 60 --memory-limit 8GiB history.edn
+  faultline check --junit checks.xml runs/*/history.jsonl";
+
+const CAMPAIGN_EXAMPLES: &str = "\
+Examples:
+  faultline campaign examples/nightly.toml --jobs 2      results in store/campaigns/<name>/
+  faultline campaign examples/nightly.toml --shard 1/3 --time-budget 80m
+  faultline campaign --resume store/campaigns/nightly/<time>
+  faultline campaign diff store/campaigns/nightly/<a> store/campaigns/nightly/<b>";

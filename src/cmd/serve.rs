@@ -28,7 +28,8 @@ pub struct ServeArgs {
     /// Address to listen on. Anything but loopback needs --token.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub addr: SocketAddr,
-    /// Require `Authorization: Bearer <TOKEN>` on every /api/ request.
+    /// Require the token on every request (API calls, pages and files): `Authorization:
+    /// Bearer <TOKEN>`, or open a page once with `?token=<TOKEN>` in a browser.
     #[arg(long, env = "FAULTLINE_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// A host name (NAME or NAME:PORT) the server answers to besides localhost, 127.0.0.1
