@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use faultline_api::FaultEvent;
 use faultline_checker::{Event, EventKind, Process};
 use serde_json::Value;
 
@@ -118,16 +119,17 @@ impl Recorder {
         self.push(kind, Process::Client(process), op, value, error, served);
     }
 
-    /// Records a nemesis event (`"process":"nemesis","type":"info"`).
-    pub fn nemesis(&self, f: &str, value: Value) {
+    /// Records a fault event (`"process":"nemesis","type":"info"`): its name from the one
+    /// table of event names, its value with the outcome.
+    pub fn nemesis(&self, ev: &FaultEvent) {
         self.inner.counters.nemesis.fetch_add(1, Ordering::Relaxed);
         self.send(|index, time| Event {
             index,
             kind: EventKind::Info,
             process: Process::Nemesis,
-            f: f.to_string(),
+            f: ev.name.f().to_string(),
             key: None,
-            value,
+            value: ev.history_value(),
             time,
             error: None,
             node: None,
@@ -245,6 +247,7 @@ fn write_loop(mut out: BufWriter<File>, rx: mpsc::Receiver<Event>) -> io::Result
 mod tests {
     use super::*;
     use crate::op::Func;
+    use faultline_api::EventName;
     use serde_json::json;
 
     #[test]
@@ -263,7 +266,8 @@ mod tests {
                 }
             }));
         }
-        rec.nemesis("start-partition", json!({"groups": [["n1"], ["n2", "n3"]]}));
+        let cut = json!({"groups": [["n1"], ["n2", "n3"]]});
+        rec.nemesis(&FaultEvent::installed(EventName::StartPartition, cut));
         for h in handles {
             h.join().unwrap();
         }
@@ -271,7 +275,7 @@ mod tests {
         rec.invoke(9, &op);
         rec.complete(9, &op, &Outcome::Unknown("timeout".into()), &Served::default());
         rec.close();
-        rec.nemesis("late", Value::Null); // dropped
+        rec.nemesis(&FaultEvent::installed(EventName::StopPartition, json!({}))); // dropped
         assert_eq!(writer.finish().unwrap(), 2003);
         let counts = rec.counts();
         assert_eq!((counts.invoked, counts.ok, counts.info, counts.nemesis), (1001, 1000, 1, 2));
@@ -289,5 +293,53 @@ mod tests {
         )
         .unwrap();
         assert_eq!((history.ops.len(), history.nemesis.len()), (1001, 1));
+    }
+
+    /// Fault events are written as before the typed events: the same `f` and `value`, byte
+    /// for byte (the first two lines are those of a run's history in
+    /// `reports/tests/data/stale-reads-run.jsonl`, time aside).
+    #[test]
+    fn fault_events_keep_their_history_lines() {
+        use faultline_api::FaultOutcome;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let (rec, writer) = Recorder::create(&path, Instant::now()).unwrap();
+        let cut = json!({"groups":[["n1","n3"],["n2"]],
+                         "grudge":{"n1":["n2"],"n2":["n1","n3"],"n3":["n2"]},
+                         "shape":"random-halves"});
+        let f8 = json!({"groups":[["n1","n2"],["n3"]],"step":2,"note":"n1 leads"});
+        let skipped = FaultOutcome::Skipped("no leader known".into());
+        for ev in [
+            FaultEvent::installed(EventName::StartPartition, cut),
+            FaultEvent::installed(EventName::StopPartition, json!({"shape":"random-halves"})),
+            FaultEvent::installed(EventName::StartFigure8, f8),
+            FaultEvent::new(EventName::ClockBump, json!({"nodes":["n2"],"delta_ms":-250}), skipped),
+            FaultEvent::new(
+                EventName::PromoteMember,
+                json!({"nodes":["n4"]}),
+                FaultOutcome::Indeterminate("timeout".into()),
+            ),
+        ] {
+            rec.nemesis(&ev);
+        }
+        rec.close();
+        writer.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // `"time":<n>}` -> `"time":T}`
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| match l.rfind("\"time\":") {
+                Some(at) => format!("{}\"time\":T}}", &l[..at]),
+                None => l.to_string(),
+            })
+            .collect();
+        let want = [
+            r#"{"index":0,"type":"info","process":"nemesis","f":"start-partition","value":{"groups":[["n1","n3"],["n2"]],"grudge":{"n1":["n2"],"n2":["n1","n3"],"n3":["n2"]},"outcome":"installed","shape":"random-halves"},"time":T}"#,
+            r#"{"index":1,"type":"info","process":"nemesis","f":"stop-partition","value":{"outcome":"installed","shape":"random-halves"},"time":T}"#,
+            r#"{"index":2,"type":"info","process":"nemesis","f":"start-partition","value":{"groups":[["n1","n2"],["n3"]],"note":"n1 leads","outcome":"installed","shape":"figure8","step":2},"time":T}"#,
+            r#"{"index":3,"type":"info","process":"nemesis","f":"clock-bump","value":{"delta_ms":-250,"nodes":["n2"],"outcome":"skipped","reason":"no leader known"},"time":T}"#,
+            r#"{"index":4,"type":"info","process":"nemesis","f":"promote-member","value":{"nodes":["n4"],"outcome":"indeterminate","reason":"timeout"},"time":T}"#,
+        ];
+        assert_eq!(lines, want);
     }
 }
