@@ -9,7 +9,10 @@
 //! Time and index are taken under one short lock together with the send, so the order of
 //! lines in the file, the order of `index` and the order of `time` are the same. The lock is
 //! a std `Mutex` held only for a clock read and an unbounded send (never across an await).
-//! The history is never held in memory: only the channel's backlog is.
+//! The history is never held in memory: only the channel's backlog is — except by the
+//! simulator's recorder ([`Recorder::simulated`]), which keeps its events and takes its time
+//! from the simulation's virtual clock, so that the simulator writes histories as real runs
+//! do.
 // The recorder owns the run's one monotonic clock, so it reads `Instant::now`.
 #![allow(clippy::disallowed_methods)]
 
@@ -43,16 +46,36 @@ struct Counters {
     nemesis: AtomicU64,
 }
 
+/// Where events go.
+#[derive(Debug)]
+enum Sink {
+    /// The writer thread of `history.jsonl`.
+    File(mpsc::Sender<Event>),
+    /// Kept, for [`Recorder::take_jsonl`] (the simulator).
+    Memory(Vec<Event>),
+}
+
 #[derive(Debug)]
 struct State {
     next_index: u64,
     /// `None` once closed: later events are dropped (and logged).
-    tx: Option<mpsc::Sender<Event>>,
+    sink: Option<Sink>,
+    /// What a memory sink held when it was closed.
+    kept: Vec<Event>,
+}
+
+/// Where event times come from.
+#[derive(Debug)]
+enum Clock {
+    /// Real time since the run's start.
+    Real(Instant),
+    /// The virtual nanoseconds the simulator set last ([`Recorder::set_time`]).
+    Virtual(AtomicU64),
 }
 
 #[derive(Debug)]
 struct Inner {
-    start: Instant,
+    clock: Clock,
     state: Mutex<State>,
     counters: Counters,
 }
@@ -81,16 +104,63 @@ impl Recorder {
             .name("history-writer".into())
             .spawn(move || write_loop(BufWriter::with_capacity(1 << 16, file), rx))?;
         let inner = Inner {
-            start,
-            state: Mutex::new(State { next_index: 0, tx: Some(tx) }),
+            clock: Clock::Real(start),
+            state: Mutex::new(State {
+                next_index: 0,
+                sink: Some(Sink::File(tx)),
+                kept: Vec::new(),
+            }),
             counters: Counters::default(),
         };
         Ok((Recorder { inner: Arc::new(inner) }, HistoryWriter { join }))
     }
 
+    /// The simulator's recorder: time is virtual ([`Recorder::set_time`], from 0) and the
+    /// events stay in memory until [`Recorder::take_jsonl`].
+    pub fn simulated() -> Recorder {
+        let inner = Inner {
+            clock: Clock::Virtual(AtomicU64::new(0)),
+            state: Mutex::new(State {
+                next_index: 0,
+                sink: Some(Sink::Memory(Vec::new())),
+                kept: Vec::new(),
+            }),
+            counters: Counters::default(),
+        };
+        Recorder { inner: Arc::new(inner) }
+    }
+
+    /// Moves a simulated recorder's clock to `t` since the run's start; time never goes
+    /// back (an earlier `t` leaves it where it is). No effect on a real recorder.
+    pub fn set_time(&self, t: Duration) {
+        if let Clock::Virtual(ns) = &self.inner.clock {
+            ns.fetch_max(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+    }
+
+    /// Closes a simulated recorder and returns its history, one JSON object a line, as
+    /// `history.jsonl` would hold it (empty for a real recorder, whose history is in its
+    /// file).
+    pub fn take_jsonl(&self) -> String {
+        self.close();
+        let events = std::mem::take(&mut self.lock().kept);
+        let mut out = String::new();
+        for e in &events {
+            // An `Event` is plain data (strings, numbers, JSON values): it always serializes.
+            if let Ok(line) = serde_json::to_string(e) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// Time since the run's start.
     pub fn elapsed(&self) -> Duration {
-        self.inner.start.elapsed()
+        match &self.inner.clock {
+            Clock::Real(start) => start.elapsed(),
+            Clock::Virtual(ns) => Duration::from_nanos(ns.load(Ordering::Relaxed)),
+        }
     }
 
     /// Records the invocation of `op` by `process`.
@@ -153,7 +223,10 @@ impl Recorder {
     /// dropped with a warning (an operation still in flight after the run gave up on it
     /// stays pending in the history, which the checker reads as unknown).
     pub fn close(&self) {
-        self.lock().tx = None;
+        let mut state = self.lock();
+        if let Some(Sink::Memory(events)) = state.sink.take() {
+            state.kept = events;
+        }
     }
 
     fn push(
@@ -181,16 +254,21 @@ impl Recorder {
 
     fn send(&self, make: impl FnOnce(u64, u64) -> Event) {
         let mut state = self.lock();
-        let Some(tx) = state.tx.as_ref() else {
-            tracing::warn!("history closed: dropping a late event");
-            return;
-        };
-        let time = u64::try_from(self.inner.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let time = u64::try_from(self.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let event = make(state.next_index, time);
-        if tx.send(event).is_err() {
-            // The writer died on an I/O error; finish() reports it.
-            state.tx = None;
-            return;
+        match state.sink.as_mut() {
+            None => {
+                tracing::warn!("history closed: dropping a late event");
+                return;
+            }
+            Some(Sink::Memory(events)) => events.push(event),
+            Some(Sink::File(tx)) => {
+                if tx.send(event).is_err() {
+                    // The writer died on an I/O error; finish() reports it.
+                    state.sink = None;
+                    return;
+                }
+            }
         }
         state.next_index += 1;
     }
@@ -341,5 +419,26 @@ mod tests {
             r#"{"index":4,"type":"info","process":"nemesis","f":"promote-member","value":{"nodes":["n4"],"outcome":"indeterminate","reason":"timeout"},"time":T}"#,
         ];
         assert_eq!(lines, want);
+    }
+
+    #[test]
+    fn a_simulated_recorder_keeps_virtual_time() {
+        let rec = Recorder::simulated();
+        let op = Op { f: Func::Put, key: "k1".into(), value: json!("a") };
+        rec.set_time(Duration::from_micros(7));
+        rec.invoke(0, &op);
+        rec.set_time(Duration::from_micros(3)); // never back
+        rec.nemesis(&FaultEvent::installed(EventName::Kill, json!({"nodes": ["n1"]})));
+        rec.set_time(Duration::from_micros(9));
+        rec.complete(0, &op, &Outcome::Unknown("timeout".into()), &Served::default());
+        let text = rec.take_jsonl();
+        rec.invoke(1, &op); // closed: dropped
+        let want = [
+            r#"{"index":0,"type":"invoke","process":0,"f":"put","key":"k1","value":"a","time":7000}"#,
+            r#"{"index":1,"type":"info","process":"nemesis","f":"kill","value":{"nodes":["n1"],"outcome":"installed"},"time":7000}"#,
+            r#"{"index":2,"type":"info","process":0,"f":"put","key":"k1","value":"a","time":9000,"error":"timeout"}"#,
+        ];
+        assert_eq!(text.lines().collect::<Vec<_>>(), want);
+        assert_eq!(rec.take_jsonl(), "");
     }
 }
