@@ -1,9 +1,14 @@
-//! The fault vocabulary: the kinds a user picks with `--nemesis partition,kill`.
+//! The fault vocabulary: the kinds a user picks with `--nemesis partition,kill`, and the
+//! events that start and end them ([`event`]).
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::run::{Backend, SystemKind};
+
+pub mod event;
+
+pub use event::{Edge, EventName, FaultEvent, FaultOutcome};
 
 /// Why clock faults cannot reach etcd.
 pub const ETCD_CLOCK: &str = "etcd is a Go program: Go reads the clock through the vDSO, \
@@ -55,6 +60,17 @@ crate::names! {
 }
 
 impl Fault {
+    /// The `--nemesis` flag's help: the fault names from [`Fault::NAMES`], so that the list
+    /// is always the real one.
+    pub fn list_help() -> String {
+        format!(
+            "Faults to mix, comma-separated ({}), or none; `a+b` is a and b active together \
+             (`clock+partition,kill`) [default: {}, each where the system supports it]",
+            Fault::NAMES.join(", "),
+            DEFAULT_FAULTS.map(Fault::name).join(",")
+        )
+    }
+
     /// Why this fault cannot be installed on `system` with `backend`, when it cannot: the
     /// one table the settings check, the nemesis and the docs go by.
     pub fn unsupported(self, system: SystemKind, backend: Backend) -> Option<&'static str> {
@@ -86,34 +102,6 @@ impl Fault {
         (nodes < needs)
             .then(|| format!("{why}, so it needs --nodes {needs} or more (this run has {nodes})"))
     }
-}
-
-/// The fault a nemesis event of the history starts or ends (`true`: starts), from its `f` and
-/// the `shape` of its value: the one table from event names back to faults, for the runner,
-/// the nemesis and the reports alike.
-pub fn event_fault(f: &str, shape: Option<&str>) -> Option<(Fault, bool)> {
-    let figure8 = shape == Some("figure8");
-    Some(match f {
-        "start-partition" if figure8 => (Fault::Figure8, true),
-        "stop-partition" if figure8 => (Fault::Figure8, false),
-        "start-partition" => (Fault::Partition, true),
-        "stop-partition" => (Fault::Partition, false),
-        "kill" => (Fault::Kill, true),
-        "start" => (Fault::Kill, false),
-        "pause" => (Fault::Pause, true),
-        "resume" => (Fault::Pause, false),
-        "clock-bump" | "clock-strobe" | "clock-rate" => (Fault::Clock, true),
-        "clock-reset" => (Fault::Clock, false),
-        "start-loss" => (Fault::Loss, true),
-        "stop-loss" => (Fault::Loss, false),
-        "join" | "leave" | "move" => (Fault::Reconfigure, true),
-        // `add-member` (the node back as a learner) is a step within the fault: a marker.
-        "remove-member" => (Fault::Membership, true),
-        "promote-member" => (Fault::Membership, false),
-        "power-loss" => (Fault::PowerLoss, true),
-        "power-on" => (Fault::PowerLoss, false),
-        _ => return None,
-    })
 }
 
 crate::names! {
@@ -301,6 +289,18 @@ mod tests {
         assert!(e.starts_with("unknown fault \"chaos\" (expected partition, kill"), "{e}");
         let back: FaultList = serde_json::from_str("\"kill,figure8\"").unwrap();
         assert_eq!(back, FaultList::from(vec![Fault::Kill, Fault::Figure8]));
+    }
+
+    #[test]
+    fn the_nemesis_help_lists_every_fault() {
+        let cmd = <crate::RunSettings as clap::Args>::augment_args(clap::Command::new("run"));
+        let arg = cmd.get_arguments().find(|a| a.get_id() == "nemesis").unwrap();
+        let help = arg.get_help().unwrap().to_string();
+        for f in Fault::ALL {
+            assert!(help.contains(&format!("{f},")) || help.contains(&format!("{f})")), "{help}");
+        }
+        assert!(help.contains("[default: partition,kill,figure8,"), "{help}");
+        assert!(arg.get_long_help().is_none_or(|h| h.to_string() == help), "{help}");
     }
 
     #[test]

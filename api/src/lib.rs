@@ -43,7 +43,7 @@ pub mod reexport {
     pub use clap;
     pub use serde;
 }
-pub use fault::{Fault, FaultList, Target, TargetList};
+pub use fault::{Edge, EventName, Fault, FaultEvent, FaultList, FaultOutcome, Target, TargetList};
 pub use layered::{ConfigError, Layer};
 pub use node::{ReadMode, UnsafeBug};
 pub use run::{Backend, RunConfig, RunSettings, SystemKind};

@@ -78,10 +78,9 @@ crate::layered! {
         /// The workload and checker model [default: kv].
         #[arg(long)]
         workload: WorkloadKind = WorkloadKind::Kv,
-        /// Faults to mix, comma-separated (partition, kill, pause, clock, loss, figure8), or
-        /// none; `a+b` is a and b active together (`clock+partition,kill`)
-        /// [default: partition,kill,figure8, each where the system supports it].
-        #[arg(long, value_name = "LIST")]
+        /// Faults to mix, comma-separated, or none; `a+b` is a and b active together (the
+        /// help lists the faults: `Fault::list_help`).
+        #[arg(long, value_name = "LIST", help = crate::Fault::list_help())]
         nemesis: FaultList = FaultList::defaults_for(SystemKind::Faultline, Backend::Local),
         /// Whom faults go for, comma-separated: leader, minority, majority, random; each fault
         /// picks one, and with leader among them the first fault hits the leader

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::partition::{Grudge, Shape};
 
+use faultline_api::EventName;
 pub use faultline_api::Fault;
 
 /// One planned fault: what to install at the start of a fault period. The end of the
@@ -104,38 +105,45 @@ impl Action {
         }
     }
 
-    /// The event name for the start of this fault.
-    pub fn start_event(&self) -> &'static str {
+    /// The event that starts this fault.
+    pub fn start_event(&self) -> EventName {
         match self {
-            Action::Partition { .. } => "start-partition",
-            Action::Kill { .. } => "kill",
-            Action::Pause { .. } => "pause",
-            Action::ClockBump { .. } => "clock-bump",
-            Action::ClockStrobe { .. } => "clock-strobe",
-            Action::ClockRate { .. } => "clock-rate",
-            Action::Loss { .. } => "start-loss",
-            Action::Figure8 => "start-partition",
-            Action::Reconfigure { .. } => "reconfigure",
-            Action::Membership { .. } => "remove-member",
-            Action::PowerLoss { .. } => "power-loss",
+            Action::Partition { .. } => EventName::StartPartition,
+            Action::Kill { .. } => EventName::Kill,
+            Action::Pause { .. } => EventName::Pause,
+            Action::ClockBump { .. } => EventName::ClockBump,
+            Action::ClockStrobe { .. } => EventName::ClockStrobe,
+            Action::ClockRate { .. } => EventName::ClockRate,
+            Action::Loss { .. } => EventName::StartLoss,
+            Action::Figure8 => EventName::StartFigure8,
+            Action::Reconfigure { .. } => EventName::Reconfigure,
+            Action::Membership { .. } => EventName::RemoveMember,
+            Action::PowerLoss { .. } => EventName::PowerLoss,
         }
     }
 
-    /// The event name for the end of this fault.
-    pub fn stop_event(&self) -> &'static str {
+    /// The event that ends this fault. Reconfigure has none of its own (each change starts
+    /// and ends at once, and a reconfigure outside a fault period is skipped, so never
+    /// ended): its name again.
+    pub fn stop_event(&self) -> EventName {
         match self {
-            Action::Partition { .. } => "stop-partition",
-            Action::Kill { .. } => "start",
-            Action::Pause { .. } => "resume",
+            Action::Partition { .. } => EventName::StopPartition,
+            Action::Kill { .. } => EventName::Start,
+            Action::Pause { .. } => EventName::Resume,
             Action::ClockBump { .. } | Action::ClockStrobe { .. } | Action::ClockRate { .. } => {
-                "clock-reset"
+                EventName::ClockReset
             }
-            Action::Loss { .. } => "stop-loss",
-            Action::Figure8 => "stop-partition",
-            Action::Reconfigure { .. } => "reconfigure",
-            Action::Membership { .. } => "promote-member",
-            Action::PowerLoss { .. } => "power-on",
+            Action::Loss { .. } => EventName::StopLoss,
+            Action::Figure8 => EventName::StopFigure8,
+            Action::Reconfigure { .. } => EventName::Reconfigure,
+            Action::Membership { .. } => EventName::PromoteMember,
+            Action::PowerLoss { .. } => EventName::PowerOn,
         }
+    }
+
+    /// The event of this action's start with `outcome`, its details as planned.
+    pub fn started(&self, outcome: crate::FaultOutcome) -> crate::FaultEvent {
+        crate::FaultEvent::new(self.start_event(), self.to_json(), outcome)
     }
 
     /// The same fault on other nodes (kills, pauses, clocks, power losses and membership;
@@ -202,20 +210,33 @@ mod tests {
     #[test]
     fn event_names() {
         let a = Action::Kill { nodes: vec![2] };
-        assert_eq!((a.start_event(), a.stop_event()), ("kill", "start"));
+        assert_eq!((a.start_event().f(), a.stop_event().f()), ("kill", "start"));
         assert_eq!(a.to_json(), json!({"nodes":["n3"]}));
         let m = Action::Membership { nodes: vec![1] }.with_nodes(vec![4]);
-        assert_eq!((m.start_event(), m.stop_event()), ("remove-member", "promote-member"));
+        assert_eq!((m.start_event().f(), m.stop_event().f()), ("remove-member", "promote-member"));
         assert_eq!(m.to_json(), json!({"nodes":["n5"]}));
-        for f in [m.start_event(), m.stop_event()] {
-            assert_eq!(faultline_api::fault::event_fault(f, None).map(|e| e.0), Some(m.kind()));
-        }
         let p = Action::PowerLoss { nodes: vec![1], seed: 4, dropped: None };
-        assert_eq!((p.start_event(), p.stop_event()), ("power-loss", "power-on"));
-        assert_eq!(
-            faultline_api::fault::event_fault("power-on", None),
-            Some((Fault::PowerLoss, false))
-        );
+        assert_eq!((p.start_event().f(), p.stop_event().f()), ("power-loss", "power-on"));
+        let f8 = Action::Figure8.started(crate::FaultOutcome::Installed);
+        assert_eq!((f8.name.f(), f8.value), ("start-partition", json!({"shape": "figure8"})));
+        // Every action's events belong to its fault.
+        let actions = [
+            Action::Partition { shape: Shape::MajorityMinority, grudge: None },
+            a,
+            Action::Pause { nodes: vec![0] },
+            Action::ClockBump { nodes: vec![0], delta_ms: 5 },
+            Action::ClockStrobe { nodes: vec![0], delta_ms: 5, period_ms: 10 },
+            Action::ClockRate { nodes: vec![0], rate: 0.5 },
+            Action::Loss { probability: 0.1 },
+            Action::Figure8,
+            Action::Reconfigure { seed: 1 },
+            m,
+            p.clone(),
+        ];
+        for a in &actions {
+            assert_eq!(a.start_event().fault(), a.kind(), "{a:?}");
+            assert_eq!(a.stop_event().fault(), a.kind(), "{a:?}");
+        }
         let d = crate::powerfs::Dropped { changes: 4, files: 3, bytes: 8192, torn: true };
         let p = p.with_nodes(vec![0, 2]);
         let p = match p {

@@ -43,7 +43,7 @@ use tokio::time::Instant;
 
 use crate::partition::Grudge;
 use crate::system::Probe;
-use crate::{Cluster, Error, FaultOutcome, NemesisEvent};
+use crate::{Cluster, Error, EventName, FaultEvent, FaultOutcome};
 
 /// How often the nodes are polled while a step waits.
 const POLL: Duration = Duration::from_millis(2);
@@ -61,7 +61,7 @@ const WRITES_WAIT: Duration = Duration::from_millis(600);
 /// Harness failures only (iptables).
 pub(crate) async fn run(
     cluster: &Cluster,
-    events: &UnboundedSender<NemesisEvent>,
+    events: &UnboundedSender<FaultEvent>,
 ) -> Result<FaultOutcome, Error> {
     // The Raft group this sequence plays in; below, nodes are indices into `members`.
     let groups = cluster.raft_groups();
@@ -167,7 +167,7 @@ static TURN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::ne
 /// Installs the steps' grudges and reports them.
 struct Steps<'a> {
     cluster: &'a Cluster,
-    events: &'a UnboundedSender<NemesisEvent>,
+    events: &'a UnboundedSender<FaultEvent>,
     /// The group's nodes (cluster indices); a step's groups index into this.
     members: &'a [usize],
     /// Nodes in the cluster.
@@ -193,11 +193,9 @@ impl Steps<'_> {
         let grudge = Grudge::groups(self.total, &groups);
         let outcome = self.cluster.set_cut(&grudge)?;
         if step > 1 {
-            let _ = self.events.send(NemesisEvent::new(
-                "stop-partition",
-                json!({ "shape": "figure8" }),
-                FaultOutcome::Installed,
-            ));
+            let _ = self
+                .events
+                .send(FaultEvent::installed(EventName::StopFigure8, json!({ "shape": "figure8" })));
         }
         tracing::info!(step, %note, "figure8");
 
@@ -205,7 +203,7 @@ impl Steps<'_> {
         value["shape"] = json!("figure8");
         value["step"] = json!(step);
         value["note"] = json!(note);
-        let _ = self.events.send(NemesisEvent::new("start-partition", value, outcome));
+        let _ = self.events.send(FaultEvent::new(EventName::StartFigure8, value, outcome));
         Ok(())
     }
 

@@ -9,7 +9,7 @@
 //! - [`fault`], [`schedule`]: the fault vocabulary and the seeded plan (one alternative of
 //!   the `FaultList` per fault period: `clock+partition,kill` is clock and partition
 //!   together, or kill).
-//! - [`nemesis`]: [`Nemesis`]: runs the plan against a cluster, reporting [`NemesisEvent`]s.
+//! - [`nemesis`]: [`Nemesis`]: runs the plan against a cluster, reporting [`FaultEvent`]s.
 //! - [`figure8`]: the Raft paper's Figure 8 as a partition sequence that follows the leaders.
 //! - [`membership`]: the membership fault: remove a member, wipe it, add it back.
 //! - [`powerfs`]: the power-loss disk (a FUSE mount over each node's data that can lose
@@ -64,7 +64,7 @@
 //! nemesis.run(&cluster, Duration::from_secs(30), &tx).await?;
 //! nemesis.heal_all(&cluster, &tx).await?;
 //! while let Ok(ev) = rx.try_recv() {
-//!     println!("{} {}", ev.f, ev.history_value());
+//!     println!("{} {}", ev.name.f(), ev.history_value());
 //! }
 //! cluster.shutdown().await?;
 //! # Ok(()) }
@@ -78,7 +78,6 @@ pub mod figure8;
 pub mod membership;
 pub mod nemesis;
 mod netns;
-mod outcome;
 pub mod partition;
 pub mod powerfs;
 mod process;
@@ -95,8 +94,8 @@ pub mod system;
 pub use cluster::{CleanupHandle, Cluster, PORT_RANGE_ENV};
 pub use error::Error;
 pub use fault::{Action, Fault};
+pub use faultline_api::fault::{EventName, FaultEvent, FaultOutcome};
 pub use nemesis::Nemesis;
-pub use outcome::{FaultOutcome, NemesisEvent};
 pub use partition::{Grudge, Shape};
 pub use schedule::{NemesisConfig, Planned, Schedule};
 pub use spec::{Backend, ClusterSpec, SystemSpec};

@@ -38,7 +38,7 @@ use tokio::time::Instant;
 use crate::fault::names;
 use crate::partition::Grudge;
 use crate::system::{ChangeAnswer, MemberChange, MemberView};
-use crate::{Cluster, Error, FaultOutcome, NemesisEvent};
+use crate::{Cluster, Error, EventName, FaultEvent, FaultOutcome};
 
 /// The fewest voters a removal leaves ([`faultline_api::fault::MEMBERSHIP_MIN_VOTERS`]).
 pub const MIN_VOTERS: usize = faultline_api::fault::MEMBERSHIP_MIN_VOTERS;
@@ -217,7 +217,7 @@ pub async fn remove(
 pub async fn add_back(
     cluster: &Cluster,
     node: usize,
-    events: &UnboundedSender<NemesisEvent>,
+    events: &UnboundedSender<FaultEvent>,
 ) -> Result<(Value, FaultOutcome), Error> {
     let name = faultline_api::node_name(node);
     let mut value = json!({ "nodes": [name] });
@@ -256,9 +256,10 @@ pub async fn add_back(
             added["voters"] = json!(names(&v.voters));
             added["learners"] = json!(names(&v.learners));
         }
-        tracing::info!(f = "add-member", node = name, outcome = outcome.as_str(), "nemesis");
+        let f = EventName::AddMember.f();
+        tracing::info!(f, node = name, outcome = outcome.as_str(), "nemesis");
         let skipped = matches!(outcome, FaultOutcome::Skipped(_));
-        let _ = events.send(NemesisEvent::new("add-member", added, outcome.clone()));
+        let _ = events.send(FaultEvent::new(EventName::AddMember, added, outcome.clone()));
         if skipped {
             return Ok((value, outcome));
         }

@@ -1,5 +1,5 @@
 //! The nemesis: carries out a seeded [`Schedule`] against a [`Cluster`], reporting every
-//! start and end of a fault as a [`NemesisEvent`].
+//! start and end of a fault as a [`FaultEvent`].
 //!
 //! ```text
 //! run(cluster, duration, events):
@@ -27,12 +27,12 @@ use serde_json::json;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
-use faultline_api::Fault;
+use faultline_api::{EventName, Fault};
 
 use crate::fault::{names, Action};
 use crate::partition::{Grudge, Shape};
 use crate::schedule::{NemesisConfig, Schedule};
-use crate::{Cluster, Error, FaultOutcome, NemesisEvent};
+use crate::{Cluster, Error, FaultEvent, FaultOutcome};
 
 /// Runs faults against a cluster on a seeded schedule.
 #[derive(Debug)]
@@ -51,8 +51,8 @@ impl Nemesis {
         Nemesis { config, schedule: None, active: Vec::new() }
     }
 
-    /// The first active fault's start event name (`"start-partition"`, `"kill"`, ..), if any.
-    pub fn active(&self) -> Option<&'static str> {
+    /// The first active fault's start event, if any.
+    pub fn active(&self) -> Option<EventName> {
         self.active.first().map(Action::start_event)
     }
 
@@ -65,7 +65,7 @@ impl Nemesis {
         &mut self,
         cluster: &Cluster,
         duration: Duration,
-        events: &UnboundedSender<NemesisEvent>,
+        events: &UnboundedSender<FaultEvent>,
     ) -> Result<(), Error> {
         let deadline = Instant::now() + duration;
         let n = cluster.node_names().len();
@@ -93,10 +93,8 @@ impl Nemesis {
                     match leader {
                         Some(i) => planned.action.with_nodes(vec![i]),
                         None => {
-                            let a = planned.action;
                             let why = FaultOutcome::Skipped("no leader known".into());
-                            let _ =
-                                events.send(NemesisEvent::new(a.start_event(), a.to_json(), why));
+                            let _ = events.send(planned.action.started(why));
                             continue;
                         }
                     }
@@ -151,7 +149,7 @@ impl Nemesis {
         &mut self,
         cluster: &Cluster,
         action: Action,
-        events: &UnboundedSender<NemesisEvent>,
+        events: &UnboundedSender<FaultEvent>,
     ) -> Result<FaultOutcome, Error> {
         self.end(cluster, events).await?;
         self.start_also(cluster, action, events).await
@@ -165,7 +163,7 @@ impl Nemesis {
         &mut self,
         cluster: &Cluster,
         action: Action,
-        events: &UnboundedSender<NemesisEvent>,
+        events: &UnboundedSender<FaultEvent>,
     ) -> Result<FaultOutcome, Error> {
         if action == Action::Figure8 {
             // A sequence of grudges: it reports each step itself and leaves the last one
@@ -174,11 +172,7 @@ impl Nemesis {
             let outcome = crate::figure8::run(cluster, events).await?;
             if matches!(outcome, FaultOutcome::Skipped(_)) {
                 self.active.retain(|a| *a != Action::Figure8);
-                let _ = events.send(NemesisEvent::new(
-                    action.start_event(),
-                    action.to_json(),
-                    outcome.clone(),
-                ));
+                let _ = events.send(action.started(outcome.clone()));
             }
             return Ok(outcome);
         }
@@ -212,7 +206,7 @@ impl Nemesis {
     pub async fn end(
         &mut self,
         cluster: &Cluster,
-        events: &UnboundedSender<NemesisEvent>,
+        events: &UnboundedSender<FaultEvent>,
     ) -> Result<(), Error> {
         self.active.sort_by_key(|a| a.kind() != Fault::Membership);
         // Popped one at a time, so that a cancelled end leaves the rest recorded.
@@ -231,24 +225,24 @@ impl Nemesis {
     pub async fn heal_all(
         &mut self,
         cluster: &Cluster,
-        events: &UnboundedSender<NemesisEvent>,
+        events: &UnboundedSender<FaultEvent>,
     ) -> Result<(), Error> {
         self.end(cluster, events).await?;
-        let send = |f: &str, value: serde_json::Value, outcome: FaultOutcome| {
-            let _ = events.send(NemesisEvent::new(f, value, outcome));
+        let send = |name: EventName, value: serde_json::Value, outcome: FaultOutcome| {
+            let _ = events.send(FaultEvent::new(name, value, outcome));
         };
         if cluster.is_partitioned() {
-            send("stop-partition", json!({}), cluster.heal()?);
+            send(EventName::StopPartition, json!({}), cluster.heal()?);
         }
         if cluster.loss() > 0.0 {
-            send("stop-loss", json!({}), cluster.set_loss(0.0)?);
+            send(EventName::StopLoss, json!({}), cluster.set_loss(0.0)?);
         }
         let all = cluster.node_names();
         let paused: Vec<String> = all.iter().filter(|n| cluster.is_paused(n)).cloned().collect();
         if !paused.is_empty() {
             let outs: Result<Vec<FaultOutcome>, Error> =
                 paused.iter().map(|n| cluster.resume(n)).collect();
-            send("resume", json!({ "nodes": paused }), FaultOutcome::combine(outs?));
+            send(EventName::Resume, json!({ "nodes": paused }), FaultOutcome::combine(outs?));
         }
         let skewed: Vec<String> = all
             .iter()
@@ -260,14 +254,15 @@ impl Nemesis {
             for n in &skewed {
                 outs.push(cluster.set_clock(n, 0, 1.0).await?);
             }
-            send("clock-reset", json!({ "nodes": skewed }), FaultOutcome::combine(outs));
+            send(EventName::ClockReset, json!({ "nodes": skewed }), FaultOutcome::combine(outs));
         }
         // Members the membership fault left out (a re-add that did not finish) come back as
         // voters, so that the final reads see the whole cluster.
         for (i, n) in all.iter().enumerate().filter(|(_, n)| cluster.is_removed(n)) {
             let (value, outcome) = crate::membership::add_back(cluster, i, events).await?;
-            tracing::info!(f = "promote-member", node = n, outcome = outcome.as_str(), "heal");
-            send("promote-member", value, outcome);
+            let f = EventName::PromoteMember.f();
+            tracing::info!(f, node = n, outcome = outcome.as_str(), "heal");
+            send(EventName::PromoteMember, value, outcome);
         }
         let down: Vec<String> = all
             .iter()
@@ -277,7 +272,7 @@ impl Nemesis {
         if !down.is_empty() {
             let outs: Result<Vec<FaultOutcome>, Error> =
                 down.iter().map(|n| cluster.start_node(n)).collect();
-            send("start", json!({ "nodes": down }), FaultOutcome::combine(outs?));
+            send(EventName::Start, json!({ "nodes": down }), FaultOutcome::combine(outs?));
         }
         Ok(())
     }
@@ -285,13 +280,13 @@ impl Nemesis {
 
 /// Logs one start or end of a fault and sends it to the history.
 fn emit(
-    events: &UnboundedSender<NemesisEvent>,
-    f: &'static str,
+    events: &UnboundedSender<FaultEvent>,
+    name: EventName,
     value: serde_json::Value,
     outcome: FaultOutcome,
 ) {
-    tracing::info!(f, outcome = outcome.as_str(), "nemesis");
-    let _ = events.send(NemesisEvent::new(f, value, outcome));
+    tracing::info!(f = name.f(), outcome = outcome.as_str(), "nemesis");
+    let _ = events.send(FaultEvent::new(name, value, outcome));
 }
 
 /// Resolves run-time targets (the leader) and installs the action.
@@ -371,7 +366,7 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, FaultOutc
 async fn undo(
     cluster: &Cluster,
     action: &Action,
-    events: &UnboundedSender<NemesisEvent>,
+    events: &UnboundedSender<FaultEvent>,
 ) -> Result<(serde_json::Value, FaultOutcome), Error> {
     Ok(match action {
         Action::Partition { shape, .. } => (json!({ "shape": shape.name() }), cluster.heal()?),

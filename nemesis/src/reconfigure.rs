@@ -25,7 +25,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 use crate::shards::{layout, Admin, Change, Outcome};
-use crate::{Cluster, FaultOutcome, NemesisEvent};
+use crate::{Cluster, EventName, FaultEvent, FaultOutcome};
 
 /// Time one change may take, retries included.
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -72,7 +72,7 @@ pub async fn bursts(
     cluster: &Cluster,
     seed: u64,
     end: Instant,
-    events: &UnboundedSender<NemesisEvent>,
+    events: &UnboundedSender<FaultEvent>,
 ) {
     let (controllers, all) = layout(cluster);
     let mut admin = Admin::new(controllers);
@@ -85,7 +85,7 @@ pub async fn bursts(
             }
             let Some(cfg) = admin.query(CHANGE_TIMEOUT).await else {
                 let why = FaultOutcome::Skipped("the shard controller did not answer".into());
-                let _ = events.send(NemesisEvent::new("move", json!({}), why));
+                let _ = events.send(FaultEvent::new(EventName::Move, json!({}), why));
                 break;
             };
             let Some(change) = plan(&mut rng, &cfg, &all) else { break };
@@ -100,7 +100,7 @@ pub async fn bursts(
                     (json!(null), json!(null), FaultOutcome::Indeterminate(why))
                 }
             };
-            tracing::info!(f = change.name(), from = cfg.num, %to, outcome = outcome.as_str(), "nemesis");
+            tracing::info!(f = change.event().f(), from = cfg.num, %to, outcome = outcome.as_str(), "nemesis");
             let value = json!({
                 "change": change.to_json(),
                 "from": cfg.num,
@@ -108,7 +108,7 @@ pub async fn bursts(
                 "was": cfg.shards,
                 "shards": shards,
             });
-            let _ = events.send(NemesisEvent::new(change.name(), value, outcome));
+            let _ = events.send(FaultEvent::new(change.event(), value, outcome));
         }
         let pause = Duration::from_millis(rng.random_range(200..1000));
         tokio::time::sleep_until((Instant::now() + pause).min(end)).await;
@@ -129,7 +129,7 @@ mod tests {
         let mut seen = BTreeMap::new();
         for _ in 0..500 {
             let change = plan(&mut rng, &cfg, &all).expect("a change");
-            *seen.entry(change.name()).or_insert(0) += 1;
+            *seen.entry(change.event().f()).or_insert(0) += 1;
             match change {
                 Change::Join(g) => {
                     let (gid, addrs) = g.into_iter().next().unwrap();

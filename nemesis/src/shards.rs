@@ -82,12 +82,12 @@ pub enum Change {
 }
 
 impl Change {
-    /// The event name: `join`, `leave` or `move`.
-    pub fn name(&self) -> &'static str {
+    /// Its event: `join`, `leave` or `move`.
+    pub fn event(&self) -> crate::EventName {
         match self {
-            Change::Join(_) => "join",
-            Change::Leave(_) => "leave",
-            Change::Move { .. } => "move",
+            Change::Join(_) => crate::EventName::Join,
+            Change::Leave(_) => crate::EventName::Leave,
+            Change::Move { .. } => crate::EventName::Move,
         }
     }
 

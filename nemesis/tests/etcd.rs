@@ -150,15 +150,15 @@ async fn nemesis_run_on_etcd_reports_paired_events_and_heals() {
     ];
     let mut open: Option<&str> = None;
     for e in &events {
-        if starts.contains(&e.f.as_str()) {
-            assert!(open.is_none(), "fault {:?} started while {open:?} active", e.f);
+        if starts.contains(&e.name.f()) {
+            assert!(open.is_none(), "fault {:?} started while {open:?} active", e.name.f());
             if !matches!(e.outcome, FaultOutcome::Skipped(_)) {
-                open = Some(e.f.as_str());
+                open = Some(e.name.f());
             }
         } else {
-            assert!(open.take().is_some(), "end event {} without a start", e.f);
+            assert!(open.take().is_some(), "end event {} without a start", e.name.f());
         }
-        if e.f.starts_with("clock") || e.f.ends_with("loss") {
+        if e.name.f().starts_with("clock") || e.name.f().ends_with("loss") {
             assert!(matches!(e.outcome, FaultOutcome::Skipped(_)), "{e:?}");
         }
     }

@@ -136,23 +136,23 @@ async fn nemesis_run_on_faultline_heals_to_a_working_cluster() {
     let mut fs = Vec::new();
     let mut open = 0i32;
     while let Some(e) = rx.recv().await {
-        eprintln!("{} {}", e.f, e.history_value());
+        eprintln!("{} {}", e.name.f(), e.history_value());
         // Only clock calls can be indeterminate (an HTTP timeout); process and link actions
         // on faultline nodes always know their outcome.
         assert!(
-            e.f.starts_with("clock") || !matches!(e.outcome, FaultOutcome::Indeterminate(_)),
+            e.name.f().starts_with("clock") || !matches!(e.outcome, FaultOutcome::Indeterminate(_)),
             "{e:?}"
         );
         let is_start =
             ["start-partition", "kill", "pause", "clock-bump", "clock-strobe", "clock-rate"]
-                .contains(&e.f.as_str());
+                .contains(&e.name.f());
         if is_start && !matches!(e.outcome, FaultOutcome::Skipped(_)) {
             open += 1;
         } else if !is_start {
             open -= 1;
         }
         assert!((0..=1).contains(&open), "at most one fault at a time, ends follow starts: {fs:?}");
-        fs.push(e.f);
+        fs.push(e.name.f());
     }
     assert_eq!(open, 0, "every fault ended: {fs:?}");
     assert!(fs.len() >= 4, "{fs:?}");
@@ -186,8 +186,8 @@ async fn composed_faults_overlap_and_end_last_first() {
     drop(tx);
     let mut fs = Vec::new();
     while let Some(e) = rx.recv().await {
-        eprintln!("{} {}", e.f, e.history_value());
-        fs.push((e.f.clone(), e.nodes(), e.history_value()));
+        eprintln!("{} {}", e.name.f(), e.history_value());
+        fs.push((e.name.f().to_string(), e.nodes(), e.history_value()));
     }
     let names: Vec<&str> = fs.iter().map(|(f, ..)| f.as_str()).collect();
     // Each period: the clock slows on the leader, the leader is isolated, then the
@@ -271,7 +271,7 @@ async fn scripted_actions_resolve_the_leader_and_pair_their_events() {
     while let Some(e) = rx.recv().await {
         events.push(e);
     }
-    let fs: Vec<&str> = events.iter().map(|e| e.f.as_str()).collect();
+    let fs: Vec<&str> = events.iter().map(|e| e.name.f()).collect();
     let expected =
         ["start-partition", "stop-partition", "kill", "start", "clock-bump", "clock-reset"];
     assert_eq!(fs, expected, "{events:?}");

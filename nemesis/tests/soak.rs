@@ -36,11 +36,11 @@ async fn soak() {
     let dir = tempfile::tempdir().unwrap().keep();
     let cluster =
         Cluster::start(ClusterSpec::new(system, 5, backend, dir.clone(), 1)).await.unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<faultline_nemesis::NemesisEvent>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<faultline_nemesis::FaultEvent>();
     let printer = tokio::spawn(async move {
         let mut n = 0;
         while let Some(e) = rx.recv().await {
-            eprintln!("{:>4} {} {}", n, e.f, e.history_value());
+            eprintln!("{:>4} {} {}", n, e.name.f(), e.history_value());
             n += 1;
         }
         n

@@ -6,6 +6,7 @@
 //! ```
 //! An interval whose end never came runs to the end of the history.
 
+use faultline_api::{Edge, EventName};
 use faultline_checker::Event;
 use serde::Serialize;
 use serde_json::Value;
@@ -27,13 +28,16 @@ pub struct Interval {
     pub nodes: Vec<String>,
 }
 
-/// `(kind, is_start)` of a nemesis event: faultline's own names
-/// ([`faultline_api::fault::event_fault`]), plus `heal` and `restart` from other tools.
+/// `(kind, is_start)` of a nemesis event: faultline's own names, read through the one
+/// table of event names ([`faultline_api::fault::event::TABLE`]; a step within a fault is a
+/// marker), plus `heal` and `restart` from other tools.
 fn classify(f: &str, value: &Value) -> Option<(&'static str, bool)> {
-    if let Some((fault, starts)) =
-        faultline_api::fault::event_fault(f, value.get("shape").and_then(Value::as_str))
-    {
-        return Some((fault.name(), starts));
+    if let Some(name) = EventName::parse(f, value.get("shape").and_then(Value::as_str)) {
+        return match name.edge() {
+            Edge::Start => Some((name.fault().name(), true)),
+            Edge::End => Some((name.fault().name(), false)),
+            Edge::Step => None,
+        };
     }
     match f {
         "heal" => Some(("partition", false)),

@@ -3,7 +3,7 @@
 //! a release gate needs it counted).
 //!
 //! ```text
-//!  NemesisEvent ──on_event──▶ per fault: installed / skipped / indeterminate, active time,
+//!  FaultEvent ───on_event──▶ per fault: installed / skipped / indeterminate, active time,
 //!                              operations completed meanwhile (Recorder counts at start/stop),
 //!                              leader hit (killed, paused, skewed, cut off from a majority)
 //!  Cluster::statuses every 100 ms ──observe──▶ leader changes, terms, time without a leader
@@ -22,8 +22,8 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use faultline_api::{Fault, LiveCounts};
-use faultline_nemesis::{Cluster, FaultOutcome, NemesisEvent};
+use faultline_api::{Edge, Fault, FaultEvent, FaultOutcome, LiveCounts};
+use faultline_nemesis::Cluster;
 use faultline_reports::results::{Coverage, FaultCoverage};
 use faultline_workloads::Recorder;
 
@@ -52,7 +52,7 @@ struct Group {
 impl Group {
     /// Whether `ev` hits this group's leader: names it, or cuts it off from a majority of
     /// its group.
-    fn hit_by(&self, fault: Fault, ev: &NemesisEvent) -> bool {
+    fn hit_by(&self, fault: Fault, ev: &FaultEvent) -> bool {
         let Some(l) = &self.leader else { return false };
         if ev.nodes().contains(l) {
             return true;
@@ -121,8 +121,13 @@ impl Tracker {
     }
 
     /// Counts one nemesis event.
-    pub fn on_event(&self, ev: &NemesisEvent) {
-        let Some((fault, starts)) = ev.fault() else { return };
+    pub fn on_event(&self, ev: &FaultEvent) {
+        let (fault, edge) = ev.fault();
+        if edge == Edge::Step {
+            // A step within the fault (a member back as a learner): nothing starts or ends.
+            return;
+        }
+        let starts = edge == Edge::Start;
         let now = Instant::now();
         let counts = self.recorder.counts();
         let mut st = self.lock();

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context};
 use faultline_checker::{formats, CheckOptions, History, ModelSpec, Verdict};
-use faultline_nemesis::{shards, Cluster, ClusterSpec, Nemesis, NemesisConfig, NemesisEvent};
+use faultline_nemesis::{shards, Cluster, ClusterSpec, FaultEvent, Nemesis, NemesisConfig};
 use faultline_workloads::{
     ClientConfig, Clients, Endpoint, FinalReads, Generator, Recorder, SystemKind, WorkloadRun,
 };
@@ -379,14 +379,14 @@ async fn drive(
         .map(|g| g.iter().map(|&i| names[i].clone()).collect())
         .collect();
     let coverage = Tracker::new(&faults, groups, recorder.clone());
-    let (tx, mut rx) = mpsc::unbounded_channel::<NemesisEvent>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<FaultEvent>();
     let forward = {
         let (recorder, active, coverage) = (recorder.clone(), active.clone(), coverage.clone());
         tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
                 active.track(&ev);
                 coverage.on_event(&ev);
-                recorder.nemesis(&ev.f, ev.history_value());
+                recorder.nemesis(&ev);
             }
         })
     };

@@ -1,7 +1,7 @@
 //! The progress line while a run goes, and the faults currently active.
 //!
 //! ```text
-//!  NemesisEvent ──track──▶ ActiveFaults ──┐
+//!  FaultEvent ───track──▶ ActiveFaults ──┐
 //!  Recorder::counts() ────────────────────┴──▶ "⠋ 00:12 ops 2400 (200/s) ok 2310 fail 60 info 30 | kill n2"
 //! ```
 
@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use faultline_api::{Progress, ProgressLine};
-use faultline_nemesis::{FaultOutcome, NemesisEvent};
+use faultline_api::{Edge, FaultEvent, FaultOutcome, Progress, ProgressLine};
 use faultline_workloads::Recorder;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -20,15 +19,19 @@ pub struct ActiveFaults(Arc<Mutex<BTreeMap<&'static str, String>>>);
 
 impl ActiveFaults {
     /// Updates from one nemesis event.
-    pub fn track(&self, ev: &NemesisEvent) {
-        let Some((fault, starts)) = ev.fault() else { return };
+    pub fn track(&self, ev: &FaultEvent) {
+        let (fault, edge) = ev.fault();
         let kind = fault.name();
         // A poisoned map of strings is still a valid map.
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if !starts {
-            map.remove(kind);
-        } else if !matches!(ev.outcome, FaultOutcome::Skipped(_)) {
-            map.insert(kind, describe(ev));
+        match edge {
+            Edge::End => {
+                map.remove(kind);
+            }
+            Edge::Start if !matches!(ev.outcome, FaultOutcome::Skipped(_)) => {
+                map.insert(kind, describe(ev));
+            }
+            Edge::Start | Edge::Step => {}
         }
     }
 
@@ -42,16 +45,17 @@ impl ActiveFaults {
     }
 }
 
-fn describe(ev: &NemesisEvent) -> String {
+fn describe(ev: &FaultEvent) -> String {
     let v = &ev.value;
     let nodes = v
         .get("nodes")
         .and_then(|n| n.as_array())
         .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(","));
+    let f = ev.name.f();
     match (v.get("shape").and_then(|s| s.as_str()), nodes) {
-        (Some(shape), _) => format!("{} ({shape})", ev.f),
-        (None, Some(n)) => format!("{} {n}", ev.f),
-        _ => ev.f.clone(),
+        (Some(shape), _) => format!("{f} ({shape})"),
+        (None, Some(n)) => format!("{f} {n}"),
+        _ => f.to_string(),
     }
 }
 

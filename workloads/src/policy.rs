@@ -21,6 +21,9 @@
 
 use std::time::Duration;
 
+use faultline_api::node::{LeaderHint, Reply, ResponseBody};
+use serde_json::Value;
+
 use crate::op::Outcome;
 
 /// What one attempt said, before the policy decides. `T` names a node (an address for the
@@ -35,6 +38,28 @@ pub enum Attempt<T> {
     NotSent(String),
     /// May have been applied: a timeout, a reset after sending, an `unknown` answer.
     Uncertain(String),
+}
+
+/// What a node's answer to a client command says for the policy: the one mapping from a
+/// reply (the body of `POST /v1/kv`, or the simulator's answer made into one) to an
+/// [`Attempt`], for the real clients and the simulator alike. `leader` turns a not-leader
+/// hint into the driver's name for the node; `ok` makes an applied operation's checker value
+/// from the value the node read.
+pub fn attempt<T>(
+    body: ResponseBody,
+    leader: impl FnOnce(LeaderHint) -> Option<T>,
+    ok: impl FnOnce(Option<&str>) -> Value,
+) -> Attempt<T> {
+    match body.status {
+        Reply::Ok => Attempt::Done(Outcome::Ok(ok(body.value.as_deref()))),
+        Reply::Fail => Attempt::Done(Outcome::Fail(body.error.unwrap_or_else(|| "fail".into()))),
+        Reply::NotLeader => Attempt::NotLeader(body.leader.and_then(leader)),
+        Reply::Unknown => Attempt::Uncertain(body.error.unwrap_or_else(|| "unknown".into())),
+        // Sharded KV: both are certainly not applied (a sharded client handles wrong-group
+        // itself, by asking the controller where the key went).
+        Reply::NotArrived => Attempt::NotSent("not-arrived".into()),
+        Reply::WrongGroup => Attempt::NotSent("wrong-group".into()),
+    }
 }
 
 /// What the driver must do next.

@@ -9,7 +9,10 @@
 //! Time and index are taken under one short lock together with the send, so the order of
 //! lines in the file, the order of `index` and the order of `time` are the same. The lock is
 //! a std `Mutex` held only for a clock read and an unbounded send (never across an await).
-//! The history is never held in memory: only the channel's backlog is.
+//! The history is never held in memory: only the channel's backlog is — except by the
+//! simulator's recorder ([`Recorder::simulated`]), which keeps its events and takes its time
+//! from the simulation's virtual clock, so that the simulator writes histories as real runs
+//! do.
 // The recorder owns the run's one monotonic clock, so it reads `Instant::now`.
 #![allow(clippy::disallowed_methods)]
 
@@ -22,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use faultline_api::FaultEvent;
 use faultline_checker::{Event, EventKind, Process};
 use serde_json::Value;
 
@@ -42,16 +46,36 @@ struct Counters {
     nemesis: AtomicU64,
 }
 
+/// Where events go.
+#[derive(Debug)]
+enum Sink {
+    /// The writer thread of `history.jsonl`.
+    File(mpsc::Sender<Event>),
+    /// Kept, for [`Recorder::take_jsonl`] (the simulator).
+    Memory(Vec<Event>),
+}
+
 #[derive(Debug)]
 struct State {
     next_index: u64,
     /// `None` once closed: later events are dropped (and logged).
-    tx: Option<mpsc::Sender<Event>>,
+    sink: Option<Sink>,
+    /// What a memory sink held when it was closed.
+    kept: Vec<Event>,
+}
+
+/// Where event times come from.
+#[derive(Debug)]
+enum Clock {
+    /// Real time since the run's start.
+    Real(Instant),
+    /// The virtual nanoseconds the simulator set last ([`Recorder::set_time`]).
+    Virtual(AtomicU64),
 }
 
 #[derive(Debug)]
 struct Inner {
-    start: Instant,
+    clock: Clock,
     state: Mutex<State>,
     counters: Counters,
 }
@@ -80,16 +104,63 @@ impl Recorder {
             .name("history-writer".into())
             .spawn(move || write_loop(BufWriter::with_capacity(1 << 16, file), rx))?;
         let inner = Inner {
-            start,
-            state: Mutex::new(State { next_index: 0, tx: Some(tx) }),
+            clock: Clock::Real(start),
+            state: Mutex::new(State {
+                next_index: 0,
+                sink: Some(Sink::File(tx)),
+                kept: Vec::new(),
+            }),
             counters: Counters::default(),
         };
         Ok((Recorder { inner: Arc::new(inner) }, HistoryWriter { join }))
     }
 
+    /// The simulator's recorder: time is virtual ([`Recorder::set_time`], from 0) and the
+    /// events stay in memory until [`Recorder::take_jsonl`].
+    pub fn simulated() -> Recorder {
+        let inner = Inner {
+            clock: Clock::Virtual(AtomicU64::new(0)),
+            state: Mutex::new(State {
+                next_index: 0,
+                sink: Some(Sink::Memory(Vec::new())),
+                kept: Vec::new(),
+            }),
+            counters: Counters::default(),
+        };
+        Recorder { inner: Arc::new(inner) }
+    }
+
+    /// Moves a simulated recorder's clock to `t` since the run's start; time never goes
+    /// back (an earlier `t` leaves it where it is). No effect on a real recorder.
+    pub fn set_time(&self, t: Duration) {
+        if let Clock::Virtual(ns) = &self.inner.clock {
+            ns.fetch_max(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+    }
+
+    /// Closes a simulated recorder and returns its history, one JSON object a line, as
+    /// `history.jsonl` would hold it (empty for a real recorder, whose history is in its
+    /// file).
+    pub fn take_jsonl(&self) -> String {
+        self.close();
+        let events = std::mem::take(&mut self.lock().kept);
+        let mut out = String::new();
+        for e in &events {
+            // An `Event` is plain data (strings, numbers, JSON values): it always serializes.
+            if let Ok(line) = serde_json::to_string(e) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// Time since the run's start.
     pub fn elapsed(&self) -> Duration {
-        self.inner.start.elapsed()
+        match &self.inner.clock {
+            Clock::Real(start) => start.elapsed(),
+            Clock::Virtual(ns) => Duration::from_nanos(ns.load(Ordering::Relaxed)),
+        }
     }
 
     /// Records the invocation of `op` by `process`.
@@ -118,16 +189,17 @@ impl Recorder {
         self.push(kind, Process::Client(process), op, value, error, served);
     }
 
-    /// Records a nemesis event (`"process":"nemesis","type":"info"`).
-    pub fn nemesis(&self, f: &str, value: Value) {
+    /// Records a fault event (`"process":"nemesis","type":"info"`): its name from the one
+    /// table of event names, its value with the outcome.
+    pub fn nemesis(&self, ev: &FaultEvent) {
         self.inner.counters.nemesis.fetch_add(1, Ordering::Relaxed);
         self.send(|index, time| Event {
             index,
             kind: EventKind::Info,
             process: Process::Nemesis,
-            f: f.to_string(),
+            f: ev.name.f().to_string(),
             key: None,
-            value,
+            value: ev.history_value(),
             time,
             error: None,
             node: None,
@@ -151,7 +223,10 @@ impl Recorder {
     /// dropped with a warning (an operation still in flight after the run gave up on it
     /// stays pending in the history, which the checker reads as unknown).
     pub fn close(&self) {
-        self.lock().tx = None;
+        let mut state = self.lock();
+        if let Some(Sink::Memory(events)) = state.sink.take() {
+            state.kept = events;
+        }
     }
 
     fn push(
@@ -179,16 +254,21 @@ impl Recorder {
 
     fn send(&self, make: impl FnOnce(u64, u64) -> Event) {
         let mut state = self.lock();
-        let Some(tx) = state.tx.as_ref() else {
-            tracing::warn!("history closed: dropping a late event");
-            return;
-        };
-        let time = u64::try_from(self.inner.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let time = u64::try_from(self.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let event = make(state.next_index, time);
-        if tx.send(event).is_err() {
-            // The writer died on an I/O error; finish() reports it.
-            state.tx = None;
-            return;
+        match state.sink.as_mut() {
+            None => {
+                tracing::warn!("history closed: dropping a late event");
+                return;
+            }
+            Some(Sink::Memory(events)) => events.push(event),
+            Some(Sink::File(tx)) => {
+                if tx.send(event).is_err() {
+                    // The writer died on an I/O error; finish() reports it.
+                    state.sink = None;
+                    return;
+                }
+            }
         }
         state.next_index += 1;
     }
@@ -245,6 +325,7 @@ fn write_loop(mut out: BufWriter<File>, rx: mpsc::Receiver<Event>) -> io::Result
 mod tests {
     use super::*;
     use crate::op::Func;
+    use faultline_api::EventName;
     use serde_json::json;
 
     #[test]
@@ -263,7 +344,8 @@ mod tests {
                 }
             }));
         }
-        rec.nemesis("start-partition", json!({"groups": [["n1"], ["n2", "n3"]]}));
+        let cut = json!({"groups": [["n1"], ["n2", "n3"]]});
+        rec.nemesis(&FaultEvent::installed(EventName::StartPartition, cut));
         for h in handles {
             h.join().unwrap();
         }
@@ -271,7 +353,7 @@ mod tests {
         rec.invoke(9, &op);
         rec.complete(9, &op, &Outcome::Unknown("timeout".into()), &Served::default());
         rec.close();
-        rec.nemesis("late", Value::Null); // dropped
+        rec.nemesis(&FaultEvent::installed(EventName::StopPartition, json!({}))); // dropped
         assert_eq!(writer.finish().unwrap(), 2003);
         let counts = rec.counts();
         assert_eq!((counts.invoked, counts.ok, counts.info, counts.nemesis), (1001, 1000, 1, 2));
@@ -289,5 +371,74 @@ mod tests {
         )
         .unwrap();
         assert_eq!((history.ops.len(), history.nemesis.len()), (1001, 1));
+    }
+
+    /// Fault events are written as before the typed events: the same `f` and `value`, byte
+    /// for byte (the first two lines are those of a run's history in
+    /// `reports/tests/data/stale-reads-run.jsonl`, time aside).
+    #[test]
+    fn fault_events_keep_their_history_lines() {
+        use faultline_api::FaultOutcome;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let (rec, writer) = Recorder::create(&path, Instant::now()).unwrap();
+        let cut = json!({"groups":[["n1","n3"],["n2"]],
+                         "grudge":{"n1":["n2"],"n2":["n1","n3"],"n3":["n2"]},
+                         "shape":"random-halves"});
+        let f8 = json!({"groups":[["n1","n2"],["n3"]],"step":2,"note":"n1 leads"});
+        let skipped = FaultOutcome::Skipped("no leader known".into());
+        for ev in [
+            FaultEvent::installed(EventName::StartPartition, cut),
+            FaultEvent::installed(EventName::StopPartition, json!({"shape":"random-halves"})),
+            FaultEvent::installed(EventName::StartFigure8, f8),
+            FaultEvent::new(EventName::ClockBump, json!({"nodes":["n2"],"delta_ms":-250}), skipped),
+            FaultEvent::new(
+                EventName::PromoteMember,
+                json!({"nodes":["n4"]}),
+                FaultOutcome::Indeterminate("timeout".into()),
+            ),
+        ] {
+            rec.nemesis(&ev);
+        }
+        rec.close();
+        writer.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // `"time":<n>}` -> `"time":T}`
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| match l.rfind("\"time\":") {
+                Some(at) => format!("{}\"time\":T}}", &l[..at]),
+                None => l.to_string(),
+            })
+            .collect();
+        let want = [
+            r#"{"index":0,"type":"info","process":"nemesis","f":"start-partition","value":{"groups":[["n1","n3"],["n2"]],"grudge":{"n1":["n2"],"n2":["n1","n3"],"n3":["n2"]},"outcome":"installed","shape":"random-halves"},"time":T}"#,
+            r#"{"index":1,"type":"info","process":"nemesis","f":"stop-partition","value":{"outcome":"installed","shape":"random-halves"},"time":T}"#,
+            r#"{"index":2,"type":"info","process":"nemesis","f":"start-partition","value":{"groups":[["n1","n2"],["n3"]],"note":"n1 leads","outcome":"installed","shape":"figure8","step":2},"time":T}"#,
+            r#"{"index":3,"type":"info","process":"nemesis","f":"clock-bump","value":{"delta_ms":-250,"nodes":["n2"],"outcome":"skipped","reason":"no leader known"},"time":T}"#,
+            r#"{"index":4,"type":"info","process":"nemesis","f":"promote-member","value":{"nodes":["n4"],"outcome":"indeterminate","reason":"timeout"},"time":T}"#,
+        ];
+        assert_eq!(lines, want);
+    }
+
+    #[test]
+    fn a_simulated_recorder_keeps_virtual_time() {
+        let rec = Recorder::simulated();
+        let op = Op { f: Func::Put, key: "k1".into(), value: json!("a") };
+        rec.set_time(Duration::from_micros(7));
+        rec.invoke(0, &op);
+        rec.set_time(Duration::from_micros(3)); // never back
+        rec.nemesis(&FaultEvent::installed(EventName::Kill, json!({"nodes": ["n1"]})));
+        rec.set_time(Duration::from_micros(9));
+        rec.complete(0, &op, &Outcome::Unknown("timeout".into()), &Served::default());
+        let text = rec.take_jsonl();
+        rec.invoke(1, &op); // closed: dropped
+        let want = [
+            r#"{"index":0,"type":"invoke","process":0,"f":"put","key":"k1","value":"a","time":7000}"#,
+            r#"{"index":1,"type":"info","process":"nemesis","f":"kill","value":{"nodes":["n1"],"outcome":"installed"},"time":7000}"#,
+            r#"{"index":2,"type":"info","process":0,"f":"put","key":"k1","value":"a","time":9000,"error":"timeout"}"#,
+        ];
+        assert_eq!(text.lines().collect::<Vec<_>>(), want);
+        assert_eq!(rec.take_jsonl(), "");
     }
 }

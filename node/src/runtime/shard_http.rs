@@ -15,14 +15,12 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
-use faultline_api::node::{LeaderHint, Reply, ResponseBody};
+use faultline_api::node::{LeaderHint, Reply};
 use faultline_api::shard::{CtrlRequest, CtrlResponseBody, CtrlWireOp};
 
-use super::http::{bad_request, http_status, kv_reply, parse_kv, HttpState, Served};
+use super::http::{bad_request, http_status, parse_kv, HttpState, Served};
 use crate::raft::types::{ClientId, NodeId};
-use crate::shard::{
-    Controller, CtrlCommand, CtrlOp, CtrlResponse, Group, GroupCommand, GroupResponse,
-};
+use crate::shard::{Controller, CtrlCommand, CtrlOp, CtrlResponse, Group, GroupCommand};
 
 /// Largest framed shard body accepted or decoded (bounds a hostile or corrupt answer).
 pub const MAX_SHARD_BODY: usize = 64 << 20;
@@ -105,18 +103,14 @@ async fn group_kv(State(state): State<HttpState<Group>>, body: Bytes) -> HttpRes
         Ok(cmd) => cmd,
         Err(error) => return bad_request(error),
     };
-    let status = match state.call(GroupCommand::Client(cmd)).await {
-        GroupResponse::Kv(r) => return kv_reply(&state, &r),
-        GroupResponse::WrongGroup => Reply::WrongGroup,
-        GroupResponse::NotArrived => Reply::NotArrived,
-        other => {
-            tracing::error!(?other, "a client command got an internal answer");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    let answer = state.call(GroupCommand::Client(cmd)).await;
+    match answer.to_body(|id| state.addr_of(id)) {
+        Some(body) => (http_status(body.status, body.error.as_deref()), Json(body)).into_response(),
+        None => {
+            tracing::error!(?answer, "a client command got an internal answer");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
-    };
-    let error = Some(status.to_string());
-    (StatusCode::OK, Json(ResponseBody { status, value: None, error, leader: None }))
-        .into_response()
+    }
 }
 
 /// `bytes` followed by their CRC-32 (little endian).

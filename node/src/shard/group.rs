@@ -104,6 +104,24 @@ pub enum GroupResponse {
     Ignored,
 }
 
+impl GroupResponse {
+    /// The `POST /v1/kv` body of an answer to a client command (`leader_addr` maps a node id
+    /// to its client address); `None` for the answers of internal commands.
+    pub fn to_body(
+        &self,
+        leader_addr: impl Fn(NodeId) -> Option<String>,
+    ) -> Option<crate::api::ResponseBody> {
+        use crate::api::{Reply, ResponseBody};
+        let status = match self {
+            GroupResponse::Kv(r) => return Some(r.to_body(leader_addr)),
+            GroupResponse::WrongGroup => Reply::WrongGroup,
+            GroupResponse::NotArrived => Reply::NotArrived,
+            _ => return None,
+        };
+        Some(ResponseBody { status, value: None, error: Some(status.to_string()), leader: None })
+    }
+}
+
 /// Options of a replica group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupOptions {

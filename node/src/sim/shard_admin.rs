@@ -12,6 +12,7 @@ use super::shard_clients::Clients;
 use super::shard_cluster::ShardSim;
 use crate::raft::types::{ClientId, NodeId};
 use crate::shard::{CtrlCommand, CtrlOp, CtrlResponse, Gid, ShardConfig};
+use faultline_api::EventName;
 use rand::Rng;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -59,8 +60,10 @@ impl Admin {
             match r {
                 CtrlResponse::Ok(cfg) => {
                     let from = cfg.num - 1;
-                    let (f, value) = describe(&cmd.op);
-                    clients.nemesis(f, json!({"change": value, "from": from, "to": cfg.num}), now);
+                    if let Some((name, value)) = describe(&cmd.op) {
+                        let value = json!({"change": value, "from": from, "to": cfg.num});
+                        clients.nemesis(name, value, now);
+                    }
                     self.latest = cfg;
                     self.pending = None;
                 }
@@ -128,11 +131,11 @@ impl Admin {
 }
 
 /// The nemesis event name and value of a change.
-fn describe(op: &CtrlOp) -> (&'static str, serde_json::Value) {
-    match op {
-        CtrlOp::Join(g) => ("join", json!(g.keys().map(|g| g.0).collect::<Vec<_>>())),
-        CtrlOp::Leave(g) => ("leave", json!(g.iter().map(|g| g.0).collect::<Vec<_>>())),
-        CtrlOp::Move { shard, gid } => ("move", json!({"shard": shard, "gid": gid.0})),
-        CtrlOp::Query(_) => ("query", json!(null)),
-    }
+fn describe(op: &CtrlOp) -> Option<(EventName, serde_json::Value)> {
+    Some(match op {
+        CtrlOp::Join(g) => (EventName::Join, json!(g.keys().map(|g| g.0).collect::<Vec<_>>())),
+        CtrlOp::Leave(g) => (EventName::Leave, json!(g.iter().map(|g| g.0).collect::<Vec<_>>())),
+        CtrlOp::Move { shard, gid } => (EventName::Move, json!({"shard": shard, "gid": gid.0})),
+        CtrlOp::Query(_) => return None,
+    })
 }

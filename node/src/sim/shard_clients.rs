@@ -16,16 +16,15 @@
 //! once.
 
 use super::shard_cluster::{ClientReply, ShardSim};
-use super::workload::{complete, HistoryLines, WorkloadRun};
-use crate::api::{Command, Op, Response};
+use super::workload::{answer, History, WorkloadRun};
+use crate::api::{Command, Op, Reply};
 use crate::raft::types::{ClientId, NodeId};
-use crate::shard::{
-    CtrlCommand, CtrlOp, CtrlResponse, Gid, GroupCommand, GroupResponse, ShardConfig,
-};
+use crate::shard::{CtrlCommand, CtrlOp, CtrlResponse, Gid, GroupCommand, ShardConfig};
+use faultline_api::EventName;
 use faultline_workloads::policy::{Attempt, Decision, Policy};
 use faultline_workloads::Outcome;
 use rand::Rng;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -90,7 +89,7 @@ struct Client {
 pub struct Clients {
     cfg: ClientConfig,
     clients: Vec<Client>,
-    rec: HistoryLines,
+    rec: History,
     run: WorkloadRun,
     next_process: u64,
     next_client: u64,
@@ -106,7 +105,7 @@ impl Clients {
         Clients {
             cfg,
             clients,
-            rec: HistoryLines::default(),
+            rec: History::default(),
             run: WorkloadRun::default(),
             next_process: n,
             next_client: 1000 + n,
@@ -120,8 +119,8 @@ impl Clients {
     }
 
     /// Records a nemesis / reconfiguration event.
-    pub fn nemesis(&mut self, f: &str, value: Value, time: u64) {
-        self.rec.push(json!({"type": "info", "process": "nemesis", "f": f, "value": value}), time);
+    pub fn nemesis(&mut self, name: EventName, value: Value, time: u64) {
+        self.rec.fault(name, value, time);
     }
 
     /// Runs the simulation for `us`, invoking new operations on `keys` (all keys when
@@ -153,11 +152,11 @@ impl Clients {
         let now = sim.now();
         for c in &mut self.clients {
             if let Some(op) = c.op.take() {
-                complete(&mut self.rec, c.process, &op.cmd, "info", Value::Null, now, Some("end"));
+                self.rec.complete(c.process, &op.cmd, &Outcome::Unknown("end".into()), now);
                 self.run.info += 1;
             }
         }
-        self.run.history = self.rec.lines.join("\n") + "\n";
+        self.run.history = self.rec.finish();
         self.run
     }
 
@@ -196,26 +195,16 @@ impl Clients {
         };
         let Some(op) = c.op.as_mut() else { return };
         op.attempt = None;
-        let attempt = match group_reply {
-            GroupResponse::Kv(Response::Ok { value }) => {
-                Attempt::Done(Outcome::Ok(match (&op.cmd.op, value) {
-                    (Op::Get, v) => json!(v.unwrap_or_default()),
-                    (Op::Put(v) | Op::Append(v), _) => json!(v),
-                    _ => Value::Null,
-                }))
-            }
-            GroupResponse::Kv(Response::Fail { error, .. }) => Attempt::Done(Outcome::Fail(error)),
-            GroupResponse::Kv(Response::NotLeader { leader }) => Attempt::NotLeader(leader),
-            GroupResponse::Kv(Response::Unknown { error }) => Attempt::Uncertain(error),
-            GroupResponse::WrongGroup => {
+        let attempt = match group_reply.to_body(|_| None) {
+            Some(body) if body.status == Reply::WrongGroup => {
                 // Certainly not applied there: find the owner (shortly: the controller may
                 // not know better yet), then carry on.
                 op.needs_config = true;
                 op.wake_at = Some(now + 10_000);
                 return;
             }
-            GroupResponse::NotArrived => Attempt::NotSent("not-arrived".into()),
-            other => Attempt::Uncertain(format!("unexpected answer {other:?}")),
+            Some(body) => answer(&body, &op.cmd.op),
+            None => Attempt::Uncertain(format!("unexpected answer {group_reply:?}")),
         };
         let elapsed = Duration::from_micros(now - op.invoked);
         let Some(policy) = op.policy.as_mut() else { return };
@@ -328,13 +317,7 @@ impl Clients {
             _ => Op::Append(format!("a{}.{} ", c.client, c.seq)),
         };
         let cmd = Command { client: ClientId(c.client), seq: c.seq, key, op };
-        let mut inv =
-            json!({"type": "invoke", "process": c.process, "f": cmd.op.name(), "key": cmd.key});
-        inv["value"] = match &cmd.op {
-            Op::Put(v) | Op::Append(v) => json!(v),
-            _ => Value::Null,
-        };
-        self.rec.push(inv, now);
+        self.rec.invoke(c.process, &cmd, now);
         c.op = Some(InFlight {
             cmd,
             invoked: now,
@@ -360,20 +343,15 @@ impl Clients {
             Decision::Pause(p) => op.wake_at = Some(now + p.as_micros() as u64),
             Decision::Finish(outcome) => {
                 let op = c.op.take().expect("checked above");
-                let (kind, value, error) = match outcome {
-                    Outcome::Ok(v) => ("ok", v, None),
-                    Outcome::Fail(e) => ("fail", Value::Null, Some(e)),
-                    Outcome::Unknown(e) => ("info", Value::Null, Some(e)),
-                };
-                complete(&mut self.rec, c.process, &op.cmd, kind, value, now, error.as_deref());
+                self.rec.complete(c.process, &op.cmd, &outcome, now);
                 c.next_at = now + think;
-                match kind {
-                    "ok" => {
+                match outcome {
+                    Outcome::Ok(_) => {
                         self.run.ok += 1;
                         self.ok_times.entry(op.cmd.key.clone()).or_default().push(now);
                     }
-                    "fail" => self.run.fail += 1,
-                    _ => {
+                    Outcome::Fail(_) => self.run.fail += 1,
+                    Outcome::Unknown(_) => {
                         self.run.info += 1;
                         // A process that got `info` never issues again (Jepsen).
                         let config = std::mem::replace(&mut c.config, ShardConfig::initial(0));

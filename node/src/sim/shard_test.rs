@@ -8,6 +8,7 @@ use super::shard_cluster::{ShardSim, ShardSimConfig};
 use super::workload::WorkloadRun;
 use crate::raft::types::{NodeId, UnsafeBug};
 use crate::shard::{key_shard, CtrlOp, Gid, ShardState};
+use faultline_api::EventName;
 use faultline_checker::Verdict;
 use rand::Rng;
 
@@ -140,7 +141,8 @@ fn random_run(
         crashed.retain(|(gid, id, at)| {
             if now >= *at {
                 sim.restart(*gid, *id);
-                clients.nemesis("restart", serde_json::json!(format!("g{}/{id}", gid.0)), now);
+                let nodes = serde_json::json!({"nodes": [format!("g{}/{id}", gid.0)]});
+                clients.nemesis(EventName::Start, nodes, now);
                 false
             } else {
                 true
@@ -149,7 +151,7 @@ fn random_run(
         if cut.is_some_and(|(_, at)| now >= at) {
             let (gid, _) = cut.take().expect("checked");
             sim.reconnect(gid);
-            clients.nemesis("reconnect", serde_json::json!(gid.0), now);
+            clients.nemesis(EventName::StopPartition, serde_json::json!({"gid": gid.0}), now);
         }
         if now >= next_fault {
             next_fault = now + sim.rng().random_range(200_000..600_000);
@@ -159,11 +161,13 @@ fn random_run(
                 let id = NodeId(sim.rng().random_range(1..=nodes));
                 let back = now + sim.rng().random_range(100_000..800_000);
                 sim.crash(gid, id);
-                clients.nemesis("kill", serde_json::json!(format!("g{}/{id}", gid.0)), now);
+                let nodes = serde_json::json!({"nodes": [format!("g{}/{id}", gid.0)]});
+                clients.nemesis(EventName::Kill, nodes, now);
                 crashed.push((gid, id, back));
             } else if plan.cutoffs && cut.is_none() {
                 sim.cut_off(gid);
-                clients.nemesis("cut-off", serde_json::json!(gid.0), now);
+                // The group cut off from every other node (a partition).
+                clients.nemesis(EventName::StartPartition, serde_json::json!({"gid": gid.0}), now);
                 cut = Some((gid, now + sim.rng().random_range(200_000..1_000_000)));
             }
         }

@@ -1,5 +1,6 @@
 //! Simulated Jepsen-style KV clients and a nemesis, recording a history in the DESIGN.md
-//! JSON Lines format (virtual time).
+//! JSON Lines format through real runs' `Recorder`, on virtual time; the nemesis reports the
+//! same typed fault events as the real one (`faultline_api::FaultEvent`).
 //!
 //! ```text
 //!  client: invoke ─▶ Policy (faultline_workloads::policy, the real client's) ─▶ Send ─▶ submit
@@ -14,13 +15,14 @@
 
 use std::time::Duration;
 
-use faultline_workloads::policy::{Attempt, Decision, Policy};
-use faultline_workloads::Outcome;
+use faultline_api::{EventName, FaultEvent, Func};
+use faultline_workloads::policy::{self, Attempt, Decision, Policy};
+use faultline_workloads::{Outcome, Recorder, Served};
 use rand::Rng;
 use serde_json::{json, Value};
 
 use super::SimCluster;
-use crate::api::{Command, Op, Response};
+use crate::api::{Command, Op, Response, ResponseBody};
 use crate::raft::types::{ClientId, NodeId};
 use crate::service::RequestToken;
 
@@ -137,27 +139,61 @@ struct Client {
     leader_hint: Option<NodeId>,
 }
 
-/// Records events in DESIGN.md's history format.
-#[derive(Debug, Default)]
-pub(crate) struct HistoryLines {
-    pub(crate) lines: Vec<String>,
-    last: u64,
+/// The simulator's history: real runs' [`Recorder`] on virtual time (each event at the
+/// virtual microsecond given, never earlier than the last).
+#[derive(Debug)]
+pub(crate) struct History(Recorder);
+
+impl Default for History {
+    fn default() -> Self {
+        History(Recorder::simulated())
+    }
 }
 
-impl HistoryLines {
-    /// Appends `event` at virtual time `time_us` (never earlier than the last event).
-    pub(crate) fn push(&mut self, mut event: Value, time_us: u64) {
-        self.last = self.last.max(time_us);
-        event["index"] = json!(self.lines.len());
-        event["time"] = json!(self.last * 1000);
-        self.lines.push(event.to_string());
+impl History {
+    fn at(&self, time_us: u64) -> &Recorder {
+        self.0.set_time(Duration::from_micros(time_us));
+        &self.0
     }
+
+    /// Records the invocation of `cmd` by `process`.
+    pub(crate) fn invoke(&self, process: u64, cmd: &Command, time_us: u64) {
+        self.at(time_us).invoke(process, &history_op(cmd));
+    }
+
+    /// Records the completion of `cmd` by `process`.
+    pub(crate) fn complete(&self, process: u64, cmd: &Command, outcome: &Outcome, time_us: u64) {
+        self.at(time_us).complete(process, &history_op(cmd), outcome, &Served::default());
+    }
+
+    /// Records a fault event of the simulated nemesis (installed: the simulator's faults
+    /// always take effect).
+    pub(crate) fn fault(&self, name: EventName, value: Value, time_us: u64) {
+        self.at(time_us).nemesis(&FaultEvent::installed(name, value));
+    }
+
+    /// The history, one JSON object a line.
+    pub(crate) fn finish(&self) -> String {
+        self.0.take_jsonl()
+    }
+}
+
+/// The history's operation for a command: what real runs' generator would have made.
+fn history_op(cmd: &Command) -> faultline_workloads::Op {
+    let (f, value) = match &cmd.op {
+        Op::Get => (Func::Get, Value::Null),
+        Op::Put(v) => (Func::Put, json!(v)),
+        Op::Append(v) => (Func::Append, json!(v)),
+        Op::Cas { expected, new } => (Func::Cas, json!([expected, new])),
+        Op::Delete => (Func::Delete, Value::Null),
+    };
+    faultline_workloads::Op { f, key: cmd.key.clone(), value }
 }
 
 /// Runs KV clients (get / put / append) and the nemesis against `sim`; returns the history.
 pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
     let ids = sim.ids();
-    let mut rec = HistoryLines::default();
+    let mut rec = History::default();
     let mut run = WorkloadRun::default();
     let mut clients: Vec<Client> = (0..wl.clients as u64)
         .map(|p| Client {
@@ -225,25 +261,13 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
             };
             let Some(op) = c.op.as_mut() else { continue };
             op.attempt = None;
-            let attempt = match reply.response {
-                Response::Ok { value } => {
-                    c.leader_hint = Some(reply.node);
-                    Attempt::Done(Outcome::Ok(match (&op.cmd.op, value) {
-                        (Op::Get, v) => json!(v.unwrap_or_default()),
-                        (Op::Put(v) | Op::Append(v), _) => json!(v),
-                        _ => Value::Null,
-                    }))
-                }
-                Response::Fail { error, .. } => Attempt::Done(Outcome::Fail(error)),
-                Response::NotLeader { leader } => {
-                    c.leader_hint = leader.filter(|l| *l != reply.node);
-                    Attempt::NotLeader(leader)
-                }
-                Response::Unknown { error } => {
-                    c.leader_hint = None;
-                    Attempt::Uncertain(error)
-                }
+            c.leader_hint = match &reply.response {
+                Response::Ok { .. } => Some(reply.node),
+                Response::NotLeader { leader } => leader.filter(|l| *l != reply.node),
+                Response::Unknown { .. } => None,
+                Response::Fail { .. } => c.leader_hint,
             };
+            let attempt = answer(&reply.response.to_body(|_| None), &op.cmd.op);
             let d = op.policy.on_attempt(attempt, elapsed(op, now));
             follow(sim, c, d, now, wl, &mut rec, &mut run, &mut ids_next);
         }
@@ -273,12 +297,7 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
                     _ if wl.bind_clients => bound,
                     _ => sim.rng().random_range(0..ids.len()),
                 };
-                let mut invoke = json!({"type": "invoke", "process": c.process, "f": cmd.op.name(), "key": cmd.key});
-                invoke["value"] = match &cmd.op {
-                    Op::Put(v) | Op::Append(v) => json!(v),
-                    _ => Value::Null,
-                };
-                rec.push(invoke, now);
+                rec.invoke(c.process, &cmd, now);
                 let mut policy = Policy::new(
                     ids.clone(),
                     home,
@@ -294,8 +313,19 @@ pub fn run_kv(sim: &mut SimCluster, wl: &WorkloadConfig) -> WorkloadRun {
         sim.run_for(step_us);
     }
     heal(sim, &ids, &mut rec);
-    run.history = rec.lines.join("\n") + "\n";
+    run.history = rec.finish();
     run
+}
+
+/// The policy's view of a node's answer to `op`: the real clients' mapping
+/// ([`faultline_workloads::policy::attempt`]), with node ids for leader hints.
+pub(crate) fn answer(body: &ResponseBody, op: &Op) -> Attempt<NodeId> {
+    let ok = |read: Option<&str>| match op {
+        Op::Get => json!(read.unwrap_or_default()),
+        Op::Put(v) | Op::Append(v) => json!(v),
+        _ => Value::Null,
+    };
+    policy::attempt(body.clone(), |l| Some(NodeId(l.id)), ok)
 }
 
 fn random_command(sim: &mut SimCluster, c: &Client, keys: usize) -> Command {
@@ -328,7 +358,7 @@ fn follow(
     d: Decision<NodeId>,
     now: u64,
     wl: &WorkloadConfig,
-    rec: &mut HistoryLines,
+    rec: &mut History,
     run: &mut WorkloadRun,
     fresh: &mut Fresh,
 ) {
@@ -340,16 +370,11 @@ fn follow(
         }
         Decision::Pause(p) => op.wake_at = Some(now + p.as_micros() as u64),
         Decision::Finish(outcome) => {
-            let (kind, value, error) = match outcome {
-                Outcome::Ok(v) => ("ok", v, None),
-                Outcome::Fail(e) => ("fail", Value::Null, Some(e)),
-                Outcome::Unknown(e) => ("info", Value::Null, Some(e)),
-            };
-            complete(rec, c.process, &op.cmd, kind, value, now, error.as_deref());
-            match kind {
-                "ok" => run.ok += 1,
-                "fail" => run.fail += 1,
-                _ => {
+            rec.complete(c.process, &op.cmd, &outcome, now);
+            match outcome {
+                Outcome::Ok(_) => run.ok += 1,
+                Outcome::Fail(_) => run.fail += 1,
+                Outcome::Unknown(_) => {
                     run.info += 1;
                     // A process that got `info` never issues again (Jepsen).
                     c.process = fresh.process;
@@ -363,20 +388,4 @@ fn follow(
             c.next_at = now + wl.think_us;
         }
     }
-}
-
-pub(crate) fn complete(
-    rec: &mut HistoryLines,
-    process: u64,
-    cmd: &Command,
-    kind: &str,
-    value: Value,
-    time: u64,
-    error: Option<&str>,
-) {
-    let mut e = json!({"type": kind, "process": process, "f": cmd.op.name(), "key": cmd.key, "value": value});
-    if let Some(err) = error {
-        e["error"] = json!(err);
-    }
-    rec.push(e, time);
 }

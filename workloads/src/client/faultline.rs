@@ -23,13 +23,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use faultline_api::node::{Reply, Request, ResponseBody};
+use faultline_api::node::{LeaderHint, Reply, Request, ResponseBody};
 use tokio::time::Instant;
 
 use super::{transport_error, Attempt, ClientConfig, Served};
 use crate::mapping;
 use crate::op::{Op, Outcome};
-use crate::policy::{Decision, Policy};
+use crate::policy::{self, Decision, Policy};
 
 /// A client of one process: its own client id and request sequence.
 #[derive(Debug)]
@@ -125,24 +125,13 @@ pub(crate) fn request(client: u64, seq: u64, op: &Op) -> Request {
 /// Classifies one HTTP response of `POST /v1/kv` (docs/node-api.md's table).
 pub(crate) fn classify(http: u16, body: &[u8], op: &Op) -> Attempt {
     let parsed: Option<ResponseBody> = serde_json::from_slice(body).ok();
+    let answer =
+        |r| policy::attempt(r, |l: LeaderHint| l.client_addr, |v| mapping::ok_value(op, v));
     match (http, parsed) {
-        (200, Some(r)) if r.status == Reply::Ok => {
-            Attempt::Done(Outcome::Ok(mapping::ok_value(op, r.value.as_deref())))
-        }
-        (200, Some(r)) if r.status == Reply::Fail => {
-            Attempt::Done(Outcome::Fail(r.error.unwrap_or_else(|| "fail".into())))
-        }
-        // Sharded KV: both are certainly not applied (the sharded client handles
-        // wrong-group itself, by asking the controller where the key went).
-        (200, Some(r)) if r.status == Reply::NotArrived => Attempt::NotSent("not-arrived".into()),
-        (200, Some(r)) if r.status == Reply::WrongGroup => Attempt::NotSent("wrong-group".into()),
-        (_, Some(r)) if r.status == Reply::NotLeader => {
-            Attempt::NotLeader(r.leader.and_then(|l| l.client_addr))
-        }
+        (200, Some(r)) => answer(r),
+        (_, Some(r)) if r.status == Reply::NotLeader => answer(r),
         (421, _) => Attempt::NotLeader(None),
-        (_, Some(r)) if r.status == Reply::Unknown => {
-            Attempt::Uncertain(r.error.unwrap_or_else(|| "unknown".into()))
-        }
+        (_, Some(r)) if r.status == Reply::Unknown => answer(r),
         (503, _) => Attempt::Uncertain("unavailable".into()),
         (504, _) => Attempt::Uncertain("timeout".into()),
         // A request the node rejected as malformed was never applied; it is a harness bug,

@@ -1,38 +1,59 @@
 //! The simulated nemesis: partitions, leader isolation, crashes, Figure 8 churn, clock skew,
-//! membership changes. Every action is recorded as a `"process":"nemesis"` event.
+//! membership changes. Every action is recorded as a `"process":"nemesis"` event, with the
+//! real nemesis' names and values (`faultline_api::fault::event::TABLE`).
 
-use super::{Faults, HistoryLines, WorkloadConfig};
+use super::{Faults, History, WorkloadConfig};
 use crate::raft::membership::MemberChange;
 use crate::raft::types::NodeId;
 use crate::sim::SimCluster;
+use faultline_api::EventName;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-fn nemesis_event(rec: &mut HistoryLines, f: &str, value: Value, time: u64) {
-    rec.push(json!({"type": "info", "process": "nemesis", "f": f, "value": value}), time);
+fn nemesis_event(rec: &mut History, name: EventName, value: Value, time: u64) {
+    rec.fault(name, value, time);
 }
 
-pub(super) fn inject(
-    sim: &mut SimCluster,
-    ids: &[NodeId],
-    wl: &WorkloadConfig,
-    rec: &mut HistoryLines,
-) {
+/// `{"nodes": ["n3"]}`.
+fn nodes(ids: &[NodeId]) -> Value {
+    json!({ "nodes": ids.iter().map(|n| n.to_string()).collect::<Vec<_>>() })
+}
+
+/// A partition's value: its sides (and its shape, when it has a name).
+fn groups(groups: &[Vec<NodeId>], shape: Option<&str>) -> Value {
+    let names: Vec<Vec<String>> =
+        groups.iter().map(|g| g.iter().map(|n| n.to_string()).collect()).collect();
+    let mut v = json!({ "groups": names });
+    if let Some(shape) = shape {
+        v["shape"] = json!(shape);
+    }
+    v
+}
+
+/// Cuts `victim` off from the others and records it (the real nemesis' isolate-leader).
+fn isolate(sim: &mut SimCluster, ids: &[NodeId], victim: NodeId, rec: &mut History, now: u64) {
+    sim.net.isolate(victim, ids);
+    let rest: Vec<NodeId> = ids.iter().copied().filter(|n| *n != victim).collect();
+    nemesis_event(
+        rec,
+        EventName::StartPartition,
+        groups(&[vec![victim], rest], Some("isolate-leader")),
+        now,
+    );
+}
+
+pub(super) fn inject(sim: &mut SimCluster, ids: &[NodeId], wl: &WorkloadConfig, rec: &mut History) {
     let faults = wl.faults;
     let now = sim.now();
     if faults == Faults::ClockSkew {
         let victim = sim.leader().unwrap_or(ids[0]);
         sim.set_clock(victim, 0, wl.skew_rate);
-        sim.net.isolate(victim, ids);
-        nemesis_event(
-            rec,
-            "clock-rate",
-            json!({"node": victim.to_string(), "rate": wl.skew_rate}),
-            now,
-        );
-        nemesis_event(rec, "isolate", json!(victim.to_string()), now);
+        let mut rate = nodes(&[victim]);
+        rate["rate"] = json!(wl.skew_rate);
+        nemesis_event(rec, EventName::ClockRate, rate, now);
+        isolate(sim, ids, victim, rec, now);
         return;
     }
     let both = matches!(faults, Faults::PartitionsAndCrashes | Faults::Membership);
@@ -50,39 +71,35 @@ pub(super) fn inject(
             let cut = sim.rng().random_range(1..ids.len());
             let groups = vec![shuffled[..cut].to_vec(), shuffled[cut..].to_vec()];
             sim.net.partition(&groups);
-            let names: Vec<Vec<String>> =
-                groups.iter().map(|g| g.iter().map(|n| n.to_string()).collect()).collect();
-            nemesis_event(rec, "start-partition", json!({"groups": names}), now);
+            nemesis_event(rec, EventName::StartPartition, self::groups(&groups, None), now);
         }
         1 => {
             let victim = sim.leader().unwrap_or(ids[0]);
-            sim.net.isolate(victim, ids);
-            nemesis_event(rec, "isolate", json!(victim.to_string()), now);
+            isolate(sim, ids, victim, rec, now);
         }
         2 => {
             let victim = ids[sim.rng().random_range(0..ids.len())];
             sim.crash(victim);
-            nemesis_event(rec, "kill", json!(victim.to_string()), now);
+            nemesis_event(rec, EventName::Kill, nodes(&[victim]), now);
         }
         _ => {
             let victim = sim.leader().unwrap_or(ids[0]);
             sim.crash(victim);
-            nemesis_event(rec, "kill-leader", json!(victim.to_string()), now);
+            nemesis_event(rec, EventName::Kill, nodes(&[victim]), now);
         }
     }
 }
 
 /// One Figure 8 step: crash or isolate the leader; bring nodes back so a majority can
 /// form again.
-pub(super) fn churn(sim: &mut SimCluster, ids: &[NodeId], rec: &mut HistoryLines) {
+pub(super) fn churn(sim: &mut SimCluster, ids: &[NodeId], rec: &mut History) {
     let now = sim.now();
     if let Some(leader) = sim.leader() {
         if sim.rng().random_bool(0.5) {
             sim.crash(leader);
-            nemesis_event(rec, "kill-leader", json!(leader.to_string()), now);
+            nemesis_event(rec, EventName::Kill, nodes(&[leader]), now);
         } else {
-            sim.net.isolate(leader, ids);
-            nemesis_event(rec, "isolate", json!(leader.to_string()), now);
+            isolate(sim, ids, leader, rec, now);
         }
     }
     let reachable = |sim: &SimCluster, id: NodeId| {
@@ -92,17 +109,21 @@ pub(super) fn churn(sim: &mut SimCluster, ids: &[NodeId], rec: &mut HistoryLines
         let id = ids[sim.rng().random_range(0..ids.len())];
         sim.restart(id);
         sim.net.reconnect(id);
-        nemesis_event(rec, "restart", json!(id.to_string()), now);
+        nemesis_event(rec, EventName::Start, nodes(&[id]), now);
     }
 }
 
-pub(super) fn heal(sim: &mut SimCluster, ids: &[NodeId], rec: &mut HistoryLines) {
+pub(super) fn heal(sim: &mut SimCluster, ids: &[NodeId], rec: &mut History) {
     sim.net.heal();
     for id in ids {
         sim.restart(*id);
         sim.set_clock(*id, 0, 1.0);
     }
-    nemesis_event(rec, "heal", Value::Null, sim.now());
+    // As the real nemesis' heal_all: links, clocks, then every node started.
+    let now = sim.now();
+    nemesis_event(rec, EventName::StopPartition, json!({}), now);
+    nemesis_event(rec, EventName::ClockReset, nodes(ids), now);
+    nemesis_event(rec, EventName::Start, nodes(ids), now);
 }
 
 /// The membership nemesis (Faults::Membership): removes a random voter (never below
@@ -123,7 +144,7 @@ impl Members {
         ids: &[NodeId],
         min_voters: usize,
         burst: usize,
-        rec: &mut HistoryLines,
+        rec: &mut History,
     ) -> bool {
         let Some(leader) = sim.leader() else { return false };
         let old = match sim.service(leader) {
@@ -139,21 +160,22 @@ impl Members {
             let caught_up =
                 m.learners.iter().copied().find(|l| core.match_index(*l) >= core.commit_index());
             let out: Vec<NodeId> = ids.iter().copied().filter(|n| !m.contains(*n)).collect();
-            let (change, f) = if let Some(l) = caught_up {
-                (MemberChange::Promote(l), "member-promote")
+            let mut wiped = false;
+            let (change, name) = if let Some(l) = caught_up {
+                (MemberChange::Promote(l), EventName::PromoteMember)
             } else if let Some(&n) = out.iter().find(|n| self.wiped.contains(n)) {
-                (MemberChange::AddLearner(n), "member-add")
+                (MemberChange::AddLearner(n), EventName::AddMember)
             } else if let (Some(&n), true) = (out.first(), committed) {
                 // Its removal committed: no quorum counts it any more, so losing its disk
-                // is safe. It comes back empty, as a new member.
+                // is safe. It comes back empty, as a new member (as the real nemesis does).
                 sim.wipe(n);
                 self.wiped.insert(n);
-                nemesis_event(rec, "wipe", json!(n.to_string()), sim.now());
-                (MemberChange::AddLearner(n), "member-add")
+                wiped = true;
+                (MemberChange::AddLearner(n), EventName::AddMember)
             } else if m.voters.len() > min_voters {
                 let voters: Vec<NodeId> = m.voters.iter().copied().collect();
                 let n = voters[sim.rng().random_range(0..voters.len())];
-                (MemberChange::Remove(n), "member-remove")
+                (MemberChange::Remove(n), EventName::RemoveMember)
             } else {
                 break;
             };
@@ -165,8 +187,13 @@ impl Members {
             match sim.change_membership(leader, change) {
                 Ok(index) => {
                     changed = true;
-                    let value = json!({"node": node.to_string(), "leader": leader.to_string(), "index": index.0});
-                    nemesis_event(rec, f, value, sim.now());
+                    let mut value = nodes(&[node]);
+                    value["leader"] = json!(leader.to_string());
+                    value["index"] = json!(index.0);
+                    if wiped {
+                        value["wiped"] = json!(true);
+                    }
+                    nemesis_event(rec, name, value, sim.now());
                 }
                 Err(e) => {
                     tracing::debug!(%leader, ?change, %e, "membership change refused");
@@ -203,9 +230,7 @@ impl Members {
             let rest: Vec<NodeId> = ids.iter().copied().filter(|n| !side.contains(n)).collect();
             let groups = vec![side, rest];
             sim.net.partition(&groups);
-            let names: Vec<Vec<String>> =
-                groups.iter().map(|g| g.iter().map(|n| n.to_string()).collect()).collect();
-            nemesis_event(rec, "start-partition", json!({"groups": names}), sim.now());
+            nemesis_event(rec, EventName::StartPartition, self::groups(&groups, None), sim.now());
             return true;
         }
         false
