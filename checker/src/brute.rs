@@ -50,26 +50,7 @@ fn dfs<M: Model>(model: &M, ops: &[Op<M>], used: &mut [bool], state: &M::State) 
     false
 }
 
-/// SplitMix64, so a proptest seed drives the construction of random histories.
-pub(crate) struct Rng(pub(crate) u64);
-
-impl Rng {
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    pub(crate) fn chance(&mut self, pct: u64) -> bool {
-        self.below(100) < pct
-    }
-}
+pub(crate) use crate::synth::Rng;
 
 #[cfg(test)]
 mod tests {
