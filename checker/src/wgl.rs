@@ -44,6 +44,11 @@
 //!   open returns at `q` are a subset of those of `C`; and `b` reaches `q <= ret(a) <= ret(b)`
 //!   in time. So trying `a` first loses nothing, and `b` is skipped while `a` is open.
 //!
+//! - **Just in time** (`due`, an order, not a pruning): each configuration's scan starts at
+//!   the op whose return comes first, as Lowe's just-in-time linearization does; the usual
+//!   scan in call order follows (the cache refuses the repeat). Committing early to writes
+//!   nobody needs yet is what sends plain WGL into exponential backtracking on small domains.
+//!
 //! Both rules only remove alternatives that cannot succeed where a kept one fails, and the
 //! cache stores configurations whose (reduced) subtrees were searched completely, so verdicts
 //! are WGL's; the tests compare against brute force and plain WGL.
@@ -220,6 +225,10 @@ impl<'m, M: Model> States<'m, M> {
 enum Cursor {
     /// Scanning the definite operations' list at this entry.
     Main(u32),
+    /// With reductions: trying first the op whose return comes first (just in time, as
+    /// Lowe's search); then the scan of `Main` from the head (it meets that op again, and the
+    /// cache refuses the repeat).
+    Due(u32),
     /// Scanning indeterminate operations (call time `<= limit`), after the definite ones ran
     /// out at the return entry of `blocking`.
     Info { at: u32, limit: u64, blocking: u32 },
@@ -406,6 +415,7 @@ impl<'a, M: Model> Search<'a, M> {
     fn next(&mut self) -> Next {
         loop {
             match self.cur {
+                Cursor::Due(op) => return Next::Try(op, self.cur),
                 Cursor::Main(e) => {
                     debug_assert!(e != NONE, "a return is owed, so the list cannot end first");
                     if self.main.is_call(e) {
@@ -471,9 +481,24 @@ impl<'a, M: Model> Search<'a, M> {
             self.main.lift(op);
             self.owed -= 1;
         }
-        self.cur = Cursor::Main(self.main.next(HEAD));
         self.limit = None;
+        self.cur = if self.reduce { self.due() } else { Cursor::Main(self.main.next(HEAD)) };
         self.fresh = self.reduce;
+    }
+
+    /// With reductions, where the scan of a configuration starts: at the op whose return is
+    /// first (it is a candidate, and the one needed soonest).
+    fn due(&mut self) -> Cursor {
+        let mut e = self.main.next(HEAD);
+        while e != NONE && self.main.is_call(e) {
+            e = self.main.next(e);
+        }
+        if e == NONE {
+            return Cursor::Main(self.main.next(HEAD));
+        }
+        let op = self.main.op(e);
+        self.limit = Some(self.time(op, true));
+        Cursor::Due(op)
     }
 
     /// The time of the first open return: an op is a candidate iff its call is at most this.
@@ -543,6 +568,7 @@ impl<'a, M: Model> Search<'a, M> {
     fn skip(&self, ctx: Cursor) -> Cursor {
         match ctx {
             Cursor::Main(e) => Cursor::Main(self.main.next(e)),
+            Cursor::Due(_) => Cursor::Main(self.main.next(HEAD)),
             Cursor::Info { at, limit, blocking } => {
                 Cursor::Info { at: self.pending.next(at), limit, blocking }
             }
@@ -635,6 +661,9 @@ pub fn search<M: Model>(
     stats: &mut SearchStats,
 ) -> SearchResult<M::State> {
     let mut s = Search::new(model, hints, ops, limits, reduce);
+    if reduce {
+        s.cur = s.due();
+    }
     loop {
         if s.owed == 0 {
             s.finish(stats);
