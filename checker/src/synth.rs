@@ -164,6 +164,37 @@ fn stale_target(ops: &[Gen], values: i64, rng: &mut Rng) -> Option<Stale> {
     None
 }
 
+/// `writers` concurrent writes alternating 1 and 2 (all invoked before any completes), then
+/// one read after another returning `reads`: with a read of 3, the adversarial history of
+/// issue 29 that no value explains; with reads 1, 2, 1, one only a search refutes.
+pub fn concurrent_writes(writers: usize, reads: &[i64]) -> History {
+    let n = writers as u64;
+    let mut ops: Vec<Gen> = (0..n)
+        .map(|p| Gen {
+            process: p,
+            write: true,
+            call: p,
+            ret: n + p,
+            info: false,
+            at: None,
+            value: Some(1 + (p % 2) as i64),
+        })
+        .collect();
+    for (i, &v) in reads.iter().enumerate() {
+        let call = 2 * n + 10 * i as u64;
+        ops.push(Gen {
+            process: n,
+            write: false,
+            call,
+            ret: call + 1,
+            info: false,
+            at: None,
+            value: Some(v),
+        });
+    }
+    into_history(ops)
+}
+
 /// Orders the operations by invoke and numbers their events by time.
 fn into_history(mut gen: Vec<Gen>) -> History {
     gen.sort_by_key(|g| g.call);

@@ -2,32 +2,11 @@
 //! writes of 1 and 2, then a read of 3; 10,000 operations by 20 clients over values 1–5) are
 //! decided, each by the method named for it.
 
-use faultline_checker::formats::jsonl::parse_str;
-use faultline_checker::synth::{register, Spec};
+use faultline_checker::synth::{concurrent_writes, register, Spec};
 use faultline_checker::{check, CheckOptions, Decider, History, ModelSpec, Uniqueness, Verdict};
 
-/// 40 writes of 1 and 2, all concurrent, then the reads (each after the previous one).
 fn forty_writes_then(reads: &[i64]) -> History {
-    let mut lines = Vec::new();
-    let mut index = 0;
-    let mut event = |kind: &str, process: usize, f: &str, value: String, time: u64| {
-        lines.push(format!(
-            r#"{{"index":{index},"type":"{kind}","process":{process},"f":"{f}","value":{value},"time":{time}}}"#
-        ));
-        index += 1;
-    };
-    for p in 0..40 {
-        event("invoke", p, "write", (1 + p % 2).to_string(), p as u64);
-    }
-    for p in 0..40 {
-        event("ok", p, "write", (1 + p % 2).to_string(), 100 + p as u64);
-    }
-    for (i, v) in reads.iter().enumerate() {
-        let t = 200 + 10 * i as u64;
-        event("invoke", 40, "read", "null".into(), t);
-        event("ok", 40, "read", v.to_string(), t + 1);
-    }
-    parse_str(&(lines.join("\n") + "\n")).unwrap()
+    concurrent_writes(40, reads)
 }
 
 fn decide(h: &History, opts: &CheckOptions) -> (Verdict, Decider) {
