@@ -384,7 +384,8 @@ mod tests {
             }
             let on = CheckOptions { threads: 1, ..CheckOptions::default() };
             let off = CheckOptions { unique_values: Uniqueness::Off, ..on.clone() };
-            let (a, b) = (check(&h, &kind.spec(), &on).unwrap(), check(&h, &kind.spec(), &off).unwrap());
+            let (a, b) =
+                (check(&h, &kind.spec(), &on).unwrap(), check(&h, &kind.spec(), &off).unwrap());
             assert_eq!(a.verdict, b.verdict, "seed {seed}: {:#?}", h.ops);
             illegal += usize::from(a.verdict == Verdict::Illegal);
         }

@@ -154,9 +154,8 @@ pub fn check(model: &Register, ops: &[&Operation]) -> Result<Option<Decision>, C
         }
     }
     // Overwritten values: observers by invoke; definite writers by completion.
-    let mut done: Vec<usize> = (0..items.len())
-        .filter(|&i| items[i].output == Some(RegOutput::Done))
-        .collect();
+    let mut done: Vec<usize> =
+        (0..items.len()).filter(|&i| items[i].output == Some(RegOutput::Done)).collect();
     done.sort_by_key(|&i| items[i].deadline());
     let (mut latest, mut next) = (Latest::default(), 0);
     for &r in &by_call {
@@ -269,7 +268,7 @@ mod tests {
         use serde_json::json;
         let model = Register { initial: None, cas: true };
         let ok = Outcome::Ok;
-        let base = vec![
+        let base = [
             at(op(0, "write", json!(1), json!(1)), 0, 10, ok),
             at(op(1, "write", json!(2), json!(2)), 20, 30, ok),
             at(op(2, "read", json!(null), json!(1)), 40, 50, ok),
@@ -291,7 +290,7 @@ mod tests {
             at(op(3, "write", json!(1), json!(null)), 5, 6, unk),
             at(op(3, "cas", json!([2, 1]), json!(null)), 45, 60, ok),
         ] {
-            assert_eq!(verdict(&[x.clone()]), None, "{x:?}");
+            assert_eq!(verdict(std::slice::from_ref(&x)), None, "{x:?}");
         }
         // Ones that cannot: completed before write 2 began, invoked after the read completed,
         // a failed write, a cas that found no match; and a read of 1 before write 2.
@@ -304,7 +303,7 @@ mod tests {
             mismatch,
             at(op(3, "read", json!(null), json!(1)), 5, 15, ok),
         ] {
-            assert!(verdict(&[x.clone()]).is_some(), "{x:?}");
+            assert!(verdict(std::slice::from_ref(&x)).is_some(), "{x:?}");
         }
     }
 
@@ -327,7 +326,9 @@ mod tests {
         failed.outcome = Outcome::Fail;
         let refs: Vec<&Operation> = ops.iter().chain([&failed]).collect();
         assert!(check(&model, &refs).unwrap().is_some());
-        for info in [op(41, "write", json!(3), json!(null)), op(41, "cas", json!([1, 3]), json!(null))] {
+        for info in
+            [op(41, "write", json!(3), json!(null)), op(41, "cas", json!([1, 3]), json!(null))]
+        {
             let info = Operation { outcome: Outcome::Unknown, ..info };
             let refs: Vec<&Operation> = ops.iter().chain([&info]).collect();
             assert_eq!(check(&model, &refs).unwrap(), None);

@@ -45,9 +45,11 @@
 //!   in time. So trying `a` first loses nothing, and `b` is skipped while `a` is open.
 //!
 //! - **Just in time** (`due`, an order, not a pruning): each configuration's scan starts at
-//!   the op whose return comes first, as Lowe's just-in-time linearization does; the usual
-//!   scan in call order follows (the cache refuses the repeat). Committing early to writes
-//!   nobody needs yet is what sends plain WGL into exponential backtracking on small domains.
+//!   the op whose return comes first, as Lowe's just-in-time linearization does; if that op
+//!   is not legal now, the candidates after which it is come next (`Cursor::Enable`: the write
+//!   a pending read needs); then the usual scan in call order (the cache refuses repeats).
+//!   Committing early to writes nobody needs yet is what sends plain WGL into exponential
+//!   backtracking on small domains; with this order the histories need no backtrack.
 //!
 //! Both rules only remove alternatives that cannot succeed where a kept one fails, and the
 //! cache stores configurations whose (reduced) subtrees were searched completely, so verdicts
@@ -229,10 +231,16 @@ enum Cursor {
     /// Lowe's search); then the scan of `Main` from the head (it meets that op again, and the
     /// cache refuses the repeat).
     Due(u32),
+    /// With reductions, when the due op is not legal now: ops after which it is, from this
+    /// entry of `Main` on; then the scan of `Main` from the head.
+    Enable { at: u32, due: u32 },
     /// Scanning indeterminate operations (call time `<= limit`), after the definite ones ran
     /// out at the return entry of `blocking`.
     Info { at: u32, limit: u64, blocking: u32 },
 }
+
+/// What makes operations identical: input, output, and whether they have a return.
+type ClassKey<'a, M> = (&'a <M as Model>::Input, Option<&'a <M as Model>::Output>, bool);
 
 /// What [`Search::force`] did.
 enum Forced {
@@ -328,8 +336,7 @@ impl<'a, M: Model> Search<'a, M> {
         let order: Vec<u32> = definite.iter().chain(&info).copied().collect();
         let (mut observer, mut class, mut rank, mut peers) = (vec![], vec![], vec![], vec![]);
         if reduce {
-            let mut ids: FxHashMap<(&M::Input, Option<&M::Output>, bool), u32> =
-                FxHashMap::default();
+            let mut ids: FxHashMap<ClassKey<M>, u32> = FxHashMap::default();
             for (local, &i) in order.iter().enumerate() {
                 let o = &ops[i as usize];
                 observer.push(model.is_observer(&o.input, o.output.as_ref()));
@@ -415,7 +422,27 @@ impl<'a, M: Model> Search<'a, M> {
     fn next(&mut self) -> Next {
         loop {
             match self.cur {
-                Cursor::Due(op) => return Next::Try(op, self.cur),
+                Cursor::Due(op) => {
+                    if self.states.step(self.state, self.order[op as usize], self.ops) != NONE {
+                        return Next::Try(op, self.cur);
+                    }
+                    self.cur = Cursor::Enable { at: self.main.next(HEAD), due: op };
+                }
+                Cursor::Enable { at, due } => {
+                    if at == NONE || !self.main.is_call(at) {
+                        self.cur = Cursor::Main(self.main.next(HEAD));
+                        continue;
+                    }
+                    let op = self.main.op(at);
+                    let next = self.states.step(self.state, self.order[op as usize], self.ops);
+                    if op != due
+                        && next != NONE
+                        && self.states.step(next, self.order[due as usize], self.ops) != NONE
+                    {
+                        return Next::Try(op, self.cur);
+                    }
+                    self.cur = Cursor::Enable { at: self.main.next(at), due };
+                }
                 Cursor::Main(e) => {
                     debug_assert!(e != NONE, "a return is owed, so the list cannot end first");
                     if self.main.is_call(e) {
@@ -569,6 +596,7 @@ impl<'a, M: Model> Search<'a, M> {
         match ctx {
             Cursor::Main(e) => Cursor::Main(self.main.next(e)),
             Cursor::Due(_) => Cursor::Main(self.main.next(HEAD)),
+            Cursor::Enable { at, due } => Cursor::Enable { at: self.main.next(at), due },
             Cursor::Info { at, limit, blocking } => {
                 Cursor::Info { at: self.pending.next(at), limit, blocking }
             }

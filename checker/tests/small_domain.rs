@@ -30,8 +30,14 @@ fn forty_concurrent_writes_are_one_multiset_for_the_search() {
     // decides: 1 then 2 then 1 after every write completed is impossible; 1, 1 is fine. Plain
     // WGL would face 2^40 sets of linearized writes; the reduced search counts them per value.
     let opts = CheckOptions { memory_limit: Some(64 << 20), ..CheckOptions::default() };
-    assert_eq!(decide(&forty_writes_then(&[1, 2, 1]), &opts), (Verdict::Illegal, Decider::WglSymmetric));
-    assert_eq!(decide(&forty_writes_then(&[2, 2]), &opts), (Verdict::Linearizable, Decider::WglSymmetric));
+    assert_eq!(
+        decide(&forty_writes_then(&[1, 2, 1]), &opts),
+        (Verdict::Illegal, Decider::WglSymmetric)
+    );
+    assert_eq!(
+        decide(&forty_writes_then(&[2, 2]), &opts),
+        (Verdict::Linearizable, Decider::WglSymmetric)
+    );
     let plain = CheckOptions { unique_values: Uniqueness::Off, ..opts };
     assert_eq!(decide(&forty_writes_then(&[1, 2, 1]), &plain).0, Verdict::Unknown);
 }
@@ -39,7 +45,8 @@ fn forty_concurrent_writes_are_one_multiset_for_the_search() {
 #[test]
 fn ten_thousand_ops_by_twenty_clients_over_five_values_are_decided() {
     for info_permille in [0, 10] {
-        let spec = Spec { ops: 10_000, clients: 20, values: 5, info_permille, seed: 3, stale: false };
+        let spec =
+            Spec { ops: 10_000, clients: 20, values: 5, info_permille, seed: 3, stale: false };
         let opts = CheckOptions { memory_limit: Some(1 << 30), ..CheckOptions::default() };
         let h = register(&spec);
         assert_eq!(decide(&h, &opts), (Verdict::Linearizable, Decider::WglSymmetric), "{spec:?}");

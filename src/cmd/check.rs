@@ -397,9 +397,21 @@ mod tests {
 
     #[test]
     fn bad_sizes_say_what_is_expected() {
-        for text in ["", "GiB", "0", "0MiB", "-1", "8 GiBs", "8XB", "1.2.3GiB", ".", "1e9",
-            "99999999999999999999", "17000000000GiB", &"9".repeat(50)]
-        {
+        for text in [
+            "",
+            "GiB",
+            "0",
+            "0MiB",
+            "-1",
+            "8 GiBs",
+            "8XB",
+            "1.2.3GiB",
+            ".",
+            "1e9",
+            "99999999999999999999",
+            "17000000000GiB",
+            &"9".repeat(50),
+        ] {
             let err = parse_bytes(text).unwrap_err();
             assert!(err.contains("is not a size such as 536870912, 512MiB, 8GiB"), "{text}: {err}");
         }

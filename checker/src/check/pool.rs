@@ -12,8 +12,8 @@ use crate::history::{History, Operation, Outcome};
 use crate::model::Model;
 use crate::models::{Kv, Register, Whole};
 use crate::unique::{self, Decision};
-use crate::visible;
 use crate::verdict::{CheckResult, Counts, Decider, KeyResult, Verdict};
+use crate::visible;
 use crate::wgl::{Limits, Stop};
 
 /// Runs a whole check (see [`crate::check()`]).

@@ -188,7 +188,8 @@ impl Model for Register {
     fn is_observer(&self, input: &RegInput, out: Option<&RegOutput>) -> bool {
         matches!(
             (input, out),
-            (RegInput::Read, Some(RegOutput::Read(_))) | (RegInput::Cas(..), Some(RegOutput::Mismatch))
+            (RegInput::Read, Some(RegOutput::Read(_)))
+                | (RegInput::Cas(..), Some(RegOutput::Mismatch))
         )
     }
 

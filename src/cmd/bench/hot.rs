@@ -191,7 +191,12 @@ pub(super) fn mib(b: Option<u64>) -> String {
 }
 
 /// Checks `h` once under `opts` and prints one row.
-pub(super) fn row(label: &str, h: &History, model: &ModelSpec, opts: &CheckOptions) -> anyhow::Result<()> {
+pub(super) fn row(
+    label: &str,
+    h: &History,
+    model: &ModelSpec,
+    opts: &CheckOptions,
+) -> anyhow::Result<()> {
     reset_peak();
     let t = Instant::now();
     let r = check(h, model, opts)?;

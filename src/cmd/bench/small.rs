@@ -56,9 +56,12 @@ pub fn run() -> anyhow::Result<()> {
         row(&format!("{label}: default"), &h, &model, &limits(5.0))?;
         row(&format!("{label}: WGL alone"), &h, &model, &plain(limits(5.0)))?;
     }
-    println!("10,000 ops, 1% info, linearizable, by client count (default checker, < 60 s, < 1 GiB)");
+    println!(
+        "10,000 ops, 1% info, linearizable, by client count (default checker, < 60 s, < 1 GiB)"
+    );
     for clients in [20, 50, 100, 200, 500, 1000, 2000] {
-        let spec = Spec { ops: 10_000, clients, values: 5, info_permille: 10, seed: 29, stale: false };
+        let spec =
+            Spec { ops: 10_000, clients, values: 5, info_permille: 10, seed: 29, stale: false };
         row(&format!("{clients} clients"), &register(&spec), &model, &limits(60.0))?;
     }
     Ok(())
