@@ -409,7 +409,7 @@ mod tests {
             ".",
             "1e9",
             "99999999999999999999",
-            "17000000000GiB",
+            "20000000000GiB",
             &"9".repeat(50),
         ] {
             let err = parse_bytes(text).unwrap_err();
