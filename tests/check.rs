@@ -387,3 +387,42 @@ fn a_wrong_format_guess_says_what_the_file_was_taken_for() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("read as Jepsen/Knossos EDN") && err.contains("--format"), "{err}");
 }
+
+#[test]
+fn a_small_domain_counterexample_is_named_and_memory_limits_take_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("small.jsonl");
+    // Four concurrent writes of 1 and 2, then a read of 3 that nothing wrote.
+    let mut lines = String::new();
+    let mut event = |i: usize, kind: &str, p: usize, f: &str, v: &str, t: usize| {
+        lines.push_str(&format!(
+            "{{\"index\":{i},\"type\":\"{kind}\",\"process\":{p},\"f\":\"{f}\",\"value\":{v},\"time\":{t}}}\n"
+        ));
+    };
+    for p in 0..4 {
+        event(p, "invoke", p, "write", ["1", "2"][p % 2], p);
+    }
+    for p in 0..4 {
+        event(4 + p, "ok", p, "write", ["1", "2"][p % 2], 10 + p);
+    }
+    event(8, "invoke", 4, "read", "null", 20);
+    event(9, "ok", 4, "read", "3", 21);
+    std::fs::write(&h, lines).unwrap();
+    let path = h.to_str().unwrap();
+    let o = faultline(&["check", "--memory-limit", "512MiB", "--json", path], dir.path());
+    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let key = &v["result"]["keys"][0];
+    assert_eq!(key["checker"], "invisible-value");
+    let words = key["counterexample"]["explanation"].as_str().unwrap();
+    assert!(words.contains("read → 3") && words.contains("needs the value 3"), "{words}");
+    let checks: Vec<_> = std::fs::read_dir(dir.path().join("store/checks")).unwrap().collect();
+    let html =
+        std::fs::read_to_string(checks[0].as_ref().unwrap().path().join("report.html")).unwrap();
+    assert!(html.contains("needs the value 3"), "the report shows the checker's words");
+    // A size the parser does not know is bad usage (exit 3), saying what it expects.
+    let o = faultline(&["check", "--memory-limit", "8XB", "--no-report", path], dir.path());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 3, "{err}");
+    assert!(err.contains("\"8XB\" is not a size such as"), "{err}");
+}

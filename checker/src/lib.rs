@@ -7,8 +7,12 @@
 //!                            │            ├─ partition by key (P-compositionality)
 //!                            │            ├─ distinct written values? unique::{register,append}
 //!                            │            │  decide the key in O(n log n)
+//!                            │            ├─ register: a value observed that no write could have
+//!                            │            │  left visible? visible: Illegal in O(n log n)
 //!                            │            ├─ else exact simplification (drop fail / unobservable ops)
-//!                            │            └─   and the WGL search, per key on a worker pool
+//!                            │            └─   and the WGL search, per key on a worker pool, with
+//!                            │                 symmetry reductions (observers go at once,
+//!                            │                 identical ops in deadline order: small domains)
 //!                            └─ ops (invoke+completion) and nemesis events
 //! ```
 //!
@@ -19,6 +23,9 @@
 //! - [`check`](mod@check): partitioning, the worker pool, bounds; [`wgl`]: the search.
 //! - [`unique`]: polynomial checkers for keys whose writes write distinct values, tried
 //!   before WGL per key.
+//! - [`visible`]: certificates for register keys (a value observed that is never written, or
+//!   certainly overwritten), tried next.
+//! - [`synth`]: seeded register histories, linearizable by construction (tests, benches).
 //! - [`verdict`]: results (verdicts, counterexamples, witnesses, statistics).
 //!
 //! # Example
@@ -42,8 +49,10 @@ pub mod formats;
 pub mod history;
 pub mod model;
 pub mod models;
+pub mod synth;
 pub mod unique;
 pub mod verdict;
+pub mod visible;
 pub mod wgl;
 
 #[cfg(test)]

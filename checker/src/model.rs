@@ -25,10 +25,11 @@ use crate::history::Operation;
 pub trait Model: Send + Sync {
     /// A state of the object.
     type State: Clone + Eq + Hash + Debug + Send + Sync;
-    /// What an operation asks.
-    type Input: Clone + Debug + Send + Sync;
+    /// What an operation asks (equal inputs with equal outputs are interchangeable: the
+    /// search treats such operations as one multiset).
+    type Input: Clone + Eq + Hash + Debug + Send + Sync;
     /// What an operation answered (`None` in `step` means unknown).
-    type Output: Clone + Debug + Send + Sync;
+    type Output: Clone + Eq + Hash + Debug + Send + Sync;
     /// Facts about one partition's operations that the exact simplifications use.
     type Hints: Send + Sync;
 
@@ -65,6 +66,14 @@ pub trait Model: Send + Sync {
 
     /// Whether an operation of unknown outcome can be left out exactly.
     fn droppable(&self, hints: &Self::Hints, input: &Self::Input) -> bool;
+
+    /// Whether the operation only observes: for every state, `step` either refuses it or
+    /// returns that same state (a read with its result, a cas that found no match). The search
+    /// linearizes such an operation as soon as it is legal, without trying alternatives (see
+    /// [`crate::wgl`]). `false` (the default) is always exact.
+    fn is_observer(&self, _input: &Self::Input, _output: Option<&Self::Output>) -> bool {
+        false
+    }
 
     /// An operation in words, e.g. `write(5)`, `read → 3`, `cas(1→2)`.
     fn describe_op(&self, input: &Self::Input, output: Option<&Self::Output>) -> String;

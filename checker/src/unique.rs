@@ -53,7 +53,8 @@ pub enum Uniqueness {
     Detect,
     /// A value written twice in a key is an error (exit 3) naming the operation.
     Require,
-    /// Never use the polynomial checkers (WGL for every key; for comparisons).
+    /// Never use the polynomial checkers, the certificates ([`crate::visible`]) or the
+    /// search's symmetry reductions: plain WGL for every key, the baseline for comparisons.
     Off,
 }
 

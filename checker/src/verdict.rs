@@ -94,6 +94,12 @@ pub enum Decider {
     /// The polynomial list-append checker for kv keys with only gets and distinct appends
     /// ([`crate::unique::append`]).
     UniqueAppend,
+    /// The O(n log n) certificates for an operation that observes a value no write could have
+    /// left visible: never written, or certainly overwritten ([`crate::visible`]).
+    InvisibleValue,
+    /// The WGL search with its symmetry reductions used (identical operations as one
+    /// multiset, observers linearized at once; see [`crate::wgl`]).
+    WglSymmetric,
 }
 
 /// An operation that could not be linearized next, and why.
@@ -164,6 +170,13 @@ pub struct SearchStats {
     pub cache_bytes: u64,
     /// Microseconds spent.
     pub micros: u64,
+    /// Observing operations linearized as soon as they were legal, without branching
+    /// (symmetry reductions of [`crate::wgl`]).
+    #[serde(default)]
+    pub forced: u64,
+    /// Candidates skipped because an identical operation with an earlier deadline was open.
+    #[serde(default)]
+    pub symmetric: u64,
 }
 
 /// The result of checking a history.

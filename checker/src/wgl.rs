@@ -22,6 +22,39 @@
 //! memoized, so the hot loop does one table probe per tried step and allocates nothing after
 //! warm-up.
 //!
+//! # Symmetry reductions (`reduce`)
+//! Small value domains make many operations identical (same input, same output), and WGL
+//! would try every order of them. With `reduce`, two exact rules cut the branching (counted
+//! in [`SearchStats::forced`] and [`SearchStats::symmetric`]):
+//! - **Observers go at once** (`force`). When an operation that never changes the state
+//!   ([`Model::is_observer`]: a read, a cas that found no match) is a candidate and legal in
+//!   the current configuration `C`, it is linearized without trying alternatives: `C` has a
+//!   completion iff `C + r` has one. Take any completion from `C` that linearizes `r` later (or
+//!   never, if it is `info`) and move `r` to the front: the state is unchanged by `r`, so
+//!   every step keeps its state; every op it passes was unlinearized in `C`, so its deadline
+//!   is at least the first open return, which `r`'s call precedes (it is a candidate); and
+//!   with `r` out, the candidate sets of the later configurations only grow.
+//! - **Identical operations in deadline order** (`dominated`). Among identical candidates,
+//!   only the one with the earliest return (for `info` ones, the earliest call) is tried.
+//!   Exchange argument: let `a`, `b` be identical candidates of `C` with `ret(a) <= ret(b)`,
+//!   and a completion put `b` now and `a` later at step `q` (or never, for `info`). Swapping
+//!   them gives the same sequence of (input, output) pairs, so the same states; `a` is a
+//!   candidate now; in between, `b` is open instead of `a`, and `ret(b) >= ret(a)` only makes
+//!   more operations candidates; at `q`, `b` is a candidate because it was one in `C` and the
+//!   open returns at `q` are a subset of those of `C`; and `b` reaches `q <= ret(a) <= ret(b)`
+//!   in time. So trying `a` first loses nothing, and `b` is skipped while `a` is open.
+//!
+//! - **Just in time** (`due`, an order, not a pruning): each configuration's scan starts at
+//!   the op whose return comes first, as Lowe's just-in-time linearization does; if that op
+//!   is not legal now, the candidates after which it is come next (`Cursor::Enable`: the write
+//!   a pending read needs); then the usual scan in call order (the cache refuses repeats).
+//!   Committing early to writes nobody needs yet is what sends plain WGL into exponential
+//!   backtracking on small domains; with this order the histories need no backtrack.
+//!
+//! Both rules only remove alternatives that cannot succeed where a kept one fails, and the
+//! cache stores configurations whose (reduced) subtrees were searched completely, so verdicts
+//! are WGL's; the tests compare against brute force and plain WGL.
+//!
 //! # Layout
 //! - [`entries`]: the linked event list; [`bitset`]: linearized set + Zobrist hash;
 //!   [`cache`]: explored configurations.
@@ -145,6 +178,9 @@ pub enum SearchResult<S> {
 struct Frame {
     /// The local op linearized.
     op: u32,
+    /// Whether it was an observer linearized without alternatives: backtracking over it
+    /// backtracks its parent configuration too.
+    forced: bool,
     prev_state: u32,
     /// Where the scan was when it was tried, to resume after it on backtrack.
     ctx: Cursor,
@@ -195,9 +231,29 @@ impl<'m, M: Model> States<'m, M> {
 enum Cursor {
     /// Scanning the definite operations' list at this entry.
     Main(u32),
+    /// With reductions: trying first the op whose return comes first (just in time, as
+    /// Lowe's search); then the scan of `Main` from the head (it meets that op again, and the
+    /// cache refuses the repeat).
+    Due(u32),
+    /// With reductions, when the due op is not legal now: ops after which it is, from this
+    /// entry of `Main` on; then the scan of `Main` from the head.
+    Enable { at: u32, due: u32 },
     /// Scanning indeterminate operations (call time `<= limit`), after the definite ones ran
     /// out at the return entry of `blocking`.
     Info { at: u32, limit: u64, blocking: u32 },
+}
+
+/// What makes operations identical: input, output, and whether they have a return.
+type ClassKey<'a, M> = (&'a <M as Model>::Input, Option<&'a <M as Model>::Output>, bool);
+
+/// What [`Search::force`] did.
+enum Forced {
+    /// Linearized an observer.
+    Pushed,
+    /// The configuration with the observer was searched before: this one fails too.
+    Seen,
+    /// No legal observer is a candidate.
+    None,
 }
 
 /// What the scan found to do next.
@@ -232,6 +288,19 @@ struct Search<'a, M: Model> {
     charged: u64,
     iter: u64,
     cur: Cursor,
+    /// Symmetry reductions on (see the module docs); the fields below are empty without.
+    reduce: bool,
+    /// Per local op: whether it is an observer.
+    observer: Vec<bool>,
+    /// Per local op: its class of identical ops, and its rank there.
+    class: Vec<u32>,
+    rank: Vec<u32>,
+    /// Per class: local ops by (return, call order).
+    peers: Vec<Vec<u32>>,
+    /// The first open return's time, while the linearized set is unchanged.
+    limit: Option<u64>,
+    /// A configuration just entered: look for an observer to force first.
+    fresh: bool,
 }
 
 impl<'a, M: Model> Search<'a, M> {
@@ -240,6 +309,7 @@ impl<'a, M: Model> Search<'a, M> {
         hints: &'a M::Hints,
         ops: &'a [SearchOp<M::Input, M::Output>],
         limits: &'a Limits,
+        reduce: bool,
     ) -> Self {
         let mut definite: Vec<u32> =
             (0..ops.len() as u32).filter(|&i| ops[i as usize].ret != u64::MAX).collect();
@@ -267,12 +337,37 @@ impl<'a, M: Model> Search<'a, M> {
         };
         let state = states.intern(model.init());
         let cur = Cursor::Main(main.next(HEAD));
+        let order: Vec<u32> = definite.iter().chain(&info).copied().collect();
+        let (mut observer, mut class, mut rank, mut peers) = (vec![], vec![], vec![], vec![]);
+        if reduce {
+            let mut ids: FxHashMap<ClassKey<M>, u32> = FxHashMap::default();
+            for (local, &i) in order.iter().enumerate() {
+                let o = &ops[i as usize];
+                observer.push(model.is_observer(&o.input, o.output.as_ref()));
+                let key = (&o.input, o.output.as_ref(), o.ret == u64::MAX);
+                let next = ids.len() as u32;
+                let c = *ids.entry(key).or_insert(next);
+                if c == next {
+                    peers.push(Vec::new());
+                }
+                class.push(c);
+                peers[c as usize].push(local as u32);
+            }
+            rank = vec![0; order.len()];
+            for p in &mut peers {
+                // Definite ops by return (then call order); info ops by call order.
+                p.sort_by_key(|&l| (ops[order[l as usize] as usize].ret, l));
+                for (r, &l) in p.iter().enumerate() {
+                    rank[l as usize] = r as u32;
+                }
+            }
+        }
         Search {
             ops,
             limits,
             d: definite.len() as u32,
             owed: definite.len(),
-            order: definite.iter().chain(&info).copied().collect(),
+            order,
             main,
             pending,
             dbits,
@@ -285,6 +380,13 @@ impl<'a, M: Model> Search<'a, M> {
             charged: 0,
             iter: 0,
             cur,
+            reduce,
+            observer,
+            class,
+            rank,
+            peers,
+            limit: None,
+            fresh: reduce,
         }
     }
 
@@ -324,6 +426,27 @@ impl<'a, M: Model> Search<'a, M> {
     fn next(&mut self) -> Next {
         loop {
             match self.cur {
+                Cursor::Due(op) => {
+                    if self.states.step(self.state, self.order[op as usize], self.ops) != NONE {
+                        return Next::Try(op, self.cur);
+                    }
+                    self.cur = Cursor::Enable { at: self.main.next(HEAD), due: op };
+                }
+                Cursor::Enable { at, due } => {
+                    if at == NONE || !self.main.is_call(at) {
+                        self.cur = Cursor::Main(self.main.next(HEAD));
+                        continue;
+                    }
+                    let op = self.main.op(at);
+                    let next = self.states.step(self.state, self.order[op as usize], self.ops);
+                    if op != due
+                        && next != NONE
+                        && self.states.step(next, self.order[due as usize], self.ops) != NONE
+                    {
+                        return Next::Try(op, self.cur);
+                    }
+                    self.cur = Cursor::Enable { at: self.main.next(at), due };
+                }
                 Cursor::Main(e) => {
                     debug_assert!(e != NONE, "a return is owed, so the list cannot end first");
                     if self.main.is_call(e) {
@@ -373,7 +496,15 @@ impl<'a, M: Model> Search<'a, M> {
             self.flip(op);
             return false;
         }
-        self.stack.push(Frame { op, prev_state: self.state, ctx });
+        self.push(Frame { op, forced: false, prev_state: self.state, ctx }, next);
+        true
+    }
+
+    /// Enters the configuration with `f.op` linearized and the state `next`.
+    #[inline]
+    fn push(&mut self, f: Frame, next: u32) {
+        let op = f.op;
+        self.stack.push(f);
         self.state = next;
         if op >= self.d {
             self.pending.lift(op - self.d);
@@ -381,8 +512,86 @@ impl<'a, M: Model> Search<'a, M> {
             self.main.lift(op);
             self.owed -= 1;
         }
-        self.cur = Cursor::Main(self.main.next(HEAD));
-        true
+        self.limit = None;
+        self.cur = if self.reduce { self.due() } else { Cursor::Main(self.main.next(HEAD)) };
+        self.fresh = self.reduce;
+    }
+
+    /// With reductions, where the scan of a configuration starts: at the op whose return is
+    /// first (it is a candidate, and the one needed soonest).
+    fn due(&mut self) -> Cursor {
+        let mut e = self.main.next(HEAD);
+        while e != NONE && self.main.is_call(e) {
+            e = self.main.next(e);
+        }
+        if e == NONE {
+            return Cursor::Main(self.main.next(HEAD));
+        }
+        let op = self.main.op(e);
+        self.limit = Some(self.time(op, true));
+        Cursor::Due(op)
+    }
+
+    /// The time of the first open return: an op is a candidate iff its call is at most this.
+    fn limit(&mut self) -> u64 {
+        if let Some(l) = self.limit {
+            return l;
+        }
+        let mut e = self.main.next(HEAD);
+        while e != NONE && self.main.is_call(e) {
+            e = self.main.next(e);
+        }
+        // A return is owed whenever the search looks for candidates.
+        let l = if e == NONE { u64::MAX } else { self.time(self.main.op(e), true) };
+        self.limit = Some(l);
+        l
+    }
+
+    /// Whether an identical candidate with an earlier deadline is open, so trying `op` would
+    /// repeat what trying that one does (see the module docs).
+    fn dominated(&mut self, op: u32) -> bool {
+        if !self.reduce || self.rank[op as usize] == 0 {
+            return false;
+        }
+        let (c, r) = (self.class[op as usize] as usize, self.rank[op as usize] as usize);
+        if op >= self.d {
+            // Earlier-called identical info ops are candidates whenever `op` is.
+            return self.peers[c][..r].iter().any(|&p| !self.ibits.contains(p - self.d));
+        }
+        let limit = self.limit();
+        for &p in self.peers[c][..r].iter().rev() {
+            if self.time(p, true) < limit {
+                break; // returned before the first open return: linearized, as all before it
+            }
+            if !self.dbits.contains(p) && self.time(p, false) <= limit {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// In a configuration just entered: linearizes a legal observer candidate, if any, as the
+    /// only way on (see the module docs).
+    fn force(&mut self) -> Forced {
+        let mut e = self.main.next(HEAD);
+        while e != NONE && self.main.is_call(e) {
+            let op = self.main.op(e);
+            if self.observer[op as usize]
+                && self.states.step(self.state, self.order[op as usize], self.ops) == self.state
+            {
+                self.flip(op);
+                let (d, i) = (self.dbits.words(), self.ibits.words());
+                if !self.cache.insert(self.state, d, i, self.dbits.hash()) {
+                    self.flip(op);
+                    return Forced::Seen;
+                }
+                let f = Frame { op, forced: true, prev_state: self.state, ctx: self.cur };
+                self.push(f, self.state);
+                return Forced::Pushed;
+            }
+            e = self.main.next(e);
+        }
+        Forced::None
     }
 
     /// Moves the scan past the entry `ctx` points at.
@@ -390,6 +599,8 @@ impl<'a, M: Model> Search<'a, M> {
     fn skip(&self, ctx: Cursor) -> Cursor {
         match ctx {
             Cursor::Main(e) => Cursor::Main(self.main.next(e)),
+            Cursor::Due(_) => Cursor::Main(self.main.next(HEAD)),
+            Cursor::Enable { at, due } => Cursor::Enable { at: self.main.next(at), due },
             Cursor::Info { at, limit, blocking } => {
                 Cursor::Info { at: self.pending.next(at), limit, blocking }
             }
@@ -423,20 +634,27 @@ impl<'a, M: Model> Search<'a, M> {
         });
     }
 
-    /// Undoes the last linearized op and resumes the scan after it; false at the bottom.
+    /// Undoes the last linearized op and resumes the scan after it; false at the bottom. A
+    /// forced op was the only way on from its parent, so the parent is undone too.
     fn backtrack(&mut self, stats: &mut SearchStats) -> bool {
-        let Some(f) = self.stack.pop() else { return false };
-        stats.backtracks += 1;
-        self.state = f.prev_state;
-        self.flip(f.op);
-        if f.op >= self.d {
-            self.pending.unlift(f.op - self.d);
-        } else {
-            self.main.unlift(f.op);
-            self.owed += 1;
+        self.limit = None;
+        self.fresh = false;
+        loop {
+            let Some(f) = self.stack.pop() else { return false };
+            stats.backtracks += 1;
+            self.state = f.prev_state;
+            self.flip(f.op);
+            if f.op >= self.d {
+                self.pending.unlift(f.op - self.d);
+            } else {
+                self.main.unlift(f.op);
+                self.owed += 1;
+            }
+            if !f.forced {
+                self.cur = self.skip(f.ctx);
+                return true;
+            }
         }
-        self.cur = self.skip(f.ctx);
-        true
     }
 
     /// Final statistics, and gives back the memory charged.
@@ -460,7 +678,8 @@ impl<'a, M: Model> Search<'a, M> {
     }
 }
 
-/// Searches for a linearization of `ops` (in any order) under `model`.
+/// Searches for a linearization of `ops` (in any order) under `model`, with the symmetry
+/// reductions when `reduce` (see the module docs; the verdict is the same either way).
 ///
 /// Operations with a return are tried first, in time order; operations without one (`info`)
 /// only when those are exhausted, so a linearizable history rarely touches them, and the
@@ -470,9 +689,13 @@ pub fn search<M: Model>(
     hints: &M::Hints,
     ops: &[SearchOp<M::Input, M::Output>],
     limits: &Limits,
+    reduce: bool,
     stats: &mut SearchStats,
 ) -> SearchResult<M::State> {
-    let mut s = Search::new(model, hints, ops, limits);
+    let mut s = Search::new(model, hints, ops, limits, reduce);
+    if reduce {
+        s.cur = s.due();
+    }
     loop {
         if s.owed == 0 {
             s.finish(stats);
@@ -484,9 +707,30 @@ pub fn search<M: Model>(
             s.finish(stats);
             return SearchResult::Unknown(reason);
         }
+        if s.fresh {
+            s.fresh = false;
+            match s.force() {
+                Forced::Pushed => {
+                    stats.steps += 1;
+                    stats.forced += 1;
+                    continue;
+                }
+                Forced::Seen => {
+                    if !s.backtrack(stats) {
+                        s.finish(stats);
+                        return s.illegal();
+                    }
+                    continue;
+                }
+                Forced::None => {}
+            }
+        }
         match s.next() {
             Next::Try(op, ctx) => {
-                if s.try_op(op, ctx) {
+                if s.dominated(op) {
+                    stats.symmetric += 1;
+                    s.cur = s.skip(ctx);
+                } else if s.try_op(op, ctx) {
                     stats.steps += 1;
                 } else {
                     s.cur = s.skip(ctx);

@@ -138,8 +138,9 @@ fn bounds_give_unknown_not_a_crash() {
     assert_eq!(r.keys[0].unknown_reason, Some(faultline_checker::UnknownReason::MemoryLimit));
 }
 
-/// The polynomial checkers, where they take a key, agree with WGL on every key of the shared
-/// data (every key decided: `--all-keys`); the count shows which files they took.
+/// The polynomial checkers, the certificates and the reduced search (the default) agree with
+/// plain WGL on every key of the shared data (every key decided: `--all-keys`); the count
+/// shows how many keys something other than plain WGL decided.
 #[test]
 fn unique_value_checkers_agree_with_wgl_on_the_shared_data() {
     use faultline_checker::{Decider, Uniqueness};

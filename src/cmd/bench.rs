@@ -3,7 +3,9 @@
 //! - `faultline bench checker` checks every file of the shared Porcupine test data several
 //!   times and prints per-file medians and totals, in the groupings Porcupine was measured in
 //!   (WGL alone), then the hot-key rows (`bench/hot.rs`): one key, high concurrency, decided by the
-//!   polynomial checkers and by WGL under the same limits.
+//!   polynomial checkers and by WGL under the same limits; then the small-domain rows
+//!   (`bench/small.rs`): one register, values 1–5, many clients, decided by the certificates
+//!   and the reduced search, and by plain WGL under the same limits.
 //! - `faultline bench cluster` starts a real 3-node cluster of each system (faultline, etcd)
 //!   with the same cluster control and clients as `faultline run`, drives the same load of
 //!   puts, then gets, at a fixed client concurrency, and prints ops/s and p50/p99/max latency.
@@ -12,6 +14,7 @@
 
 mod cluster;
 mod hot;
+mod small;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -175,5 +178,6 @@ fn checker(runs: usize, dir: &Path, hard_limit: f64) -> anyhow::Result<Exit> {
         );
     }
     hot::run()?;
+    small::run()?;
     Ok(Exit::Pass)
 }

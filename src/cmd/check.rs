@@ -37,9 +37,10 @@ pub struct CheckArgs {
     /// Give up (exit 2) after this many seconds (at most a week).
     #[arg(long, value_name = "S", value_parser = time_limit)]
     pub time_limit: Option<Duration>,
-    /// Give up (exit 2) when the search caches pass this many bytes (default: the smaller of
-    /// 2 GiB and an eighth of the RAM, so a shared machine stays usable).
-    #[arg(long, value_name = "BYTES")]
+    /// Give up (exit 2) when the search caches pass this size: bytes, or with a unit (`512MiB`,
+    /// `8GiB`, `2GB`; default: the smaller of 2 GiB and an eighth of the RAM, so a shared
+    /// machine stays usable).
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
     pub memory_limit: Option<u64>,
     /// Assert that every write (and cas new value, and kv append) of a key writes a distinct
     /// value; a repeated one is an error (exit 3) naming the operation. Without it, keys whose
@@ -129,6 +130,65 @@ impl CheckArgs {
         }
         o
     }
+}
+
+/// Units of [`parse_bytes`], longest first so `MiB` is not read as `B`.
+const UNITS: [(&str, u64); 9] = [
+    ("kib", 1 << 10),
+    ("mib", 1 << 20),
+    ("gib", 1 << 30),
+    ("tib", 1 << 40),
+    ("kb", 1_000),
+    ("mb", 1_000_000),
+    ("gb", 1_000_000_000),
+    ("tb", 1_000_000_000_000),
+    ("b", 1),
+];
+
+/// A size: plain bytes (`1073741824`) or a number with a unit, `KiB` `MiB` `GiB` `TiB`
+/// (powers of 1024), `KB` `MB` `GB` `TB` (powers of 1000) or `B`, in any case, with an optional
+/// space and fraction (`1.5GiB`). Zero is refused: a check could not do anything.
+///
+/// # Errors
+/// Anything else, and sizes past `u64::MAX` bytes.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let bad = || {
+        format!(
+            "{:?} is not a size such as 536870912, 512MiB, 8GiB or 2GB",
+            faultline_api::cut(s, 40)
+        )
+    };
+    let t = s.trim();
+    if t.is_empty() || t.len() > 40 {
+        return Err(bad());
+    }
+    let lower = t.to_ascii_lowercase();
+    let (number, unit) = match UNITS.iter().find(|(u, _)| lower.ends_with(u)) {
+        Some(&(u, mult)) => (lower[..lower.len() - u.len()].trim_end(), mult),
+        None => (lower.as_str(), 1),
+    };
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(bad());
+    }
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && frac.is_empty() {
+        return Err(bad());
+    }
+    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+    let mut bytes = whole.checked_mul(unit).ok_or_else(bad)?;
+    if !frac.is_empty() {
+        // Exactly, rounded down to a byte: at most 18 digits, so 10^digits fits.
+        if frac.len() > 18 {
+            return Err(bad());
+        }
+        let f: u128 = frac.parse().map_err(|_| bad())?;
+        let part = u128::from(unit) * f / 10u128.pow(frac.len() as u32);
+        bytes = bytes.checked_add(u64::try_from(part).map_err(|_| bad())?).ok_or_else(bad)?;
+    }
+    if bytes == 0 {
+        return Err(bad());
+    }
+    Ok(bytes)
 }
 
 /// Runs `faultline check`.
@@ -346,4 +406,51 @@ fn write_junit(path: Option<&std::path::Path>, cases: &[JunitCase]) -> anyhow::R
     let Some(path) = path else { return Ok(()) };
     faultline_reports::junit::write_junit(path, "faultline check", cases)
         .with_context(|| format!("writing the JUnit file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes_take_units() {
+        #[rustfmt::skip]
+        let good = [
+            ("1073741824", 1 << 30),
+            ("8GiB",       8 << 30),
+            ("512MiB",     512 << 20),
+            ("512 mib",    512 << 20),
+            ("2GB",        2_000_000_000),
+            ("1.5GiB",     3 << 29),
+            ("0.5KiB",     512),
+            (" 64KB ",     64_000),
+            ("100B",       100),
+            ("1TiB",       1 << 40),
+        ];
+        for (text, want) in good {
+            assert_eq!(parse_bytes(text), Ok(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_sizes_say_what_is_expected() {
+        for text in [
+            "",
+            "GiB",
+            "0",
+            "0MiB",
+            "-1",
+            "8 GiBs",
+            "8XB",
+            "1.2.3GiB",
+            ".",
+            "1e9",
+            "99999999999999999999",
+            "20000000000GiB",
+            &"9".repeat(50),
+        ] {
+            let err = parse_bytes(text).unwrap_err();
+            assert!(err.contains("is not a size such as 536870912, 512MiB, 8GiB"), "{text}: {err}");
+        }
+    }
 }

@@ -10,7 +10,9 @@ use crate::unique::Decision;
 use crate::verdict::{Counterexample, Decider, KeyResult, SearchStats, StuckOp, Verdict};
 use crate::wgl::{self, Limits, SearchOp, SearchResult};
 
-/// Checks the operations of one key (or of the whole history) under `model`.
+/// Checks the operations of one key (or of the whole history) under `model`, with the
+/// search's symmetry reductions when `reduce` (the key then names [`Decider::WglSymmetric`]
+/// if they cut anything).
 ///
 /// # Errors
 /// [`CheckError::Model`] when an operation does not fit the model.
@@ -20,6 +22,7 @@ pub fn check_part<M: Model>(
     ops: &[&Operation],
     limits: &Limits,
     witness: bool,
+    reduce: bool,
 ) -> Result<KeyResult, CheckError> {
     let started = Instant::now();
     let mut converted = Vec::with_capacity(ops.len());
@@ -44,12 +47,16 @@ pub fn check_part<M: Model>(
         .collect();
 
     let mut stats = SearchStats::default();
-    let result = wgl::search(model, &hints, &search_ops, limits, &mut stats);
+    let result = wgl::search(model, &hints, &search_ops, limits, reduce, &mut stats);
     stats.micros = started.elapsed().as_micros() as u64;
     let mut kr = KeyResult {
         key,
         verdict: Verdict::Unknown,
-        checker: Decider::Wgl,
+        checker: if stats.forced + stats.symmetric > 0 {
+            Decider::WglSymmetric
+        } else {
+            Decider::Wgl
+        },
         unknown_reason: None,
         ops: ops.len(),
         searched_ops: search_ops.len(),

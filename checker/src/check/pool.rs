@@ -13,6 +13,7 @@ use crate::model::Model;
 use crate::models::{Kv, Register, Whole};
 use crate::unique::{self, Decision};
 use crate::verdict::{CheckResult, Counts, Decider, KeyResult, Verdict};
+use crate::visible;
 use crate::wgl::{Limits, Stop};
 
 /// Runs a whole check (see [`crate::check()`]).
@@ -33,8 +34,13 @@ pub fn run(
             let cas = matches!(spec, ModelSpec::CasRegister { .. });
             let model = Register { initial: *initial, cas };
             let fast = move |ops: &[&Operation]| {
-                Ok(unique::register::check(&model, ops, u, w)?
-                    .map(|d| (Decider::UniqueRegister, d)))
+                if let Some(d) = unique::register::check(&model, ops, u, w)? {
+                    return Ok(Some((Decider::UniqueRegister, d)));
+                }
+                if u == unique::Uniqueness::Off {
+                    return Ok(None);
+                }
+                Ok(visible::check(&model, ops)?.map(|d| (Decider::InvisibleValue, d)))
             };
             dispatch(model, history, opts, &fast)
         }
@@ -81,7 +87,8 @@ fn check_key<M: Model>(
             return Ok(decided(key.clone(), ops.len(), decider, decision, micros));
         }
     }
-    check_part(model, key.clone(), ops, limits, opts.witness)
+    let reduce = opts.unique_values != unique::Uniqueness::Off;
+    check_part(model, key.clone(), ops, limits, opts.witness, reduce)
 }
 
 /// How often the watchdog looks at a [`CancelToken`].

@@ -24,7 +24,7 @@ pub enum KvState {
 }
 
 /// A kv operation's input.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KvInput {
     /// Read the value.
     Get,
@@ -39,7 +39,7 @@ pub enum KvInput {
 }
 
 /// A kv operation's output.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KvOutput {
     /// A get returned this.
     Get(String),

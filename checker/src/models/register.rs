@@ -25,7 +25,7 @@ pub enum RegState {
 }
 
 /// A register operation's input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RegInput {
     /// Read the value.
     Read,
@@ -36,7 +36,7 @@ pub enum RegInput {
 }
 
 /// A register operation's output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RegOutput {
     /// A read returned this.
     Read(RegValue),
@@ -183,6 +183,14 @@ impl Model for Register {
                 !h.negative && !h.observed.contains(&Some(*v))
             }
         }
+    }
+
+    fn is_observer(&self, input: &RegInput, out: Option<&RegOutput>) -> bool {
+        matches!(
+            (input, out),
+            (RegInput::Read, Some(RegOutput::Read(_)))
+                | (RegInput::Cas(..), Some(RegOutput::Mismatch))
+        )
     }
 
     fn describe_op(&self, input: &RegInput, out: Option<&RegOutput>) -> String {

@@ -95,6 +95,11 @@ impl<M: Model> Model for Whole<M> {
         self.0.droppable(self.key_hints(h, key), input)
     }
 
+    fn is_observer(&self, (_, input): &Self::Input, out: Option<&M::Output>) -> bool {
+        // The key's state is kept (or refused), and the canonical form makes the map equal.
+        self.0.is_observer(input, out)
+    }
+
     fn describe_op(&self, (key, input): &Self::Input, out: Option<&M::Output>) -> String {
         format!("{key:?}: {}", self.0.describe_op(input, out))
     }

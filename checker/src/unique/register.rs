@@ -253,20 +253,7 @@ fn words(model: &Register, it: &Item) -> String {
 
 fn unwritten(model: &Register, items: &[Item], i: u32, v: RegValue) -> Decision {
     let it = &items[i as usize];
-    let text = format!(
-        "{} needs the value {}, but no operation that may have taken effect writes it, and it \
-         is not the initial value {}.",
-        words(model, it),
-        show(v),
-        show(model.initial)
-    );
-    Decision::Illegal(counterexample(
-        Vec::new(),
-        show(model.initial),
-        vec![(it.op.id, format!("no operation writes {}", show(v)))],
-        it.op.id,
-        text,
-    ))
+    crate::visible::evidence(model, it.op, &it.input, it.output.as_ref(), v)
 }
 
 fn two_cas(model: &Register, items: &[Item], a: u32, b: u32, v: RegValue) -> Decision {

@@ -36,6 +36,12 @@ impl Bitset {
         self.hash ^= self.keys[i as usize];
     }
 
+    /// Whether `i` is in the set.
+    #[inline]
+    pub fn contains(&self, i: u32) -> bool {
+        self.words[(i >> 6) as usize] & (1u64 << (i & 63)) != 0
+    }
+
     /// The words.
     #[inline]
     pub fn words(&self) -> &[u64] {

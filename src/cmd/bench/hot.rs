@@ -175,23 +175,28 @@ fn into_history(mut gen: Vec<Gen>) -> History {
 }
 
 /// Resets the process' peak RSS to its current RSS (Linux ≥ 4.0).
-fn reset_peak() {
+pub(super) fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// The process' peak RSS in bytes since the last reset.
-fn peak() -> Option<u64> {
+pub(super) fn peak() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
 }
 
-fn mib(b: Option<u64>) -> String {
+pub(super) fn mib(b: Option<u64>) -> String {
     b.map_or_else(|| "?".into(), |b| format!("{} MiB", b >> 20))
 }
 
 /// Checks `h` once under `opts` and prints one row.
-fn row(label: &str, h: &History, model: &ModelSpec, opts: &CheckOptions) -> anyhow::Result<()> {
+pub(super) fn row(
+    label: &str,
+    h: &History,
+    model: &ModelSpec,
+    opts: &CheckOptions,
+) -> anyhow::Result<()> {
     reset_peak();
     let t = Instant::now();
     let r = check(h, model, opts)?;
