@@ -176,8 +176,10 @@ fn check_threads() -> usize {
         .count()
 }
 
-/// A kv history no order explains, and which the search must explore widely to know it:
-/// 15 appends of "1," and 15 of "2,", all concurrent, then a read of sixteen "1,"s.
+/// A kv history no order explains, and which the search must explore widely to know it: a
+/// put (so the polynomial append checker does not apply), 22 concurrent appends of distinct
+/// values (so no two are interchangeable), then a read that misses one of them. Every order
+/// of the appends is a different state, so the search meets each before it gives up.
 fn hard_kv_history() -> String {
     let mut lines = Vec::new();
     let mut index = 0;
@@ -187,14 +189,18 @@ fn hard_kv_history() -> String {
         ));
         index += 1;
     };
-    for p in 0..30 {
-        ev("invoke", p, "append", if p % 2 == 0 { "1," } else { "2," }, 1);
+    ev("invoke", 0, "put", "", 0);
+    ev("ok", 0, "put", "", 10);
+    let n = 22;
+    for p in 1..=n {
+        ev("invoke", p, "append", &format!("a{p},"), 20);
     }
-    for p in 0..30 {
-        ev("ok", p, "append", if p % 2 == 0 { "1," } else { "2," }, 100);
+    for p in 1..=n {
+        ev("ok", p, "append", &format!("a{p},"), 30);
     }
-    ev("invoke", 30, "get", "", 200);
-    ev("ok", 30, "get", &format!("{}{}", "1,".repeat(16), "2,".repeat(14)), 300);
+    let seen: String = (1..n).map(|p| format!("a{p},")).collect();
+    ev("invoke", n + 1, "get", "", 40);
+    ev("ok", n + 1, "get", &seen, 50);
     lines.join("\n") + "\n"
 }
 
