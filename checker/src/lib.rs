@@ -42,6 +42,7 @@ pub mod formats;
 pub mod history;
 pub mod model;
 pub mod models;
+pub mod txn;
 pub mod unique;
 pub mod verdict;
 pub mod wgl;
