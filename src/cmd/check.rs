@@ -2,6 +2,9 @@
 //! (`store/checks/<stamp>/`: `history.path` naming the checked file — or, with
 //! `--copy-history`, a copy of it — `results.json`, `report.html`), print a summary (or
 //! `--json`), and exit with the verdict's code (0 linearizable, 1 not, 2 unknown, 3 error).
+//! Transactional models (list-append, rw-register) are checked by [`txn`].
+
+mod txn;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,9 +26,15 @@ pub struct CheckArgs {
     /// History files (faultline JSONL, Jepsen/Knossos EDN, or Porcupine test data).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// The model: register, cas-register or kv.
+    /// The model: register, cas-register or kv (linearizability), or list-append or
+    /// rw-register (transactions, checked for isolation anomalies).
     #[arg(long, short, default_value = "cas-register")]
     pub model: String,
+    /// For list-append and rw-register: the consistency model the history must satisfy
+    /// (strict-serializable, strong-session-serializable, serializable, snapshot-isolation,
+    /// repeatable-read, read-committed or read-uncommitted; default strict-serializable).
+    #[arg(long, value_name = "NAME")]
+    pub consistency_model: Option<String>,
     /// The file format: auto, jsonl, edn or jepsen-log.
     #[arg(long, default_value = "auto")]
     pub format: String,
@@ -97,6 +106,13 @@ impl CheckArgs {
 /// # Errors
 /// Bad usage, unreadable or malformed files (naming file, line and field).
 pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
+    if let Ok(model) = args.model.parse::<faultline_checker::txn::TxnModel>() {
+        return txn::run(&args, model);
+    }
+    anyhow::ensure!(
+        args.consistency_model.is_none(),
+        "--consistency-model applies to the list-append and rw-register models only"
+    );
     let mut model: ModelSpec = args.model.parse()?;
     if let Some(init) = &args.initial {
         model = model.with_initial(init)?;

@@ -447,9 +447,9 @@ pub const ANONYMOUS_PROCESS: u64 = u64::MAX;
 /// keyword (`[[:append 3 1] [:r 4 nil]]`).
 fn is_txn_value(v: &Edn) -> bool {
     match v {
-        Edn::List(mops) => mops
-            .iter()
-            .all(|m| matches!(m, Edn::List(parts) if matches!(parts.first(), Some(Edn::Keyword(_))))),
+        Edn::List(mops) => mops.iter().all(
+            |m| matches!(m, Edn::List(parts) if matches!(parts.first(), Some(Edn::Keyword(_)))),
+        ),
         _ => false,
     }
 }

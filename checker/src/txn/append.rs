@@ -39,6 +39,10 @@ struct Writer {
     pos: u32,
 }
 
+/// What a transaction knows of a key so far: the key, its last read (start and length in
+/// `elems`), and its own appends since.
+type KeyState = (Id, Option<(u32, u32)>, Vec<Id>);
+
 fn pack(k: Id, v: Id) -> u64 {
     (u64::from(k) << 32) | u64::from(v)
 }
@@ -164,12 +168,20 @@ pub fn infer(ctx: &Ctx, edges: &mut Edges, found: &mut Findings) -> Result<(), H
         }
     }
 
-    // Positions, garbage, aborted reads, dirty updates, and ww along each order.
+    // Positions, garbage, aborted reads, dirty updates, and ww along each order. `at[k]`
+    // holds the writer of each position of key k's order (`UNSEEN` for garbage), so the
+    // reads below find writers by position, without hashing.
+    let mut at_start: Vec<u32> = vec![0; n_ids + 1];
+    let mut at: Vec<Writer> = Vec::new();
     for k in 0..n_ids as Id {
+        at_start[k as usize] = at.len() as u32;
         let (_, _, reader) = longest[k as usize];
         if reader == UNSEEN || bad[k as usize] {
             continue;
         }
+        at.extend(order(k).iter().map(|v| {
+            writers.get(&pack(k, *v)).copied().unwrap_or(Writer { txn: UNSEEN, last: true, pos: 0 })
+        }));
         let mut prev: Option<Writer> = None;
         let mut failed: Option<(Id, u32)> = None;
         for (i, &v) in order(k).iter().enumerate() {
@@ -231,6 +243,9 @@ pub fn infer(ctx: &Ctx, edges: &mut Edges, found: &mut Findings) -> Result<(), H
         }
     }
 
+    at_start[n_ids] = at.len() as u32;
+    let at_key = |k: Id| &at[at_start[k as usize] as usize..at_start[k as usize + 1] as usize];
+
     // Appends no read saw, by key: they follow every observed element.
     let mut unseen: Vec<(Id, u32, Id)> = Vec::new();
     for (&kv, w) in &writers {
@@ -249,8 +264,7 @@ pub fn infer(ctx: &Ctx, edges: &mut Edges, found: &mut Findings) -> Result<(), H
             continue;
         }
         if let Some(&last) = order(k).last() {
-            if let Some(w) = writers.get(&pack(k, last)).filter(|w| status(w.txn) != Status::Fail)
-            {
+            if let Some(w) = writers.get(&pack(k, last)).filter(|w| status(w.txn) != Status::Fail) {
                 for &(_, t, v) in unseen_of(k) {
                     edges.add(w.txn, t, EdgeKind::Ww, k, v);
                 }
@@ -259,7 +273,7 @@ pub fn infer(ctx: &Ctx, edges: &mut Edges, found: &mut Findings) -> Result<(), H
     }
 
     // Each committed transaction: internal consistency, G1b, external reads' edges.
-    let mut state: Vec<(Id, Option<(u32, u32)>, Vec<Id>)> = Vec::new();
+    let mut state: Vec<KeyState> = Vec::new();
     for (t, x) in txns.txns.iter().enumerate() {
         if x.status != Status::Ok {
             continue;
@@ -289,9 +303,10 @@ pub fn infer(ctx: &Ctx, edges: &mut Edges, found: &mut Findings) -> Result<(), H
                         if !ok {
                             let expected = match read {
                                 Some((s, n)) => {
-                                    let mut e = txns.elems[*s as usize..(*s + *n) as usize].to_vec();
+                                    let mut e =
+                                        txns.elems[*s as usize..(*s + *n) as usize].to_vec();
                                     e.extend_from_slice(own);
-                                    format!("{}", ctx.show_list(&e))
+                                    ctx.show_list(&e)
                                 }
                                 None => format!("a list ending in {}", ctx.show_list(own)),
                             };
@@ -312,11 +327,26 @@ pub fn infer(ctx: &Ctx, edges: &mut Edges, found: &mut Findings) -> Result<(), H
                     } else {
                         state.push((m.key, Some((m.a, m.b)), Vec::new()));
                         if !bad[m.key as usize] {
-                            external_read(ctx, me, m.key, list, order(m.key), &writers,
-                                unseen_of(m.key), edges);
+                            external_read(
+                                ctx,
+                                me,
+                                m.key,
+                                list,
+                                order(m.key),
+                                at_key(m.key),
+                                unseen_of(m.key),
+                                edges,
+                            );
                         }
                     }
-                    intermediate_read(ctx, me, m.key, list, &writers, found);
+                    let last = match list.len() {
+                        0 => None,
+                        n if !bad[m.key as usize] => at_key(m.key).get(n - 1).copied(),
+                        n => writers.get(&pack(m.key, list[n - 1])).copied(),
+                    };
+                    if let Some(w) = last.filter(|w| w.txn != UNSEEN) {
+                        intermediate_read(ctx, me, m.key, list, w, found);
+                    }
                 }
                 _ => {}
             }
@@ -325,7 +355,8 @@ pub fn infer(ctx: &Ctx, edges: &mut Edges, found: &mut Findings) -> Result<(), H
     Ok(())
 }
 
-/// The wr and rw edges of `me`'s first read of `k` (before any append of its own).
+/// The wr and rw edges of `me`'s first read of `k` (before any append of its own), given
+/// the writers of the key's order by position.
 #[allow(clippy::too_many_arguments)]
 fn external_read(
     ctx: &Ctx,
@@ -333,19 +364,22 @@ fn external_read(
     k: Id,
     list: &[Id],
     order: &[Id],
-    writers: &FxHashMap<u64, Writer>,
+    at: &[Writer],
     unseen: &[(Id, u32, Id)],
     edges: &mut Edges,
 ) {
-    let live = |v: Id| {
-        writers.get(&pack(k, v)).filter(|w| ctx.txns.txns[w.txn as usize].status != Status::Fail)
+    let live = |i: usize| {
+        at.get(i)
+            .filter(|w| w.txn != UNSEEN && ctx.txns.txns[w.txn as usize].status != Status::Fail)
     };
-    if let Some(w) = list.last().and_then(|&v| live(v)) {
-        edges.add(w.txn, me, EdgeKind::Wr, k, *list.last().unwrap_or(&0));
+    if let Some(i) = list.len().checked_sub(1) {
+        if let Some(w) = live(i) {
+            edges.add(w.txn, me, EdgeKind::Wr, k, order[i]);
+        }
     }
     match order.get(list.len()) {
         Some(&next) => {
-            if let Some(w) = live(next) {
+            if let Some(w) = live(list.len()) {
                 edges.add(me, w.txn, EdgeKind::Rw, k, next);
             }
         }
@@ -357,17 +391,10 @@ fn external_read(
     }
 }
 
-/// G1b: the read's last element is another transaction's non-final append to the key.
-fn intermediate_read(
-    ctx: &Ctx,
-    me: u32,
-    k: Id,
-    list: &[Id],
-    writers: &FxHashMap<u64, Writer>,
-    found: &mut Findings,
-) {
+/// G1b: the read's last element, written by `w`, is another transaction's non-final append
+/// to the key.
+fn intermediate_read(ctx: &Ctx, me: u32, k: Id, list: &[Id], w: Writer, found: &mut Findings) {
     let Some(&v) = list.last() else { return };
-    let Some(w) = writers.get(&pack(k, v)) else { return };
     if w.txn != me && !w.last {
         found.add(Anomaly::G1b, || Found {
             anomaly: Anomaly::G1b,

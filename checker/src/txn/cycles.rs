@@ -110,6 +110,24 @@ fn searches() -> Vec<Search> {
 /// The cycles found: the shortest of each anomaly type, and the number of components of
 /// more than one transaction.
 pub fn find(graph: &Graph) -> (Vec<(Anomaly, CycleEdges)>, usize) {
+    // petgraph's Tarjan recurses once per node of the deepest path (real-time chains make
+    // that most of the history), so it runs on a thread whose stack fits that depth.
+    let n = graph.csr.node_count();
+    let stack = (8 << 20) + n.saturating_mul(STACK_PER_NODE);
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("txn-scc".into())
+            .stack_size(stack)
+            .spawn_scoped(s, || find_here(graph))
+            .map(|h| h.join())
+    })
+    .map_or_else(|_| find_here(graph), |r| r.unwrap_or_else(|p| std::panic::resume_unwind(p)))
+}
+
+/// Stack bytes for each level of Tarjan's recursion (a frame is about 100 bytes).
+const STACK_PER_NODE: usize = 256;
+
+fn find_here(graph: &Graph) -> (Vec<(Anomaly, CycleEdges)>, usize) {
     let n = graph.csr.node_count();
     let mut local = vec![u32::MAX; n];
     let mut best: Vec<(Anomaly, CycleEdges)> = Vec::new();
@@ -192,7 +210,8 @@ impl Bfs {
                     continue;
                 }
                 let limit = best.as_ref().map_or(usize::MAX, |c| c.len());
-                if let Some(c) = self.from_anchor(g, scc, local, s, (a, b, d), limit, &mut budget)
+                if let Some(c) =
+                    self.through_anchor(g, scc, local, s, (a, b, d), limit, &mut budget)
                 {
                     best = Some(c);
                     if best.as_ref().is_some_and(|c| c.len() <= 2) {
@@ -219,13 +238,13 @@ impl Bfs {
         let mut budget = u64::MAX;
         let (b, d) = g.out(a).find(|(b, _)| local[*b as usize] != u32::MAX)?;
         let s = Search { anchor: d.kind, ..*s };
-        self.from_anchor(g, scc, local, &s, (a, b, d), usize::MAX, &mut budget)
+        self.through_anchor(g, scc, local, &s, (a, b, d), usize::MAX, &mut budget)
     }
 
     /// The shortest path from the anchor's target back to its source meeting `s`, as a
     /// cycle, if it has fewer than `limit` edges.
     #[allow(clippy::too_many_arguments)]
-    fn from_anchor(
+    fn through_anchor(
         &mut self,
         g: &Graph,
         scc: &[u32],

@@ -127,7 +127,9 @@ pub fn generate(spec: &GenSpec, mut sink: impl FnMut(Event)) {
                 }
                 let value: Vec<Value> = plan
                     .iter()
-                    .map(|&(w, k, v)| if w { json!([write_f, k, v]) } else { json!(["r", k, null]) })
+                    .map(
+                        |&(w, k, v)| if w { json!([write_f, k, v]) } else { json!(["r", k, null]) },
+                    )
                     .collect();
                 sink(event(EventKind::Invoke, Value::Array(value)));
                 pending[c] = Some(plan);

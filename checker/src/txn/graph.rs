@@ -132,7 +132,26 @@ impl Edges {
 
     /// Sorts, drops repeated (from, to, kind) edges, and builds the graph.
     pub fn build(mut self, nodes: usize) -> Graph {
-        self.list.sort_unstable_by_key(|(a, b, d)| (*a, *b, d.kind));
+        // Counting sort by source (linear, cache-friendly), then each source's few edges.
+        let mut start = vec![0u32; nodes + 1];
+        for (a, _, _) in &self.list {
+            start[*a as usize + 1] += 1;
+        }
+        for i in 0..nodes {
+            start[i + 1] += start[i];
+        }
+        let mut next = start.clone();
+        let none = (0, 0, Dep { kind: EdgeKind::Ww, key: NONE, value: NONE });
+        let mut sorted = vec![none; self.list.len()];
+        for e in self.list.drain(..) {
+            let slot = &mut next[e.0 as usize];
+            sorted[*slot as usize] = e;
+            *slot += 1;
+        }
+        for w in start.windows(2) {
+            sorted[w[0] as usize..w[1] as usize].sort_unstable_by_key(|(_, b, d)| (*b, d.kind));
+        }
+        self.list = sorted;
         self.list.dedup_by_key(|(a, b, d)| (*a, *b, d.kind));
         // `Csr` takes one edge per (from, to): its weight is the run of labels in `labels`.
         let mut pairs: Vec<(u32, u32, (u32, u32))> = Vec::new();
@@ -168,7 +187,9 @@ impl Graph {
         use petgraph::visit::EdgeRef;
         self.csr.edges(n).flat_map(move |e| {
             let (start, len) = *e.weight();
-            self.labels[start as usize..(start + len) as usize].iter().map(move |d| (e.target(), *d))
+            self.labels[start as usize..(start + len) as usize]
+                .iter()
+                .map(move |d| (e.target(), *d))
         })
     }
 

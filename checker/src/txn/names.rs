@@ -194,12 +194,8 @@ impl Anomaly {
 }
 
 /// Plain anomalies no model allows: there is no version order, or a value came from nowhere.
-const NO_MODEL: &[Anomaly] = &[
-    Anomaly::G0,
-    Anomaly::IncompatibleOrder,
-    Anomaly::DuplicateElements,
-    Anomaly::GarbageRead,
-];
+const NO_MODEL: &[Anomaly] =
+    &[Anomaly::G0, Anomaly::IncompatibleOrder, Anomaly::DuplicateElements, Anomaly::GarbageRead];
 /// What read committed adds: no aborted, intermediate or circular information flow.
 const READ_COMMITTED: &[Anomaly] =
     &[Anomaly::G1a, Anomaly::G1b, Anomaly::G1c, Anomaly::DirtyUpdate];

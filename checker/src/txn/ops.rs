@@ -321,7 +321,9 @@ impl Txns {
                 },
                 ("r", TxnModel::RwRegister) => match v {
                     Value::Null => Mop { kind: MopKind::ReadNil, key, a: 0, b: 0 },
-                    v => Mop { kind: MopKind::ReadValue, key, a: scalar(&mut self.names, v)?, b: 0 },
+                    v => {
+                        Mop { kind: MopKind::ReadValue, key, a: scalar(&mut self.names, v)?, b: 0 }
+                    }
                 },
                 _ => {
                     let want = match model {

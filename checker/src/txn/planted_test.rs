@@ -17,131 +17,241 @@ fn cases() -> Vec<(&'static str, TxnModel, Vec<T>, Anomaly)> {
     use TxnModel::*;
     let fail = |p, c, r, m| ended(EventKind::Fail, p, c, r, m);
     vec![
-        ("ww cycle", ListAppend, vec![
-            ok(0, 0, 10, vec![A("x", 1), A("y", 1)]),
-            ok(1, 0, 10, vec![A("x", 2), A("y", 2)]),
-            ok(2, 0, 10, vec![R("x", vec![1, 2]), R("y", vec![2, 1])]),
-        ], A::G0),
-        ("ww cycle through real time", ListAppend, vec![
-            ok(0, 0, 1, vec![A("x", 1)]),
-            ok(1, 2, 3, vec![A("x", 2)]),
-            ok(2, 0, 10, vec![R("x", vec![2, 1])]),
-        ], A::G0Realtime),
-        ("ww cycle through process order", ListAppend, vec![
-            ok(0, 0, 1, vec![A("x", 1)]),
-            ok(0, 2, 3, vec![A("x", 2)]),
-            ok(2, 0, 10, vec![R("x", vec![2, 1])]),
-        ], A::G0Process),
-        ("circular information flow", ListAppend, vec![
-            ok(0, 0, 10, vec![A("x", 1), R("y", vec![1])]),
-            ok(1, 0, 10, vec![A("y", 1), R("x", vec![1])]),
-        ], A::G1c),
-        ("future read", ListAppend, vec![
-            ok(0, 0, 1, vec![R("x", vec![1])]),
-            ok(1, 2, 3, vec![A("x", 1)]),
-        ], A::G1cRealtime),
-        ("future read on one process", ListAppend, vec![
-            ok(0, 0, 1, vec![R("x", vec![1])]),
-            ok(0, 2, 3, vec![A("x", 1)]),
-        ], A::G1cProcess),
-        ("read skew", ListAppend, vec![
-            ok(0, 0, 10, vec![A("x", 1), A("y", 1)]),
-            ok(1, 0, 10, vec![R("x", vec![1]), R("y", vec![])]),
-        ], A::GSingle),
-        ("stale read", ListAppend, vec![
-            ok(0, 0, 1, vec![A("x", 1)]),
-            ok(1, 2, 3, vec![R("x", vec![])]),
-        ], A::GSingleRealtime),
-        ("own write not read", ListAppend, vec![
-            ok(0, 0, 1, vec![A("x", 1)]),
-            ok(0, 2, 3, vec![R("x", vec![])]),
-        ], A::GSingleProcess),
-        ("nonadjacent rw", ListAppend, vec![
-            ok(0, 0, 10, vec![A("x", 1)]),
-            ok(1, 0, 10, vec![R("x", vec![1]), R("y", vec![])]),
-            ok(2, 0, 10, vec![A("y", 1)]),
-            ok(3, 0, 10, vec![R("y", vec![1]), R("x", vec![])]),
-        ], A::GNonadjacent),
-        ("nonadjacent rw through real time", ListAppend, vec![
-            ok(0, 0, 1, vec![A("x", 1)]),
-            ok(1, 0, 1, vec![A("y", 1)]),
-            ok(2, 2, 3, vec![R("x", vec![]), R("z", vec![])]),
-            ok(3, 2, 3, vec![R("y", vec![])]),
-        ], A::GNonadjacentRealtime),
-        ("write skew", ListAppend, vec![
-            ok(0, 0, 10, vec![R("x", vec![]), A("y", 1)]),
-            ok(1, 0, 10, vec![R("y", vec![]), A("x", 1)]),
-        ], A::G2Item),
-        ("write skew, then the same process", ListAppend, vec![
-            ok(0, 0, 1, vec![A("x", 1)]),
-            ok(0, 2, 3, vec![R("y", vec![])]),
-            ok(1, 0, 10, vec![R("x", vec![]), A("y", 1)]),
-        ], A::G2ItemProcess),
-        ("write skew, then real time", ListAppend, vec![
-            ok(0, 0, 1, vec![A("x", 1)]),
-            ok(2, 2, 3, vec![R("y", vec![])]),
-            ok(1, 0, 10, vec![R("x", vec![]), A("y", 1)]),
-        ], A::G2ItemRealtime),
-        ("nonadjacent rw through process order", ListAppend, vec![
-            ok(0, 0, 1, vec![A("x", 1)]),
-            ok(0, 2, 3, vec![R("y", vec![])]),
-            ok(1, 0, 1, vec![A("y", 1)]),
-            ok(1, 2, 3, vec![R("x", vec![])]),
-        ], A::GNonadjacentProcess),
-        ("aborted read", ListAppend, vec![
-            fail(0, 0, 1, vec![A("x", 1)]),
-            ok(1, 2, 3, vec![R("x", vec![1])]),
-        ], A::G1a),
-        ("intermediate read", ListAppend, vec![
-            ok(0, 0, 10, vec![A("x", 1), A("x", 2)]),
-            ok(1, 0, 10, vec![R("x", vec![1])]),
-        ], A::G1b),
+        (
+            "ww cycle",
+            ListAppend,
+            vec![
+                ok(0, 0, 10, vec![A("x", 1), A("y", 1)]),
+                ok(1, 0, 10, vec![A("x", 2), A("y", 2)]),
+                ok(2, 0, 10, vec![R("x", vec![1, 2]), R("y", vec![2, 1])]),
+            ],
+            A::G0,
+        ),
+        (
+            "ww cycle through real time",
+            ListAppend,
+            vec![
+                ok(0, 0, 1, vec![A("x", 1)]),
+                ok(1, 2, 3, vec![A("x", 2)]),
+                ok(2, 0, 10, vec![R("x", vec![2, 1])]),
+            ],
+            A::G0Realtime,
+        ),
+        (
+            "ww cycle through process order",
+            ListAppend,
+            vec![
+                ok(0, 0, 1, vec![A("x", 1)]),
+                ok(0, 2, 3, vec![A("x", 2)]),
+                ok(2, 0, 10, vec![R("x", vec![2, 1])]),
+            ],
+            A::G0Process,
+        ),
+        (
+            "circular information flow",
+            ListAppend,
+            vec![
+                ok(0, 0, 10, vec![A("x", 1), R("y", vec![1])]),
+                ok(1, 0, 10, vec![A("y", 1), R("x", vec![1])]),
+            ],
+            A::G1c,
+        ),
+        (
+            "future read",
+            ListAppend,
+            vec![ok(0, 0, 1, vec![R("x", vec![1])]), ok(1, 2, 3, vec![A("x", 1)])],
+            A::G1cRealtime,
+        ),
+        (
+            "future read on one process",
+            ListAppend,
+            vec![ok(0, 0, 1, vec![R("x", vec![1])]), ok(0, 2, 3, vec![A("x", 1)])],
+            A::G1cProcess,
+        ),
+        (
+            "read skew",
+            ListAppend,
+            vec![
+                ok(0, 0, 10, vec![A("x", 1), A("y", 1)]),
+                ok(1, 0, 10, vec![R("x", vec![1]), R("y", vec![])]),
+            ],
+            A::GSingle,
+        ),
+        (
+            "stale read",
+            ListAppend,
+            vec![ok(0, 0, 1, vec![A("x", 1)]), ok(1, 2, 3, vec![R("x", vec![])])],
+            A::GSingleRealtime,
+        ),
+        (
+            "own write not read",
+            ListAppend,
+            vec![ok(0, 0, 1, vec![A("x", 1)]), ok(0, 2, 3, vec![R("x", vec![])])],
+            A::GSingleProcess,
+        ),
+        (
+            "nonadjacent rw",
+            ListAppend,
+            vec![
+                ok(0, 0, 10, vec![A("x", 1)]),
+                ok(1, 0, 10, vec![R("x", vec![1]), R("y", vec![])]),
+                ok(2, 0, 10, vec![A("y", 1)]),
+                ok(3, 0, 10, vec![R("y", vec![1]), R("x", vec![])]),
+            ],
+            A::GNonadjacent,
+        ),
+        (
+            "nonadjacent rw through real time",
+            ListAppend,
+            vec![
+                ok(0, 0, 1, vec![A("x", 1)]),
+                ok(1, 0, 1, vec![A("y", 1)]),
+                ok(2, 2, 3, vec![R("x", vec![]), R("z", vec![])]),
+                ok(3, 2, 3, vec![R("y", vec![])]),
+            ],
+            A::GNonadjacentRealtime,
+        ),
+        (
+            "write skew",
+            ListAppend,
+            vec![
+                ok(0, 0, 10, vec![R("x", vec![]), A("y", 1)]),
+                ok(1, 0, 10, vec![R("y", vec![]), A("x", 1)]),
+            ],
+            A::G2Item,
+        ),
+        (
+            "write skew, then the same process",
+            ListAppend,
+            vec![
+                ok(0, 0, 1, vec![A("x", 1)]),
+                ok(0, 2, 3, vec![R("y", vec![])]),
+                ok(1, 0, 10, vec![R("x", vec![]), A("y", 1)]),
+            ],
+            A::G2ItemProcess,
+        ),
+        (
+            "write skew, then real time",
+            ListAppend,
+            vec![
+                ok(0, 0, 1, vec![A("x", 1)]),
+                ok(2, 2, 3, vec![R("y", vec![])]),
+                ok(1, 0, 10, vec![R("x", vec![]), A("y", 1)]),
+            ],
+            A::G2ItemRealtime,
+        ),
+        (
+            "nonadjacent rw through process order",
+            ListAppend,
+            vec![
+                ok(0, 0, 1, vec![A("x", 1)]),
+                ok(0, 2, 3, vec![R("y", vec![])]),
+                ok(1, 0, 1, vec![A("y", 1)]),
+                ok(1, 2, 3, vec![R("x", vec![])]),
+            ],
+            A::GNonadjacentProcess,
+        ),
+        (
+            "aborted read",
+            ListAppend,
+            vec![fail(0, 0, 1, vec![A("x", 1)]), ok(1, 2, 3, vec![R("x", vec![1])])],
+            A::G1a,
+        ),
+        (
+            "intermediate read",
+            ListAppend,
+            vec![ok(0, 0, 10, vec![A("x", 1), A("x", 2)]), ok(1, 0, 10, vec![R("x", vec![1])])],
+            A::G1b,
+        ),
         ("internal", ListAppend, vec![ok(0, 0, 1, vec![A("x", 1), R("x", vec![])])], A::Internal),
-        ("incompatible orders", ListAppend, vec![
-            ok(0, 0, 10, vec![A("x", 1)]),
-            ok(1, 0, 10, vec![A("x", 2)]),
-            ok(2, 0, 10, vec![R("x", vec![1, 2])]),
-            ok(3, 0, 10, vec![R("x", vec![2, 1])]),
-        ], A::IncompatibleOrder),
-        ("duplicates", ListAppend, vec![
-            ok(0, 0, 10, vec![A("x", 1)]),
-            ok(1, 0, 10, vec![R("x", vec![1, 1])]),
-        ], A::DuplicateElements),
-        ("dirty update", ListAppend, vec![
-            fail(0, 0, 1, vec![A("x", 1)]),
-            ok(1, 0, 10, vec![A("x", 2)]),
-            ok(2, 0, 10, vec![R("x", vec![1, 2])]),
-        ], A::DirtyUpdate),
+        (
+            "incompatible orders",
+            ListAppend,
+            vec![
+                ok(0, 0, 10, vec![A("x", 1)]),
+                ok(1, 0, 10, vec![A("x", 2)]),
+                ok(2, 0, 10, vec![R("x", vec![1, 2])]),
+                ok(3, 0, 10, vec![R("x", vec![2, 1])]),
+            ],
+            A::IncompatibleOrder,
+        ),
+        (
+            "duplicates",
+            ListAppend,
+            vec![ok(0, 0, 10, vec![A("x", 1)]), ok(1, 0, 10, vec![R("x", vec![1, 1])])],
+            A::DuplicateElements,
+        ),
+        (
+            "dirty update",
+            ListAppend,
+            vec![
+                fail(0, 0, 1, vec![A("x", 1)]),
+                ok(1, 0, 10, vec![A("x", 2)]),
+                ok(2, 0, 10, vec![R("x", vec![1, 2])]),
+            ],
+            A::DirtyUpdate,
+        ),
         ("garbage", ListAppend, vec![ok(0, 0, 1, vec![R("x", vec![9])])], A::GarbageRead),
-        ("register: circular information flow", RwRegister, vec![
-            ok(0, 0, 10, vec![W("x", 1), Rv("y", Some(1))]),
-            ok(1, 0, 10, vec![W("y", 1), Rv("x", Some(1))]),
-        ], A::G1c),
-        ("register: write skew", RwRegister, vec![
-            ok(0, 0, 10, vec![Rv("x", None), W("y", 1)]),
-            ok(1, 0, 10, vec![Rv("y", None), W("x", 1)]),
-        ], A::G2Item),
-        ("register: stale read", RwRegister, vec![
-            ok(0, 0, 1, vec![W("x", 1)]),
-            ok(1, 2, 3, vec![Rv("x", None)]),
-        ], A::GSingleRealtime),
-        ("register: read skew", RwRegister, vec![
-            ok(0, 0, 10, vec![W("x", 1), W("y", 1)]),
-            ok(1, 0, 10, vec![Rv("x", Some(1)), Rv("y", None)]),
-        ], A::GSingle),
-        ("register: aborted read", RwRegister, vec![
-            ended(EventKind::Fail, 0, 0, 1, vec![W("x", 1)]),
-            ok(1, 2, 3, vec![Rv("x", Some(1))]),
-        ], A::G1a),
-        ("register: intermediate read", RwRegister, vec![
-            ok(0, 0, 10, vec![W("x", 1), W("x", 2)]),
-            ok(1, 0, 10, vec![Rv("x", Some(1))]),
-        ], A::G1b),
-        ("register: internal", RwRegister, vec![
-            ok(0, 0, 1, vec![W("x", 1), Rv("x", Some(2))]),
-            ok(1, 0, 1, vec![W("x", 2)]),
-        ], A::Internal),
-        ("register: garbage", RwRegister, vec![ok(0, 0, 1, vec![Rv("x", Some(7))])], A::GarbageRead),
+        (
+            "register: circular information flow",
+            RwRegister,
+            vec![
+                ok(0, 0, 10, vec![W("x", 1), Rv("y", Some(1))]),
+                ok(1, 0, 10, vec![W("y", 1), Rv("x", Some(1))]),
+            ],
+            A::G1c,
+        ),
+        (
+            "register: write skew",
+            RwRegister,
+            vec![
+                ok(0, 0, 10, vec![Rv("x", None), W("y", 1)]),
+                ok(1, 0, 10, vec![Rv("y", None), W("x", 1)]),
+            ],
+            A::G2Item,
+        ),
+        (
+            "register: stale read",
+            RwRegister,
+            vec![ok(0, 0, 1, vec![W("x", 1)]), ok(1, 2, 3, vec![Rv("x", None)])],
+            A::GSingleRealtime,
+        ),
+        (
+            "register: read skew",
+            RwRegister,
+            vec![
+                ok(0, 0, 10, vec![W("x", 1), W("y", 1)]),
+                ok(1, 0, 10, vec![Rv("x", Some(1)), Rv("y", None)]),
+            ],
+            A::GSingle,
+        ),
+        (
+            "register: aborted read",
+            RwRegister,
+            vec![
+                ended(EventKind::Fail, 0, 0, 1, vec![W("x", 1)]),
+                ok(1, 2, 3, vec![Rv("x", Some(1))]),
+            ],
+            A::G1a,
+        ),
+        (
+            "register: intermediate read",
+            RwRegister,
+            vec![ok(0, 0, 10, vec![W("x", 1), W("x", 2)]), ok(1, 0, 10, vec![Rv("x", Some(1))])],
+            A::G1b,
+        ),
+        (
+            "register: internal",
+            RwRegister,
+            vec![ok(0, 0, 1, vec![W("x", 1), Rv("x", Some(2))]), ok(1, 0, 1, vec![W("x", 2)])],
+            A::Internal,
+        ),
+        (
+            "register: garbage",
+            RwRegister,
+            vec![ok(0, 0, 1, vec![Rv("x", Some(7))])],
+            A::GarbageRead,
+        ),
     ]
 }
 
@@ -178,11 +288,7 @@ fn planted_anomalies_are_found_inside_generated_histories() {
         let spec = GenSpec { model, txns: 300, clients: 5, keys: 20, ..GenSpec::default() };
         let base = gen::history(&spec);
         let end = base.ops.iter().filter_map(|o| o.ret).max().unwrap();
-        let mut txns: Vec<T> = base
-            .ops
-            .iter()
-            .map(|o| crate::txn::testkit::from_op(o))
-            .collect();
+        let mut txns: Vec<T> = base.ops.iter().map(crate::txn::testkit::from_op).collect();
         for t in &mut planted {
             t.process += 100;
             t.call += end + 1;
@@ -198,8 +304,14 @@ fn planted_anomalies_are_found_inside_generated_histories() {
 fn generated_histories_are_valid() {
     for model in TxnModel::ALL {
         for seed in 0..20 {
-            let spec =
-                GenSpec { model: *model, txns: 400, clients: 6, keys: 8, seed, ..GenSpec::default() };
+            let spec = GenSpec {
+                model: *model,
+                txns: 400,
+                clients: 6,
+                keys: 8,
+                seed,
+                ..GenSpec::default()
+            };
             let r = check(&gen::history(&spec), *model);
             assert!(r.valid && r.anomalies.is_empty(), "{model} seed {seed}: {:?}", r.anomalies);
             assert_eq!(r.counts.ok, 400);
@@ -247,7 +359,12 @@ fn bad_input_names_line_and_field() {
         (line("[[\"w\",\"x\",1]]", "invoke", 0), TxnModel::ListAppend, 1, "\"append\" or \"r\""),
         (line("[[\"append\",\"x\",1]]", "invoke", 0), TxnModel::RwRegister, 1, "\"w\" or \"r\""),
         (line("[[\"append\",[1],1]]", "invoke", 0), TxnModel::ListAppend, 1, "the key must be"),
-        (line("[[\"append\",\"x\",1.5]]", "invoke", 0), TxnModel::ListAppend, 1, "the value must be"),
+        (
+            line("[[\"append\",\"x\",1.5]]", "invoke", 0),
+            TxnModel::ListAppend,
+            1,
+            "the value must be",
+        ),
         (
             line("[[\"r\",\"x\",null]]", "invoke", 0) + &line("[[\"r\",\"x\",3]]", "ok", 1),
             TxnModel::ListAppend,
@@ -277,8 +394,12 @@ fn bad_input_names_line_and_field() {
         assert!(e.message.contains(says), "{text}: {e}");
     }
     let read = r#"{"index":0,"type":"invoke","process":0,"f":"read","value":null,"time":0}"#;
-    let e = crate::txn::check(&formats::jsonl::parse_str(read).unwrap(), TxnModel::ListAppend, CM::Serializable)
-        .unwrap_err();
+    let e = crate::txn::check(
+        &formats::jsonl::parse_str(read).unwrap(),
+        TxnModel::ListAppend,
+        CM::Serializable,
+    )
+    .unwrap_err();
     assert_eq!((e.line, e.field.as_str()), (1, "f"));
 }
 
@@ -329,4 +450,3 @@ fn reads_jepsen_edn_list_append_histories() {
     assert_eq!(names, ["T6", "T2", "T4"], "{}", g.explanation);
     assert!(r.not.contains(&CM::SnapshotIsolation) && !r.not.contains(&CM::ReadCommitted));
 }
-

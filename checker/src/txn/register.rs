@@ -52,10 +52,11 @@ pub fn infer(ctx: &Ctx, edges: &mut Edges, found: &mut Findings) {
                 }
             }
             let kv = (u64::from(m.key) << 32) | u64::from(m.a);
-            writers
-                .entry(kv)
-                .and_modify(|w| w.unique = false)
-                .or_insert(Writer { txn: t as u32, last, unique: true });
+            writers.entry(kv).and_modify(|w| w.unique = false).or_insert(Writer {
+                txn: t as u32,
+                last,
+                unique: true,
+            });
         }
     }
     let mut state: Vec<(Id, Option<Id>)> = Vec::new();
