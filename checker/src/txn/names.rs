@@ -14,7 +14,7 @@ use serde::{Serialize, Serializer};
 /// Defines an enum of unit variants with one name table for `name`, `FromStr`, `Display`
 /// and `Serialize`.
 macro_rules! named {
-    ($(#[$m:meta])* pub enum $ty:ident { $($(#[$vm:meta])* $v:ident = $n:literal,)* }) => {
+    ($label:literal, $(#[$m:meta])* pub enum $ty:ident { $($(#[$vm:meta])* $v:ident = $n:literal,)* }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum $ty { $($(#[$vm])* $v,)* }
@@ -35,7 +35,7 @@ macro_rules! named {
             fn from_str(s: &str) -> Result<Self, String> {
                 $ty::ALL.iter().copied().find(|x| x.name() == s).ok_or_else(|| {
                     let names: Vec<&str> = $ty::ALL.iter().map(|x| x.name()).collect();
-                    format!("unknown {} {s:?}: expected one of {}", stringify!($ty), names.join(", "))
+                    format!("unknown {} {s:?}: expected one of {}", $label, names.join(", "))
                 })
             }
         }
@@ -55,6 +55,7 @@ macro_rules! named {
 }
 
 named! {
+    "transactional model",
     /// How the history's transactions are read.
     pub enum TxnModel {
         /// `append` and `r` of lists: version orders are recovered from the reads.
@@ -65,6 +66,7 @@ named! {
 }
 
 named! {
+    "anomaly",
     /// An anomaly the checker can report. Cycle anomalies come in three variants: the
     /// plain one (only ww / wr / rw edges), `-process` (the cycle needs a process-order
     /// edge) and `-realtime` (it needs a real-time edge).
@@ -118,6 +120,7 @@ named! {
 }
 
 named! {
+    "consistency model",
     /// A consistency model (isolation level), strongest first.
     pub enum ConsistencyModel {
         /// Serializable, and the order respects real time.
