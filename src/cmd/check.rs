@@ -31,9 +31,8 @@ pub struct CheckArgs {
     #[arg(long, short, default_value = "cas-register")]
     pub model: String,
     /// For list-append and rw-register: the consistency model the history must satisfy
-    /// (strict-serializable, strong-session-serializable, serializable, snapshot-isolation,
-    /// repeatable-read, read-committed or read-uncommitted; default strict-serializable).
-    #[arg(long, value_name = "NAME")]
+    /// (default strict-serializable).
+    #[arg(long, value_name = "NAME", value_parser = consistency_models())]
     pub consistency_model: Option<String>,
     /// The file format: auto, jsonl, edn or jepsen-log.
     #[arg(long, default_value = "auto")]
@@ -78,6 +77,12 @@ pub struct CheckArgs {
     /// Do not store the check or write a report.
     #[arg(long)]
     pub no_report: bool,
+}
+
+/// The values of `--consistency-model`, from the checker's one table of names.
+fn consistency_models() -> clap::builder::PossibleValuesParser {
+    use faultline_checker::txn::ConsistencyModel;
+    clap::builder::PossibleValuesParser::new(ConsistencyModel::ALL.iter().map(|m| m.name()))
 }
 
 impl CheckArgs {

@@ -212,7 +212,6 @@ impl Txns {
         let invoke = self.parse(&op.input, false, op.invoke_line, model)?;
         if status == Status::Ok && !op.output.is_null() {
             let line = op.complete_line.unwrap_or(op.invoke_line);
-            self.mops.truncate(start as usize);
             let done = self.parse(&op.output, true, line, model)?;
             if done.len() != invoke.len() {
                 return Err(HistoryError::at(

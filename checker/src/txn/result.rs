@@ -127,11 +127,6 @@ impl Findings {
         }
     }
 
-    /// Whether an anomaly of type `a` was found.
-    pub fn has(&self, a: Anomaly) -> bool {
-        self.by.contains_key(&a)
-    }
-
     /// The types found, the counts and the reports.
     pub fn finish(self) -> (Vec<Anomaly>, BTreeMap<String, usize>, Vec<Found>) {
         let types = self.by.keys().copied().collect();
