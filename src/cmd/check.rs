@@ -2,7 +2,7 @@
 //! (`store/checks/<stamp>/`: `history.path` naming the checked file — or, with
 //! `--copy-history`, a copy of it — `results.json`, `report.html`), print a summary (or
 //! `--json`), and exit with the verdict's code (0 linearizable, 1 not, 2 unknown, 3 error).
-//! Transactional models (list-append, rw-register) are checked by [`txn`].
+//! Transactional models (list-append, rw-register) are checked by `check/txn.rs`.
 
 mod txn;
 
