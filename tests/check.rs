@@ -426,3 +426,39 @@ fn a_small_domain_counterexample_is_named_and_memory_limits_take_units() {
     assert_eq!(code(&o), 3, "{err}");
     assert!(err.contains("\"8XB\" is not a size such as"), "{err}");
 }
+
+#[test]
+fn transactions_exit_by_the_consistency_model() {
+    let ws = repo("examples/txn-write-skew.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    // Write skew: not serializable, but snapshot isolated.
+    let o = faultline(&["check", "--no-report", "--model", "list-append", &ws], dir.path());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(out.contains("NOT strict-serializable") && out.contains("G2-item"), "{out}");
+    assert!(out.contains("a cycle."), "the anomaly is explained: {out}");
+    let si = ["check", "--no-report", "--model", "list-append", "--json"];
+    let o = faultline(
+        &[&si[..], &["--consistency-model", "snapshot-isolation", &ws]].concat(),
+        dir.path(),
+    );
+    assert_eq!(code(&o), 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["result"]["valid"], true);
+    assert_eq!(v["result"]["anomaly_types"], serde_json::json!(["G2-item"]));
+    assert!(v["result"]["not"].as_array().unwrap().contains(&"serializable".into()));
+    // No committed transaction: nothing checked.
+    let text = ev(0, "invoke", 0, "txn", "[[\"r\",\"x\",null]]");
+    let (c, _, err) = check_text("n.jsonl", text.as_bytes(), &["--model", "list-append"]);
+    assert_eq!(c, 2, "{err}");
+    // Bad micro-ops name the line and field; an unknown model is a usage error.
+    let text = ev(0, "invoke", 0, "txn", "[[\"append\",\"x\"]]");
+    let (c, _, err) = check_text("b.jsonl", text.as_bytes(), &["--model", "list-append"]);
+    assert_eq!(c, 3, "{err}");
+    assert!(err.contains("b.jsonl: line 1, field `value`"), "{err}");
+    let (c, _, _) =
+        check_text("b.jsonl", b"", &["--model", "list-append", "--consistency-model", "x"]);
+    assert_eq!(c, 3);
+    let (c, _, err) = check_text("b.jsonl", b"", &["--consistency-model", "serializable"]);
+    assert_eq!(c, 3, "a linearizability model takes no consistency model: {err}");
+}

@@ -87,7 +87,7 @@ impl FromStr for ModelSpec {
             "cas-register" | "cas_register" => Ok(ModelSpec::CasRegister { initial: None }),
             "kv" => Ok(ModelSpec::Kv),
             other => Err(CheckError::Usage(format!(
-                "unknown model {other:?}: expected register, cas-register or kv"
+                "unknown model {other:?}: expected register, cas-register, kv, list-append or rw-register"
             ))),
         }
     }

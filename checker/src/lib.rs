@@ -50,6 +50,7 @@ pub mod history;
 pub mod model;
 pub mod models;
 pub mod synth;
+pub mod txn;
 pub mod unique;
 pub mod verdict;
 pub mod visible;

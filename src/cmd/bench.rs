@@ -5,7 +5,9 @@
 //!   (WGL alone), then the hot-key rows (`bench/hot.rs`): one key, high concurrency, decided by the
 //!   polynomial checkers and by WGL under the same limits; then the small-domain rows
 //!   (`bench/small.rs`): one register, values 1–5, many clients, decided by the certificates
-//!   and the reduced search, and by plain WGL under the same limits.
+//!   and the reduced search, and by plain WGL under the same limits; then the transactional
+//!   rows (`bench/txn.rs`): list-append histories of 100,000 and 1,000,000 transactions.
+//! - `faultline bench txn` prints the transactional rows alone (sizes by `--txns`).
 //! - `faultline bench cluster` starts a real 3-node cluster of each system (faultline, etcd)
 //!   with the same cluster control and clients as `faultline run`, drives the same load of
 //!   puts, then gets, at a fixed client concurrency, and prints ops/s and p50/p99/max latency.
@@ -15,6 +17,7 @@
 mod cluster;
 mod hot;
 mod small;
+mod txn;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -51,6 +54,8 @@ pub enum BenchWhat {
     },
     /// Real clusters of faultline and etcd nodes under the same client load.
     Cluster(cluster::ClusterBench),
+    /// The transactional (list-append) checker on generated histories.
+    Txn(txn::TxnBench),
 }
 
 /// Runs `faultline bench`.
@@ -63,6 +68,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Exit> {
             checker(runs.max(1), &testdata, hard_limit)
         }
         BenchWhat::Cluster(args) => cluster::run(args),
+        BenchWhat::Txn(args) => {
+            txn::run(&args)?;
+            Ok(Exit::Pass)
+        }
     }
 }
 
@@ -179,5 +188,6 @@ fn checker(runs: usize, dir: &Path, hard_limit: f64) -> anyhow::Result<Exit> {
     }
     hot::run()?;
     small::run()?;
+    txn::run(&txn::TxnBench { txns: vec![100_000, 1_000_000], save: None })?;
     Ok(Exit::Pass)
 }

@@ -2,6 +2,9 @@
 //! (`store/checks/<stamp>/`: `history.path` naming the checked file — or, with
 //! `--copy-history`, a copy of it — `results.json`, `report.html`), print a summary (or
 //! `--json`), and exit with the verdict's code (0 linearizable, 1 not, 2 unknown, 3 error).
+//! Transactional models (list-append, rw-register) are checked by `check/txn.rs`.
+
+mod txn;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,10 +27,15 @@ pub struct CheckArgs {
     /// History files (faultline JSONL, Jepsen/Knossos EDN, or Porcupine test data).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// The model: register, cas-register or kv [default: the workload of the `test.json`
-    /// beside the history (a run's store directory), else cas-register].
+    /// The model: register, cas-register or kv (linearizability), or list-append or
+    /// rw-register (transactions, checked for isolation anomalies) [default: the workload of
+    /// the `test.json` beside the history (a run's store directory), else cas-register].
     #[arg(long, short)]
     pub model: Option<String>,
+    /// For list-append and rw-register: the consistency model the history must satisfy
+    /// (default strict-serializable).
+    #[arg(long, value_name = "NAME", value_parser = consistency_models())]
+    pub consistency_model: Option<String>,
     /// The file format: auto, jsonl, edn or jepsen-log.
     #[arg(long, default_value = "auto")]
     pub format: String,
@@ -109,6 +117,12 @@ fn time_limit(s: &str) -> Result<Duration, String> {
     let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
     faultline_api::layered::checks::seconds(MAX_TIME_LIMIT_SECS)(&v)?;
     Duration::try_from_secs_f64(v).map_err(|e| e.to_string())
+}
+
+/// The values of `--consistency-model`, from the checker's one table of names.
+fn consistency_models() -> clap::builder::PossibleValuesParser {
+    use faultline_checker::txn::ConsistencyModel;
+    clap::builder::PossibleValuesParser::new(ConsistencyModel::ALL.iter().map(|m| m.name()))
 }
 
 impl CheckArgs {
@@ -196,6 +210,15 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
 /// # Errors
 /// Bad usage, unreadable or malformed files (naming file, line and field).
 pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
+    let txn_model =
+        args.model.as_deref().and_then(|m| m.parse::<faultline_checker::txn::TxnModel>().ok());
+    if let Some(model) = txn_model {
+        return txn::run(&args, model);
+    }
+    anyhow::ensure!(
+        args.consistency_model.is_none(),
+        "--consistency-model applies to the list-append and rw-register models only"
+    );
     let format: Format = args.format.parse()?;
     let opts = args.options();
     let mut overall = Verdict::Linearizable;

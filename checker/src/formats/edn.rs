@@ -6,6 +6,11 @@
 //! a time, so each op's errors name its own line. Keywords become strings without the colon;
 //! `:process :nemesis` is the nemesis.
 //!
+//! Elle's list-append and rw-register histories read the same way: `:f :txn` with a
+//! vector of micro-ops (`[[:append 3 1] [:r 4 [1 2]]]`) as its value, keywords becoming
+//! strings (`["append", 3, 1]`). A transaction whose map has neither `:f` nor `:process`
+//! (as in Elle's paper example) belongs to one anonymous process, [`ANONYMOUS_PROCESS`].
+//!
 //! Read as Knossos means it:
 //! - the history is ordered by position: an op's position is its time (`:time` is not used,
 //!   and one that goes backwards is only a warning);
@@ -436,6 +441,20 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The process of transactions whose op maps name none (see [`op_to_event`]).
+pub const ANONYMOUS_PROCESS: u64 = u64::MAX;
+
+/// Whether a value is a transaction: a vector of micro-op vectors, each starting with a
+/// keyword (`[[:append 3 1] [:r 4 nil]]`).
+fn is_txn_value(v: &Edn) -> bool {
+    match v {
+        Edn::List(mops) => mops.iter().all(
+            |m| matches!(m, Edn::List(parts) if matches!(parts.first(), Some(Edn::Keyword(_)))),
+        ),
+        _ => false,
+    }
+}
+
 fn name_of(e: &Edn) -> Option<String> {
     match e {
         Edn::Keyword(s) | Edn::Symbol(s) | Edn::Str(s) => Some(s.clone()),
@@ -472,11 +491,19 @@ pub fn op_to_event(op: &Edn, pos: u64, line: usize) -> Result<Event, HistoryErro
             }
         },
     };
-    let f = op
-        .get("f")
-        .and_then(name_of)
-        .ok_or_else(|| HistoryError::at(line, ":f", "missing or not a keyword"))?;
+    // Elle's example histories may leave out `:f` and `:process` of transactions run one
+    // after another: such an op is a `txn` of one anonymous process.
+    let anonymous_txn = op.get("f").is_none()
+        && op.get("process").is_none()
+        && op.get("value").is_some_and(is_txn_value);
+    let f = match op.get("f") {
+        None if anonymous_txn => "txn".to_string(),
+        f => f
+            .and_then(name_of)
+            .ok_or_else(|| HistoryError::at(line, ":f", "missing or not a keyword"))?,
+    };
     let process = match op.get("process") {
+        None if anonymous_txn => Process::Client(ANONYMOUS_PROCESS),
         Some(Edn::Int(p)) if *p >= 0 => Process::Client(*p as u64),
         Some(Edn::Keyword(k)) if k == "nemesis" => Process::Nemesis,
         Some(other) => {
@@ -840,6 +867,23 @@ mod tests {
         .unwrap();
         assert_eq!(h.ops[0].key.as_deref(), Some("3"));
         assert_eq!(h.ops[0].output, serde_json::json!("x 0 1 y"));
+    }
+
+    #[test]
+    fn reads_transactions_and_elle_anonymous_ones() {
+        let h = parse_history(
+            "{:type :invoke, :f :txn, :value [[:append 3 1] [:r 4 nil]], :process 0, :index 5}\n\
+             {:type :ok, :f :txn, :value [[:append 3 1] [:r 4 [1 2]]], :process 0, :index 6}\n\
+             {:index 7 :type :invoke :value [[:r :x nil]]}\n\
+             {:index 8 :type :ok :value [[:r :x [\"a\"]]]}\n",
+        )
+        .unwrap();
+        assert_eq!(h.ops[0].output, serde_json::json!([["append", 3, 1], ["r", 4, [1, 2]]]));
+        assert_eq!((h.ops[1].f.as_str(), h.ops[1].process), ("txn", ANONYMOUS_PROCESS));
+        assert_eq!(h.ops[1].output, serde_json::json!([["r", "x", ["a"]]]));
+        // Only transactions may leave `:f` and `:process` out.
+        let e = parse_history("{:index 7 :type :invoke :value 3}").unwrap_err();
+        assert_eq!(e.field, ":f");
     }
 
     #[test]
