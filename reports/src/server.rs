@@ -31,10 +31,10 @@
 //! - POSTs need a non-form content type (so a web page cannot make a browser send one
 //!   without a CORS preflight, which this server never grants);
 //! - headers must arrive within `header_timeout` and bodies within `body_timeout` (a
-//!   trickling client is cut off), connections are capped ([`conn`]); bodies are
+//!   trickling client is cut off), connections are capped (`conn`); bodies are
 //!   size-limited before and while they are read, histories are streamed to disk, and only
 //!   `max_in_flight` requests are handled at once once their bodies have arrived (503
-//!   beyond, see [`body`]); a check whose client goes away is cancelled;
+//!   beyond, see `body`); a check whose client goes away is cancelled;
 //! - the run and campaign queues are bounded (429 beyond); one child runs at a time; checks run one at a time on a thread with a large
 //!   stack, where a panic is contained; a panicking handler answers 500;
 //! - store paths come only from [`crate::store::resolve`].
