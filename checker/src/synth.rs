@@ -39,6 +39,11 @@ impl Rng {
         self.next_u64() % n.max(1)
     }
 
+    /// An index below `len` (0 when `len` is 0).
+    pub fn index(&mut self, len: usize) -> usize {
+        self.below(len as u64) as usize
+    }
+
     /// True with probability `pct` percent.
     pub fn chance(&mut self, pct: u64) -> bool {
         self.below(100) < pct
@@ -195,8 +200,48 @@ pub fn concurrent_writes(writers: usize, reads: &[i64]) -> History {
     into_history(ops)
 }
 
-/// Orders the operations by invoke and numbers their events by time.
-fn into_history(mut gen: Vec<Gen>) -> History {
+/// The register operations as [`Generated`] ones, with the key `"r"`.
+fn into_history(gen: Vec<Gen>) -> History {
+    let ops = gen.into_iter().map(|g| {
+        let value = g.value.map_or(Value::Null, |v| json!(v));
+        Generated {
+            process: g.process,
+            f: if g.write { "write" } else { "read" }.to_string(),
+            key: "r".into(),
+            input: if g.write { value.clone() } else { Value::Null },
+            output: value,
+            call: g.call,
+            ret: g.ret,
+            info: g.info,
+        }
+    });
+    history_of(ops.collect())
+}
+
+/// One generated operation: what it did and when (any time unit; only the order counts).
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// Its process.
+    pub process: u64,
+    /// Its function.
+    pub f: String,
+    /// Its key.
+    pub key: String,
+    /// What it was asked to do.
+    pub input: Value,
+    /// What it returned (left out for an `info` one).
+    pub output: Value,
+    /// When it was invoked.
+    pub call: u64,
+    /// When it completed.
+    pub ret: u64,
+    /// Whether it completed `info` (timed out: its outcome unknown).
+    pub info: bool,
+}
+
+/// The history a recorder would have written of `gen`: operations ordered by invoke, each
+/// event numbered by its time.
+pub fn history_of(mut gen: Vec<Generated>) -> History {
     gen.sort_by_key(|g| g.call);
     let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(gen.len() * 2);
     for (i, g) in gen.iter().enumerate() {
@@ -215,27 +260,24 @@ fn into_history(mut gen: Vec<Gen>) -> History {
     let ops = gen
         .into_iter()
         .enumerate()
-        .map(|(id, g)| {
-            let value = g.value.map_or(Value::Null, |v| json!(v));
-            Operation {
-                id,
-                process: g.process,
-                f: if g.write { "write" } else { "read" }.to_string(),
-                key: Some("r".into()),
-                input: if g.write { value.clone() } else { Value::Null },
-                output: if g.info { Value::Null } else { value },
-                outcome: if g.info { Outcome::Unknown } else { Outcome::Ok },
-                call: g.call,
-                ret: Some(g.ret),
-                invoke_index: index[id].0,
-                complete_index: Some(index[id].1),
-                error: g.info.then(|| "timeout".to_string()),
-                node: None,
-                term: None,
-                // Generated, not read from a file: no lines to name.
-                invoke_line: 0,
-                complete_line: None,
-            }
+        .map(|(id, g)| Operation {
+            id,
+            process: g.process,
+            f: g.f,
+            key: Some(g.key),
+            input: g.input,
+            output: if g.info { Value::Null } else { g.output },
+            outcome: if g.info { Outcome::Unknown } else { Outcome::Ok },
+            call: g.call,
+            ret: Some(g.ret),
+            invoke_index: index[id].0,
+            complete_index: Some(index[id].1),
+            error: g.info.then(|| "timeout".to_string()),
+            node: None,
+            term: None,
+            // Generated, not read from a file: no lines to name.
+            invoke_line: 0,
+            complete_line: None,
         })
         .collect();
     History { ops, nemesis: Vec::new() }

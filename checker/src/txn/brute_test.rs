@@ -22,20 +22,20 @@ const KEYS: [&str; 3] = ["x", "y", "z"];
 /// A random history: a random (possibly non-serial) execution with stale reads, failed and
 /// unknown transactions.
 fn random(rng: &mut Rng, model: TxnModel) -> Vec<T> {
-    let n = 2 + rng.below(4);
-    let keys = 2 + rng.below(2);
+    let n = 2 + rng.index(4);
+    let keys = 2 + rng.index(2);
     let mut next = [1i64; 3];
     let mut txns: Vec<T> = Vec::new();
     // Processes run transactions one after another; an info ends its process.
     let mut clock = [0u64; 4];
     let mut ended_proc = [false; 4];
     for _ in 0..n {
-        let p = rng.below(4);
+        let p = rng.index(4);
         let p = if ended_proc[p] { (0..4).find(|q| !ended_proc[*q]).unwrap_or(p) } else { p };
-        let call = clock[p] + rng.below(4) as u64;
-        let ret = call + 1 + rng.below(6) as u64;
+        let call = clock[p] + rng.index(4) as u64;
+        let ret = call + 1 + rng.index(6) as u64;
         clock[p] = ret + 1;
-        let kind = match rng.below(10) {
+        let kind = match rng.index(10) {
             0 => EventKind::Fail,
             1 if !ended_proc[p] => {
                 ended_proc[p] = true;
@@ -44,9 +44,9 @@ fn random(rng: &mut Rng, model: TxnModel) -> Vec<T> {
             _ => EventKind::Ok,
         };
         let mut mops = Vec::new();
-        for _ in 0..1 + rng.below(3) {
-            let k = rng.below(keys);
-            if rng.below(2) == 0 {
+        for _ in 0..1 + rng.index(3) {
+            let k = rng.index(keys);
+            if rng.index(2) == 0 {
                 let v = next[k];
                 next[k] += 1;
                 mops.push(match model {
@@ -63,12 +63,12 @@ fn random(rng: &mut Rng, model: TxnModel) -> Vec<T> {
     // one; failed transactions sometimes leak their writes.
     let mut order: Vec<usize> = (0..txns.len()).collect();
     for i in (1..order.len()).rev() {
-        order.swap(i, rng.below(i + 1));
+        order.swap(i, rng.index(i + 1));
     }
     let mut state: Vec<Vec<i64>> = vec![Vec::new(); 3];
     for &i in &order {
         let t = &mut txns[i];
-        let leaks = t.kind != EventKind::Fail || rng.below(4) == 0;
+        let leaks = t.kind != EventKind::Fail || rng.index(4) == 0;
         for m in &mut t.mops {
             match m {
                 M::A(k, v) | M::W(k, v) if leaks => {
@@ -77,7 +77,7 @@ fn random(rng: &mut Rng, model: TxnModel) -> Vec<T> {
                 }
                 M::Ru(k) => {
                     let s = &state[KEYS.iter().position(|x| x == k).unwrap()];
-                    let len = if rng.below(4) == 0 { rng.below(s.len() + 1) } else { s.len() };
+                    let len = if rng.index(4) == 0 { rng.index(s.len() + 1) } else { s.len() };
                     *m = match model {
                         TxnModel::ListAppend => M::R(k, s[..len].to_vec()),
                         TxnModel::RwRegister => M::Rv(k, s[..len].last().copied()),
@@ -164,7 +164,7 @@ fn dfs(
 fn compare(model: TxnModel, runs: u64) -> [usize; 3] {
     let mut seen = [0usize; 3];
     for seed in 0..runs {
-        let mut rng = Rng::new(seed * 7919 + model as u64);
+        let mut rng = Rng(seed * 7919 + model as u64);
         let txns = random(&mut rng, model);
         let h = history(&txns);
         let r = crate::txn::check(&h, model, CM::StrictSerializable).unwrap();

@@ -44,37 +44,14 @@ impl Default for GenSpec {
     }
 }
 
-/// A small, seeded generator (splitmix64): reproducible on every platform.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `n` (> 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-}
+pub use crate::synth::Rng;
 
 /// A micro-op to run: (is a write, key, value written).
 type Planned = (bool, u64, u64);
 
 /// Generates the events of a history, in order, into `sink`.
 pub fn generate(spec: &GenSpec, mut sink: impl FnMut(Event)) {
-    let mut rng = Rng::new(spec.seed);
+    let mut rng = Rng(spec.seed);
     let clients = spec.clients.max(1);
     let mut active: Vec<(u64, usize)> = (0..spec.keys.max(1) as u64).map(|k| (k, 0)).collect();
     let mut fresh = active.len() as u64;
@@ -89,8 +66,8 @@ pub fn generate(spec: &GenSpec, mut sink: impl FnMut(Event)) {
     };
     let mut in_flight = 0;
     while started < spec.txns || in_flight > 0 {
-        let c = rng.below(clients);
-        time += 1 + rng.below(3) as u64;
+        let c = rng.index(clients);
+        time += 1 + rng.index(3) as u64;
         let event = |kind, value| Event {
             index,
             kind,
@@ -107,9 +84,9 @@ pub fn generate(spec: &GenSpec, mut sink: impl FnMut(Event)) {
             None if started < spec.txns => {
                 let mut plan = Vec::with_capacity(spec.ops_per_txn);
                 for _ in 0..spec.ops_per_txn {
-                    let slot = rng.below(active.len());
+                    let slot = rng.index(active.len());
                     let key = active[slot].0;
-                    if rng.below(2) == 0 {
+                    if rng.index(2) == 0 {
                         plan.push((false, key, 0));
                         continue;
                     }

@@ -15,9 +15,8 @@
 
 use std::time::{Duration, Instant};
 
-use faultline_checker::{
-    check, CheckOptions, Decider, History, ModelSpec, Operation, Outcome, Uniqueness,
-};
+use faultline_checker::synth::{history_of, Generated};
+use faultline_checker::{check, CheckOptions, Decider, History, ModelSpec, Uniqueness};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -131,47 +130,19 @@ fn generate(shape: Shape, n: usize, clients: u64, seed: u64, bad: bool) -> Histo
     into_history(ops)
 }
 
-/// Orders the generated operations by invoke and numbers their events by time.
-fn into_history(mut gen: Vec<Gen>) -> History {
-    gen.sort_by_key(|g| g.call);
-    let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(gen.len() * 2);
-    for (i, g) in gen.iter().enumerate() {
-        events.push((g.call, false, i));
-        events.push((g.ret, true, i));
-    }
-    events.sort_unstable();
-    let mut index = vec![(0u64, 0u64); gen.len()];
-    for (n, &(_, is_ret, i)) in events.iter().enumerate() {
-        if is_ret {
-            index[i].1 = n as u64;
-        } else {
-            index[i].0 = n as u64;
-        }
-    }
-    let ops = gen
-        .into_iter()
-        .enumerate()
-        .map(|(id, g)| Operation {
-            id,
-            process: g.process,
-            f: g.f.to_string(),
-            key: Some("hot".into()),
-            input: g.input,
-            output: if g.info { Value::Null } else { g.output },
-            outcome: if g.info { Outcome::Unknown } else { Outcome::Ok },
-            call: g.call,
-            ret: Some(g.ret),
-            invoke_index: index[id].0,
-            complete_index: Some(index[id].1),
-            error: g.info.then(|| "timeout".to_string()),
-            node: None,
-            term: None,
-            // Generated, not read from a file: no lines to name.
-            invoke_line: 0,
-            complete_line: None,
-        })
-        .collect();
-    History { ops, nemesis: Vec::new() }
+/// The history of the generated operations, on the key `"hot"`.
+fn into_history(gen: Vec<Gen>) -> History {
+    let ops = gen.into_iter().map(|g| Generated {
+        process: g.process,
+        f: g.f.to_string(),
+        key: "hot".into(),
+        input: g.input,
+        output: g.output,
+        call: g.call,
+        ret: g.ret,
+        info: g.info,
+    });
+    history_of(ops.collect())
 }
 
 /// Resets the process' peak RSS to its current RSS (Linux ≥ 4.0).
