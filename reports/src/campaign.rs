@@ -602,6 +602,7 @@ mod tests {
                 installed,
                 skipped: u32::from(installed == 0),
                 indeterminate: 0,
+                no_effect: 0,
                 skip_reasons: vec!["no route".into()],
                 active_secs: 1.0,
                 ops: LiveCounts::default(),

@@ -184,6 +184,10 @@ pub struct Coverage {
     pub calm: LiveCounts,
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// What one kind of fault did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultCoverage {
@@ -195,6 +199,10 @@ pub struct FaultCoverage {
     pub skipped: u32,
     /// Starts whose effect is unknown.
     pub indeterminate: u32,
+    /// Installed starts that changed nothing the fault exists to change (a power loss that
+    /// found nothing un-fsynced to drop): counted in `installed`, and said apart.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub no_effect: u32,
     /// Why starts were skipped (distinct reasons, at most five).
     pub skip_reasons: Vec<String>,
     /// Seconds this fault was active.
@@ -211,6 +219,9 @@ impl Coverage {
             .iter()
             .map(|f| {
                 let mut s = format!("{} {}x", f.fault, f.installed);
+                if f.no_effect > 0 {
+                    s.push_str(&format!(" ({} with no effect)", f.no_effect));
+                }
                 if f.skipped > 0 {
                     s.push_str(&format!(" ({} skipped)", f.skipped));
                 }

@@ -98,6 +98,7 @@ impl Tracker {
                 installed: 0,
                 skipped: 0,
                 indeterminate: 0,
+                no_effect: 0,
                 skip_reasons: Vec::new(),
                 active_secs: 0.0,
                 ops: LiveCounts::default(),
@@ -144,6 +145,9 @@ impl Tracker {
             st.open.entry(fault).or_insert((now, counts));
         } else if starts {
             let fc = &mut st.coverage.faults[i];
+            if ev.no_effect() {
+                fc.no_effect += 1;
+            }
             match &ev.outcome {
                 FaultOutcome::Installed => fc.installed += 1,
                 FaultOutcome::Indeterminate(_) => fc.indeterminate += 1,

@@ -76,6 +76,21 @@ pub fn summary(r: &RunResults) -> String {
             .collect();
         let _ = writeln!(s, "  warning: these faults never took effect: {}", missing.join(", "));
     }
+    let idle: Vec<String> = r
+        .coverage
+        .faults
+        .iter()
+        .filter(|f| f.installed > 0 && f.no_effect == f.installed)
+        .map(|f| f.fault.to_string())
+        .collect();
+    if !idle.is_empty() {
+        let _ = writeln!(
+            s,
+            "  warning: these faults took effect but changed nothing, so they were not tested: {} \
+             (a power loss with nothing un-fsynced drops nothing)",
+            idle.join(", ")
+        );
+    }
     if !r.stats.recovered {
         let _ = writeln!(s, "  warning: the cluster did not recover (no leader) after healing");
     }

@@ -263,6 +263,14 @@ impl FaultEvent {
         Some(FaultEvent { name, value, outcome })
     }
 
+    /// Whether this start took effect yet changed nothing the fault exists to change: a
+    /// power loss that found nothing un-fsynced to drop (`"dropped":{"changes":0,..}`).
+    pub fn no_effect(&self) -> bool {
+        self.name == EventName::PowerLoss
+            && self.outcome == FaultOutcome::Installed
+            && self.value.pointer("/dropped/changes").and_then(Value::as_u64) == Some(0)
+    }
+
     /// The nodes this event names (`nodes`).
     pub fn nodes(&self) -> Vec<String> {
         self.value
@@ -310,6 +318,26 @@ mod tests {
             }
         }
         assert_eq!(TABLE.len(), 23);
+    }
+
+    #[test]
+    fn a_power_loss_that_dropped_nothing_had_no_effect() {
+        let lost = |changes: u64| {
+            let dropped = json!({"changes": changes, "files": 0, "bytes": 0, "torn": false});
+            FaultEvent::installed(
+                EventName::PowerLoss,
+                json!({"nodes": ["n1"], "dropped": dropped}),
+            )
+        };
+        assert!(lost(0).no_effect());
+        assert!(!lost(3).no_effect());
+        let skipped = FaultEvent::new(
+            EventName::PowerLoss,
+            json!({"dropped": {"changes": 0}}),
+            FaultOutcome::Skipped("no FUSE".into()),
+        );
+        assert!(!skipped.no_effect(), "a skipped start is counted as skipped, not as no effect");
+        assert!(!FaultEvent::installed(EventName::Kill, json!({"nodes": ["n1"]})).no_effect());
     }
 
     #[test]
