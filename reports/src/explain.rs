@@ -12,17 +12,21 @@
 use faultline_checker::{Counterexample, History, KeyResult, Operation, Outcome};
 use serde_json::Value;
 
-/// A time in the history, for people: `1.234567 s`, `12.345 ms`, `5.100 µs` or `17 ns`.
+/// A time in the history, for people: `1.234567 s`, `12.345 ms`, `5.1 µs`, `517 µs` or
+/// `17 ns` (no trailing zeros: `517.000 µs` reads as a measurement to the nanosecond).
 pub fn fmt_time(ns: u64) -> String {
-    if ns >= 1_000_000_000 {
-        format!("{:.6} s", ns as f64 / 1e9)
+    let (value, digits, unit) = if ns >= 1_000_000_000 {
+        (ns as f64 / 1e9, 6, "s")
     } else if ns >= 1_000_000 {
-        format!("{:.3} ms", ns as f64 / 1e6)
+        (ns as f64 / 1e6, 3, "ms")
     } else if ns >= 1_000 {
-        format!("{:.3} µs", ns as f64 / 1e3)
+        (ns as f64 / 1e3, 3, "µs")
     } else {
-        format!("{ns} ns")
-    }
+        return format!("{ns} ns");
+    };
+    let fixed = format!("{value:.digits$}");
+    let trimmed = fixed.trim_end_matches('0').trim_end_matches('.');
+    format!("{trimmed} {unit}")
 }
 
 fn show(v: &Value) -> String {
@@ -347,6 +351,17 @@ fn context(history: &History, key: &KeyResult, cx: &Counterexample) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_have_no_trailing_zeros() {
+        assert_eq!(fmt_time(517_000), "517 µs");
+        assert_eq!(fmt_time(5_100), "5.1 µs");
+        assert_eq!(fmt_time(12_345_678), "12.346 ms");
+        assert_eq!(fmt_time(6_000_000), "6 ms");
+        assert_eq!(fmt_time(1_234_567_000), "1.234567 s");
+        assert_eq!(fmt_time(20_000_000_000), "20 s");
+        assert_eq!(fmt_time(17), "17 ns");
+    }
     use faultline_checker::{SearchStats, StuckOp, Verdict};
 
     /// A history from `(process, f, value-in, value-out, call, ret)` rows on key k.

@@ -30,10 +30,10 @@ fn stale_read_report_says_what_went_wrong() {
     assert!(html.contains("<h1 id=\"verdict\">Not linearizable: an anomaly was found</h1>"));
     pretty_assertions::assert_eq!(
         explanation(&html).split(" The longest").next().unwrap(),
-        "The read of key k7 (op 2, process 2) returned 1 at t=6.000 ms, but 1 was written by the \
-         write of 1 to key k7 (op 0, process 0) that completed at t=2.000 ms and then overwritten \
-         by the write of 2 to key k7 (op 1, process 1) that completed at t=4.000 ms, before this \
-         read began at t=5.000 ms."
+        "The read of key k7 (op 2, process 2) returned 1 at t=6 ms, but 1 was written by the \
+         write of 1 to key k7 (op 0, process 0) that completed at t=2 ms and then overwritten \
+         by the write of 2 to key k7 (op 1, process 1) that completed at t=4 ms, before this \
+         read began at t=5 ms."
     );
     // The re-run command, the fault, the plots and the embedded timeline data.
     assert!(html.contains(
@@ -170,10 +170,7 @@ fn node_log_excerpts_around_faults() {
     let html = std::fs::read_to_string(&path).unwrap();
     // minijinja escapes `/` in attributes as `&#x2f;`, which browsers read back as `/`.
     assert!(html.contains("<a href=\"nodes&#x2f;n1&#x2f;node.log\">n1</a>"));
-    assert!(
-        html.contains("<summary>kill n1 at t=2.500 ms (1 logs)</summary>"),
-        "only n1 was killed"
-    );
+    assert!(html.contains("<summary>kill n1 at t=2.5 ms (1 logs)</summary>"), "only n1 was killed");
     assert!(html.contains("<span class=\"before\">2026-11-22T00:00:00.001000Z  INFO node: became leader term=3</span>"));
     assert!(html.contains("<span class=\"before\">    continuation line</span>"));
     assert!(!html.contains("much later"), "lines far from the fault are left out");
