@@ -190,7 +190,7 @@ fn key_rows(result: &CheckResult) -> (Vec<KeyRow>, usize) {
         Verdict::Unknown => 1,
         Verdict::Linearizable => 2,
     };
-    rows.sort_by_key(|r| rank(r.verdict));
+    rows.sort_by(|a, b| rank(a.verdict).cmp(&rank(b.verdict)).then(natural(&a.key, &b.key)));
     let hidden = rows.len().saturating_sub(MAX_KEY_ROWS);
     rows.truncate(MAX_KEY_ROWS);
     (rows, hidden)
@@ -321,4 +321,52 @@ pub fn write_report(dir: &Path, input: &ReportInput<'_>) -> Result<PathBuf, Repo
     std::fs::write(&tmp, html).map_err(|e| ReportError::io(&tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| ReportError::io(&path, e))?;
     Ok(path)
+}
+
+/// Orders names as people do: the numbers in them by value (`k2` before `k10`).
+fn natural(a: &str, b: &str) -> std::cmp::Ordering {
+    /// The next run of digits (as a number, then its length) or of other characters.
+    fn chunks(s: &str) -> impl Iterator<Item = (bool, &str)> {
+        let mut rest = s;
+        std::iter::from_fn(move || {
+            let first = rest.chars().next()?;
+            let digits = first.is_ascii_digit();
+            let end = rest.find(|c: char| c.is_ascii_digit() != digits).unwrap_or(rest.len());
+            let (chunk, tail) = rest.split_at(end);
+            rest = tail;
+            Some((digits, chunk))
+        })
+    }
+    let (mut x, mut y) = (chunks(a), chunks(b));
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some((true, p)), Some((true, q))) => {
+                let (p, q) = (p.trim_start_matches('0'), q.trim_start_matches('0'));
+                let o = p.len().cmp(&q.len()).then_with(|| p.cmp(q));
+                if o.is_ne() {
+                    return o;
+                }
+            }
+            (Some((_, p)), Some((_, q))) => {
+                if p != q {
+                    return p.cmp(q);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural;
+
+    #[test]
+    fn keys_sort_by_the_numbers_in_them() {
+        let mut keys = vec!["k10", "k2", "k1", "k0", "a", "k02", "k10b", "k10a", "x9y10", "x9y9"];
+        keys.sort_by(|a, b| natural(a, b));
+        assert_eq!(keys, ["a", "k0", "k1", "k02", "k2", "k10", "k10a", "k10b", "x9y9", "x9y10"]);
+    }
 }
