@@ -178,8 +178,23 @@ pub struct CellResult {
     pub flaky: bool,
 }
 
+/// `s` on one line, at most `max` characters: cut at the end of a word (so no number or name
+/// is cut in two) and marked with `…`.
 fn one_line(s: &str, max: usize) -> String {
-    faultline_api::cut(&s.split_whitespace().collect::<Vec<_>>().join(" "), max)
+    let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(max) {
+        None => flat,
+        Some((at, _)) => {
+            let head = &flat[..at];
+            // Unless the cut falls between words already, end at the last whole word.
+            let head = if flat[at..].starts_with(' ') {
+                head
+            } else {
+                head.rfind(' ').map_or(head, |space| &head[..space])
+            };
+            format!("{}…", head.trim_end_matches([',', ';', ':']))
+        }
+    }
 }
 
 impl CellResult {
@@ -571,6 +586,16 @@ mod tests {
     use crate::results::{Coverage, FaultCoverage, RunStats};
     use faultline_api::{Fault, LiveCounts, RunSettings, UnsafeBug};
     use faultline_checker::{CheckResult, Counts};
+
+    #[test]
+    fn anomaly_text_is_cut_between_words() {
+        let text = "the read returned 12345,\n  but 67890 was written";
+        assert_eq!(one_line(text, 100), "the read returned 12345, but 67890 was written");
+        // A cut inside "67890" ends before it, never in the middle of a number.
+        assert_eq!(one_line(text, 28), "the read returned 12345, but…");
+        assert_eq!(one_line(text, 20), "the read returned…");
+        assert_eq!(one_line("0123456789", 4), "0123…", "one long word is cut where it must be");
+    }
 
     fn cell(index: usize, expect: Expect, bug: Option<UnsafeBug>) -> PlannedCell {
         let s = RunSettings { seed: Some(index as u64), unsafe_bug: bug, ..RunSettings::default() };
