@@ -2,7 +2,7 @@
 //! Jepsen/Knossos EDN. Each streams its input and names the line and field of any error.
 //!
 //! # Layout
-//! - [`jsonl`]: the native format of DESIGN.md.
+//! - [`jsonl`]: the native format (`docs/history-format.md`).
 //! - [`edn`]: a small EDN reader, and Jepsen/Knossos histories (a vector of op maps, or one
 //!   map per line — which also covers Porcupine's `kv/*.txt`).
 //! - [`porcupine`]: Porcupine's `jepsen/etcd_*.log` (`INFO jepsen.util - ...` lines).

@@ -1,4 +1,4 @@
-//! The history: events as recorded (one JSON object a line, DESIGN.md) and operations as the
+//! The history: events as recorded (one JSON object a line, `docs/history-format.md`) and operations as the
 //! checker sees them (an invoke paired with its completion).
 //!
 //! ```text
@@ -102,7 +102,7 @@ pub struct Event {
     /// The key, for keyed workloads (strings; integers are accepted and turned into strings).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_key")]
     pub key: Option<String>,
-    /// The value: the argument on invoke, the result on `ok` (see DESIGN.md per model).
+    /// The value: the argument on invoke, the result on `ok` (see `docs/history-format.md` per model).
     #[serde(default)]
     pub value: Value,
     /// Nanoseconds since the start of the run, from the recorder's monotonic clock.

@@ -26,7 +26,7 @@ impl Verdict {
         }
     }
 
-    /// The exit code of DESIGN.md: 0, 1 or 2.
+    /// The exit code (`docs/history-format.md`): 0, 1 or 2.
     pub fn exit_code(self) -> u8 {
         match self {
             Verdict::Linearizable => 0,

@@ -1,5 +1,5 @@
-//! faultline's JSON Lines history (DESIGN.md): one event a line, streamed. Unknown fields are
-//! ignored; errors name the line and the field.
+//! faultline's JSON Lines history (`docs/history-format.md`): one event a line, streamed.
+//! Unknown fields are ignored; errors name the line and the field.
 
 use std::io::BufRead;
 use std::path::Path;
