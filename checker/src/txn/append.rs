@@ -24,7 +24,7 @@ use crate::error::HistoryError;
 use crate::txn::explain::Ctx;
 use crate::txn::graph::{EdgeKind, Edges};
 use crate::txn::names::Anomaly;
-use crate::txn::ops::{Id, MopKind, Status};
+use crate::txn::ops::{Id, MopKind, Status, Txns};
 use crate::txn::result::{Findings, Found};
 
 const UNSEEN: u32 = u32::MAX;
@@ -43,10 +43,6 @@ struct Writer {
 /// `elems`), and its own appends since.
 type KeyState = (Id, Option<(u32, u32)>, Vec<Id>);
 
-fn pack(k: Id, v: Id) -> u64 {
-    (u64::from(k) << 32) | u64::from(v)
-}
-
 /// Infers the dependency edges and the non-cycle anomalies of a list-append history.
 ///
 /// # Errors
@@ -61,17 +57,9 @@ pub fn infer(ctx: &Ctx, edges: &mut Edges, found: &mut Findings) -> Result<(), H
     writers.reserve(txns.mops.len());
     let mut seen_keys: Vec<Id> = Vec::new();
     for t in 0..txns.txns.len() {
-        seen_keys.clear();
-        for m in txns.mops(t).iter().rev() {
-            if m.kind != MopKind::Append {
-                continue;
-            }
-            let last = !seen_keys.contains(&m.key);
-            if last {
-                seen_keys.push(m.key);
-            }
+        for (m, last) in txns.writes_last_first(t, MopKind::Append, &mut seen_keys) {
             let w = Writer { txn: t as u32, last, pos: UNSEEN };
-            if let Some(other) = writers.insert(pack(m.key, m.a), w) {
+            if let Some(other) = writers.insert(Txns::pack(m.key, m.a), w) {
                 let line = ctx.txn_ref(t as u32).line;
                 return Err(HistoryError::at(
                     line,
@@ -180,12 +168,16 @@ pub fn infer(ctx: &Ctx, edges: &mut Edges, found: &mut Findings) -> Result<(), H
             continue;
         }
         at.extend(order(k).iter().map(|v| {
-            writers.get(&pack(k, *v)).copied().unwrap_or(Writer { txn: UNSEEN, last: true, pos: 0 })
+            writers.get(&Txns::pack(k, *v)).copied().unwrap_or(Writer {
+                txn: UNSEEN,
+                last: true,
+                pos: 0,
+            })
         }));
         let mut prev: Option<Writer> = None;
         let mut failed: Option<(Id, u32)> = None;
         for (i, &v) in order(k).iter().enumerate() {
-            let Some(w) = writers.get_mut(&pack(k, v)) else {
+            let Some(w) = writers.get_mut(&Txns::pack(k, v)) else {
                 found.add(Anomaly::GarbageRead, || Found {
                     anomaly: Anomaly::GarbageRead,
                     txns: vec![ctx.txn_ref(reader)],
@@ -264,7 +256,9 @@ pub fn infer(ctx: &Ctx, edges: &mut Edges, found: &mut Findings) -> Result<(), H
             continue;
         }
         if let Some(&last) = order(k).last() {
-            if let Some(w) = writers.get(&pack(k, last)).filter(|w| status(w.txn) != Status::Fail) {
+            if let Some(w) =
+                writers.get(&Txns::pack(k, last)).filter(|w| status(w.txn) != Status::Fail)
+            {
                 for &(_, t, v) in unseen_of(k) {
                     edges.add(w.txn, t, EdgeKind::Ww, k, v);
                 }
@@ -342,7 +336,7 @@ pub fn infer(ctx: &Ctx, edges: &mut Edges, found: &mut Findings) -> Result<(), H
                     let last = match list.len() {
                         0 => None,
                         n if !bad[m.key as usize] => at_key(m.key).get(n - 1).copied(),
-                        n => writers.get(&pack(m.key, list[n - 1])).copied(),
+                        n => writers.get(&Txns::pack(m.key, list[n - 1])).copied(),
                     };
                     if let Some(w) = last.filter(|w| w.txn != UNSEEN) {
                         intermediate_read(ctx, me, m.key, list, w, found);

@@ -175,6 +175,29 @@ impl Txns {
         &self.mops[x.start as usize..x.end as usize]
     }
 
+    /// The micro-ops of `kind` (the writes of a model) in transaction `t`, last first, each
+    /// with whether it is the transaction's last of its key; `seen` is scratch space.
+    pub fn writes_last_first<'a>(
+        &'a self,
+        t: usize,
+        kind: MopKind,
+        seen: &'a mut Vec<Id>,
+    ) -> impl Iterator<Item = (&'a Mop, bool)> + 'a {
+        seen.clear();
+        self.mops(t).iter().rev().filter(move |m| m.kind == kind).map(move |m| {
+            let last = !seen.contains(&m.key);
+            if last {
+                seen.push(m.key);
+            }
+            (m, last)
+        })
+    }
+
+    /// A key and a value as one map key.
+    pub fn pack(k: Id, v: Id) -> u64 {
+        (u64::from(k) << 32) | u64::from(v)
+    }
+
     /// The elements of a [`MopKind::ReadList`].
     pub fn list(&self, m: &Mop) -> &[Id] {
         &self.elems[m.a as usize..(m.a + m.b) as usize]

@@ -18,7 +18,7 @@ use rustc_hash::FxHashMap;
 use crate::txn::explain::Ctx;
 use crate::txn::graph::{EdgeKind, Edges};
 use crate::txn::names::Anomaly;
-use crate::txn::ops::{Id, MopKind, Status};
+use crate::txn::ops::{Id, MopKind, Status, Txns};
 use crate::txn::result::{Findings, Found};
 
 /// The writer of a (key, value): the transaction, whether this was its last write to the
@@ -39,19 +39,11 @@ pub fn infer(ctx: &Ctx, edges: &mut Edges, found: &mut Findings) {
     let mut by_key: FxHashMap<Id, Vec<(u32, Id)>> = FxHashMap::default();
     let mut seen: Vec<Id> = Vec::new();
     for t in 0..txns.txns.len() {
-        seen.clear();
-        for m in txns.mops(t).iter().rev() {
-            if m.kind != MopKind::Write {
-                continue;
+        for (m, last) in txns.writes_last_first(t, MopKind::Write, &mut seen) {
+            if last && status(t as u32) != Status::Fail {
+                by_key.entry(m.key).or_default().push((t as u32, m.a));
             }
-            let last = !seen.contains(&m.key);
-            if last {
-                seen.push(m.key);
-                if status(t as u32) != Status::Fail {
-                    by_key.entry(m.key).or_default().push((t as u32, m.a));
-                }
-            }
-            let kv = (u64::from(m.key) << 32) | u64::from(m.a);
+            let kv = Txns::pack(m.key, m.a);
             writers.entry(kv).and_modify(|w| w.unique = false).or_insert(Writer {
                 txn: t as u32,
                 last,
@@ -121,7 +113,7 @@ fn external_read(
         }
         return;
     };
-    let Some(w) = writers.get(&((u64::from(k) << 32) | u64::from(v))).copied() else {
+    let Some(w) = writers.get(&Txns::pack(k, v)).copied() else {
         found.add(Anomaly::GarbageRead, || Found {
             anomaly: Anomaly::GarbageRead,
             txns: vec![ctx.txn_ref(me)],
