@@ -66,15 +66,14 @@ impl Bodies {
     }
 
     /// Receives the body through `sink` under the gates and deadlines, then takes a slot.
+    /// (Callers refuse an over-long declared length first, before preparing `sink`.)
     async fn receive(
         &self,
-        headers: &HeaderMap,
         body: Body,
         limit: usize,
         what: &str,
         sink: impl FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<Slot, ApiError> {
-        check_declared(headers, limit, what)?;
         let receiving =
             self.receiving.clone().try_acquire_owned().map_err(|_| busy("uploads in progress"))?;
         let streamed = tokio::time::timeout(self.total, stream(body, limit, what, self.idle, sink));
@@ -96,9 +95,10 @@ impl Bodies {
         limit: usize,
         what: &str,
     ) -> Result<(Vec<u8>, Slot), ApiError> {
+        check_declared(headers, limit, what)?;
         let mut buf = Vec::new();
         let slot = self
-            .receive(headers, body, limit, what, |c| {
+            .receive(body, limit, what, |c| {
                 buf.extend_from_slice(c);
                 Ok(())
             })
@@ -129,7 +129,7 @@ impl Bodies {
             Upload { path: dir.join(format!("{}-{n}.part", std::process::id())), kept: false };
         let file = std::fs::File::create(&upload.path).map_err(internal)?;
         let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
-        let slot = self.receive(headers, body, limit, what, |c| out.write_all(c)).await?;
+        let slot = self.receive(body, limit, what, |c| out.write_all(c)).await?;
         out.flush().map_err(internal)?;
         Ok((upload, slot))
     }
