@@ -16,7 +16,7 @@ pub mod runner;
 
 use std::process::ExitCode;
 
-/// The exit codes of DESIGN.md, shared by every command.
+/// The exit codes of docs/history-format.md, shared by every command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Linearizable / the run passed.

@@ -1,5 +1,5 @@
 //! The `faultline` command: parses arguments, runs one subcommand, and maps its outcome to the
-//! exit codes of DESIGN.md (0 passed, 1 anomaly, 2 unknown, 3 error — bad usage included).
+//! exit codes of docs/history-format.md (0 passed, 1 anomaly, 2 unknown, 3 error — bad usage included).
 
 use std::process::ExitCode;
 
@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             // `--help` and `--version` are answers, not errors; clap would exit 2 on bad
-            // usage, but DESIGN.md keeps 2 for "unknown".
+            // usage, but the exit codes keep 2 for "unknown".
             let _ = e.print();
             return match e.kind() {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,

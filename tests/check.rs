@@ -1,4 +1,4 @@
-//! `faultline check` end to end: exit codes of DESIGN.md (0, 1, 2, 3), errors that name the
+//! `faultline check` end to end: exit codes of docs/history-format.md (0, 1, 2, 3), errors that name the
 //! file, line and field, `--json`, and the report stored under `store/checks/`.
 
 use std::path::{Path, PathBuf};

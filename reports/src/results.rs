@@ -72,7 +72,7 @@ pub struct RunResults {
     pub dir: PathBuf,
     /// The verdict.
     pub verdict: Verdict,
-    /// The exit code of `faultline run` (DESIGN.md).
+    /// The exit code of `faultline run` (docs/history-format.md).
     pub exit_code: u8,
     /// The seed.
     pub seed: u64,

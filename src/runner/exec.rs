@@ -81,7 +81,7 @@ pub fn check_binaries(cfg: &RunConfig) -> anyhow::Result<()> {
     }
 }
 
-/// Runs `cfg` to the end: the store gets every file of DESIGN.md.
+/// Runs `cfg` to the end: the store gets every file of docs/history-format.md.
 ///
 /// # Errors
 /// Harness failures (exit 3): a missing binary, a cluster that does not start, a nemesis

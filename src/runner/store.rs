@@ -1,4 +1,4 @@
-//! The store layout of DESIGN.md: `store/<test-name>/<start-time>/` and the `latest`
+//! The store layout of docs/history-format.md: `store/<test-name>/<start-time>/` and the `latest`
 //! symlinks.
 //!
 //! ```text

@@ -126,7 +126,7 @@ pub fn run_faultline(store: &Path, args: &[&str]) -> Run {
     run(store, &all)
 }
 
-/// Asserts the store layout of DESIGN.md for a finished run and returns its `results.json`.
+/// Asserts the store layout of docs/history-format.md for a finished run and returns its `results.json`.
 pub fn assert_layout(store: &Path, dir: &Path, nodes: usize) -> Value {
     for f in ["test.json", "history.jsonl", "results.json", "report.html", "faultline.log"] {
         let p = dir.join(f);

@@ -1,6 +1,6 @@
 //! Operations as the generators make them and the history records them.
 //!
-//! An [`Op`] carries the history's own shapes (DESIGN.md): register values are JSON integers,
+//! An [`Op`] carries the history's own shapes (docs/history-format.md): register values are JSON integers,
 //! kv values are strings, `cas` carries `[expected, new]`. The clients translate to each
 //! system's wire format ([`crate::mapping`]) and back.
 

@@ -1,4 +1,4 @@
-//! Simulated clients of the sharded KV, recording a DESIGN.md history (virtual time).
+//! Simulated clients of the sharded KV, recording a history (docs/history-format.md) (virtual time).
 //!
 //! ```text
 //!  invoke ─▶ no config yet? ─▶ Query(latest) at the controller ─▶ cache it

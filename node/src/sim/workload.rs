@@ -1,4 +1,4 @@
-//! Simulated Jepsen-style KV clients and a nemesis, recording a history in the DESIGN.md
+//! Simulated Jepsen-style KV clients and a nemesis, recording a history in the
 //! JSON Lines format through real runs' `Recorder`, on virtual time; the nemesis reports the
 //! same typed fault events as the real one (`faultline_api::FaultEvent`).
 //!
