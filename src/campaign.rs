@@ -1,5 +1,6 @@
 //! `faultline campaign`: a matrix of runs with expected outcomes, as one command, one
-//! summary, one JUnit file and one grid (docs/history-format.md: `store/campaigns/<name>/<start-time>/`).
+//! summary, one JUnit file and one grid (`store/campaigns/<name>/<start-time>/`, see
+//! `docs/history-format.md`).
 //!
 //! ```text
 //!  campaign.toml ──file::read──▶ CampaignPlan (campaign.json) ──[--shard I/N]──▶ this shard's

@@ -1,5 +1,6 @@
 //! The `faultline` command: parses arguments, runs one subcommand, and maps its outcome to the
-//! exit codes of docs/history-format.md (0 passed, 1 anomaly, 2 unknown, 3 error — bad usage included).
+//! exit codes of `docs/history-format.md` (0 passed, 1 anomaly, 2 unknown, 3 error — bad
+//! usage included).
 
 use std::process::ExitCode;
 

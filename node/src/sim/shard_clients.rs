@@ -1,4 +1,5 @@
-//! Simulated clients of the sharded KV, recording a history (docs/history-format.md) (virtual time).
+//! Simulated clients of the sharded KV, recording a history (`docs/history-format.md`) on
+//! virtual time.
 //!
 //! ```text
 //!  invoke ─▶ no config yet? ─▶ Query(latest) at the controller ─▶ cache it
