@@ -18,6 +18,7 @@ use faultline_checker::{
 };
 use faultline_reports::checks;
 use faultline_reports::junit::{CaseOutcome, JunitCase};
+use faultline_store::layout::create_check_dir;
 
 use crate::Exit;
 
@@ -285,7 +286,7 @@ fn store_check(
     // The wall clock names the store directory.
     #[allow(clippy::disallowed_methods)]
     let now = std::time::SystemTime::now();
-    let (id, dir) = checks::create_check_dir(&args.store, now)
+    let (id, dir) = create_check_dir(&args.store, now)
         .with_context(|| format!("creating a check directory in {}", args.store.display()))?;
     let source = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     if args.copy_history {

@@ -10,7 +10,8 @@ use crate::runner::{self, RunConfig, RunOptions, RunSettings};
 use crate::Exit;
 use anyhow::Context;
 use clap::Args;
-use faultline_reports::campaign::{CellResult, Expect, PlannedCell};
+use faultline_reports::campaign::cell_case;
+use faultline_store::campaign::{CellResult, Expect, PlannedCell};
 
 /// Arguments of `faultline run`: every run setting ([`RunSettings`], declared once in
 /// `faultline_api::run`), which can also come from `--test spec.toml` (same names, e.g.
@@ -111,7 +112,7 @@ fn write_junit(
     };
     let result = match results {
         Ok(r) => CellResult::from_run(&cell, r, r.stats.total_secs),
-        Err(e) => CellResult::error(&cell, &format!("{e:#}"), Some(Exit::Error as u8), 0.0),
+        Err(e) => CellResult::error(&cell, &format!("{e:#}"), Some(Exit::Error.code()), 0.0),
     };
-    faultline_reports::junit::write_junit(path, "faultline run", &[result.junit_case()])
+    faultline_reports::junit::write_junit(path, "faultline run", &[cell_case(&result)])
 }

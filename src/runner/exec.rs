@@ -30,9 +30,9 @@ use super::coverage::Tracker;
 use super::progress::{self, ActiveFaults};
 use super::results::{self, RunResults, RunStats};
 use super::signals::Interrupts;
-use super::store::RunDir;
 use super::watchdog::{self, Watchdog};
-use faultline_reports::results::{Anomaly, Coverage, ShardSettle};
+use faultline_store::layout::RunDir;
+use faultline_store::results::{Anomaly, Coverage, ShardSettle};
 
 /// How to present a run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -88,7 +88,7 @@ pub fn check_binaries(cfg: &RunConfig) -> anyhow::Result<()> {
 /// action that cannot be carried out, an unreadable history, Ctrl-C.
 pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> {
     check_binaries(cfg)?;
-    let dir = RunDir::create(&cfg.store, &cfg.test_name())
+    let dir = RunDir::create(&cfg.store, &cfg.test_name(), std::time::SystemTime::now())
         .with_context(|| format!("creating the run's directory under {}", cfg.store.display()))?;
     let test_json = serde_json::to_string_pretty(cfg)?;
     std::fs::write(dir.path.join("test.json"), test_json + "\n").context("writing test.json")?;

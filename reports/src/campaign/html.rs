@@ -9,9 +9,9 @@ use std::path::{Component, Path, PathBuf};
 use minijinja::context;
 use serde::Serialize;
 
-use super::trend::{CampaignEntry, Mark};
-use super::Outcome;
-use super::{CampaignPlan, CampaignSummary, CellResult};
+use faultline_store::campaign::trend::{CampaignEntry, Mark};
+use faultline_store::campaign::Outcome;
+use faultline_store::campaign::{CampaignPlan, CampaignSummary, CellResult};
 
 /// How a page links to a run's report.
 pub enum Links<'a> {
@@ -159,7 +159,7 @@ pub fn render(
         css => crate::render::CSS,
         s => s,
         line => s.line(),
-        started => crate::store::readable_time(&s.start_time),
+        started => faultline_store::index::readable_time(&s.start_time),
         elapsed => format!("{:.0} s", s.elapsed_secs),
         seeds => seeds,
         rows => rows,
@@ -211,7 +211,7 @@ pub fn render_list(entries: &[CampaignEntry]) -> Result<String, minijinja::Error
             ListRow {
                 name: &e.name,
                 time: &e.time,
-                started: crate::store::readable_time(&e.time),
+                started: faultline_store::index::readable_time(&e.time),
                 planned: s
                     .map(|s| s.planned)
                     .or(e.plan.as_ref().map(|p| p.selected().count()))

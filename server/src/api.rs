@@ -20,9 +20,10 @@ use faultline_checker::{check as run_check, CancelToken, CheckOptions, ModelSpec
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::ApiQuery;
-use super::{ApiError, AppState};
-use crate::checks::{create_check_dir, write_check};
+use crate::extract::ApiQuery;
+use crate::{ApiError, AppState};
+use faultline_reports::checks::write_check;
+use faultline_store::layout::create_check_dir;
 
 /// `GET /api/index?verdict=`: the runs in the store as JSON, newest first.
 pub(crate) async fn index(
@@ -120,7 +121,7 @@ async fn on_check_thread<T: Send + 'static>(
     match rx.await {
         Ok(Ok(r)) => r,
         Ok(Err(panic)) => {
-            let msg = super::guard::panic_message(&*panic);
+            let msg = crate::guard::panic_message(&*panic);
             tracing::error!("check panicked: {msg}");
             Err(internal(format!("internal error in the check: {msg}")))
         }
