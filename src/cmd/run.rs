@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::runner::config::Layer;
 use crate::runner::progress::Lines;
+use crate::runner::watchdog;
 use crate::runner::{self, RunConfig, RunOptions, RunSettings};
 use crate::Exit;
 use anyhow::Context;
@@ -41,6 +42,11 @@ pub struct RunArgs {
     /// run that could not set up or tested nothing an error).
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// A hard cap on the run's wall time, in seconds, replacing the watchdog's budget (every
+    /// bound of the run plus a grace): past it the cluster is removed and the run ends
+    /// unknown (exit 2). For CI.
+    #[arg(long, value_name = "S", env = watchdog::BUDGET_ENV, value_parser = watchdog::parse_cap)]
+    pub watchdog_secs: Option<std::time::Duration>,
 }
 
 impl RunArgs {
@@ -76,6 +82,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         } else {
             Lines::None
         },
+        watchdog_cap: args.watchdog_secs,
     };
     let results = runner::execute(&cfg, opts);
     if let Some(path) = &args.junit {

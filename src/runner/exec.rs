@@ -42,6 +42,8 @@ pub struct RunOptions {
     /// Print progress on stderr every 5 s instead, as text (when stderr is a pipe, e.g. CI
     /// logs) or JSON (`--progress-json`, which `faultline serve` streams as events).
     pub progress_lines: progress::Lines,
+    /// `--watchdog-secs`: replaces the watchdog's computed budget.
+    pub watchdog_cap: Option<Duration>,
 }
 
 /// What the workload phase measured.
@@ -106,7 +108,7 @@ pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> 
         .build()
         .context("starting the async runtime")?;
     let mut spec = ClusterSpec::new(
-        system_kind(cfg),
+        system_spec(cfg),
         cfg.cluster_nodes(),
         cfg.backend,
         dir.path.clone(),
@@ -114,7 +116,7 @@ pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> 
     );
     // Only a run that asks for power loss puts its nodes' data on FUSE disks.
     spec.power_loss = cfg.nemesis.iter().any(|f| f == faultline_api::Fault::PowerLoss);
-    let budget = watchdog::budget(cfg, spec.ready_timeout)?;
+    let budget = watchdog::budget(cfg, spec.ready_timeout, opts.watchdog_cap);
     let watchdog =
         Watchdog::start(budget, dispatch.clone()).context("starting the watchdog thread")?;
     let result = tracing::dispatcher::with_default(&dispatch, || {
@@ -308,7 +310,9 @@ fn node_args(cfg: &RunConfig) -> Vec<String> {
     args
 }
 
-fn system_kind(cfg: &RunConfig) -> faultline_nemesis::SystemSpec {
+/// What to start for `cfg`'s system: the one mapping of settings to a `SystemSpec`, for runs
+/// and `faultline bench cluster` alike.
+pub fn system_spec(cfg: &RunConfig) -> faultline_nemesis::SystemSpec {
     match cfg.system {
         SystemKind::Faultline => faultline_nemesis::SystemSpec::Faultline {
             binary: cfg.node_binary.clone(),
@@ -326,6 +330,23 @@ fn system_kind(cfg: &RunConfig) -> faultline_nemesis::SystemSpec {
             binary: cfg.etcd_binary.clone(),
             serializable_reads: cfg.etcd_serializable_reads,
         },
+    }
+}
+
+/// The clients' configuration for `cfg`, to these endpoints: runs and `faultline bench
+/// cluster` alike.
+pub fn client_config(
+    cfg: &RunConfig,
+    endpoints: Vec<Endpoint>,
+    controllers: Vec<Endpoint>,
+) -> ClientConfig {
+    ClientConfig {
+        system: cfg.system,
+        endpoints,
+        controllers,
+        request_timeout: Duration::from_millis(cfg.request_timeout_ms),
+        op_timeout: Duration::from_millis(cfg.op_timeout_ms),
+        serializable_reads: cfg.etcd_serializable_reads,
     }
 }
 
@@ -359,14 +380,7 @@ async fn drive(
     lines: progress::Lines,
 ) -> anyhow::Result<Phase> {
     let (endpoints, controllers) = endpoints(cluster);
-    let clients = Clients::new(ClientConfig {
-        system: cfg.system,
-        endpoints,
-        controllers,
-        request_timeout: Duration::from_millis(cfg.request_timeout_ms),
-        op_timeout: Duration::from_millis(cfg.op_timeout_ms),
-        serializable_reads: cfg.etcd_serializable_reads,
-    })?;
+    let clients = Clients::new(client_config(cfg, endpoints, controllers))?;
     let generator = Generator::new(&super::config::workload_spec(cfg), cfg.seed)?;
     let run = WorkloadRun::new(generator, clients, recorder.clone(), cfg.concurrency, cfg.rate);
 
