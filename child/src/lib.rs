@@ -16,11 +16,11 @@
 //!
 //! # Layout
 //! - [`command`]: [`ChildCommand`], the typed command line of a child.
-//! - [`line`]: [`ChildLine`], the progress lines a child writes on stderr.
+//! - [`line`](mod@line): [`ChildLine`], the progress lines a child writes on stderr.
 //! - [`exit`]: [`Exit`], the exit codes every command shares.
 //! - [`parent`]: [`PARENT_PID_ENV`] and the child's watch of its parent.
 //! - [`output`]: the run's results on a child's stdout.
-//! - [`supervise`]: [`supervise()`], [`Cancel`] and [`Exited`].
+//! - [`supervise`](mod@supervise): [`supervise()`], [`Cancel`] and [`Exited`].
 #![deny(missing_docs)]
 
 pub mod command;

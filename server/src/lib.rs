@@ -1,4 +1,7 @@
-//! `faultline serve`: the store's index and reports over HTTP, and the JSON API (axum).
+//! faultline-server: the web service of `faultline serve` — the store's index and reports
+//! over HTTP, and the JSON API (axum) with its run and campaign queues. It reads the store
+//! through `faultline_store`, renders pages with `faultline_reports`' templates, and starts
+//! its children through `faultline_child`'s supervisor; only the binary depends on it.
 //!
 //! ```text
 //!  GET  /                      index of runs, newest first (?verdict=illegal)
@@ -35,9 +38,19 @@
 //!   size-limited before and while they are read, histories are streamed to disk, and only
 //!   `max_in_flight` requests are handled at once once their bodies have arrived (503
 //!   beyond, see `body`); a check whose client goes away is cancelled;
-//! - the run and campaign queues are bounded (429 beyond); one child runs at a time; checks run one at a time on a thread with a large
-//!   stack, where a panic is contained; a panicking handler answers 500;
+//! - the run and campaign queues are bounded (429 beyond); one child runs at a time; checks
+//!   run one at a time on a thread with a large stack, where a panic is contained; a
+//!   panicking handler answers 500;
 //! - store paths come only from [`faultline_store::index::resolve`].
+//!
+//! # Layout
+//! - `guard`, `conn`, `body`, `extract`: the defences (hosts, origins, tokens, connections,
+//!   bodies) and typed extractors.
+//! - `pages`, `campaigns`: the HTML pages and the store's campaigns.
+//! - `api`: `POST /api/check` and the index as JSON.
+//! - `queue`: the bounded job queue; `runs` and `campaign_jobs` its two kinds of job;
+//!   `spec`: a posted run spec.
+#![deny(missing_docs)]
 
 mod api;
 mod body;

@@ -170,7 +170,7 @@ pub fn render(
 }
 
 /// The marks of campaigns that started before `start_time`, oldest first (newest last).
-/// `marks` is newest first, as [`super::trend::history`] gives them.
+/// `marks` is newest first, as [`faultline_store::campaign::trend::history`] gives them.
 pub fn strip<'a>(marks: &'a [Mark], start_time: &'a str) -> impl Iterator<Item = &'a Mark> {
     marks.iter().rev().filter(move |m| m.time.as_str() < start_time)
 }
@@ -195,7 +195,7 @@ struct ListRow<'a> {
 }
 
 /// Renders `campaigns.html`: every campaign of `entries` in their order (newest first, as
-/// [`super::trend::scan`] gives them), with its counts by outcome, linking to its page.
+/// [`faultline_store::campaign::trend::scan`] gives them), with its counts by outcome, linking to its page.
 ///
 /// # Errors
 /// A template error (the template is compiled in and tested).

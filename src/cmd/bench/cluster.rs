@@ -352,7 +352,7 @@ mod tests {
         let argv = ["faultline", "bench", "cluster"].iter().chain(argv);
         let Command::Bench(b) = Cli::try_parse_from(argv).unwrap().command else { panic!() };
         let BenchWhat::Cluster(c) = b.what else { panic!() };
-        c
+        *c
     }
 
     #[test]
