@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 
+use faultline_checker::Verdict;
+
 /// The exit codes of docs/history-format.md, shared by every command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -40,6 +42,17 @@ impl Exit {
     }
 }
 
+impl From<Verdict> for Exit {
+    /// A verdict's exit: linearizable 0, illegal 1, unknown 2.
+    fn from(v: Verdict) -> Exit {
+        match v {
+            Verdict::Linearizable => Exit::Pass,
+            Verdict::Illegal => Exit::Anomaly,
+            Verdict::Unknown => Exit::Unknown,
+        }
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> Self {
         ExitCode::from(e.code())
@@ -59,5 +72,8 @@ mod tests {
         assert_eq!(Exit::from_code(Some(4)), None);
         assert_eq!(Exit::from_code(Some(-1)), None);
         assert_eq!(Exit::from_code(None), None);
+        let verdicts = [Verdict::Linearizable, Verdict::Illegal, Verdict::Unknown];
+        let codes: Vec<u8> = verdicts.into_iter().map(|v| Exit::from(v).code()).collect();
+        assert_eq!(codes, [0, 1, 2]);
     }
 }

@@ -17,6 +17,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use faultline_checker::formats::{self, Format};
 use faultline_checker::{check as run_check, CancelToken, CheckOptions, ModelSpec};
+use faultline_child::Exit;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -206,7 +207,7 @@ pub(crate) async fn check(
             "reason": reason,
             "id": id,
             "verdict": result.verdict,
-            "exit_code": result.verdict.exit_code(),
+            "exit_code": Exit::from(result.verdict).code(),
             "model": result.model,
             "counts": result.counts,
             "micros": result.micros,

@@ -40,7 +40,7 @@ pub fn results_json(test: &str, dir: &Path, verdict: faultline_checker::Verdict)
         test: test.into(),
         dir: dir.to_path_buf(),
         verdict,
-        exit_code: verdict.exit_code(),
+        exit_code: faultline_child::Exit::from(verdict).code(),
         seed: 3,
         replay: "faultline run --replay test.json".into(),
         anomaly: None,

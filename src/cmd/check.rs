@@ -268,11 +268,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         }
     }
     write_junit(args.junit.as_deref(), &cases)?;
-    Ok(match overall {
-        Verdict::Linearizable => Exit::Pass,
-        Verdict::Illegal => Exit::Anomaly,
-        Verdict::Unknown => Exit::Unknown,
-    })
+    Ok(Exit::from(overall))
 }
 
 /// Keeps the check in the store: the history's path (or a copy), `results.json` and

@@ -97,11 +97,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
     } else {
         println!("{summary}");
     }
-    Ok(match results.exit_code {
-        0 => Exit::Pass,
-        1 => Exit::Anomaly,
-        _ => Exit::Unknown,
-    })
+    // A run that ended has a verdict's exit (0, 1 or 2).
+    Ok(Exit::from_code(Some(results.exit_code.into()))
+        .filter(|e| e.has_verdict())
+        .unwrap_or(Exit::Unknown))
 }
 
 /// The run as one JUnit test case, judged as a campaign judges a cell that expects a pass.

@@ -31,6 +31,7 @@ use super::progress::{self, ActiveFaults};
 use super::results::{self, RunResults, RunStats};
 use super::signals::Interrupts;
 use super::watchdog::{self, Watchdog};
+use crate::Exit;
 use faultline_store::layout::RunDir;
 use faultline_store::results::{Anomaly, Coverage, ShardSettle};
 
@@ -225,12 +226,13 @@ async fn run(
         ops: Vec::new(),
     });
     let exit_code = if c.ok == 0 || (faults_missing && check.verdict != Verdict::Illegal) {
-        2
+        Exit::Unknown
     } else if stalled.is_some() {
-        1
+        Exit::Anomaly
     } else {
-        check.verdict.exit_code()
-    };
+        Exit::from(check.verdict)
+    }
+    .code();
     if c.ok == 0 {
         tracing::error!("no operation succeeded: the cluster never served the workload");
     }
