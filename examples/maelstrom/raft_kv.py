@@ -171,6 +171,7 @@ class Node:
 
     def replicate(self):
         self.last_heartbeat = time.monotonic()
+        self.advance_commit()  # alone, a leader commits what it appends
         for p in self.others():
             ni = self.next_index[p]
             self.send(p, {"type": "append_entries", "term": self.term, "leader": self.id,
