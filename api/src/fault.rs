@@ -16,6 +16,15 @@ pub const ETCD_CLOCK: &str = "etcd is a Go program: Go reads the clock through t
 /// Why packet loss needs the netns backend.
 pub const LOSS_NEEDS_NETNS: &str =
     "packet loss needs the netns backend (the local backend proxies TCP streams)";
+/// Why clock faults do not apply to a Maelstrom node.
+pub const MAELSTROM_CLOCK: &str = "a Maelstrom node is any program in any language, and \
+     Maelstrom's protocol has no clock to set: faultline cannot reach its clock";
+/// Why figure8, membership and reconfigure cannot follow a Maelstrom node.
+pub const MAELSTROM_NO_LEADER: &str = "a Maelstrom node reports no leader, term or log \
+     through Maelstrom's protocol, and has no membership changes";
+/// Why power-loss does not apply to a Maelstrom node.
+pub const MAELSTROM_NO_DISK: &str =
+    "a Maelstrom node keeps no data directory faultline knows of (kill and restart instead)";
 /// Why figure8 cannot follow etcd.
 pub const ETCD_FIGURE8: &str =
     "figure8 follows each node's commit and last log index, which etcd's status does not report";

@@ -21,6 +21,7 @@ use crate::FaultOutcome;
 
 pub mod etcd;
 pub mod faultline;
+pub mod maelstrom;
 pub mod sharded;
 
 /// A boxed future, so that `System` can be used as a trait object.
