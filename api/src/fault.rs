@@ -84,6 +84,13 @@ impl Fault {
     /// one table the settings check, the nemesis and the docs go by.
     pub fn unsupported(self, system: SystemKind, backend: Backend) -> Option<&'static str> {
         match (self, system, backend) {
+            // faultline is a Maelstrom cluster's network: every fault of links applies.
+            (Fault::Loss | Fault::Partition, SystemKind::Maelstrom, _) => None,
+            (Fault::Clock, SystemKind::Maelstrom, _) => Some(MAELSTROM_CLOCK),
+            (Fault::Figure8 | Fault::Membership | Fault::Reconfigure, SystemKind::Maelstrom, _) => {
+                Some(MAELSTROM_NO_LEADER)
+            }
+            (Fault::PowerLoss, SystemKind::Maelstrom, _) => Some(MAELSTROM_NO_DISK),
             (Fault::Loss, _, Backend::Local) => Some(LOSS_NEEDS_NETNS),
             (Fault::Clock, SystemKind::Etcd, _) => Some(ETCD_CLOCK),
             (Fault::Figure8, SystemKind::Etcd, _) => Some(ETCD_FIGURE8),
@@ -187,9 +194,17 @@ pub fn cannot_compose(a: Fault, b: Fault) -> Option<&'static str> {
 /// entries by counting replicas gets wrong.
 pub const DEFAULT_FAULTS: [Fault; 3] = [Fault::Partition, Fault::Kill, Fault::Figure8];
 
+/// The faults a Maelstrom run picks when it is not told: what faultline does to links, and
+/// pauses. Not kill: a Maelstrom node restarts empty unless it keeps files of its own, and a
+/// node that forgets what it acknowledged is no bug of the node's protocol.
+pub const MAELSTROM_DEFAULT_FAULTS: [Fault; 3] = [Fault::Partition, Fault::Loss, Fault::Pause];
+
 impl FaultList {
     /// [`DEFAULT_FAULTS`], each alone, without those `system` on `backend` cannot run.
     pub fn defaults_for(system: SystemKind, backend: Backend) -> FaultList {
+        if system == SystemKind::Maelstrom {
+            return MAELSTROM_DEFAULT_FAULTS.to_vec().into();
+        }
         DEFAULT_FAULTS
             .into_iter()
             .filter(|f| f.unsupported(system, backend).is_none())

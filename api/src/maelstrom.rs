@@ -195,6 +195,58 @@ pub struct NetworkStats {
     pub misbehaviour: Misbehaviour,
 }
 
+/// The longest `node-cmd` accepted.
+pub const MAX_COMMAND: usize = 4096;
+
+/// Splits a command line into words: spaces separate, `'…'` and `"…"` group (no escapes,
+/// no shell expansion); the program comes first.
+///
+/// # Errors
+/// An empty command, an unclosed quote, a control character, or one over [`MAX_COMMAND`]
+/// bytes.
+pub fn split_command(cmd: &str) -> Result<Vec<String>, String> {
+    if cmd.len() > MAX_COMMAND {
+        return Err(format!("a command of {} bytes (at most {MAX_COMMAND})", cmd.len()));
+    }
+    if cmd.chars().any(|c| c.is_control() && c != '\t') {
+        return Err("a command with control characters".into());
+    }
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote: Option<char> = None;
+    for c in cmd.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.get_or_insert_with(String::new).push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                word.get_or_insert_with(String::new);
+            }
+            (None, ' ' | '\t') => words.extend(word.take()),
+            (None, c) => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if let Some(q) = quote {
+        return Err(format!("an unclosed {q} in {:?}", cut(cmd, 80)));
+    }
+    words.extend(word);
+    if words.is_empty() {
+        return Err("an empty command".into());
+    }
+    Ok(words)
+}
+
+/// The `node-cmd` setting's check: a command [`split_command`] accepts.
+///
+/// # Errors
+/// Why it does not.
+#[allow(clippy::ptr_arg)] // the settings' checks take the field's own type
+pub fn check_command(cmd: &String) -> Result<(), String> {
+    split_command(cmd).map(|_| ())
+}
+
+use crate::cut;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,5 +269,23 @@ mod tests {
         assert!(!is_definite(999));
         assert_eq!(error_name(20), "key-does-not-exist");
         assert_eq!(error_name(77), "error-77");
+    }
+
+    #[test]
+    fn commands_split_at_spaces_and_quotes_group() {
+        let w = |s: &str| split_command(s);
+        assert_eq!(
+            w("python3  raft_kv.py --bug stale-reads").unwrap(),
+            ["python3", "raft_kv.py", "--bug", "stale-reads"]
+        );
+        assert_eq!(
+            w("sh -c 'exec ./n --x \"a b\"'").unwrap(),
+            ["sh", "-c", "exec ./n --x \"a b\""]
+        );
+        assert_eq!(w("a ''").unwrap(), ["a", ""]);
+        assert!(w("  ").unwrap_err().contains("empty"));
+        assert!(w("a 'b").unwrap_err().contains("unclosed"));
+        assert!(w("a\nb").is_err());
+        assert!(w(&"x".repeat(MAX_COMMAND + 1)).is_err());
     }
 }

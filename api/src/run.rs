@@ -25,6 +25,9 @@ crate::names! {
         Etcd = "etcd",
         /// faultline's sharded KV: a shard controller group and `--groups` replica groups.
         Sharded = "sharded",
+        /// Any program speaking Maelstrom's node protocol (`--node-cmd`), faultline its
+        /// network; the lin-kv workload (register, cas-register).
+        Maelstrom = "maelstrom",
     }
 }
 
@@ -151,6 +154,10 @@ crate::layered! {
         /// The etcd binary [default: /usr/bin/etcd].
         #[arg(long, value_name = "PATH")]
         etcd_binary: PathBuf = PathBuf::from("/usr/bin/etcd"),
+        /// maelstrom: the node's command line, program first (`python3 node.py --flag`;
+        /// words split at spaces, quotes group).
+        #[arg(long, value_name = "CMD")]
+        node_cmd: String; check crate::maelstrom::check_command,
         /// An extra argument for every faultline node (repeatable), e.g.
         /// `--node-arg=--tick-ms=5`.
         #[arg(long = "node-arg", value_name = "ARG", allow_hyphen_values = true)]
@@ -177,7 +184,7 @@ crate::layered! {
 
 /// The settings a server must not take from a posted spec: they name files or programs on
 /// the server's machine.
-pub const LOCAL_ONLY: &[&str] = &["store", "node-binary", "etcd-binary", "node-args"];
+pub const LOCAL_ONLY: &[&str] = &["store", "node-binary", "etcd-binary", "node-args", "node-cmd"];
 
 /// A fresh seed, when none was given (small, so that it is easy to type back).
 pub fn random_seed() -> u64 {
@@ -343,6 +350,13 @@ impl RunConfig {
                 }
             }
             SystemKind::Sharded => return self.validate_sharded(),
+            SystemKind::Maelstrom => return self.validate_maelstrom(),
+        }
+        if self.node_cmd.is_some() {
+            return here(
+                "node-cmd",
+                format!("is the command of a Maelstrom node; the system is {}", self.system),
+            );
         }
         Ok(())
     }
@@ -354,6 +368,44 @@ impl RunConfig {
             SystemKind::Sharded => self.nodes * (self.groups + 1),
             _ => self.nodes,
         }
+    }
+
+    /// The Maelstrom system's own checks.
+    fn validate_maelstrom(&self) -> Result<(), ConfigError> {
+        let here = |f: &str, m: String| Err(ConfigError::new("configuration", f, m));
+        if self.node_cmd.is_none() {
+            return here(
+                "node-cmd",
+                "the maelstrom system runs the command --node-cmd names on every node \
+                 (e.g. --node-cmd \"python3 examples/maelstrom/raft_kv.py\")"
+                    .into(),
+            );
+        }
+        if !matches!(self.workload, WorkloadKind::Register | WorkloadKind::CasRegister) {
+            return here(
+                "workload",
+                format!(
+                    "{}: a Maelstrom node serves the lin-kv workload: register or cas-register",
+                    self.workload
+                ),
+            );
+        }
+        let only = |f: &str, what: &str| {
+            here(f, format!("applies to {what}; a Maelstrom node takes its own flags in node-cmd"))
+        };
+        if self.unsafe_bug.is_some() {
+            return only("unsafe-bug", "faultline nodes");
+        }
+        if self.read_mode.is_some() {
+            return only("read-mode", "faultline nodes");
+        }
+        if self.etcd_serializable_reads {
+            return only("etcd-serializable-reads", "etcd");
+        }
+        if !self.node_args.is_empty() {
+            return only("node-args", "faultline nodes");
+        }
+        Ok(())
     }
 
     /// The sharded system's own checks.
