@@ -245,6 +245,32 @@ pub fn check_command(cmd: &String) -> Result<(), String> {
     split_command(cmd).map(|_| ())
 }
 
+/// A Maelstrom command as part of a test name: each word's last path component, joined by
+/// `-`, other than letters, digits, `.` and `_` made `_`, at most 60 characters
+/// (`python3 examples/maelstrom/raft_kv.py --bug stale-reads` →
+/// `python3-raft_kv.py-bug-stale-reads`).
+pub fn command_slug(cmd: &str) -> String {
+    let words = split_command(cmd).unwrap_or_default();
+    let parts: Vec<String> = words
+        .iter()
+        .map(|w| {
+            let base = w.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+            base.trim_start_matches('-')
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' })
+                .collect::<String>()
+        })
+        .filter(|p| !p.is_empty() && !p.chars().all(|c| c == '.'))
+        .collect();
+    let slug = parts.join("-");
+    let cut: String = slug.chars().take(60).collect();
+    if cut.is_empty() {
+        "cmd".into()
+    } else {
+        cut
+    }
+}
+
 use crate::cut;
 
 #[cfg(test)]
@@ -287,5 +313,10 @@ mod tests {
         assert!(w("a 'b").unwrap_err().contains("unclosed"));
         assert!(w("a\nb").is_err());
         assert!(w(&"x".repeat(MAX_COMMAND + 1)).is_err());
+        assert_eq!(
+            command_slug("python3 examples/maelstrom/raft_kv.py --bug stale-reads"),
+            "python3-raft_kv.py-bug-stale_reads"
+        );
+        assert_eq!(command_slug("../.. ./"), "cmd");
     }
 }

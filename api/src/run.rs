@@ -440,8 +440,9 @@ impl RunConfig {
 
     /// The test's name in the store: `name` when given, else one that tells apart every
     /// setting that changes what the run can find: `system-workload-faults-<nodes>n`, plus the
-    /// planted bug, a read mode other than the default, and etcd's serializable reads (so a
-    /// planted-bug run never shares a verdict history with a real one).
+    /// planted bug, a read mode other than the default, etcd's serializable reads, and a
+    /// Maelstrom node's command (so a planted-bug run never shares a verdict history with a
+    /// real one).
     pub fn test_name(&self) -> String {
         if let Some(n) = &self.name {
             return n.clone();
@@ -466,6 +467,10 @@ impl RunConfig {
         }
         if self.etcd_serializable_reads {
             name.push_str("-serializable");
+        }
+        if let Some(cmd) = &self.node_cmd {
+            name.push('-');
+            name.push_str(&crate::maelstrom::command_slug(cmd));
         }
         name
     }

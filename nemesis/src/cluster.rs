@@ -25,6 +25,7 @@ use crate::proxy::{Pids, Proxies};
 use crate::state::{self, Registry};
 use crate::system::etcd::Etcd;
 use crate::system::faultline::Faultline;
+use crate::system::maelstrom::Maelstrom;
 use crate::system::sharded::Sharded;
 use crate::system::{NodeInfo, Probe, System};
 use crate::{Backend, ClusterSpec, Error, FaultOutcome, SystemSpec};
@@ -106,8 +107,11 @@ impl Cluster {
                 })
             }
             SystemSpec::Etcd { binary, .. } => Box::new(Etcd { binary: binary.clone() }),
+            SystemSpec::Maelstrom { command } => {
+                Box::new(Maelstrom::new(command.clone(), spec.seed))
+            }
         };
-        let registry = Registry::create(spec.system.binary(), with_netns)?;
+        let registry = Registry::create(&spec.system.binary(), with_netns)?;
         let tag = registry.tag.clone();
         let pids: Pids = Arc::default();
         let n = spec.nodes;

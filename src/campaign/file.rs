@@ -37,6 +37,7 @@ const NAMED: &[&str] = &[
     "unsafe-bug",
     "read-mode",
     "etcd-serializable-reads",
+    "node-cmd",
     "seed",
     "name",
 ];
@@ -304,12 +305,15 @@ fn resolve(d: Draft, mut s: RunSettings, index: usize) -> Result<PlannedCell, Co
     }
     let cfg = s.into_config().map_err(|e| ConfigError { source_name: d.source.clone(), ..e })?;
     let planted = cfg.unsafe_bug.is_some() || cfg.etcd_serializable_reads;
+    // A Maelstrom node is the user's program: only its cell knows whether it plants a bug.
+    let user_node = cfg.system == faultline_api::SystemKind::Maelstrom;
     let expect = match d.expect {
-        Some(Expect::Catch) if !planted => {
+        Some(Expect::Catch) if !planted && !user_node => {
             return Err(ConfigError::new(
                 &d.source,
                 "expect",
-                "\"catch\" needs a planted bug (unsafe-bug, or etcd-serializable-reads)",
+                "\"catch\" needs a planted bug (unsafe-bug, or etcd-serializable-reads), or a \
+                 Maelstrom node (system = \"maelstrom\") that plants one",
             ))
         }
         Some(e) => e,

@@ -77,6 +77,18 @@ pub fn check_binaries(cfg: &RunConfig) -> anyhow::Result<()> {
              --etcd-binary",
             cfg.etcd_binary.display()
         ),
+        SystemKind::Maelstrom => {
+            let spec = system_kind(cfg);
+            let program = spec.binary();
+            if !program.is_file() {
+                bail!(
+                    "the Maelstrom node's program {} is neither a file nor on PATH (--node-cmd {:?})",
+                    program.display(),
+                    cfg.node_cmd.as_deref().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
@@ -325,6 +337,14 @@ fn system_kind(cfg: &RunConfig) -> faultline_nemesis::SystemSpec {
         SystemKind::Etcd => faultline_nemesis::SystemSpec::Etcd {
             binary: cfg.etcd_binary.clone(),
             serializable_reads: cfg.etcd_serializable_reads,
+        },
+        // The setting's own check split it once already; validation requires it.
+        SystemKind::Maelstrom => faultline_nemesis::SystemSpec::Maelstrom {
+            command: cfg
+                .node_cmd
+                .as_deref()
+                .and_then(|c| faultline_api::maelstrom::split_command(c).ok())
+                .unwrap_or_default(),
         },
     }
 }
