@@ -130,3 +130,99 @@ impl System for Maelstrom {
         Box::pin(async { FaultOutcome::Skipped(faultline_api::fault::MAELSTROM_CLOCK.into()) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The router, gateways and node pipes with real nodes: examples/maelstrom/raft_kv.py.
+    #![allow(clippy::disallowed_methods)] // real processes, real waiting
+    use super::*;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    use faultline_api::maelstrom::{Body, GatewayReply, GatewayRequest};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    fn example() -> Option<PathBuf> {
+        let has_python =
+            Command::new("python3").arg("-V").output().is_ok_and(|o| o.status.success());
+        if !has_python {
+            eprintln!("skipped: python3 is not installed");
+            return None;
+        }
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/maelstrom/raft_kv.py"))
+    }
+
+    /// Asks node `i`'s gateway until an answer other than 11 (no leader yet) comes.
+    async fn ask(addr: std::net::SocketAddr, body: Body) -> Body {
+        let conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (r, mut w) = conn.into_split();
+        let mut r = BufReader::new(r);
+        for id in 1..200 {
+            let req = GatewayRequest { id, body: body.clone() };
+            w.write_all(format!("{}\n", serde_json::to_string(&req).unwrap()).as_bytes())
+                .await
+                .unwrap();
+            let mut line = String::new();
+            let got = tokio::time::timeout(Duration::from_secs(3), r.read_line(&mut line)).await;
+            if let Ok(Ok(_)) = got {
+                let reply: GatewayReply = serde_json::from_str(&line).unwrap();
+                assert_eq!(reply.id, id);
+                if reply.body.error_code() != Some(11) {
+                    return reply.body;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no answer from {addr}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_raft_cluster_over_the_router_serves_and_survives_a_cut() {
+        let Some(script) = example() else { return };
+        let router = Router::new(3, 5);
+        let mut children = Vec::new();
+        for i in 0..3 {
+            let mut c = Command::new("python3")
+                .arg(&script)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            node_io::attach(&router, i, c.stdin.take().unwrap(), c.stdout.take().unwrap(), None);
+            children.push(c);
+        }
+        for _ in 0..100 {
+            if router.ready_count() == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(router.ready_count(), 3, "every node answered init_ok");
+        let mut gates = Vec::new();
+        for i in 0..3 {
+            gates.push(gateway::bind(router.clone(), i).await.unwrap());
+        }
+        let write = Body::new("write").with("key", 1).with("value", 5);
+        assert_eq!(ask(gates[0].0, write).await.kind, "write_ok");
+        let read = Body::new("read").with("key", 1);
+        assert_eq!(ask(gates[1].0, read.clone()).await.field("value"), Some(&5.into()));
+        // Cut n3 off both ways: the other two still serve; n3 heals and catches up.
+        let cut = [(0, 2), (2, 0), (1, 2), (2, 1)].into_iter().collect();
+        router.set_cut(&cut);
+        let cas = Body::new("cas").with("key", 1).with("from", 5).with("to", 6);
+        assert_eq!(ask(gates[0].0, cas).await.kind, "cas_ok");
+        router.set_cut(&Default::default());
+        assert_eq!(ask(gates[2].0, read).await.field("value"), Some(&6.into()));
+        let s = router.stats();
+        assert!(s.links.iter().any(|l| l.dropped > 0), "{:?}", s.links);
+        assert_eq!(s.misbehaviour.not_a_message + s.misbehaviour.unknown_dest, 0, "{s:?}");
+        for mut c in children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for (_, g) in gates {
+            g.abort();
+        }
+    }
+}
