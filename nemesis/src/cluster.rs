@@ -418,6 +418,11 @@ impl Cluster {
         lock(&self.shared.proxies).as_ref().map_or(0, Proxies::live_connections)
     }
 
+    /// What the system's own network counted so far (a Maelstrom cluster's router).
+    pub fn network_stats(&self) -> Option<faultline_api::maelstrom::NetworkStats> {
+        self.system.network_stats()
+    }
+
     /// Whether any link is cut now.
     pub fn is_partitioned(&self) -> bool {
         !lock(&self.cut).is_empty()

@@ -204,6 +204,12 @@ pub trait System: Send + Sync + std::fmt::Debug {
         Box::pin(async move { FaultOutcome::Skipped(why) })
     }
 
+    /// What the system's own network counted (a Maelstrom cluster's router); `None` for a
+    /// system whose nodes talk to each other directly.
+    fn network_stats(&self) -> Option<faultline_api::maelstrom::NetworkStats> {
+        None
+    }
+
     /// Sets the node's clock offset and rate.
     fn set_clock<'a>(
         &'a self,

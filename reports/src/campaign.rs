@@ -657,6 +657,7 @@ mod tests {
             },
             coverage,
             shards: None,
+            network: None,
             check: CheckResult {
                 verdict,
                 model: "kv".into(),

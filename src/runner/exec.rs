@@ -53,6 +53,7 @@ struct Phase {
     history_secs: f64,
     coverage: Coverage,
     shards: Option<ShardSettle>,
+    network: Option<faultline_api::maelstrom::NetworkStats>,
 }
 
 /// Seconds as a duration, at most ~31 years (so that `Instant + secs` cannot overflow) and
@@ -271,6 +272,7 @@ async fn run(
         check,
         report: None,
         shards: phase.shards,
+        network: phase.network,
     };
     results.report = write_report(cfg, &dir.path, &history, &results, start_unix_ns);
     let json = serde_json::to_string_pretty(&results)?;
@@ -472,5 +474,15 @@ async fn drive(
     let _ = forward.await;
     ticker.abort();
     let coverage = coverage.finish();
-    Ok(Phase { workload_secs, recovered, final_reads, keys, history_secs, coverage, shards })
+    let network = cluster.network_stats();
+    Ok(Phase {
+        workload_secs,
+        recovered,
+        final_reads,
+        keys,
+        history_secs,
+        coverage,
+        shards,
+        network,
+    })
 }

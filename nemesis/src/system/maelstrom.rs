@@ -64,11 +64,6 @@ impl Maelstrom {
             gateways: Mutex::default(),
         }
     }
-
-    /// What the router counted so far (`None` before the cluster was prepared).
-    pub fn network_stats(&self) -> Option<NetworkStats> {
-        self.router.get().map(|r| r.stats())
-    }
 }
 
 impl Drop for Maelstrom {
@@ -118,6 +113,10 @@ impl System for Maelstrom {
                 last_index: None,
             })
         })
+    }
+
+    fn network_stats(&self) -> Option<NetworkStats> {
+        self.router.get().map(|r| r.stats())
     }
 
     fn set_clock<'a>(
