@@ -66,6 +66,52 @@ impl Maelstrom {
     }
 }
 
+/// Routes `messages` node-to-node messages (n1 to the others in turn, each parsed from and
+/// written as the JSON line a node would) through a router of `nodes` nodes, in batches
+/// the inboxes hold, while tasks drain the inboxes as node stdin writers would; returns how
+/// long that took. `faultline bench maelstrom` prints the rate.
+pub async fn route_benchmark(nodes: usize, messages: u64) -> std::time::Duration {
+    #![allow(clippy::disallowed_methods)] // a benchmark reads the clock
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let nodes = nodes.max(2);
+    let router = Router::new(nodes, 1);
+    let received = Arc::new(AtomicU64::new(0));
+    for i in 0..nodes {
+        let (generation, mut inbox) = router.connect_node(i);
+        router.set_ready(i, generation);
+        let received = received.clone();
+        tokio::spawn(async move {
+            while inbox.recv().await.is_some() {
+                received.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    let batch = (router::INBOX / 2) as u64;
+    let start = std::time::Instant::now();
+    let mut sent = 0u64;
+    while sent < messages {
+        let n = batch.min(messages - sent);
+        for k in 0..n {
+            let to = 1 + (sent + k) as usize % (nodes - 1);
+            let line = format!(
+                r#"{{"src":"n1","dest":"n{}","body":{{"type":"append_entries","msg_id":{},"term":3,"entries":[]}}}}"#,
+                to + 1,
+                sent + k
+            );
+            if let Ok(msg) = lines::parse(&lines::Line::Text(line)) {
+                router.from_node(0, msg);
+            }
+        }
+        sent += n;
+        while received.load(Ordering::Relaxed) < sent {
+            tokio::task::yield_now().await;
+        }
+    }
+    let took = start.elapsed();
+    router.shutdown();
+    took
+}
+
 impl Drop for Maelstrom {
     fn drop(&mut self) {
         if let Some(r) = self.router.get() {
