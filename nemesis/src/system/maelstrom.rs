@@ -27,10 +27,14 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use std::collections::BTreeSet;
+use std::time::Duration;
+
 use faultline_api::maelstrom::NetworkStats;
 
-use super::{BoxFuture, NodeInfo, Probe, Routing, System};
-use crate::FaultOutcome;
+use super::{BoxFuture, NodeInfo, NodeStdio, Probe, Routing, System};
+use crate::network::Network;
+use crate::{Error, FaultOutcome};
 
 mod gateway;
 mod lines;
@@ -48,7 +52,8 @@ pub struct Maelstrom {
     pub command: Vec<String>,
     /// Seeds the router's loss and delay.
     pub seed: u64,
-    router: OnceLock<Arc<Router>>,
+    /// Made by `prepare`, once the node count is known.
+    router: Arc<OnceLock<Arc<Router>>>,
     logs: OnceLock<Vec<PathBuf>>,
     gateways: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -59,7 +64,7 @@ impl Maelstrom {
         Maelstrom {
             command,
             seed,
-            router: OnceLock::new(),
+            router: Arc::default(),
             logs: OnceLock::new(),
             gateways: Mutex::default(),
         }
@@ -123,7 +128,76 @@ impl Drop for Maelstrom {
     }
 }
 
+/// The router as the cluster's network; before `prepare` made it there is nothing to hurt.
+#[derive(Debug)]
+struct RouterNetwork(Arc<OnceLock<Arc<Router>>>);
+
+impl Network for RouterNetwork {
+    fn set_cut(&self, cut: &BTreeSet<(usize, usize)>) -> Result<FaultOutcome, Error> {
+        if let Some(r) = self.0.get() {
+            r.set_cut(cut);
+        }
+        Ok(FaultOutcome::Installed)
+    }
+
+    fn set_loss(&self, p: f64) -> Result<FaultOutcome, Error> {
+        if let Some(r) = self.0.get() {
+            r.set_loss(p);
+        }
+        Ok(FaultOutcome::Installed)
+    }
+
+    fn set_delay(&self, delay: Duration) -> Result<FaultOutcome, Error> {
+        if let Some(r) = self.0.get() {
+            r.set_delay(delay);
+        }
+        Ok(FaultOutcome::Installed)
+    }
+
+    fn live_connections(&self) -> usize {
+        self.0.get().map_or(0, |r| r.ready_count())
+    }
+
+    fn shutdown(&self) {
+        if let Some(r) = self.0.get() {
+            r.shutdown();
+        }
+    }
+}
+
 impl System for Maelstrom {
+    fn stdio(&self) -> NodeStdio {
+        NodeStdio::Piped
+    }
+
+    fn attach(&self, i: usize, stdin: std::process::ChildStdin, stdout: std::process::ChildStdout) {
+        let Some(router) = self.router.get() else {
+            tracing::error!(node = i + 1, "a node started before the cluster was prepared");
+            return;
+        };
+        let log = self.logs.get().and_then(|l| l.get(i)).cloned();
+        node_io::attach(router, i, stdin, stdout, log);
+    }
+
+    fn network(&self) -> Option<Arc<dyn Network>> {
+        Some(Arc::new(RouterNetwork(self.router.clone())))
+    }
+
+    fn prepare<'a>(&'a self, nodes: &'a mut [NodeInfo]) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let router = self.router.get_or_init(|| Router::new(nodes.len(), self.seed)).clone();
+            let _ = self.logs.set(nodes.iter().map(|n| n.log_file.clone()).collect());
+            for (i, node) in nodes.iter_mut().enumerate() {
+                let (addr, task) = gateway::bind(router.clone(), i)
+                    .await
+                    .map_err(|e| Error::Spec(format!("{}: binding its client gateway: {e}", node.name)))?;
+                node.client_addr = addr;
+                self.gateways.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(task);
+            }
+            Ok(())
+        })
+    }
+
     fn name(&self) -> &'static str {
         "maelstrom"
     }
