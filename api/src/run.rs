@@ -215,7 +215,8 @@ impl RunSettings {
     /// - the faults: [`FaultList::defaults_for`] the system and backend;
     /// - lease-skew is a bug of lease reads, so a run that plants it reads through leases
     ///   unless told otherwise (and is refused when told otherwise: the bug would change
-    ///   nothing).
+    ///   nothing);
+    /// - a Maelstrom node reports no leader, so its faults target nodes at random.
     pub fn with_dependent_defaults(mut self) -> RunSettings {
         if self.nemesis.is_none() {
             let (system, backend) =
@@ -224,6 +225,10 @@ impl RunSettings {
         }
         if self.unsafe_bug == Some(UnsafeBug::LeaseSkew) {
             self.read_mode.get_or_insert(ReadMode::Lease);
+        }
+        // A Maelstrom node says nothing of leaders: faults pick their nodes at random.
+        if self.system == Some(SystemKind::Maelstrom) && self.nemesis_targets.is_none() {
+            self.nemesis_targets = Some(TargetList(vec![Target::Random]));
         }
         self
     }
@@ -404,6 +409,14 @@ impl RunConfig {
         }
         if !self.node_args.is_empty() {
             return only("node-args", "faultline nodes");
+        }
+        if self.nemesis_targets.0.contains(&Target::Leader) {
+            return here(
+                "nemesis-targets",
+                "leader: a Maelstrom node reports no leader through Maelstrom's protocol \
+                 (use minority, majority or random)"
+                    .into(),
+            );
         }
         Ok(())
     }

@@ -423,6 +423,10 @@ async fn drive(
         NemesisConfig::new(cfg.nemesis.clone(), secs(cfg.nemesis_interval), nemesis_seed);
     nemesis_config.targets = cfg.nemesis_targets.0.clone();
     nemesis_config.clock_rate = Some(cfg.nemesis_clock_rate).filter(|r| *r > 0.0);
+    // A system without leaders (a Maelstrom node): no partition can be drawn around one.
+    if cluster.raft_groups().is_empty() {
+        nemesis_config.shapes.retain(|s| *s != faultline_nemesis::Shape::IsolateLeader);
+    }
     let mut nemesis = Nemesis::new(nemesis_config);
     let faults = async {
         let r = nemesis.run(cluster, limit, &tx).await;

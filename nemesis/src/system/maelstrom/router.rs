@@ -168,7 +168,12 @@ impl Router {
     /// Counts and logs one misbehaviour of node `i` (or of no node in particular).
     pub(crate) fn misbehaved(&self, i: Option<usize>, what: super::stats::Wrong, line: &str) {
         let node = i.map_or("?", |i| self.names[i].as_str());
-        tracing::warn!(node, ?what, line = faultline_api::cut(line, 200), "node misbehaved");
+        let line_cut = faultline_api::cut(line, 200);
+        match what {
+            // A kill closes stdout too; the nemesis logs its kills.
+            super::stats::Wrong::Exit => tracing::info!(node, "stdout closed"),
+            _ => tracing::warn!(node, ?what, line = line_cut, "node misbehaved"),
+        }
         lock(&self.stats).misbehaved(what, &format!("{node}: {line}"));
     }
 
