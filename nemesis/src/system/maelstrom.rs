@@ -188,9 +188,9 @@ impl System for Maelstrom {
             let router = self.router.get_or_init(|| Router::new(nodes.len(), self.seed)).clone();
             let _ = self.logs.set(nodes.iter().map(|n| n.log_file.clone()).collect());
             for (i, node) in nodes.iter_mut().enumerate() {
-                let (addr, task) = gateway::bind(router.clone(), i)
-                    .await
-                    .map_err(|e| Error::Spec(format!("{}: binding its client gateway: {e}", node.name)))?;
+                let (addr, task) = gateway::bind(router.clone(), i).await.map_err(|e| {
+                    Error::Spec(format!("{}: binding its client gateway: {e}", node.name))
+                })?;
                 node.client_addr = addr;
                 self.gateways.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(task);
             }
