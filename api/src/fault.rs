@@ -25,6 +25,9 @@ pub const MAELSTROM_NO_LEADER: &str = "a Maelstrom node reports no leader, term 
 /// Why power-loss does not apply to a Maelstrom node.
 pub const MAELSTROM_NO_DISK: &str =
     "a Maelstrom node keeps no data directory faultline knows of (kill and restart instead)";
+/// Why link delay needs the local backend.
+pub const DELAY_NEEDS_LOCAL: &str =
+    "link delay needs the local backend (its proxies hold the bytes) or a Maelstrom cluster";
 /// Why figure8 cannot follow etcd.
 pub const ETCD_FIGURE8: &str =
     "figure8 follows each node's commit and last log index, which etcd's status does not report";
@@ -62,6 +65,9 @@ crate::names! {
         /// Remove a member through the leader, wipe it, then add it back empty (learner,
         /// then voter); never fewer than [`MEMBERSHIP_MIN_VOTERS`] voters.
         Membership = "membership",
+        /// Hold node-to-node traffic back: a seeded delay (local backend's proxies; on a
+        /// Maelstrom cluster each message gets its own, so messages overtake each other).
+        Delay = "delay",
         /// SIGKILL like kill, then lose what the node wrote and did not fsync (its data dir
         /// is a FUSE mount that keeps an undo log); restart after the fault period.
         PowerLoss = "power-loss",
@@ -85,7 +91,8 @@ impl Fault {
     pub fn unsupported(self, system: SystemKind, backend: Backend) -> Option<&'static str> {
         match (self, system, backend) {
             // faultline is a Maelstrom cluster's network: every fault of links applies.
-            (Fault::Loss | Fault::Partition, SystemKind::Maelstrom, _) => None,
+            (Fault::Loss | Fault::Partition | Fault::Delay, SystemKind::Maelstrom, _) => None,
+            (Fault::Delay, _, Backend::Netns) => Some(DELAY_NEEDS_LOCAL),
             (Fault::Clock, SystemKind::Maelstrom, _) => Some(MAELSTROM_CLOCK),
             (Fault::Figure8 | Fault::Membership | Fault::Reconfigure, SystemKind::Maelstrom, _) => {
                 Some(MAELSTROM_NO_LEADER)
@@ -113,6 +120,7 @@ impl Fault {
             ),
             Fault::Figure8 => (3, "it needs two leaders and a majority without them".into()),
             Fault::Partition | Fault::Loss => (2, "it cuts the links between nodes".into()),
+            Fault::Delay => (2, "it holds traffic between nodes".into()),
             _ => return None,
         };
         (nodes < needs)
@@ -176,7 +184,9 @@ pub struct FaultList(pub Vec<Vec<Fault>>);
 pub fn cannot_compose(a: Fault, b: Fault) -> Option<&'static str> {
     use Fault::*;
     match (a, b) {
-        (Figure8, _) | (_, Figure8) => Some("figure8 is a sequence of partitions of its own"),
+        (Figure8, _) | (_, Figure8) => {
+            Some("figure8 is a sequence of partitions (and link delays) of its own")
+        }
         (Kill, Pause) | (Pause, Kill) => Some("kill and pause both stop processes"),
         (PowerLoss, Kill | Pause) | (Kill | Pause, PowerLoss) => {
             Some("power-loss kills processes itself")

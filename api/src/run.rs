@@ -578,6 +578,24 @@ mod tests {
         let e = spec("nodes = 3\nnemesis = \"membership\"").unwrap_err();
         assert!(e.message.contains("needs --nodes 4 or more (this run has 3)"), "{e}");
         assert!(spec("nemesis = \"loss,partition\"\nbackend = \"netns\"").is_ok());
+        // A Maelstrom cluster's network is faultline's: loss and delay on the local backend;
+        // no clock, no leader to target, kill only when asked.
+        let m = "system = \"maelstrom\"\nnode-cmd = \"python3 n.py\"\nworkload = \"register\"\n";
+        let cfg = spec(m).unwrap().into_config().unwrap();
+        assert_eq!(cfg.nemesis.to_string(), "partition,loss,pause");
+        assert_eq!(cfg.nemesis_targets.to_string(), "random");
+        assert!(cfg.test_name().ends_with("-python3-n.py"), "{}", cfg.test_name());
+        assert!(spec(&format!("{m}nemesis = \"delay,loss,kill\"")).is_ok());
+        let e = spec(&format!("{m}nemesis = \"clock\"")).unwrap_err();
+        assert!(e.message.contains("no clock to set"), "{e}");
+        let e = spec(&format!("{m}nemesis = \"figure8\"")).unwrap_err();
+        assert!(e.message.contains("reports no leader"), "{e}");
+        let kv = "system = \"maelstrom\"\nnode-cmd = \"python3 n.py\"\nworkload = \"kv\"";
+        assert_eq!(spec(kv).unwrap_err().field, "workload");
+        assert_eq!(spec("node-cmd = \"x\"").unwrap_err().field, "node-cmd");
+        assert_eq!(spec("system = \"maelstrom\"").unwrap_err().field, "node-cmd");
+        let e = spec("nemesis = \"delay\"\nbackend = \"netns\"").unwrap_err();
+        assert!(e.message.contains("link delay needs the local backend"), "{e}");
         // Allowed, it runs; a run whose faults all failed to install is not a pass (exit 2).
         assert!(spec("nemesis = \"clock\"\nsystem = \"etcd\"\nallow-skipped-faults = true").is_ok());
         assert!(spec("nemesis = \"none\"\nsystem = \"etcd\"").is_ok());

@@ -346,6 +346,7 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, FaultOutc
             (action.clone(), FaultOutcome::combine(outs))
         }
         Action::Loss { probability } => (action.clone(), cluster.set_loss(probability)?),
+        Action::Delay { ms } => (action.clone(), cluster.set_delay(Duration::from_millis(ms))?),
         Action::PowerLoss { nodes, seed, .. } => {
             let (out, dropped) = cluster.power_loss(&names(&nodes), seed)?;
             (Action::PowerLoss { nodes, seed, dropped: Some(dropped) }, out)
@@ -389,6 +390,7 @@ async fn undo(
             (json!({ "nodes": names(nodes) }), FaultOutcome::combine(outs))
         }
         Action::Loss { .. } => (json!({}), cluster.set_loss(0.0)?),
+        Action::Delay { .. } => (json!({}), cluster.set_delay(Duration::ZERO)?),
         Action::Figure8 => {
             cluster.set_delay(Duration::ZERO)?;
             (json!({ "shape": "figure8" }), cluster.heal()?)

@@ -97,6 +97,10 @@ events! {
     StartLoss      = "start-loss",      Loss,        Start;
     /// Packet loss off.
     StopLoss       = "stop-loss",       Loss,        End;
+    /// Link delay on.
+    StartDelay     = "start-delay",     Delay,       Start;
+    /// Link delay off.
+    StopDelay      = "stop-delay",      Delay,       End;
     /// Groups joined through the shard controller (each change starts and ends at once:
     /// nothing is undone).
     Join           = "join",            Reconfigure, Start;
@@ -317,7 +321,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(TABLE.len(), 23);
+        assert_eq!(TABLE.len(), 25);
     }
 
     #[test]
