@@ -271,6 +271,42 @@ pub fn command_slug(cmd: &str) -> String {
     }
 }
 
+/// Whether a server may run `cmd`: its program must be an absolute path to a file inside
+/// one of `dirs` (symbolic links resolved), the directories its operator allowed. The
+/// program's arguments are its own business: the operator vouched for the program.
+///
+/// # Errors
+/// Why not, without naming any server path but the command's own words.
+pub fn command_allowed(cmd: &str, dirs: &[std::path::PathBuf]) -> Result<(), String> {
+    let words = split_command(cmd)?;
+    let program = std::path::Path::new(&words[0]);
+    if dirs.is_empty() {
+        return Err("this server allows no node commands (its operator can allow a directory \
+                    of them with --allow-node-cmd-dir)"
+            .into());
+    }
+    let refused = || {
+        format!(
+            "the program {} is not a file inside a directory this server's operator allowed \
+             (name it by its absolute path)",
+            cut(&words[0], 200)
+        )
+    };
+    if !program.is_absolute() {
+        return Err(refused());
+    }
+    let real = std::fs::canonicalize(program).map_err(|_| refused())?;
+    let inside = dirs
+        .iter()
+        .filter_map(|d| std::fs::canonicalize(d).ok())
+        .any(|d| real.starts_with(&d) && real != d);
+    if inside && real.is_file() {
+        Ok(())
+    } else {
+        Err(refused())
+    }
+}
+
 use crate::cut;
 
 #[cfg(test)]
@@ -295,6 +331,33 @@ mod tests {
         assert!(!is_definite(999));
         assert_eq!(error_name(20), "key-does-not-exist");
         assert_eq!(error_name(77), "error-77");
+    }
+
+    #[test]
+    fn only_programs_inside_allowed_dirs_are_allowed() {
+        let root = tempfile::tempdir().unwrap();
+        let allowed = root.path().join("nodes");
+        std::fs::create_dir(&allowed).unwrap();
+        let node = allowed.join("node.sh");
+        std::fs::write(&node, "#!/bin/sh\n").unwrap();
+        let outside = root.path().join("other.sh");
+        std::fs::write(&outside, "#!/bin/sh\n").unwrap();
+        let dirs = vec![allowed.clone()];
+        assert!(command_allowed(&format!("{} --bug x", node.display()), &dirs).is_ok());
+        for bad in [
+            format!("{}", outside.display()),
+            format!("{}/../other.sh", allowed.display()),
+            "python3 -c 'import os'".to_string(),
+            "nodes/node.sh".to_string(),
+            format!("{}", allowed.display()),
+            format!("{}/missing", allowed.display()),
+        ] {
+            let e = command_allowed(&bad, &dirs).unwrap_err();
+            assert!(e.contains("not a file inside a directory"), "{bad}: {e}");
+        }
+        assert!(command_allowed(&node.display().to_string(), &[])
+            .unwrap_err()
+            .contains("allows no"));
     }
 
     #[test]
