@@ -104,7 +104,7 @@ pub async fn route_benchmark(nodes: usize, messages: u64) -> std::time::Duration
                 sent + k
             );
             if let Ok(msg) = lines::parse(&lines::Line::Text(line)) {
-                router.from_node(0, msg);
+                router.route_from_node(0, msg);
             }
         }
         sent += n;

@@ -5,7 +5,7 @@
 //! never answers gets no reply (the client's own timeout decides).
 //!
 //! ```text
-//!  TCP line {id, body} ─▶ router.from_client(cK, node, body{msg_id: id}) ─▶ node stdin
+//!  TCP line {id, body} ─▶ router.route_from_client(cK, node, body{msg_id: id}) ─▶ node stdin
 //!  node stdout {dest: cK, in_reply_to: id} ─▶ router ─▶ this connection ─▶ TCP line {id, body}
 //! ```
 
@@ -77,7 +77,7 @@ async fn serve(router: Arc<Router>, i: usize, conn: TcpStream) {
         let mut body = req.body;
         body.msg_id = Some(req.id);
         body.in_reply_to = None;
-        if let Err(refused) = router.from_client(&client, i, body) {
+        if let Err(refused) = router.route_from_client(&client, i, body) {
             let _ = tx.send(refused);
         }
     }

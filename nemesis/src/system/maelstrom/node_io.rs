@@ -5,7 +5,7 @@
 //! ```text
 //!  attach(i) ─▶ router.connect_node(i) ─▶ writer: init, then inbox lines ─▶ stdin
 //!             stdout ─▶ reader: before init_ok: init_ok? ready : "nK printed …" (logged)
-//!                               after:  message ─▶ router.from_node │ else counted
+//!                               after:  message ─▶ router.route_from_node │ else counted
 //!                               end:    router.disconnect_node (counted as an exit)
 //! ```
 //! A restart attaches again: a new generation, `init` again.
@@ -91,7 +91,7 @@ async fn read(
         };
         let parsed = lines::parse(&line);
         match (ready, parsed) {
-            (true, Ok(msg)) => router.from_node(i, msg),
+            (true, Ok(msg)) => router.route_from_node(i, msg),
             (false, Ok(msg)) if is_init_ok(&msg) => {
                 ready = true;
                 router.set_ready(i, generation);

@@ -3,11 +3,11 @@
 //! gateway connection waiting for that reply), or a service answered in-process.
 //!
 //! ```text
-//!  node i stdout ─▶ from_node ─┬─ dest nJ: cut(i,j)? drop │ loss p? drop │ delay d? later ─▶ inbox j
+//!  node i stdout ─▶ route_from_node ─┬─ dest nJ: cut(i,j)? drop │ loss p? drop │ delay d? later ─▶ inbox j
 //!                              ├─ dest cK: a request of cK waiting? ─▶ gateway │ else counted
 //!                              ├─ dest lin-kv/seq-kv/lww-kv ─▶ services ─▶ inbox i
 //!                              └─ anything else: counted (unknown dest)
-//!  gateway ─▶ from_client(cK, i, body) ─▶ inbox i  (clients are never cut, as in Maelstrom)
+//!  gateway ─▶ route_from_client(cK, i, body) ─▶ inbox i  (clients are never cut, as in Maelstrom)
 //! ```
 //!
 //! Each node's inbox is a bounded queue of lines its stdin writer drains; a full inbox drops
@@ -178,7 +178,7 @@ impl Router {
     }
 
     /// Routes a message node `i` wrote.
-    pub(crate) fn from_node(self: &Arc<Self>, i: usize, msg: Message) {
+    pub(crate) fn route_from_node(self: &Arc<Self>, i: usize, msg: Message) {
         lock(&self.stats).routed();
         if let Some(j) = self.node(&msg.dest) {
             match self.fate(i, j) {
@@ -261,7 +261,7 @@ impl Router {
     ///
     /// # Errors
     /// The error body to give the client instead.
-    pub(crate) fn from_client(&self, client: &str, i: usize, body: Body) -> Result<(), Body> {
+    pub(crate) fn route_from_client(&self, client: &str, i: usize, body: Body) -> Result<(), Body> {
         if !self.is_ready(i) {
             let why = format!("{} is not running", self.names[i]);
             return Err(Body::error(body.msg_id, TEMPORARILY_UNAVAILABLE, &why));
@@ -322,14 +322,14 @@ mod tests {
         let r = Router::new(3, 1);
         let mut rx: Vec<_> = (0..3).map(|i| r.connect_node(i).1).collect();
         r.set_cut(&[(0, 1)].into_iter().collect());
-        r.from_node(0, msg("n1", "n2", "a"));
-        r.from_node(1, msg("n2", "n1", "b"));
-        r.from_node(0, msg("n1", "n3", "c"));
+        r.route_from_node(0, msg("n1", "n2", "a"));
+        r.route_from_node(1, msg("n2", "n1", "b"));
+        r.route_from_node(0, msg("n1", "n3", "c"));
         assert!(drain(&mut rx[1]).is_empty(), "n1 -> n2 is cut");
         assert_eq!(drain(&mut rx[0])[0].body.kind, "b", "n2 -> n1 is not");
         assert_eq!(drain(&mut rx[2])[0].body.kind, "c");
         r.set_cut(&BTreeSet::new());
-        r.from_node(0, msg("n1", "n2", "d"));
+        r.route_from_node(0, msg("n1", "n2", "d"));
         assert_eq!(drain(&mut rx[1])[0].body.kind, "d");
         let s = r.stats();
         let link = s.links.iter().find(|l| l.from == "n1" && l.to == "n2").unwrap();
@@ -344,7 +344,7 @@ mod tests {
             let (_, mut rx) = r.connect_node(1);
             r.set_loss(0.3);
             for _ in 0..2000 {
-                r.from_node(0, msg("n1", "n2", "x"));
+                r.route_from_node(0, msg("n1", "n2", "x"));
             }
             drain(&mut rx).len()
         };
@@ -359,7 +359,7 @@ mod tests {
         let (_, mut rx) = r.connect_node(1);
         r.set_delay(Duration::from_millis(40));
         for k in 0..50 {
-            r.from_node(0, msg("n1", "n2", &format!("m{k}")));
+            r.route_from_node(0, msg("n1", "n2", &format!("m{k}")));
         }
         assert!(drain(&mut rx).is_empty(), "nothing arrives at once");
         tokio::time::sleep(Duration::from_millis(120)).await;
@@ -373,26 +373,29 @@ mod tests {
     async fn misbehaviour_is_counted_and_clients_get_their_replies() {
         let r = Router::new(2, 1);
         let (generation, mut rx0) = r.connect_node(0);
-        r.from_node(0, msg("n1", "n9", "x"));
-        r.from_node(0, msg("n1", "c77", "x"));
+        r.route_from_node(0, msg("n1", "n9", "x"));
+        r.route_from_node(0, msg("n1", "c77", "x"));
         let (client, _, mut replies) = r.register_client();
         let mut req = Body::new("read").with("key", 1);
         req.msg_id = Some(5);
-        assert_eq!(r.from_client(&client, 0, req.clone()).unwrap_err().error_code(), Some(11));
+        assert_eq!(
+            r.route_from_client(&client, 0, req.clone()).unwrap_err().error_code(),
+            Some(11)
+        );
         r.set_ready(0, generation);
-        r.from_client(&client, 0, req).unwrap();
+        r.route_from_client(&client, 0, req).unwrap();
         assert_eq!(drain(&mut rx0)[0].src, client);
         let mut ok = Body::new("read_ok");
         ok.in_reply_to = Some(5);
         let reply = Message { src: "n1".into(), dest: client.clone(), body: ok };
-        r.from_node(0, reply.clone());
+        r.route_from_node(0, reply.clone());
         assert_eq!(replies.try_recv().unwrap().kind, "read_ok");
-        r.from_node(0, reply); // a second answer to the same request
+        r.route_from_node(0, reply); // a second answer to the same request
         r.misbehaved(Some(1), Wrong::NotAMessage, "hello");
         // A service answers the node that asked.
         let mut w = Body::new("write").with("key", 1).with("value", 2);
         w.msg_id = Some(1);
-        r.from_node(0, Message { src: "n1".into(), dest: "lin-kv".into(), body: w });
+        r.route_from_node(0, Message { src: "n1".into(), dest: "lin-kv".into(), body: w });
         let answer = drain(&mut rx0);
         assert_eq!((answer[0].src.as_str(), answer[0].body.kind.as_str()), ("lin-kv", "write_ok"));
         let m = r.stats().misbehaviour;
@@ -406,7 +409,7 @@ mod tests {
         let r = Router::new(2, 1);
         let _rx = r.connect_node(1);
         for _ in 0..INBOX + 5 {
-            r.from_node(0, msg("n1", "n2", "x"));
+            r.route_from_node(0, msg("n1", "n2", "x"));
         }
         assert_eq!(r.stats().misbehaviour.flood, 5);
     }
