@@ -373,6 +373,35 @@ expect = "catch"
     }
 
     #[test]
+    fn maelstrom_cells_name_their_command_and_may_expect_catch() {
+        let text = r#"name = "m"
+[defaults]
+system = "maelstrom"
+workload = "register"
+time-limit = 60
+[matrix]
+seed = [1, 2]
+node-cmd = ["python3 examples/maelstrom/raft_kv.py"]
+[[cell]]
+node-cmd = "python3 examples/maelstrom/raft_kv.py --bug no-dedup"
+expect = "catch"
+"#;
+        let plan = parse("m.toml", text).unwrap();
+        assert_eq!(plan.cells.len(), 3);
+        assert!(plan.cells[..2].iter().all(|c| c.expect == Expect::Pass), "{:?}", plan.cells);
+        let bug = &plan.cells[2];
+        assert_eq!(bug.expect, Expect::Catch);
+        assert!(
+            bug.id.starts_with(
+                "maelstrom-register-partition+loss+pause-3n-python3-raft_kv.py-bug-no_dedup-s"
+            ),
+            "{}",
+            bug.id
+        );
+        assert_ne!(plan.cells[0].id, bug.id);
+    }
+
+    #[test]
     fn errors_name_the_table_and_key() {
         #[rustfmt::skip]
         let cases = [
