@@ -64,6 +64,8 @@ pub(crate) struct Router {
     names: Vec<String>,
     slots: Mutex<Vec<Slot>>,
     clients: Mutex<BTreeMap<String, mpsc::UnboundedSender<Body>>>,
+    /// Clients whose connection closed: a late reply to one is no misbehaviour.
+    retired: Mutex<BTreeSet<String>>,
     /// Client requests waiting for a reply: (client, msg_id).
     waiting: Mutex<BTreeSet<(String, u64)>>,
     faults: Mutex<Faults>,
@@ -83,6 +85,7 @@ impl Router {
             names: (0..n).map(faultline_api::node_name).collect(),
             slots: Mutex::new(vec![Slot::default(); n]),
             clients: Mutex::default(),
+            retired: Mutex::default(),
             waiting: Mutex::default(),
             faults: Mutex::new(Faults {
                 cut: BTreeSet::new(),
@@ -213,6 +216,12 @@ impl Router {
                     &serde_json::to_string(&msg).unwrap_or_default(),
                 ),
             }
+        } else if lock(&self.retired).contains(&msg.dest) {
+            tracing::debug!(
+                node = self.names[i],
+                client = msg.dest,
+                "a reply after its client left"
+            );
         } else {
             self.misbehaved(
                 Some(i),
@@ -253,6 +262,7 @@ impl Router {
     /// The client is gone: its waiting requests are forgotten.
     pub(crate) fn unregister_client(&self, name: &str) {
         lock(&self.clients).remove(name);
+        lock(&self.retired).insert(name.to_string());
         lock(&self.waiting).retain(|(c, _)| c != name);
     }
 
@@ -391,6 +401,10 @@ mod tests {
         r.route_from_node(0, reply.clone());
         assert_eq!(replies.try_recv().unwrap().kind, "read_ok");
         r.route_from_node(0, reply); // a second answer to the same request
+                                     // A client that left: a late answer to it is not counted.
+        let (gone, _, _) = r.register_client();
+        r.unregister_client(&gone);
+        r.route_from_node(0, msg("n1", &gone, "read_ok"));
         r.misbehaved(Some(1), Wrong::NotAMessage, "hello");
         // A service answers the node that asked.
         let mut w = Body::new("write").with("key", 1).with("value", 2);
