@@ -28,6 +28,9 @@ pub const MAELSTROM_NO_DISK: &str =
 /// Why link delay needs the local backend.
 pub const DELAY_NEEDS_LOCAL: &str =
     "link delay needs the local backend (its proxies hold the bytes) or a Maelstrom cluster";
+/// Why duplicated delivery needs a Maelstrom cluster.
+pub const DUPLICATE_NEEDS_MESSAGES: &str = "duplicated delivery needs a network of messages (a \
+     Maelstrom cluster's router); TCP streams between nodes never deliver twice";
 /// Why figure8 cannot follow etcd.
 pub const ETCD_FIGURE8: &str =
     "figure8 follows each node's commit and last log index, which etcd's status does not report";
@@ -68,6 +71,8 @@ crate::names! {
         /// Hold node-to-node traffic back: a seeded delay (local backend's proxies; on a
         /// Maelstrom cluster each message gets its own, so messages overtake each other).
         Delay = "delay",
+        /// Deliver some node-to-node messages twice (a Maelstrom cluster's router only).
+        Duplicate = "duplicate",
         /// SIGKILL like kill, then lose what the node wrote and did not fsync (its data dir
         /// is a FUSE mount that keeps an undo log); restart after the fault period.
         PowerLoss = "power-loss",
@@ -91,7 +96,12 @@ impl Fault {
     pub fn unsupported(self, system: SystemKind, backend: Backend) -> Option<&'static str> {
         match (self, system, backend) {
             // faultline is a Maelstrom cluster's network: every fault of links applies.
-            (Fault::Loss | Fault::Partition | Fault::Delay, SystemKind::Maelstrom, _) => None,
+            (
+                Fault::Loss | Fault::Partition | Fault::Delay | Fault::Duplicate,
+                SystemKind::Maelstrom,
+                _,
+            ) => None,
+            (Fault::Duplicate, _, _) => Some(DUPLICATE_NEEDS_MESSAGES),
             (Fault::Delay, _, Backend::Netns) => Some(DELAY_NEEDS_LOCAL),
             (Fault::Clock, SystemKind::Maelstrom, _) => Some(MAELSTROM_CLOCK),
             (Fault::Figure8 | Fault::Membership | Fault::Reconfigure, SystemKind::Maelstrom, _) => {
@@ -121,6 +131,7 @@ impl Fault {
             Fault::Figure8 => (3, "it needs two leaders and a majority without them".into()),
             Fault::Partition | Fault::Loss => (2, "it cuts the links between nodes".into()),
             Fault::Delay => (2, "it holds traffic between nodes".into()),
+            Fault::Duplicate => (2, "it repeats messages between nodes".into()),
             _ => return None,
         };
         (nodes < needs)

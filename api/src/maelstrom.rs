@@ -185,6 +185,9 @@ pub struct Misbehaviour {
 pub struct NetworkStats {
     /// Messages routed in all (nodes, clients, services).
     pub routed: u64,
+    /// Node-to-node messages the duplicate fault delivered a second time.
+    #[serde(default)]
+    pub duplicated: u64,
     /// Requests the in-process services (`lin-kv`, `seq-kv`, `lww-kv`) answered.
     pub service_requests: u64,
     /// Every node-to-node link that carried or dropped a message.

@@ -59,6 +59,11 @@ pub enum Action {
         /// Drop probability in (0, 1).
         probability: f64,
     },
+    /// Deliver each node-to-node message twice with this probability.
+    Duplicate {
+        /// Probability in (0, 1).
+        probability: f64,
+    },
     /// Hold node-to-node traffic back about this long.
     Delay {
         /// Milliseconds.
@@ -104,6 +109,7 @@ impl Action {
             }
             Action::Loss { .. } => Fault::Loss,
             Action::Delay { .. } => Fault::Delay,
+            Action::Duplicate { .. } => Fault::Duplicate,
             Action::Figure8 => Fault::Figure8,
             Action::Reconfigure { .. } => Fault::Reconfigure,
             Action::Membership { .. } => Fault::Membership,
@@ -122,6 +128,7 @@ impl Action {
             Action::ClockRate { .. } => EventName::ClockRate,
             Action::Loss { .. } => EventName::StartLoss,
             Action::Delay { .. } => EventName::StartDelay,
+            Action::Duplicate { .. } => EventName::StartDuplicate,
             Action::Figure8 => EventName::StartFigure8,
             Action::Reconfigure { .. } => EventName::Reconfigure,
             Action::Membership { .. } => EventName::RemoveMember,
@@ -142,6 +149,7 @@ impl Action {
             }
             Action::Loss { .. } => EventName::StopLoss,
             Action::Delay { .. } => EventName::StopDelay,
+            Action::Duplicate { .. } => EventName::StopDuplicate,
             Action::Figure8 => EventName::StopFigure8,
             Action::Reconfigure { .. } => EventName::Reconfigure,
             Action::Membership { .. } => EventName::PromoteMember,
@@ -191,6 +199,7 @@ impl Action {
             Action::ClockRate { nodes, rate } => json!({ "nodes": names(nodes), "rate": rate }),
             Action::Loss { probability } => json!({ "probability": probability }),
             Action::Delay { ms } => json!({ "delay_ms": ms }),
+            Action::Duplicate { probability } => json!({ "probability": probability }),
             Action::Figure8 => json!({ "shape": "figure8" }),
             Action::Reconfigure { seed } => json!({ "seed": seed }),
             Action::Kill { nodes } | Action::Pause { nodes } | Action::Membership { nodes } => {

@@ -347,6 +347,7 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, FaultOutc
         }
         Action::Loss { probability } => (action.clone(), cluster.set_loss(probability)?),
         Action::Delay { ms } => (action.clone(), cluster.set_delay(Duration::from_millis(ms))?),
+        Action::Duplicate { probability } => (action.clone(), cluster.set_duplicate(probability)?),
         Action::PowerLoss { nodes, seed, .. } => {
             let (out, dropped) = cluster.power_loss(&names(&nodes), seed)?;
             (Action::PowerLoss { nodes, seed, dropped: Some(dropped) }, out)
@@ -391,6 +392,7 @@ async fn undo(
         }
         Action::Loss { .. } => (json!({}), cluster.set_loss(0.0)?),
         Action::Delay { .. } => (json!({}), cluster.set_delay(Duration::ZERO)?),
+        Action::Duplicate { .. } => (json!({}), cluster.set_duplicate(0.0)?),
         Action::Figure8 => {
             cluster.set_delay(Duration::ZERO)?;
             (json!({ "shape": "figure8" }), cluster.heal()?)

@@ -47,13 +47,14 @@ fn network_lines(s: &mut String, net: &NetworkStats, r: &RunResults) {
     let sum = |f: fn(&SecondCount) -> u64| net.seconds.iter().map(f).sum::<u64>();
     let _ = writeln!(
         s,
-        "  network: {} messages routed; between nodes {} delivered, {} cut, {} lost, {} delayed; \
-         {} service requests",
+        "  network: {} messages routed; between nodes {} delivered, {} cut, {} lost, {} delayed, \
+         {} duplicated; {} service requests",
         net.routed,
         sum(|c| c.delivered),
         sum(|c| c.cut),
         sum(|c| c.lost),
         sum(|c| c.delayed),
+        net.duplicated,
         net.service_requests
     );
     let m = &net.misbehaviour;

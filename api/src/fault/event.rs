@@ -101,6 +101,10 @@ events! {
     StartDelay     = "start-delay",     Delay,       Start;
     /// Link delay off.
     StopDelay      = "stop-delay",      Delay,       End;
+    /// Duplicated delivery on.
+    StartDuplicate = "start-duplicate", Duplicate,   Start;
+    /// Duplicated delivery off.
+    StopDuplicate  = "stop-duplicate",  Duplicate,   End;
     /// Groups joined through the shard controller (each change starts and ends at once:
     /// nothing is undone).
     Join           = "join",            Reconfigure, Start;
@@ -321,7 +325,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(TABLE.len(), 25);
+        assert_eq!(TABLE.len(), 27);
     }
 
     #[test]

@@ -154,6 +154,13 @@ impl Network for RouterNetwork {
         Ok(FaultOutcome::Installed)
     }
 
+    fn set_duplicate(&self, p: f64) -> Result<FaultOutcome, Error> {
+        if let Some(r) = self.0.get() {
+            r.set_duplicate(p);
+        }
+        Ok(FaultOutcome::Installed)
+    }
+
     fn live_connections(&self) -> usize {
         self.0.get().map_or(0, |r| r.ready_count())
     }

@@ -37,6 +37,7 @@ struct Faults {
     cut: BTreeSet<(usize, usize)>,
     loss: f64,
     delay: Duration,
+    duplicate: f64,
     rng: ChaCha8Rng,
 }
 
@@ -91,6 +92,7 @@ impl Router {
                 cut: BTreeSet::new(),
                 loss: 0.0,
                 delay: Duration::ZERO,
+                duplicate: 0.0,
                 rng: ChaCha8Rng::seed_from_u64(seed ^ 0x726f_7574_6572),
             }),
             stats: Mutex::new(Stats::new(n, Instant::now())),
@@ -180,8 +182,23 @@ impl Router {
         lock(&self.stats).misbehaved(what, &format!("{node}: {line}"));
     }
 
-    /// Routes a message node `i` wrote.
+    /// Routes a message node `i` wrote (twice, when the duplicate fault draws it).
     pub(crate) fn route_from_node(self: &Arc<Self>, i: usize, msg: Message) {
+        if self.node(&msg.dest).is_some() && self.draw_duplicate() {
+            lock(&self.stats).duplicated();
+            self.route_once(i, msg.clone());
+        }
+        self.route_once(i, msg);
+    }
+
+    /// Whether the duplicate fault repeats the next node-to-node message.
+    fn draw_duplicate(&self) -> bool {
+        let mut f = lock(&self.faults);
+        let p = f.duplicate;
+        p > 0.0 && f.rng.random_bool(p)
+    }
+
+    fn route_once(self: &Arc<Self>, i: usize, msg: Message) {
         lock(&self.stats).routed();
         if let Some(j) = self.node(&msg.dest) {
             match self.fate(i, j) {
@@ -295,6 +312,11 @@ impl Router {
         lock(&self.faults).loss = if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 };
     }
 
+    /// Delivers each node-to-node message twice with probability `p`.
+    pub(crate) fn set_duplicate(&self, p: f64) {
+        lock(&self.faults).duplicate = if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 };
+    }
+
     /// Holds each node-to-node message for about `d` (zero: none).
     pub(crate) fn set_delay(&self, d: Duration) {
         lock(&self.faults).delay = d;
@@ -361,6 +383,19 @@ mod tests {
         let (a, b) = (count(7), count(7));
         assert_eq!(a, b, "same seed, same losses");
         assert!((1250..1550).contains(&a), "{a} of 2000 delivered at 30% loss");
+    }
+
+    #[tokio::test]
+    async fn duplicate_repeats_some_messages() {
+        let r = Router::new(2, 4);
+        let (_, mut rx) = r.connect_node(1);
+        r.set_duplicate(0.5);
+        for _ in 0..1000 {
+            r.route_from_node(0, msg("n1", "n2", "x"));
+        }
+        let got = drain(&mut rx).len();
+        assert!((1400..1600).contains(&got), "{got} delivered of 1000 at 50% duplication");
+        assert_eq!(r.stats().duplicated as usize, got - 1000);
     }
 
     #[tokio::test]

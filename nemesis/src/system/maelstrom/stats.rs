@@ -43,6 +43,7 @@ pub(crate) struct Stats {
     start: Instant,
     n: usize,
     routed: u64,
+    duplicated: u64,
     service_requests: u64,
     /// `n * n` (delivered, dropped), row = sender.
     links: Vec<(u64, u64)>,
@@ -57,6 +58,7 @@ impl Stats {
             start,
             n,
             routed: 0,
+            duplicated: 0,
             service_requests: 0,
             links: vec![(0, 0); n * n],
             seconds: Vec::new(),
@@ -67,6 +69,11 @@ impl Stats {
     /// One message routed.
     pub(crate) fn routed(&mut self) {
         self.routed += 1;
+    }
+
+    /// One message the duplicate fault repeated.
+    pub(crate) fn duplicated(&mut self) {
+        self.duplicated += 1;
     }
 
     /// One request answered by a service.
@@ -138,6 +145,7 @@ impl Stats {
             .collect();
         NetworkStats {
             routed: self.routed,
+            duplicated: self.duplicated,
             service_requests: self.service_requests,
             links,
             seconds: self.seconds.clone(),
