@@ -14,8 +14,9 @@ first result. A node that knows no leader answers 11 (temporarily unavailable).
 
 Switches plant one bug each (the same classes as faultline's own `--unsafe-bug`):
   --bug stale-reads      every node answers reads from its own state at once
-  --bug no-leader-check  a node that believes it leads answers reads at once, without
-                         confirming through the log that it still does
+  --bug no-leader-check  a node that believes it leads answers at once, without confirming
+                         through its followers that it still does: reads from its own
+                         state, writes and cas applied to it before they commit
   --bug no-dedup         retried requests are applied every time they reach the log
 """
 
@@ -284,10 +285,14 @@ class Node:
                 return self.local_read(src, b)
             body = {k: v for k, v in b.items()
                     if k in ("type", "key", "value", "from", "to", "create_if_not_exists")}
-            self.log.append({"term": self.term,
-                             "op": {"client": client, "client_msg_id": client_msg_id,
-                                    "body": body}})
-            self.waiting.setdefault(len(self.log) - 1, []).append((src, b["msg_id"]))
+            op = {"client": client, "client_msg_id": client_msg_id, "body": body}
+            self.log.append({"term": self.term, "op": op})
+            if self.bug == "no-leader-check":
+                # Acknowledged at once, as if this node surely still led: applied to its own
+                # state now (the entry, once committed, finds it done).
+                self.reply(src, b["msg_id"], self.execute(op))
+            else:
+                self.waiting.setdefault(len(self.log) - 1, []).append((src, b["msg_id"]))
             self.replicate()
         elif "client" in b:
             # Forwarded to a node that no longer leads: the forwarder retries. An error here
