@@ -13,9 +13,12 @@ pub use event::{Edge, EventName, FaultEvent, FaultOutcome};
 /// Why clock faults cannot reach etcd.
 pub const ETCD_CLOCK: &str = "etcd is a Go program: Go reads the clock through the vDSO, \
      which LD_PRELOAD/libfaketime does not reach";
-/// Why packet loss needs the netns backend.
+/// Why `power-loss` cannot run on the ssh backend.
+pub const SSH_POWER_LOSS: &str = "power loss needs a FUSE disk on the node's machine, which the \
+     ssh backend does not mount (use the local or netns backend)";
+/// Why packet loss needs the netns (or ssh) backend.
 pub const LOSS_NEEDS_NETNS: &str =
-    "packet loss needs the netns backend (the local backend proxies TCP streams)";
+    "packet loss needs the netns or ssh backend (the local backend proxies TCP streams)";
 /// Why clock faults do not apply to a Maelstrom node.
 pub const MAELSTROM_CLOCK: &str = "a Maelstrom node is any program in any language, and \
      Maelstrom's protocol has no clock to set: faultline cannot reach its clock";
@@ -102,7 +105,7 @@ impl Fault {
                 _,
             ) => None,
             (Fault::Duplicate, _, _) => Some(DUPLICATE_NEEDS_MESSAGES),
-            (Fault::Delay, _, Backend::Netns) => Some(DELAY_NEEDS_LOCAL),
+            (Fault::Delay, _, Backend::Netns | Backend::Ssh) => Some(DELAY_NEEDS_LOCAL),
             (Fault::Clock, SystemKind::Maelstrom, _) => Some(MAELSTROM_CLOCK),
             (Fault::Figure8 | Fault::Membership | Fault::Reconfigure, SystemKind::Maelstrom, _) => {
                 Some(MAELSTROM_NO_LEADER)
@@ -115,6 +118,7 @@ impl Fault {
                 Some(RECONFIGURE_SHARDED_ONLY)
             }
             (Fault::Membership, SystemKind::Sharded, _) => Some(SHARDED_MEMBERSHIP),
+            (Fault::PowerLoss, _, Backend::Ssh) => Some(SSH_POWER_LOSS),
             (Fault::PowerLoss, _, _) => crate::fuse::unavailable(),
             _ => None,
         }

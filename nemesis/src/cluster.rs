@@ -74,7 +74,7 @@ impl Cluster {
     pub async fn start(spec: ClusterSpec) -> Result<Cluster, Error> {
         spec.validate()?;
         let with_netns = spec.backend == Backend::Netns;
-        host::check(spec.backend)?;
+        host::check(spec.backend, spec.hosts.as_ref())?;
         let cleaned = host::sweep_stale(with_netns);
         if !cleaned.is_empty() {
             tracing::warn!(?cleaned, "removed stale state of crashed runs");
@@ -84,7 +84,7 @@ impl Cluster {
         let registry = Registry::create(&spec.system.binary(), with_netns, &taken)?;
         let tag = registry.tag.clone();
         let n = spec.nodes;
-        let host = match host::create(spec.backend, &tag, n) {
+        let host = match host::create(spec.backend, spec.hosts.as_ref(), &tag, n).await {
             Ok(h) => h,
             Err(e) => {
                 registry.remove();
@@ -99,8 +99,7 @@ impl Cluster {
             let mut nodes = shared.host.layout(n, &*system, &spec.dir).await?;
             system.prepare(&mut nodes).await?;
             for (i, node) in nodes.iter().enumerate() {
-                std::fs::create_dir_all(&node.data_dir)
-                    .map_err(|e| Error::io("creating data dir", &node.data_dir, e))?;
+                shared.host.make_dirs(node)?;
                 if spec.power_loss {
                     let backing = node.data_dir.with_file_name("data.disk");
                     let disk = crate::powerfs::Disk::mount(&backing, &node.data_dir, &tag)?;

@@ -10,11 +10,12 @@
 //!     host.cleanup()                                   (proxies, namespaces, rules)
 //! ```
 //!
-//! Two hosts today: [`local`](LocalHost) (127.0.0.1, the controller's TCP proxies, no root)
-//! and `netns` (a namespace per node, iptables, root). A system never learns which one it
+//! Three hosts: [`local`](LocalHost) (127.0.0.1, the controller's TCP proxies, no root),
+//! `netns` (a namespace per node, iptables, root) and [`ssh`](SshHost) (a machine per node,
+//! reached over SSH, iptables chains of its own). A system never learns which one it
 //! runs on: it states its ports and routing needs ([`crate::System::routing`],
 //! [`crate::System::netns_ports`]) and gets [`NodeInfo`]s back. A new host (e.g. remote
-//! machines over SSH) is one module here plus one arm in `create`.
+//! machines of a cloud API) is one module here plus one arm in `create`.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -27,10 +28,12 @@ use crate::{Backend, Error};
 
 mod local;
 mod netns;
+pub mod ssh;
 mod sweep;
 
 pub use local::LocalHost;
 pub(crate) use netns::NetnsHost;
+pub use ssh::{HostsFile, SshHost};
 pub(crate) use sweep::sweep_stale;
 
 /// Where a cluster's nodes run.
@@ -58,21 +61,54 @@ pub trait Host: Send + Sync + std::fmt::Debug {
     /// What carries node-to-node traffic on this host.
     fn network(&self) -> Arc<dyn Network>;
 
+    /// Makes `node`'s data dir (and what its files need) where the node runs.
+    ///
+    /// # Errors
+    /// The directory could not be made.
+    fn make_dirs(&self, node: &NodeInfo) -> Result<(), Error> {
+        let dir = &node.data_dir;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating data dir", dir, e))
+    }
+
+    /// Empties `node`'s data dir (the node is down).
+    ///
+    /// # Errors
+    /// The directory could not be removed or made again.
+    fn wipe(&self, node: &NodeInfo) -> Result<(), Error> {
+        let dir = &node.data_dir;
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| Error::io("wiping", dir, e))?;
+        }
+        self.make_dirs(node)
+    }
+
     /// Node `i`'s process is now `pid` (`None`: it is down).
     fn note_pid(&self, _i: usize, _pid: Option<u32>) {}
+
+    /// Whether node pids are pids on this machine (so the run registry may record them for
+    /// a later run to kill after a crash); a remote host keeps its own markers instead.
+    fn local_pids(&self) -> bool {
+        true
+    }
 
     /// Removes what the host made (proxies, namespaces, rules). Synchronous, idempotent.
     fn cleanup(&self);
 }
 
-/// Checks what `backend` needs on this machine (root, tools) before anything is made.
+/// Checks what `backend` needs on this machine (root, tools, a hosts file) before anything
+/// is made.
 ///
 /// # Errors
-/// [`Error::NotRoot`] or [`Error::BinaryMissing`] for the netns backend.
-pub(crate) fn check(backend: Backend) -> Result<(), Error> {
-    match backend {
-        Backend::Local => Ok(()),
-        Backend::Netns => crate::netns::check_prerequisites(),
+/// [`Error::NotRoot`] or [`Error::BinaryMissing`] for the netns backend; no hosts file for
+/// the ssh backend.
+pub(crate) fn check(backend: Backend, hosts: Option<&HostsFile>) -> Result<(), Error> {
+    match (backend, hosts) {
+        (Backend::Local, _) => Ok(()),
+        (Backend::Netns, _) => crate::netns::check_prerequisites(),
+        (Backend::Ssh, Some(_)) => Ok(()),
+        (Backend::Ssh, None) => {
+            Err(Error::Spec("the ssh backend needs a hosts file (--hosts FILE.toml)".into()))
+        }
     }
 }
 
@@ -80,7 +116,7 @@ pub(crate) fn check(backend: Backend) -> Result<(), Error> {
 /// runs), which a new run must not take.
 pub(crate) fn taken_tags(backend: Backend) -> std::collections::BTreeSet<String> {
     match backend {
-        Backend::Local => Default::default(),
+        Backend::Local | Backend::Ssh => Default::default(),
         Backend::Netns => crate::netns::existing_tags(),
     }
 }
@@ -88,10 +124,19 @@ pub(crate) fn taken_tags(backend: Backend) -> std::collections::BTreeSet<String>
 /// The host for `backend`, its names carrying the run's `tag`.
 ///
 /// # Errors
-/// The namespaces could not be made (netns).
-pub(crate) fn create(backend: Backend, tag: &str, n: usize) -> Result<Box<dyn Host>, Error> {
-    Ok(match backend {
-        Backend::Local => Box::new(LocalHost::new()),
-        Backend::Netns => Box::new(NetnsHost::create(tag, n)?),
+/// The namespaces could not be made (netns); a host could not be reached (ssh).
+pub(crate) async fn create(
+    backend: Backend,
+    hosts: Option<&HostsFile>,
+    tag: &str,
+    n: usize,
+) -> Result<Box<dyn Host>, Error> {
+    Ok(match (backend, hosts) {
+        (Backend::Local, _) => Box::new(LocalHost::new()),
+        (Backend::Netns, _) => Box::new(NetnsHost::create(tag, n)?),
+        (Backend::Ssh, Some(file)) => Box::new(SshHost::create(file, tag, n).await?),
+        (Backend::Ssh, None) => {
+            return Err(Error::Spec("the ssh backend needs a hosts file".into()))
+        }
     })
 }

@@ -10,7 +10,7 @@
 //!                                                             etcd: Unknown (no de-duplication)
 //! ```
 //!
-//! The rule (STYLE.md, openraft's error-handling semantics): `Fail` only when the operation
+//! The rule (openraft's error-handling semantics): `Fail` only when the operation
 //! certainly did not take effect; anything that may have taken effect is `Unknown`, never
 //! `Fail`. Reads change nothing, so a read that could not finish is recorded as `Fail`, as
 //! Jepsen's etcd client does: it keeps the process alive and the checker loses nothing.

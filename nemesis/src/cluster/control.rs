@@ -168,11 +168,7 @@ impl Cluster {
         if lock(&self.shared.procs)[i].is_running() {
             return Err(Error::Spec(format!("wipe: {node} is running; stop it first")));
         }
-        let dir = &self.nodes[i].data_dir;
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| Error::io("wiping", dir, e))?;
-        }
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating data dir", dir, e))?;
+        self.shared.host.wipe(&self.nodes[i])?;
         Ok(FaultOutcome::Installed)
     }
 

@@ -48,7 +48,9 @@ impl Shared {
     /// Records node `i`'s pid for the host (its proxies) and the registry.
     pub fn set_pid(&self, i: usize, pid: Option<u32>) {
         self.host.note_pid(i, pid);
-        lock(&self.registry).set_pid(i, pid);
+        if self.host.local_pids() {
+            lock(&self.registry).set_pid(i, pid);
+        }
     }
 
     /// Kills every process, unmounts the power-loss disks, shuts the network down (proxies,

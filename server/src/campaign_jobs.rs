@@ -27,12 +27,12 @@ use futures_util::stream::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::api::require_api_content_type;
-use super::child::Exited;
-use super::extract::ApiPath;
-use super::queue::{Job, Queue, RunState};
-use super::{ApiError, AppState, ServerConfig};
-use crate::campaign::{CampaignProgress, CampaignProgressLine};
+use crate::api::require_api_content_type;
+use crate::extract::ApiPath;
+use crate::queue::{Job, Queue, RunState};
+use crate::{ApiError, AppState, ServerConfig};
+use faultline_child::{ChildCommand, ChildLine, Exited};
+use faultline_store::campaign::CampaignProgress;
 
 /// Lines of the child's log kept per campaign (the oldest are dropped).
 const KEEP_LINES: usize = 200;
@@ -90,19 +90,13 @@ impl Job for CampaignRecord {
         self.error = Some(error);
     }
 
-    fn args(input: &Path, _store: &Path) -> Vec<std::ffi::OsString> {
+    fn command(input: &Path, _store: &Path) -> ChildCommand {
         // The store is set in the file's [defaults] (see `prepare`).
-        vec![
-            "campaign".into(),
-            input.into(),
-            "--json".into(),
-            "--no-progress".into(),
-            "--progress-json".into(),
-        ]
+        ChildCommand::Campaign { file: input.into() }
     }
 
     fn on_line(&mut self, line: String) -> (&'static str, String) {
-        if let Ok(p) = serde_json::from_str::<CampaignProgressLine>(&line) {
+        if let ChildLine::Campaign(p) = ChildLine::parse(&line) {
             let p = p.campaign_progress;
             self.page = Some(format!("/campaigns/{}", p.campaign));
             self.campaign = Some(p.campaign.clone());
@@ -127,8 +121,8 @@ impl Job for CampaignRecord {
         let hide = |e: String| e.replace(&input.display().to_string(), "the posted campaign");
         match outcome {
             Ok(done) => {
-                self.exit_code = Some(done.code);
-                self.state = RunState::of_exit(done.code, done.cancelled);
+                self.exit_code = Some(done.code_or_error());
+                self.state = RunState::of_exit(&done);
                 let last = self.log.iter().rev().find(|l| l.starts_with("error"));
                 let last = last.or(self.log.last()).cloned().unwrap_or_default();
                 self.error = match self.state {
@@ -138,9 +132,10 @@ impl Job for CampaignRecord {
                             .into(),
                     ),
                     // Exit 3 with results: some cell errored (see the summary).
-                    RunState::Failed if self.campaign.is_none() => {
-                        Some(hide(format!("faultline campaign exited with {}: {last}", done.code)))
-                    }
+                    RunState::Failed if self.campaign.is_none() => Some(hide(format!(
+                        "faultline campaign exited with {}: {last}",
+                        done.code_or_error()
+                    ))),
                     _ => None,
                 };
             }
@@ -319,14 +314,17 @@ pub(crate) async fn show(
     let mut v = serde_json::to_value(&record).unwrap_or(Value::Null);
     let dir = record.campaign.as_deref().and_then(|c| {
         let (name, time) = c.split_once('/')?;
-        let safe = crate::store::is_safe_component(name) && crate::store::is_safe_component(time);
+        let safe = faultline_store::index::is_safe_component(name)
+            && faultline_store::index::is_safe_component(time);
         safe.then(|| state.config().store.join("campaigns").join(name).join(time))
     });
     let summary = match dir {
-        Some(d) => tokio::task::spawn_blocking(move || crate::campaign::read_summary(&d).ok())
-            .await
-            .ok()
-            .flatten(),
+        Some(d) => {
+            tokio::task::spawn_blocking(move || faultline_store::campaign::read_summary(&d).ok())
+                .await
+                .ok()
+                .flatten()
+        }
         None => None,
     };
     v["summary"] = serde_json::to_value(summary).unwrap_or(Value::Null);

@@ -25,7 +25,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use futures_util::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::ApiError;
+use crate::ApiError;
 
 /// Bodies received at once, per request that may be handled at once.
 pub const RECEIVING_PER_SLOT: usize = 8;

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use faultline_reports::server::{app, AppState, ServerConfig};
+use faultline_server::{app, AppState, ServerConfig};
 use serde_json::Value;
 use tower::ServiceExt;
 
 use faultline_checker::Verdict;
 
-use crate::fixtures::{self, STALE_READ_JSONL};
+use crate::fixtures::STALE_READ_JSONL;
+use crate::store_fixtures as fixtures;
 
 /// A store with three runs of two tests (one illegal), a report, and a file outside it.
 fn store() -> (tempfile::TempDir, PathBuf) {
@@ -329,10 +330,9 @@ async fn end_to_end_over_http() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server =
-        tokio::spawn(faultline_reports::server::serve(listener, AppState::new(c), async {
-            let _ = stop_rx.await;
-        }));
+    let server = tokio::spawn(faultline_server::serve(listener, AppState::new(c), async {
+        let _ = stop_rx.await;
+    }));
     let base = format!("http://{addr}");
     let http = reqwest::Client::new();
     // Check a history.
@@ -381,7 +381,7 @@ async fn end_to_end_over_http() {
     assert!(text.contains("\"verdict\":\"illegal\""), "{text}");
     // The index in a real browser.
     let url = format!("{base}/?token=tok");
-    let dom = tokio::task::spawn_blocking(move || crate::browser::dump_dom(&url)).await.unwrap();
+    let dom = tokio::task::spawn_blocking(move || crate::chromium::dump_dom(&url)).await.unwrap();
     if let Some(dom) = dom {
         assert!(dom.contains("id=\"status\">index 4 runs"), "{dom}");
         assert!(dom.contains("<td class=\"verdict-illegal\">illegal</td>"));

@@ -11,12 +11,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{CampaignPlan, CampaignSummary, CellResult, Outcome, PlannedCell};
-
-/// The campaign-level errors a summary makes by itself (a merge recomputes them).
-pub(crate) const NO_CELLS: &str = "no cells selected: the campaign tests nothing";
-/// See [`NO_CELLS`].
-pub(crate) const ALL_SKIPPED: &str = "every cell was skipped: the campaign tested nothing";
+use super::{
+    CampaignPlan, CampaignSummary, CellResult, Outcome, PlannedCell, ALL_SKIPPED, NO_CELLS,
+};
 
 /// Compares two plans' cells, ignoring where each machine keeps its store and binaries.
 fn same_cells(a: &[PlannedCell], b: &[PlannedCell]) -> bool {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
-use faultline_reports::server::{app, harden, routes, AppState, HostPolicy, RECEIVING_PER_SLOT};
+use faultline_server::{app, harden, routes, AppState, HostPolicy, RECEIVING_PER_SLOT};
 use futures_util::stream;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -247,11 +247,8 @@ async fn slow_headers_are_cut_off() {
     c.header_timeout = Duration::from_secs(1);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(faultline_reports::server::serve(
-        listener,
-        AppState::new(c),
-        std::future::pending(),
-    ));
+    let server =
+        tokio::spawn(faultline_server::serve(listener, AppState::new(c), std::future::pending()));
     // Half a request line, then silence; and a connection that sends nothing at all.
     let mut partial = tokio::net::TcpStream::connect(addr).await.unwrap();
     partial.write_all(b"GET /api/index HTTP/1.1\r\nHo").await.unwrap();

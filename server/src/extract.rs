@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use super::ApiError;
+use crate::ApiError;
 
 /// A path parameter (`/api/runs/{id}`), 400 with a JSON error when it does not parse.
 #[derive(Debug)]

@@ -60,7 +60,7 @@ fn dirs(path: &Path) -> Vec<String> {
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| crate::store::is_safe_component(n) && n != "latest")
+        .filter(|n| crate::index::is_safe_component(n) && n != "latest")
         .collect();
     v.sort();
     v

@@ -17,12 +17,14 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use faultline_checker::formats::{self, Format};
 use faultline_checker::{check as run_check, CancelToken, CheckOptions, ModelSpec};
+use faultline_child::Exit;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::ApiQuery;
-use super::{ApiError, AppState};
-use crate::checks::{create_check_dir, write_check};
+use crate::extract::ApiQuery;
+use crate::{ApiError, AppState};
+use faultline_reports::checks::write_check;
+use faultline_store::layout::create_check_dir;
 
 /// `GET /api/index?verdict=`: the runs in the store as JSON, newest first.
 pub(crate) async fn index(
@@ -120,7 +122,7 @@ async fn on_check_thread<T: Send + 'static>(
     match rx.await {
         Ok(Ok(r)) => r,
         Ok(Err(panic)) => {
-            let msg = super::guard::panic_message(&*panic);
+            let msg = crate::guard::panic_message(&*panic);
             tracing::error!("check panicked: {msg}");
             Err(internal(format!("internal error in the check: {msg}")))
         }
@@ -205,7 +207,7 @@ pub(crate) async fn check(
             "reason": reason,
             "id": id,
             "verdict": result.verdict,
-            "exit_code": result.verdict.exit_code(),
+            "exit_code": Exit::from(result.verdict).code(),
             "model": result.model,
             "counts": result.counts,
             "micros": result.micros,

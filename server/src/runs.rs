@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!  POST /api/runs (spec) ─▶ spec::parse (400) ─▶ queue full? (429) ─▶ .specs/run-<id>.json
-//!        worker task: one at a time ─▶ child::run_child ─▶ spec file removed at the end
+//!        worker task: one at a time ─▶ faultline_child::supervise ─▶ spec file removed
+//!        at the end
 //!            stderr lines ─▶ RunRecord.progress + broadcast ─▶ GET /api/runs/{id}/events
 //!            stdout JSON  ─▶ verdict, run dir, report URL
 //!  DELETE /api/runs/{id}: queued ─▶ dropped (cancelled, spec removed)
@@ -22,16 +23,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use faultline_api::ProgressLine;
+use faultline_child::output::run_results;
+use faultline_child::{ChildCommand, ChildLine, Exited};
 use futures_util::stream::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::api::require_api_content_type;
-use super::child::{run_args, run_result, Exited};
-use super::extract::ApiPath;
-use super::queue::{Job, Queue, RunState};
-use super::{spec, ApiError, AppState, ServerConfig};
+use crate::api::require_api_content_type;
+use crate::extract::ApiPath;
+use crate::queue::{Job, Queue, RunState};
+use crate::{spec, ApiError, AppState, ServerConfig};
 
 /// Lines of progress kept per run (the oldest are dropped).
 const KEEP_LINES: usize = 500;
@@ -86,8 +87,8 @@ impl Job for RunRecord {
         self.error = Some(error);
     }
 
-    fn args(input: &Path, store: &Path) -> Vec<std::ffi::OsString> {
-        run_args(input, store)
+    fn command(input: &Path, store: &Path) -> ChildCommand {
+        ChildCommand::Run { test: input.into(), store: Some(store.into()), verbose: true }
     }
 
     fn on_line(&mut self, line: String) -> (&'static str, String) {
@@ -110,11 +111,11 @@ impl Job for RunRecord {
         match outcome {
             Ok(done) => {
                 let (verdict, files, report) = run_result(&config.store, &done.stdout);
-                r.exit_code = Some(done.code);
+                r.exit_code = Some(done.code_or_error());
                 r.verdict = verdict;
                 r.files = files;
                 r.report = report;
-                r.state = RunState::of_exit(done.code, done.cancelled);
+                r.state = RunState::of_exit(&done);
                 // The child's own `error: ...` line says why, else its last words.
                 let last = r.progress.iter().rev().find(|l| l.starts_with("error:"));
                 let last = last.or(r.progress.last()).cloned().unwrap_or_default();
@@ -123,9 +124,10 @@ impl Job for RunRecord {
                         "cancelled: the run was interrupted and its cluster removed, as on Ctrl-C"
                             .into(),
                     ),
-                    RunState::Failed => {
-                        Some(hide(format!("faultline run exited with {}: {last}", done.code)))
-                    }
+                    RunState::Failed => Some(hide(format!(
+                        "faultline run exited with {}: {last}",
+                        done.code_or_error()
+                    ))),
                     _ => None,
                 };
             }
@@ -198,13 +200,36 @@ pub(crate) async fn cancel(
     Ok((status, Json(record)))
 }
 
-/// The data of a `progress` event: the run's [`ProgressLine`] object when the line is one
+/// The data of a `progress` event: the run's `ProgressLine` object when the line is one
 /// (`{"progress": {"elapsed_secs", "counts": {..}, "fault"}}`), else `{"line": ..}` (logs).
 fn progress_event(line: &str) -> String {
-    match serde_json::from_str::<ProgressLine>(line) {
-        Ok(p) => serde_json::to_string(&p).unwrap_or_default(),
-        Err(_) => json!({ "line": line }).to_string(),
+    match ChildLine::parse(line) {
+        p @ ChildLine::Run(_) => p.to_line(),
+        _ => json!({ "line": line }).to_string(),
     }
+}
+
+/// The run's `--json` result on `stdout` (read back with the type that wrote it): its
+/// verdict, and the links to its files and report in the store.
+fn run_result(store: &Path, stdout: &str) -> (Option<String>, Option<String>, Option<String>) {
+    let result = run_results(stdout);
+    let verdict = result.as_ref().map(|r| r.verdict.to_string());
+    let run_dir = result.as_ref().and_then(|r| relative_run_dir(store, &r.dir));
+    let files = run_dir.as_ref().map(|d| format!("/runs/{d}/"));
+    let report = run_dir
+        .as_ref()
+        .filter(|d| store.join(d).join("report.html").is_file())
+        .map(|d| format!("/runs/{d}/report.html"));
+    (verdict, files, report)
+}
+
+/// `<test>/<time>` of a run directory inside the store.
+fn relative_run_dir(store: &Path, dir: &Path) -> Option<String> {
+    let store = std::fs::canonicalize(store).ok()?;
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let rel = dir.strip_prefix(&store).ok()?;
+    let s = rel.to_str()?.to_string();
+    (!s.is_empty()).then_some(s)
 }
 
 /// `GET /api/runs`: every run this server started, newest first (without progress lines).

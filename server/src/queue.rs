@@ -6,7 +6,8 @@
 //!
 //! ```text
 //!  submit (input file written) ─▶ full? (429) ─▶ pending ─▶ worker: machine permit
-//!     ─▶ child::run_child(J::args) ─▶ stderr lines ─▶ J::on_line ─▶ record + broadcast
+//!     ─▶ faultline_child::supervise(J::command) ─▶ stderr lines ─▶ J::on_line ─▶ record
+//!        + broadcast
 //!     ─▶ J::finish (exit code, stdout) ─▶ `done`; the input file is removed
 //!  cancel: queued ─▶ dropped; running ─▶ SIGINT to the child (SIGKILL after the grace)
 //!  records: store/<J::RECORDS>/<id>.json, written on every change of state, read at start
@@ -20,14 +21,15 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use faultline_child::{supervise, Cancel, ChildCommand, ChildSpec, Exited};
+use faultline_reports::logs::strip_ansi;
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, Notify, Semaphore};
 
-use super::child::{run_child, Exited};
-use super::{ApiError, ServerConfig};
+use crate::{ApiError, ServerConfig};
 
 /// Where a queued job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,11 +53,11 @@ impl RunState {
         matches!(self, RunState::Done | RunState::Failed | RunState::Cancelled)
     }
 
-    /// How a child that exited with `code` ended.
-    pub(crate) fn of_exit(code: i32, cancelled: bool) -> RunState {
-        if cancelled {
+    /// How a child that exited this way ended.
+    pub(crate) fn of_exit(exited: &Exited) -> RunState {
+        if exited.cancelled {
             RunState::Cancelled
-        } else if (0..=2).contains(&code) {
+        } else if exited.has_verdict() {
             RunState::Done
         } else {
             RunState::Failed
@@ -77,8 +79,8 @@ pub(crate) trait Job: Clone + Serialize + DeserializeOwned + Send + 'static {
     fn set_state(&mut self, state: RunState, queue_position: Option<usize>);
     /// Why it failed or was cancelled.
     fn set_error(&mut self, error: String);
-    /// The child's command line (without the program), for the input file.
-    fn args(input: &Path, store: &Path) -> Vec<std::ffi::OsString>;
+    /// The child's command, for the input file.
+    fn command(input: &Path, store: &Path) -> ChildCommand;
     /// Takes one line of the child's stderr; returns the event to send (kind and JSON data).
     fn on_line(&mut self, line: String) -> (&'static str, String);
     /// The events a new subscriber gets first (the progress so far).
@@ -104,8 +106,8 @@ struct Slot<J> {
     events: broadcast::Sender<JobEvent>,
     /// The input file, until the job is over.
     input: Option<PathBuf>,
-    /// Notified to cancel the job while it runs.
-    cancel: Arc<Notify>,
+    /// Thrown to cancel the job while it runs.
+    cancel: Cancel,
 }
 
 /// Every record, and the ids waiting in order.
@@ -190,7 +192,7 @@ impl<J: Job> Table<J> {
             }
             let (events, _) = broadcast::channel(16);
             let id = record.id();
-            self.slots.insert(id, Slot { record, events, input: None, cancel: Arc::default() });
+            self.slots.insert(id, Slot { record, events, input: None, cancel: Cancel::new() });
             self.persist(id);
         }
     }
@@ -249,7 +251,7 @@ impl<J: Job> Queue<J> {
                 );
             }
             if let Some(slot) = t.running.and_then(|id| t.slots.get(&id)) {
-                slot.cancel.notify_one();
+                slot.cancel.cancel();
             }
         }
         self.wake.notify_one();
@@ -288,7 +290,7 @@ impl<J: Job> Queue<J> {
         let id = t.slots.keys().next_back().map_or(1, |k| k + 1);
         let (record, input) = make(id, active)?;
         let (events, _) = broadcast::channel(256);
-        let cancel = Arc::new(Notify::new());
+        let cancel = Cancel::new();
         t.slots.insert(id, Slot { record: record.clone(), events, input: Some(input), cancel });
         t.persist(id);
         t.pending.push_back(id);
@@ -319,7 +321,7 @@ impl<J: Job> Queue<J> {
                 }
                 RunState::Running => {
                     let slot = t.slots.get(&id).ok_or_else(|| Self::not_found(id))?;
-                    slot.cancel.notify_one();
+                    slot.cancel.cancel();
                     slot.events.subscribe()
                 }
                 s => {
@@ -441,9 +443,10 @@ async fn worker<J: Job>(
             }
         };
         let Some((id, input, cancel)) = next else { continue };
-        let on_line = |line: String| lock(&table).emit(id, |r| r.on_line(line));
-        let args = J::args(&input, &config.store);
-        let outcome = run_child(&config, args, cancel, on_line).await;
+        let on_line = |line: String| lock(&table).emit(id, |r| r.on_line(strip_ansi(&line)));
+        let mut spec = ChildSpec::new(&config.faultline_exe, J::command(&input, &config.store));
+        spec.grace = config.cancel_grace;
+        let outcome = supervise(&spec, &cancel, on_line).await;
         let _ = std::fs::remove_file(&input);
         let hide = |e: String| e.replace(&input.display().to_string(), "the posted file");
         let mut t = lock(&table);

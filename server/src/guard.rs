@@ -21,7 +21,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 
-use super::ApiError;
+use crate::ApiError;
 
 /// A host the server answers to: a name (lowercase, IPv6 in brackets) and the port it must
 /// come with (`None`: any port, when the bound port is not known).

@@ -17,10 +17,11 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{ApiError, AppState};
-use crate::campaign::trend::{self, CampaignEntry};
-use crate::campaign::{html, CampaignSummary};
-use crate::store;
+use crate::{ApiError, AppState};
+use faultline_reports::campaign::html;
+use faultline_store::campaign::trend::{self, CampaignEntry};
+use faultline_store::campaign::CampaignSummary;
+use faultline_store::index as store;
 
 /// Every campaign in the store, newest first (read on the blocking pool).
 async fn scan(state: &AppState) -> Vec<CampaignEntry> {
@@ -113,7 +114,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
             })
         })
         .collect();
-    Json(json!({ "campaigns": campaigns, "submitted": super::campaign_jobs::submitted(&state) }))
+    Json(json!({ "campaigns": campaigns, "submitted": crate::campaign_jobs::submitted(&state) }))
 }
 
 /// `GET /api/campaigns/{name}/{time}`: the campaign's summary (`summary.json`), with links.
@@ -130,7 +131,7 @@ pub(crate) async fn show(
     let files = format!("/runs/campaigns/{}/{}", e.name, e.time);
     v["id"] = json!(e.id);
     v["page"] = json!(page_url(e));
-    v["junit"] = json!(format!("{files}/{}", crate::campaign::JUNIT_FILE));
+    v["junit"] = json!(format!("{files}/{}", faultline_store::campaign::JUNIT_FILE));
     v["files"] = json!(format!("{files}/"));
     Ok(Json(v))
 }

@@ -1,4 +1,7 @@
-//! `faultline serve`: the store's index and reports over HTTP, and the JSON API (axum).
+//! faultline-server: the web service of `faultline serve` — the store's index and reports
+//! over HTTP, and the JSON API (axum) with its run and campaign queues. It reads the store
+//! through `faultline_store`, renders pages with `faultline_reports`' templates, and starts
+//! its children through `faultline_child`'s supervisor; only the binary depends on it.
 //!
 //! ```text
 //!  GET  /                      index of runs, newest first (?verdict=illegal)
@@ -35,15 +38,24 @@
 //!   size-limited before and while they are read, histories are streamed to disk, and only
 //!   `max_in_flight` requests are handled at once once their bodies have arrived (503
 //!   beyond, see `body`); a check whose client goes away is cancelled;
-//! - the run and campaign queues are bounded (429 beyond); one child runs at a time; checks run one at a time on a thread with a large
-//!   stack, where a panic is contained; a panicking handler answers 500;
-//! - store paths come only from [`crate::store::resolve`].
+//! - the run and campaign queues are bounded (429 beyond); one child runs at a time; checks
+//!   run one at a time on a thread with a large stack, where a panic is contained; a
+//!   panicking handler answers 500;
+//! - store paths come only from [`faultline_store::index::resolve`].
+//!
+//! # Layout
+//! - `guard`, `conn`, `body`, `extract`: the defences (hosts, origins, tokens, connections,
+//!   bodies) and typed extractors.
+//! - `pages`, `campaigns`: the HTML pages and the store's campaigns.
+//! - `api`: `POST /api/check` and the index as JSON.
+//! - `queue`: the bounded job queue; `runs` and `campaign_jobs` its two kinds of job;
+//!   `spec`: a posted run spec.
+#![deny(missing_docs)]
 
 mod api;
 mod body;
 mod campaign_jobs;
 mod campaigns;
-mod child;
 mod conn;
 mod extract;
 mod guard;
@@ -67,7 +79,6 @@ use minijinja::Environment;
 
 pub use body::RECEIVING_PER_SLOT;
 pub use campaign_jobs::CampaignRecord;
-pub use child::PARENT_PID_ENV;
 pub use guard::{HostPolicy, LOOPBACK_NAMES};
 pub use queue::RunState;
 pub use runs::RunRecord;
@@ -114,7 +125,7 @@ pub struct ServerConfig {
 /// A campaign file parser: the file's name (for messages) and its TOML text to its plan, or
 /// the first error naming the table and key (`faultline`'s `campaign::file::parse`).
 pub type CampaignParser =
-    fn(&str, &str) -> Result<crate::campaign::CampaignPlan, faultline_api::ConfigError>;
+    fn(&str, &str) -> Result<faultline_store::campaign::CampaignPlan, faultline_api::ConfigError>;
 
 impl ServerConfig {
     /// Defaults for `store`: no token, this executable as `faultline`, 256 MiB histories,
@@ -133,7 +144,7 @@ impl ServerConfig {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),
             max_queued_runs: 8,
-            cancel_grace: child::CANCEL_GRACE,
+            cancel_grace: faultline_child::CANCEL_GRACE,
             campaign_parser: None,
             node_cmd_dirs: Vec::new(),
         }
@@ -167,7 +178,7 @@ struct Inner {
     runs: runs::Runs,
     campaigns: campaign_jobs::Campaigns,
     /// Summaries of runs already read.
-    scan_cache: crate::store::ScanCache,
+    scan_cache: faultline_store::index::ScanCache,
     /// The gates and deadlines of request bodies.
     bodies: body::Bodies,
     /// One check at a time: a check uses every core, a second one would only halve both.
@@ -190,10 +201,10 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 config,
-                env: crate::render::environment(),
+                env: faultline_reports::render::environment(),
                 runs,
                 campaigns,
-                scan_cache: crate::store::ScanCache::default(),
+                scan_cache: faultline_store::index::ScanCache::default(),
                 bodies,
                 check_gate: Arc::new(tokio::sync::Semaphore::new(1)),
             }),
@@ -211,10 +222,10 @@ impl AppState {
     }
 
     /// Every run in the store, newest first (read on the blocking pool).
-    async fn scan(&self) -> Vec<crate::store::RunSummary> {
+    async fn scan(&self) -> Vec<faultline_store::index::RunSummary> {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
-            crate::store::scan_cached(&state.inner.config.store, &state.inner.scan_cache)
+            faultline_store::index::scan_cached(&state.inner.config.store, &state.inner.scan_cache)
         })
         .await
         .unwrap_or_default()

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use faultline_reports::campaign::{
+use faultline_server::{app, AppState};
+use faultline_store::campaign::{
     self, trend, CampaignPlan, CampaignSummary, CellResult, Expect, Outcome, PlannedCell,
 };
-use faultline_reports::server::{app, AppState};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -62,7 +62,7 @@ fn write_campaign(store: &Path, name: &str, time: &str, outcomes: [Outcome; 2]) 
     trend::mark(&plan, time, &mut cells, &trend::scan(store));
     let summary = CampaignSummary::new(&plan, time, cells, Vec::new(), 8.0);
     campaign::write_json(&dir.join(campaign::PLAN_FILE), &plan).unwrap();
-    campaign::write_outputs(&dir, &plan, &summary).unwrap();
+    faultline_reports::campaign::write_outputs(&dir, &plan, &summary).unwrap();
 }
 
 fn store() -> (tempfile::TempDir, PathBuf) {
@@ -196,13 +196,13 @@ async fn campaign_pages_in_chromium() {
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let state = AppState::new(crate::server::config(&store));
-    let server = tokio::spawn(faultline_reports::server::serve(listener, state, async {
+    let server = tokio::spawn(faultline_server::serve(listener, state, async {
         let _ = stop_rx.await;
     }));
     let base = format!("http://{addr}");
     let dom = |path: String| {
         let url = format!("{base}{path}");
-        tokio::task::spawn_blocking(move || crate::browser::dump_dom(&url))
+        tokio::task::spawn_blocking(move || crate::chromium::dump_dom(&url))
     };
     if let Some(list) = dom("/campaigns".into()).await.unwrap() {
         assert!(list.contains("id=\"status\">campaigns 4<"), "{list}");

@@ -8,8 +8,8 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::context;
 use serde::Deserialize;
 
-use super::AppState;
-use crate::store::{self, RunSummary};
+use crate::AppState;
+use faultline_store::index::{self as store, RunSummary};
 
 /// `?verdict=` of the index.
 #[derive(Debug, Deserialize)]
@@ -43,7 +43,7 @@ pub(crate) async fn index(State(state): State<AppState>, Query(f): Query<Filter>
     let total = all.len();
     let runs = filtered(all, f.verdict.as_deref());
     let ctx = context! {
-        css => crate::render::CSS,
+        css => faultline_reports::render::CSS,
         runs,
         total,
         filter => f.verdict.unwrap_or_else(|| "all".into()),
@@ -67,7 +67,7 @@ pub(crate) async fn test(State(state): State<AppState>, Path(test): Path<String>
     // The run just before the streak: none (the streak began with the first run), a pass, or
     // an undecided run.
     let before = runs.get(streak).map(|r| (r.time.clone(), r.verdict.clone()));
-    let ctx = context! { css => crate::render::CSS, test, runs, first_failure, before };
+    let ctx = context! { css => faultline_reports::render::CSS, test, runs, first_failure, before };
     page(&state, "test.html", ctx)
 }
 
@@ -142,6 +142,6 @@ fn listing(state: &AppState, rel: &str, dir: &std::path::Path) -> Response {
         })
         .unwrap_or_default();
     entries.sort();
-    let ctx = context! { css => crate::render::CSS, rel, entries };
+    let ctx = context! { css => faultline_reports::render::CSS, rel, entries };
     page(state, "files.html", ctx)
 }

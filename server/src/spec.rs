@@ -16,7 +16,7 @@ use faultline_api::layered::Layer;
 use faultline_api::run::LOCAL_ONLY;
 use faultline_api::RunSettings;
 
-use super::ApiError;
+use crate::ApiError;
 
 fn bad(field: &str, message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, message).with_field(field)
