@@ -224,7 +224,8 @@ impl RunSettings {
     /// - lease-skew is a bug of lease reads, so a run that plants it reads through leases
     ///   unless told otherwise (and is refused when told otherwise: the bug would change
     ///   nothing);
-    /// - a Maelstrom node reports no leader, so its faults target nodes at random.
+    /// - a Maelstrom node serves lin-kv, so its workload is `register` unless told, and it
+    ///   reports no leader, so its faults target nodes at random.
     pub fn with_dependent_defaults(mut self) -> RunSettings {
         if self.nemesis.is_none() {
             let (system, backend) =
@@ -234,9 +235,11 @@ impl RunSettings {
         if self.unsafe_bug == Some(UnsafeBug::LeaseSkew) {
             self.read_mode.get_or_insert(ReadMode::Lease);
         }
-        // A Maelstrom node says nothing of leaders: faults pick their nodes at random.
-        if self.system == Some(SystemKind::Maelstrom) && self.nemesis_targets.is_none() {
-            self.nemesis_targets = Some(TargetList(vec![Target::Random]));
+        // A Maelstrom node serves lin-kv (a register per key) and says nothing of leaders:
+        // faults pick their nodes at random.
+        if self.system == Some(SystemKind::Maelstrom) {
+            self.workload.get_or_insert(WorkloadKind::Register);
+            self.nemesis_targets.get_or_insert(TargetList(vec![Target::Random]));
         }
         self
     }
@@ -603,10 +606,11 @@ mod tests {
         assert!(spec("nemesis = \"loss,partition\"\nbackend = \"netns\"").is_ok());
         // A Maelstrom cluster's network is faultline's: loss and delay on the local backend;
         // no clock, no leader to target, kill only when asked.
-        let m = "system = \"maelstrom\"\nnode-cmd = \"python3 n.py\"\nworkload = \"register\"\n";
+        let m = "system = \"maelstrom\"\nnode-cmd = \"python3 n.py\"\n";
         let cfg = spec(m).unwrap().into_config().unwrap();
         assert_eq!(cfg.nemesis.to_string(), "partition,loss,pause");
         assert_eq!(cfg.nemesis_targets.to_string(), "random");
+        assert_eq!(cfg.workload, WorkloadKind::Register);
         assert!(cfg.test_name().ends_with("-python3-n.py"), "{}", cfg.test_name());
         assert!(spec(&format!("{m}nemesis = \"delay,loss,kill\"")).is_ok());
         let e = spec(&format!("{m}nemesis = \"clock\"")).unwrap_err();
