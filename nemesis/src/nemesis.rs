@@ -349,6 +349,9 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, FaultOutc
         Action::Delay { ms } => (action.clone(), cluster.set_delay(Duration::from_millis(ms))?),
         Action::Duplicate { probability } => (action.clone(), cluster.set_duplicate(probability)?),
         Action::PowerLoss { nodes, seed, .. } => {
+            // Aim: cut while a target holds un-fsynced writes, if one does within a second.
+            let waited = cluster.await_unsynced(&names(&nodes), Duration::from_secs(1)).await;
+            tracing::debug!(?waited, "power loss aimed at un-fsynced writes");
             let (out, dropped) = cluster.power_loss(&names(&nodes), seed)?;
             (Action::PowerLoss { nodes, seed, dropped: Some(dropped) }, out)
         }
@@ -371,7 +374,14 @@ async fn undo(
     events: &UnboundedSender<FaultEvent>,
 ) -> Result<(serde_json::Value, FaultOutcome), Error> {
     Ok(match action {
-        Action::Partition { shape, .. } => (json!({ "shape": shape.name() }), cluster.heal()?),
+        Action::Partition { shape, .. } => {
+            let out = cluster.heal()?;
+            let mut value = json!({ "shape": shape.name() });
+            if let Some(n) = cluster.last_cut_traffic() {
+                value["cut_traffic"] = json!(n);
+            }
+            (value, out)
+        }
         Action::Kill { nodes } | Action::PowerLoss { nodes, .. } => {
             let outs: Result<Vec<_>, _> =
                 names(nodes).iter().map(|n| cluster.start_node(n)).collect();

@@ -45,6 +45,13 @@ pub trait Network: Send + Sync + std::fmt::Debug {
         Ok(FaultOutcome::Skipped(faultline_api::fault::DUPLICATE_NEEDS_MESSAGES.into()))
     }
 
+    /// Traffic stopped by cuts since the network was made (connections refused or closed,
+    /// or packets dropped, as the network counts it); `None` where it does not count. A
+    /// partition during which this did not grow cut no traffic.
+    fn cut_traffic(&self) -> Option<u64> {
+        None
+    }
+
     /// Live node-to-node connections it carries now (0 where it does not count them).
     fn live_connections(&self) -> usize {
         0

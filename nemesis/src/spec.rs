@@ -110,7 +110,7 @@ pub struct ClusterSpec {
     /// `power-loss` fault needs it. The bytes live in `<dir>/nodes/nK/data.disk`.
     pub power_loss: bool,
     /// The machines of the ssh backend (node `nK` on the K-th host).
-    pub hosts: Option<crate::host::HostsFile>,
+    pub hosts: Option<crate::hosts::HostsFile>,
 }
 
 impl ClusterSpec {

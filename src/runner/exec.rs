@@ -129,7 +129,7 @@ pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> 
         cfg.seed,
     );
     if let Some(path) = &cfg.hosts {
-        spec.hosts = Some(faultline_nemesis::host::HostsFile::load(path)?);
+        spec.hosts = Some(faultline_nemesis::hosts::HostsFile::load(path)?);
     }
     // Only a run that asks for power loss puts its nodes' data on FUSE disks.
     spec.power_loss = cfg.nemesis.iter().any(|f| f == faultline_api::Fault::PowerLoss);

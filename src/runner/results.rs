@@ -132,7 +132,8 @@ pub fn summary(r: &RunResults) -> String {
         let _ = writeln!(
             s,
             "  warning: these faults took effect but changed nothing, so they were not tested: {} \
-             (a power loss with nothing un-fsynced drops nothing)",
+             (a power loss with nothing un-fsynced drops nothing; a partition between nodes that \
+             sent nothing cuts nothing)",
             idle.join(", ")
         );
     }

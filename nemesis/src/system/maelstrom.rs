@@ -161,6 +161,10 @@ impl Network for RouterNetwork {
         Ok(FaultOutcome::Installed)
     }
 
+    fn cut_traffic(&self) -> Option<u64> {
+        Some(self.0.get().map_or(0, |r| r.cut_count()))
+    }
+
     fn live_connections(&self) -> usize {
         self.0.get().map_or(0, |r| r.ready_count())
     }

@@ -328,6 +328,11 @@ impl Router {
         lock(&self.clients).clear();
     }
 
+    /// Node-to-node messages dropped by cuts so far.
+    pub(crate) fn cut_count(&self) -> u64 {
+        lock(&self.stats).cut()
+    }
+
     /// What the router counted so far.
     pub(crate) fn stats(&self) -> NetworkStats {
         lock(&self.stats).snapshot(&self.names)
@@ -363,6 +368,7 @@ mod tests {
         r.set_cut(&BTreeSet::new());
         r.route_from_node(0, msg("n1", "n2", "d"));
         assert_eq!(drain(&mut rx[1])[0].body.kind, "d");
+        assert_eq!(r.cut_count(), 1);
         let s = r.stats();
         let link = s.links.iter().find(|l| l.from == "n1" && l.to == "n2").unwrap();
         assert_eq!((link.delivered, link.dropped), (1, 1));

@@ -44,6 +44,8 @@ pub(crate) struct Stats {
     n: usize,
     routed: u64,
     duplicated: u64,
+    /// Node-to-node messages dropped by cuts, in all.
+    cut: u64,
     service_requests: u64,
     /// `n * n` (delivered, dropped), row = sender.
     links: Vec<(u64, u64)>,
@@ -59,6 +61,7 @@ impl Stats {
             n,
             routed: 0,
             duplicated: 0,
+            cut: 0,
             service_requests: 0,
             links: vec![(0, 0); n * n],
             seconds: Vec::new(),
@@ -104,6 +107,7 @@ impl Stats {
                 link.0 += 1;
             }
             Some(Drop::Cut) => {
+                self.cut += 1;
                 sec.cut += 1;
                 link.1 += 1;
             }
@@ -112,6 +116,11 @@ impl Stats {
                 link.1 += 1;
             }
         }
+    }
+
+    /// Node-to-node messages dropped by cuts so far.
+    pub(crate) fn cut(&self) -> u64 {
+        self.cut
     }
 
     /// One misbehaviour; `line` names the node and what it wrote.
