@@ -14,6 +14,8 @@
 //!   setting ([`RunSettings`], [`RunConfig`]).
 //! - [`shard`]: the sharded KV's key → shard map, configurations and controller API.
 //! - [`counts`]: the counters a run reports.
+//! - [`maelstrom`]: Maelstrom's node protocol, its error codes, the client gateway's wire
+//!   type and the network counts of a Maelstrom run.
 //!
 //! # Examples
 //! ```
@@ -29,6 +31,7 @@ pub mod counts;
 pub mod fault;
 pub mod fuse;
 pub mod layered;
+pub mod maelstrom;
 pub mod names;
 pub mod node;
 pub mod run;

@@ -84,7 +84,7 @@ impl Cluster {
         }
         let system = spec.system.build(spec.seed);
         let taken = host::taken_tags(spec.backend);
-        let registry = Registry::create(spec.system.binary(), with_netns, &taken)?;
+        let registry = Registry::create(&spec.system.binary(), with_netns, &taken)?;
         let tag = registry.tag.clone();
         let n = spec.nodes;
         let host = match host::create(spec.backend, spec.hosts.as_ref(), &tag, n).await {
@@ -384,6 +384,11 @@ impl Cluster {
     /// where it does not count them).
     pub fn proxied_connections(&self) -> usize {
         self.shared.network.live_connections()
+    }
+
+    /// What the system's own network counted so far (a Maelstrom cluster's router).
+    pub fn network_stats(&self) -> Option<faultline_api::maelstrom::NetworkStats> {
+        self.system.network_stats()
     }
 
     /// Whether any link is cut now.

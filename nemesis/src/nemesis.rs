@@ -346,6 +346,8 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, FaultOutc
             (action.clone(), FaultOutcome::combine(outs))
         }
         Action::Loss { probability } => (action.clone(), cluster.set_loss(probability)?),
+        Action::Delay { ms } => (action.clone(), cluster.set_delay(Duration::from_millis(ms))?),
+        Action::Duplicate { probability } => (action.clone(), cluster.set_duplicate(probability)?),
         Action::PowerLoss { nodes, seed, .. } => {
             // Aim: cut while a target holds un-fsynced writes, if one does within a second.
             let waited = cluster.await_unsynced(&names(&nodes), Duration::from_secs(1)).await;
@@ -399,6 +401,8 @@ async fn undo(
             (json!({ "nodes": names(nodes) }), FaultOutcome::combine(outs))
         }
         Action::Loss { .. } => (json!({}), cluster.set_loss(0.0)?),
+        Action::Delay { .. } => (json!({}), cluster.set_delay(Duration::ZERO)?),
+        Action::Duplicate { .. } => (json!({}), cluster.set_duplicate(0.0)?),
         Action::Figure8 => {
             cluster.set_delay(Duration::ZERO)?;
             (json!({ "shape": "figure8" }), cluster.heal()?)

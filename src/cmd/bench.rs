@@ -8,6 +8,8 @@
 //!   and the reduced search, and by plain WGL under the same limits; then the transactional
 //!   rows (`bench/txn.rs`): list-append histories of 100,000 and 1,000,000 transactions.
 //! - `faultline bench txn` prints the transactional rows alone (sizes by `--txns`).
+//! - `faultline bench maelstrom` measures faultline as a Maelstrom node's network: messages
+//!   routed per second, and what it adds to an echo node's requests (`bench/maelstrom.rs`).
 //! - `faultline bench cluster` starts a real 3-node cluster of each system (faultline, etcd)
 //!   with the same cluster control and clients as `faultline run`, drives the same load of
 //!   puts, then gets, at a fixed client concurrency, and prints ops/s and p50/p99/max latency.
@@ -16,6 +18,7 @@
 
 mod cluster;
 mod hot;
+mod maelstrom;
 mod small;
 mod txn;
 
@@ -59,6 +62,9 @@ pub enum BenchWhat {
     Cluster(Box<cluster::ClusterBench>),
     /// The transactional (list-append) checker on generated histories.
     Txn(txn::TxnBench),
+    /// faultline as a Maelstrom node's network: router throughput and an echo node's
+    /// latency on its own pipes and through faultline.
+    Maelstrom(maelstrom::MaelstromBench),
 }
 
 /// Runs `faultline bench`.
@@ -79,6 +85,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Exit> {
             Ok(Exit::Pass)
         }
         BenchWhat::Cluster(args) => cluster::run(*args),
+        BenchWhat::Maelstrom(args) => maelstrom::run(args),
         BenchWhat::Txn(args) => {
             txn::run(&args)?;
             Ok(Exit::Pass)

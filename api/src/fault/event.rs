@@ -97,6 +97,14 @@ events! {
     StartLoss      = "start-loss",      Loss,        Start;
     /// Packet loss off.
     StopLoss       = "stop-loss",       Loss,        End;
+    /// Link delay on.
+    StartDelay     = "start-delay",     Delay,       Start;
+    /// Link delay off.
+    StopDelay      = "stop-delay",      Delay,       End;
+    /// Duplicated delivery on.
+    StartDuplicate = "start-duplicate", Duplicate,   Start;
+    /// Duplicated delivery off.
+    StopDuplicate  = "stop-duplicate",  Duplicate,   End;
     /// Groups joined through the shard controller (each change starts and ends at once:
     /// nothing is undone).
     Join           = "join",            Reconfigure, Start;
@@ -322,7 +330,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(TABLE.len(), 23);
+        assert_eq!(TABLE.len(), 27);
     }
 
     #[test]

@@ -266,6 +266,15 @@ impl Cluster {
         self.shared.network.set_delay(delay)
     }
 
+    /// Delivers each node-to-node message twice with probability `p` (0 stops it).
+    /// Skipped where the network carries streams.
+    ///
+    /// # Errors
+    /// The network's rules could not be installed.
+    pub fn set_duplicate(&self, p: f64) -> Result<FaultOutcome, Error> {
+        self.shared.network.set_duplicate(p)
+    }
+
     /// The current packet loss probability.
     pub fn loss(&self) -> f64 {
         *lock(&self.loss)
