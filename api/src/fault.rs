@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::run::{Backend, SystemKind};
+use crate::target::{Backend, SystemKind};
 
 pub mod event;
 
