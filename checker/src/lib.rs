@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 
 pub mod check;
+mod decision;
 pub mod error;
 pub mod formats;
 pub mod history;
