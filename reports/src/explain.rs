@@ -134,8 +134,17 @@ fn resets(op: &Operation) -> bool {
     op.outcome != Outcome::Fail && matches!(op.f.as_str(), "write" | "put" | "delete" | "cas")
 }
 
-/// What `op` observed: the value a read returned, or the value a successful cas expected.
+/// Whether a failed cas reports that it compared and found another value.
+fn mismatch(op: &Operation) -> bool {
+    matches!(op.error.as_deref(), Some("cas-mismatch" | "mismatch"))
+}
+
+/// What `op` observed: the value a read returned, the value a successful cas expected, or the
+/// value a cas that compared and failed did not find (`found no`).
 fn observed(op: &Operation) -> Option<(&'static str, &Value)> {
+    if op.f == "cas" && op.outcome == Outcome::Fail && mismatch(op) {
+        return op.input.as_array().and_then(|a| a.first()).map(|e| ("found no", e));
+    }
     if op.outcome != Outcome::Ok || op.error.as_deref() == Some("value-unknown") {
         return None;
     }
@@ -192,6 +201,12 @@ fn head(values: Values<'_>, b: &Operation, verb: &str, v: &Value) -> String {
     let at = fmt_time(b.ret.unwrap_or(b.call));
     if verb == "returned" {
         format!("The {} {by} returned {} at {at}", act(values, b), values.show(v))
+    } else if verb == "found no" {
+        format!(
+            "The {} {by} failed at {at}: it found the value was not {}",
+            act(values, b),
+            values.show(v)
+        )
     } else {
         format!(
             "The {} {by} succeeded at {at}, so the value was {} when it took effect",
@@ -214,6 +229,9 @@ fn story(
 ) -> Option<Story> {
     let head = head(values, b, verb, v);
     let observer = |role: &str| (b.id, role.to_string());
+    if b.outcome == Outcome::Fail && values.kind == Kind::Kv {
+        return None;
+    }
     match values.kind {
         Kind::Register => register_story(values, ops, b, v, head, observer),
         Kind::Kv => kv_story(values, ops, b, &kv_string(v), head, observer),
@@ -230,6 +248,34 @@ fn register_story(
 ) -> Option<Story> {
     let b_ret = b.ret.unwrap_or(b.call);
     let shown = values.show(v);
+    if b.outcome == Outcome::Fail {
+        // A cas that found another value, though a write of its expected value had completed
+        // before it began and nothing else could have taken effect since.
+        let other = |w: &Operation| {
+            ops.iter().any(|x| {
+                x.id != w.id
+                    && x.id != b.id
+                    && written(x).is_some_and(|u| u != v)
+                    && x.deadline() >= w.call
+                    && x.call <= b_ret
+            })
+        };
+        let w = ops
+            .iter()
+            .filter(|w| w.outcome == Outcome::Ok && w.id != b.id && written(w) == Some(v))
+            .filter(|w| w.ret.is_some_and(|r| r < b.call) && !other(w))
+            .max_by_key(|w| w.ret)?;
+        let text = format!(
+            "{head}, but {} had completed before this cas began at {}, and no operation that \
+             writes another value could have taken effect in between.",
+            named(values, w),
+            fmt_time(b.call),
+        );
+        return Some((
+            text,
+            vec![observer(&format!("found no {shown}")), (w.id, format!("wrote {shown}; missed"))],
+        ));
+    }
     if v.is_null() {
         // Nothing, though a write had certainly completed before the read began.
         let w = ops
@@ -293,12 +339,12 @@ fn register_story(
     let (w, x) = best?;
     let new = values.show(written(x).unwrap_or(&Value::Null));
     let text = format!(
-        "{head}, but {} had completed before this {} began at {}: it overwrote the {shown} \
-         written by {}.",
+        "{head}, but {shown} was written by {} and then overwritten by {}, which had completed \
+         before this {} began at {}.",
+        named(values, w),
         named(values, x),
         b.f,
         fmt_time(b.call),
-        named(values, w),
     );
     let related = vec![
         observer(&format!("saw {shown}, stale")),
@@ -646,9 +692,10 @@ mod tests {
         assert!(
             e.text.starts_with(
                 "The read of key k by client 3, answered by n3 (op 2), returned 1 at 50 ms, but \
-                 the write of 2 to key k (op 1, client 2, ok via n2, completed at 30 ms) had \
-                 completed before this read began at 40 ms: it overwrote the 1 written by the \
-                 write of 1 to key k (op 0, client 1, ok via n1, completed at 10 ms)."
+                 1 was written by the write of 1 to key k (op 0, client 1, ok via n1, completed \
+                 at 10 ms) and then overwritten by the write of 2 to key k (op 1, client 2, ok \
+                 via n2, completed at 30 ms), which had completed before this read began at 40 \
+                 ms."
             ),
             "{}",
             e.text
@@ -695,11 +742,34 @@ mod tests {
         ]);
         let e = explained(&h, "cas-register");
         assert!(
-            e.text.starts_with("The cas of key k from 1 to 4 by client 3, answered by n3 (op 2), succeeded at 50 ms, so the value was 1 when it took effect, but the write of 2 to key k (op 1, client 2, ok via n2, completed at 30 ms) had completed before this cas began at 40 ms"),
+            e.text.starts_with("The cas of key k from 1 to 4 by client 3, answered by n3 (op 2), succeeded at 50 ms, so the value was 1 when it took effect, but 1 was written by the write of 1 to key k (op 0, client 1, ok via n1, completed at 10 ms) and then overwritten by the write of 2 to key k (op 1, client 2, ok via n2, completed at 30 ms), which had completed before this cas began at 40 ms."),
             "{}",
             e.text
         );
         assert_eq!(ids(&e), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn cas_register_cas_that_found_another_value_names_the_write_it_missed() {
+        let h = faultline_checker::formats::jsonl::parse_str(
+            r#"{"index":0,"type":"invoke","process":0,"f":"write","value":2,"time":0}
+{"index":1,"type":"ok","process":0,"f":"write","value":2,"time":10,"node":"n1"}
+{"index":2,"type":"invoke","process":1,"f":"cas","value":[2,5],"time":20}
+{"index":3,"type":"fail","process":1,"f":"cas","value":[2,5],"time":30,"error":"cas-mismatch","node":"n2"}"#,
+        )
+        .unwrap();
+        let e = explained(&h, "cas-register");
+        assert!(
+            e.text.starts_with(
+                "The cas from 2 to 5 by client 1, answered by n2 (op 1), failed at 30 ns: it \
+                 found the value was not 2, but the write of 2 (op 0, client 0, ok via n1, \
+                 completed at 10 ns) had completed before this cas began at 20 ns, and no \
+                 operation that writes another value could have taken effect in between."
+            ),
+            "{}",
+            e.text
+        );
+        assert_eq!(ids(&e), vec![0, 1]);
     }
 
     /// Appends of "7," … "11," by clients 1..5, one after another, then a get by client 6.
