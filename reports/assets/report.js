@@ -16,7 +16,7 @@
     var D = JSON.parse(document.getElementById('data').textContent);
     var N = D.c.length, END = Math.max(D.end, 1), SCALE = D.scale;
     var COLORS = ['#3b8f5a', '#d98c8c', '#f0a030'];
-    var NEM = { partition: '255,152,0', kill: '229,57,53', pause: '142,36,170', clock: '30,136,229', loss: '0,137,123' };
+    var NEM = { partition: '255,152,0', kill: '229,57,53', pause: '142,36,170', clock: '30,136,229', loss: '0,137,123', figure8: '109,76,65' };
     var OUT = ['ok', 'fail', 'info'];
     var canvas = document.getElementById('timeline'), wrap = document.getElementById('tl-wrap');
     var tip = document.getElementById('tip'), select = document.getElementById('key');

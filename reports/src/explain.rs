@@ -470,7 +470,7 @@ fn kv_story(
         .filter(|x| x.outcome == Outcome::Ok && x.id != b.id && x.ret.is_some_and(|r| r < b.call))
         .filter(|x| match x.f.as_str() {
             "append" => !parts.iter().any(|p| p.id == x.id),
-            "put" => !parts.first().is_some_and(|p| p.id == x.id),
+            "put" => parts.first().is_none_or(|p| p.id != x.id),
             _ => false,
         })
         .filter(|x| !kv_string(written(x).unwrap_or(&Value::Null)).is_empty() && !replaced(x))

@@ -18,6 +18,7 @@ use faultline_checker::{
     NOTHING_CHECKED,
 };
 use faultline_reports::checks;
+use faultline_reports::explain::{explain_shrunk, fmt_time};
 use faultline_reports::junit::{CaseOutcome, JunitCase};
 
 use crate::Exit;
@@ -380,21 +381,18 @@ fn print_shrunk(
             s.micros as f64 / 1e6
         );
         if let Some(k) = s.result.first_illegal() {
-            println!(
-                "  {}",
-                faultline_reports::explain::explain_shrunk(&s.history, k, &s.ids).text
-            );
+            println!("  {}", explain_shrunk(&s.history, k, &s.ids).text);
         }
         for o in &s.history.ops {
             let out = if o.output.is_null() { String::new() } else { format!(" → {}", o.output) };
-            let ret = o.ret.map_or("never".to_string(), |r| r.to_string());
+            let ret = o.ret.map_or("never".to_string(), fmt_time);
             println!(
                 "  op {:>6}  client {:<4} {} {}{out}  [{}..{}] {:?}{}",
                 s.ids[o.id],
                 o.process,
                 o.f,
                 o.input,
-                o.call,
+                fmt_time(o.call),
                 ret,
                 o.outcome,
                 o.served().map(|n| format!(" via {n}")).unwrap_or_default()
