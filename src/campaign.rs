@@ -5,7 +5,7 @@
 //! ```text
 //!  campaign.toml ──file::read──▶ CampaignPlan (campaign.json) ──[--shard I/N]──▶ this shard's
 //!     cells ──exec::execute (--jobs, --time-budget, signals)──▶ CellResult per cell
-//!     ──▶ summary.json, junit.xml, campaign.html (faultline_reports::campaign)
+//!     ──▶ summary.json, junit.xml, campaign.html (faultline_store::campaign, faultline_reports::campaign)
 //!  --resume DIR: campaign.json + summary.json ──▶ the cells without a result
 //!  merge DIR.. ──▶ one summary;  diff A B ──▶ cells whose outcome changed
 //! ```

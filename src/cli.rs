@@ -58,3 +58,52 @@ Examples:
   faultline campaign examples/nightly.toml --shard 1/3 --time-budget 80m
   faultline campaign --resume store/campaigns/nightly/<time>
   faultline campaign diff store/campaigns/nightly/<a> store/campaigns/nightly/<b>";
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use clap::Parser;
+    use faultline_child::ChildCommand;
+
+    use super::{Cli, Command};
+
+    fn parse(c: &ChildCommand) -> Cli {
+        let argv = std::iter::once("faultline".into()).chain(c.args());
+        Cli::try_parse_from(argv).expect("a child's command line parses as faultline's")
+    }
+
+    #[test]
+    fn the_command_line_definitions_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    /// The child-run protocol's command lines (built in `faultline_child::command`) are
+    /// command lines this binary reads as meant.
+    #[test]
+    fn child_command_lines_parse_as_meant() {
+        let run = ChildCommand::Run {
+            test: "s/.specs/run-1.json".into(),
+            store: Some("s".into()),
+            verbose: true,
+        };
+        let cli = parse(&run);
+        assert_eq!(cli.verbose, 1);
+        let Command::Run(args) = cli.command else { panic!("not a run") };
+        assert_eq!(args.test, Some(PathBuf::from("s/.specs/run-1.json")));
+        assert_eq!(args.settings.store, Some(PathBuf::from("s")));
+        assert!(args.json && args.progress_json && !args.no_progress);
+
+        let cell = ChildCommand::Run { test: "c/0001.json".into(), store: None, verbose: false };
+        let cli = parse(&cell);
+        assert_eq!(cli.verbose, 0);
+        let Command::Run(args) = cli.command else { panic!("not a run") };
+        assert_eq!(args.settings.store, None, "a cell's store comes from its spec");
+
+        let campaign = ChildCommand::Campaign { file: "x.toml".into() };
+        let Command::Campaign(args) = parse(&campaign).command else { panic!("not a campaign") };
+        assert_eq!(args.file, Some(PathBuf::from("x.toml")));
+        assert!(args.json && args.no_progress && args.progress_json);
+    }
+}

@@ -14,26 +14,9 @@ pub mod cli;
 pub mod cmd;
 pub mod runner;
 
-use std::process::ExitCode;
-
-/// The exit codes of docs/history-format.md, shared by every command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Linearizable / the run passed.
-    Pass = 0,
-    /// Not linearizable: an anomaly was found.
-    Anomaly = 1,
-    /// Unknown: a time or memory bound was hit, or the run could not finish its checks.
-    Unknown = 2,
-    /// Bad input, bad usage, or the harness could not set up.
-    Error = 3,
-}
-
-impl From<Exit> for ExitCode {
-    fn from(e: Exit) -> Self {
-        ExitCode::from(e as u8)
-    }
-}
+/// The exit codes every command shares (defined with the child-run protocol, whose parents
+/// read them back).
+pub use faultline_child::Exit;
 
 /// Runs the parsed command line and returns its exit code.
 ///

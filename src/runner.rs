@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  flags / --test spec.toml / --replay test.json ─▶ RunSettings ─▶ RunConfig
-//!      ─▶ exec::execute: store::RunDir, faultline.log, Cluster (nemesis crate),
+//!      ─▶ exec::execute: RunDir (faultline_store::layout), faultline.log, Cluster (nemesis crate),
 //!         WorkloadRun + Recorder (workloads crate), Nemesis schedule, heal, final reads,
 //!         check (checker crate), results.json, report.html (reports crate)
 //!      ─▶ results::RunResults (exit code = verdict's: 0 / 1 / 2; harness errors are 3)
@@ -12,7 +12,6 @@
 //! # Layout
 //! - [`config`]: [`RunSettings`] (file / flags, declared in `faultline_api`) and the resolved
 //!   [`RunConfig`].
-//! - [`store`]: the run's directory and the `latest` links.
 //! - [`exec`]: [`execute`], the run itself.
 //! - [`results`]: [`RunResults`] (`results.json`) and the printed summary.
 //! - [`signals`]: SIGINT, SIGTERM and SIGHUP, each ending a run the same way (exit 3).
@@ -27,7 +26,6 @@ mod logging;
 pub mod progress;
 pub mod results;
 pub mod signals;
-pub mod store;
 pub mod watchdog;
 
 pub use config::{ConfigError, RunConfig, RunSettings};

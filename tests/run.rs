@@ -17,4 +17,5 @@ mod netns;
 mod nonroot;
 mod powerloss;
 mod sharded;
+mod ssh;
 pub(crate) mod util;

@@ -13,9 +13,12 @@ pub use event::{Edge, EventName, FaultEvent, FaultOutcome};
 /// Why clock faults cannot reach etcd.
 pub const ETCD_CLOCK: &str = "etcd is a Go program: Go reads the clock through the vDSO, \
      which LD_PRELOAD/libfaketime does not reach";
-/// Why packet loss needs the netns backend.
+/// Why `power-loss` cannot run on the ssh backend.
+pub const SSH_POWER_LOSS: &str = "power loss needs a FUSE disk on the node's machine, which the \
+     ssh backend does not mount (use the local or netns backend)";
+/// Why packet loss needs the netns (or ssh) backend.
 pub const LOSS_NEEDS_NETNS: &str =
-    "packet loss needs the netns backend (the local backend proxies TCP streams)";
+    "packet loss needs the netns or ssh backend (the local backend proxies TCP streams)";
 /// Why figure8 cannot follow etcd.
 pub const ETCD_FIGURE8: &str =
     "figure8 follows each node's commit and last log index, which etcd's status does not report";
@@ -82,6 +85,7 @@ impl Fault {
                 Some(RECONFIGURE_SHARDED_ONLY)
             }
             (Fault::Membership, SystemKind::Sharded, _) => Some(SHARDED_MEMBERSHIP),
+            (Fault::PowerLoss, _, Backend::Ssh) => Some(SSH_POWER_LOSS),
             (Fault::PowerLoss, _, _) => crate::fuse::unavailable(),
             _ => None,
         }

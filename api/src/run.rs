@@ -37,6 +37,9 @@ crate::names! {
         /// Linux, root: one network namespace and IP per node on a bridge; partitions and
         /// packet loss by iptables rules inside the namespaces.
         Netns = "netns",
+        /// Your machines over SSH (`--hosts FILE.toml`): one node per host; partitions and
+        /// packet loss by iptables chains of faultline's own on the hosts.
+        Ssh = "ssh",
     }
 }
 
@@ -127,10 +130,14 @@ crate::layered! {
         /// recorded].
         #[arg(long)]
         seed: u64 = random_seed(),
-        /// Network backend: local (no root, TCP proxies) or netns (root, iptables)
-        /// [default: local].
+        /// Network backend: local (no root, TCP proxies), netns (root, iptables) or ssh
+        /// (your machines; needs `--hosts`) [default: local].
         #[arg(long)]
         backend: Backend = Backend::default(),
+        /// ssh backend: the hosts file naming the machines (one node per host; see
+        /// docs/ssh-hosts.md).
+        #[arg(long, value_name = "FILE")]
+        hosts: PathBuf,
         /// Store directory [default: store].
         #[arg(long, value_name = "DIR")]
         store: PathBuf = PathBuf::from("store"),
@@ -177,7 +184,7 @@ crate::layered! {
 
 /// The settings a server must not take from a posted spec: they name files or programs on
 /// the server's machine.
-pub const LOCAL_ONLY: &[&str] = &["store", "node-binary", "etcd-binary", "node-args"];
+pub const LOCAL_ONLY: &[&str] = &["store", "node-binary", "etcd-binary", "node-args", "hosts"];
 
 /// A fresh seed, when none was given (small, so that it is easy to type back).
 pub fn random_seed() -> u64 {
@@ -241,6 +248,21 @@ impl RunConfig {
     /// reverse).
     pub fn validate(&self) -> Result<(), ConfigError> {
         let here = |f: &str, m: String| Err(ConfigError::new("configuration", f, m));
+        match (self.backend, &self.hosts) {
+            (Backend::Ssh, None) => {
+                return here(
+                    "hosts",
+                    "the ssh backend needs a hosts file (--hosts FILE.toml)".into(),
+                )
+            }
+            (Backend::Local | Backend::Netns, Some(_)) => {
+                return here(
+                    "hosts",
+                    format!("a hosts file is for --backend ssh, not {}", self.backend),
+                )
+            }
+            _ => {}
+        }
         if let Some(mix) = &self.mix {
             if let Err(m) = self.workload.check_mix(mix) {
                 return here("mix", m);
@@ -495,7 +517,7 @@ mod tests {
         let spec = |t: &str| RunSettings::parse_spec("s.toml", t, false);
         let e = spec("nemesis = \"loss,partition\"").unwrap_err();
         assert_eq!(e.field, "nemesis");
-        assert!(e.message.contains("loss: packet loss needs the netns backend"), "{e}");
+        assert!(e.message.contains("loss: packet loss needs the netns or ssh backend"), "{e}");
         assert!(e.message.contains("pass --allow-skipped-faults"), "a real flag: {e}");
         assert!(spec("nemesis = \"loss,partition\"\nallow-skipped-faults = true").is_ok());
         // Too few nodes: named as such, with the flag that fixes it.

@@ -26,15 +26,6 @@ impl Verdict {
         }
     }
 
-    /// The exit code (`docs/history-format.md`): 0, 1 or 2.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Verdict::Linearizable => 0,
-            Verdict::Illegal => 1,
-            Verdict::Unknown => 2,
-        }
-    }
-
     /// The name, as serde writes it: `linearizable`, `illegal`, `unknown`.
     pub fn name(self) -> &'static str {
         match self {

@@ -1,7 +1,8 @@
 //! A running cluster: start it, reach it, hurt it, heal it, tear it down.
 //!
 //! ```text
-//! ClusterSpec ──start──> sweep stale runs ─> registry entry ─> netns / proxies ─> layout
+//! ClusterSpec ──start──> sweep stale runs ─> registry entry ─> SystemSpec::build ─> host
+//!                        ─> host.layout ─> system.prepare ─> disks
 //!                        ─> spawn every node ─> wait: all answer + a leader ──> Cluster
 //! Cluster: kill/start_node/stop/pause/resume/wipe   set_cut/heal   set_clock   set_loss
 //!          members/change_member/start_joining (the membership fault)
@@ -18,24 +19,18 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::netns::{self, Netns};
+use crate::host;
 use crate::partition::Grudge;
 use crate::process::Proc;
-use crate::proxy::{Pids, Proxies};
-use crate::state::{self, Registry};
-use crate::system::etcd::Etcd;
-use crate::system::faultline::Faultline;
-use crate::system::sharded::Sharded;
-use crate::system::{NodeInfo, Probe, System};
-use crate::{Backend, ClusterSpec, Error, FaultOutcome, SystemSpec};
+use crate::state::Registry;
+use crate::sync::lock;
+use crate::system::{NodeInfo, NodeStdio, Probe, System};
+use crate::{Backend, ClusterSpec, Error, FaultOutcome};
 
 mod control;
 mod guard;
-mod layout;
 mod members;
-pub use layout::PORT_RANGE_ENV;
 
-pub(crate) use guard::lock;
 pub use guard::CleanupHandle;
 use guard::Shared;
 
@@ -79,65 +74,32 @@ impl Cluster {
     pub async fn start(spec: ClusterSpec) -> Result<Cluster, Error> {
         spec.validate()?;
         let with_netns = spec.backend == Backend::Netns;
-        if with_netns {
-            netns::check_prerequisites()?;
-        }
-        let cleaned = state::sweep_stale(with_netns);
+        host::check(spec.backend, spec.hosts.as_ref())?;
+        let cleaned = host::sweep_stale(with_netns);
         if !cleaned.is_empty() {
             tracing::warn!(?cleaned, "removed stale state of crashed runs");
         }
-        let system: Box<dyn System> = match &spec.system {
-            SystemSpec::Faultline { binary, unsafe_bug, read_mode, extra_args } => {
-                Box::new(Faultline {
-                    binary: binary.clone(),
-                    unsafe_bug: *unsafe_bug,
-                    read_mode: *read_mode,
-                    extra_args: extra_args.clone(),
-                    seed: spec.seed,
-                })
-            }
-            SystemSpec::Sharded { binary, unsafe_bug, extra_args, group_size } => {
-                Box::new(Sharded {
-                    binary: binary.clone(),
-                    unsafe_bug: *unsafe_bug,
-                    extra_args: extra_args.clone(),
-                    group_size: *group_size,
-                    seed: spec.seed,
-                })
-            }
-            SystemSpec::Etcd { binary, .. } => Box::new(Etcd { binary: binary.clone() }),
-        };
-        let registry = Registry::create(spec.system.binary(), with_netns)?;
+        let system = spec.system.build(spec.seed);
+        let taken = host::taken_tags(spec.backend);
+        let registry = Registry::create(spec.system.binary(), with_netns, &taken)?;
         let tag = registry.tag.clone();
-        let pids: Pids = Arc::default();
         let n = spec.nodes;
-        // From here on the guard owns everything: an error return drops it and cleans up.
-        let (netns, proxies) = match spec.backend {
-            Backend::Netns => match Netns::create(&tag, n) {
-                Ok(net) => (Some(net), None),
-                Err(e) => {
-                    registry.remove();
-                    return Err(e);
-                }
-            },
-            Backend::Local => (None, Some(Proxies::new(pids.clone()))),
+        let host = match host::create(spec.backend, spec.hosts.as_ref(), &tag, n).await {
+            Ok(h) => h,
+            Err(e) => {
+                registry.remove();
+                return Err(e);
+            }
         };
-        let shared = Arc::new(Shared::new(n, pids, registry, proxies, netns.clone()));
+        let network = system.network().unwrap_or_else(|| host.network());
+        // From here on the guard owns everything: an error return drops it and cleans up.
+        let shared = Arc::new(Shared::new(n, registry, host, network));
         let guard = CleanupHandle(shared.clone());
         let result = async {
-            let nodes = match &netns {
-                Some(net) => layout::netns(n, system.netns_ports(), net, &spec.dir),
-                None => {
-                    let mut p =
-                        lock(&shared.proxies).take().ok_or(Error::Spec("no proxies".into()))?;
-                    let r = layout::local(n, system.routing(), &mut p, &spec.dir).await;
-                    *lock(&shared.proxies) = Some(p);
-                    r?
-                }
-            };
+            let mut nodes = shared.host.layout(n, &*system, &spec.dir).await?;
+            system.prepare(&mut nodes).await?;
             for (i, node) in nodes.iter().enumerate() {
-                std::fs::create_dir_all(&node.data_dir)
-                    .map_err(|e| Error::io("creating data dir", &node.data_dir, e))?;
+                shared.host.make_dirs(node)?;
                 if spec.power_loss {
                     let backing = node.data_dir.with_file_name("data.disk");
                     let disk = crate::powerfs::Disk::mount(&backing, &node.data_dir, &tag)?;
@@ -357,38 +319,29 @@ impl Cluster {
     fn argv(&self, i: usize) -> Vec<OsString> {
         let node = &self.nodes[i];
         let joining = lock(&self.joining)[i];
-        let cmd = match joining {
+        match joining {
             true => self.system.join_command(node, &self.nodes, &self.members_with(i), &self.tag),
             false => None,
         }
-        .unwrap_or_else(|| self.system.command(node, &self.nodes, &self.tag));
-        match &node.netns {
-            Some(ns) => ["ip", "netns", "exec", ns.as_str()]
-                .into_iter()
-                .map(OsString::from)
-                .chain(cmd)
-                .collect(),
-            None => cmd,
-        }
+        .unwrap_or_else(|| self.system.command(node, &self.nodes, &self.tag))
     }
 
     fn spawn(&self, i: usize) -> Result<(), Error> {
         let node = &self.nodes[i];
-        let proc = Proc::spawn(&node.name, &self.argv(i), &node.log_file)?;
-        let pid = proc.pid();
-        lock(&self.shared.procs)[i] = proc;
-        self.shared.set_pid(i, pid);
+        let spawned = self.shared.host.spawn(node, &self.argv(i), self.system.stdio())?;
+        let pid = spawned.process.pid();
+        lock(&self.shared.procs)[i] = Proc::running(spawned.process);
+        self.shared.set_pid(i, Some(pid));
+        if let (NodeStdio::Piped, Some((stdin, stdout))) = (self.system.stdio(), spawned.pipes) {
+            self.system.attach(i, stdin, stdout);
+        }
         Ok(())
     }
 
-    fn apply_cut(&self, cut: BTreeSet<(usize, usize)>) -> Result<(), Error> {
-        if let Some(net) = &self.shared.netns {
-            net.set_cut(&cut)?;
-        } else if let Some(p) = lock(&self.shared.proxies).as_ref() {
-            p.set_cut(cut.clone());
-        }
+    fn apply_cut(&self, cut: BTreeSet<(usize, usize)>) -> Result<FaultOutcome, Error> {
+        let out = self.shared.network.set_cut(&cut)?;
         *lock(&self.cut) = cut;
-        Ok(())
+        Ok(out)
     }
 
     /// Cuts exactly the links `grudge` names (replacing any earlier cut).
@@ -396,8 +349,7 @@ impl Cluster {
     /// # Errors
     /// An iptables command failed (netns).
     pub fn set_cut(&self, grudge: &Grudge) -> Result<FaultOutcome, Error> {
-        self.apply_cut(grudge.cut.clone())?;
-        Ok(FaultOutcome::Installed)
+        self.apply_cut(grudge.cut.clone())
     }
 
     /// Restores every link.
@@ -405,13 +357,13 @@ impl Cluster {
     /// # Errors
     /// An iptables command failed (netns).
     pub fn heal(&self) -> Result<FaultOutcome, Error> {
-        self.apply_cut(BTreeSet::new())?;
-        Ok(FaultOutcome::Installed)
+        self.apply_cut(BTreeSet::new())
     }
 
-    /// Live node-to-node connections through the local backend's proxies (0 under netns).
+    /// Live node-to-node connections the network carries (the local backend's proxies; 0
+    /// where it does not count them).
     pub fn proxied_connections(&self) -> usize {
-        lock(&self.shared.proxies).as_ref().map_or(0, Proxies::live_connections)
+        self.shared.network.live_connections()
     }
 
     /// Whether any link is cut now.
@@ -436,28 +388,5 @@ impl Drop for Cluster {
             tracing::debug!(tag = self.tag, "cluster dropped: cleaning up");
             self.shared.cleanup();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::Ipv4Addr;
-
-    #[test]
-    fn free_ports_are_distinct_and_bindable() {
-        let a = layout::free_port(Ipv4Addr::LOCALHOST).unwrap();
-        let b = layout::free_port(Ipv4Addr::LOCALHOST).unwrap();
-        assert_ne!(a, b);
-        assert!((20_000..32_000).contains(&a));
-        // Another test of this binary may hold it for a moment (free_port only probes).
-        let bindable = (0..100).any(|_| {
-            let ok = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, a)).is_ok();
-            if !ok {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            ok
-        });
-        assert!(bindable, "port {a} stayed in use");
     }
 }

@@ -3,7 +3,11 @@
 //!
 //! # Layout
 //! - [`spec`]: [`ClusterSpec`], [`SystemSpec`], [`Backend`]: what to start.
-//! - [`system`]: the [`System`] interface (Jepsen's DB) for `faultline-node` and etcd.
+//! - [`system`]: the [`System`] seam (Jepsen's DB): what runs — faultline's node, the sharded
+//!   KV, etcd; [`SystemSpec::build`] is the one place systems are made.
+//! - [`host`]: the [`Host`] seam: where nodes run and how they are reached — `local`
+//!   (proxies) and `netns` (namespaces); [`process`]: the [`Process`] a host spawns;
+//!   [`network`]: the [`Network`] seam the nemesis cuts (a host's, or a system's own).
 //! - [`cluster`]: [`Cluster`]: start, reach, kill/pause/partition/clock, heal, shut down.
 //! - [`partition`]: pure partition shapes and their grudges (petgraph).
 //! - [`fault`], [`schedule`]: the fault vocabulary and the seeded plan (one alternative of
@@ -14,7 +18,8 @@
 //! - [`membership`]: the membership fault: remove a member, wipe it, add it back.
 //! - [`powerfs`]: the power-loss disk (a FUSE mount over each node's data that can lose
 //!   what was not fsynced) for the `power-loss` fault.
-//! - `proxy`, `procnet`, `netns`, `process`, `state`: the real backends and cleanup.
+//! - `proxy`, `procnet`, `netns`, `ports`, `state`, `sync`: the real backends' parts, the
+//!   run registry and cleanup.
 //!
 //! # Backends
 //! - `local` (no root): nodes on 127.0.0.1; every node-to-node connection goes through a
@@ -75,12 +80,15 @@ pub mod cluster;
 mod error;
 pub mod fault;
 pub mod figure8;
+pub mod host;
 pub mod membership;
 pub mod nemesis;
 mod netns;
+pub mod network;
 pub mod partition;
+mod ports;
 pub mod powerfs;
-mod process;
+pub mod process;
 mod procnet;
 mod proxy;
 pub mod reconfigure;
@@ -88,16 +96,21 @@ pub mod schedule;
 pub mod shards;
 pub mod spec;
 mod state;
+mod sync;
 pub use state::state_dir;
 pub mod system;
 
-pub use cluster::{CleanupHandle, Cluster, PORT_RANGE_ENV};
+pub use cluster::{CleanupHandle, Cluster};
 pub use error::Error;
 pub use fault::{Action, Fault};
 pub use faultline_api::fault::{EventName, FaultEvent, FaultOutcome};
+pub use host::Host;
 pub use nemesis::Nemesis;
+pub use network::Network;
 pub use partition::{Grudge, Shape};
+pub use ports::PORT_RANGE_ENV;
+pub use process::Process;
 pub use schedule::{NemesisConfig, Planned, Schedule};
 pub use spec::{Backend, ClusterSpec, SystemSpec};
 pub use system::etcd::CLOCK_SKIP_REASON;
-pub use system::{NodeInfo, Probe, System};
+pub use system::{NodeInfo, NodeStdio, Probe, System};

@@ -45,7 +45,7 @@ fn drop_grudge_cuts_exactly_the_named_source_and_cleanup_leaves_nothing() {
         eprintln!("skipping: the netns backend needs root");
         return;
     }
-    let reg = Registry::create(std::path::Path::new("/bin/true"), true).unwrap();
+    let reg = Registry::create(std::path::Path::new("/bin/true"), true, &existing_tags()).unwrap();
     let tag = reg.tag.clone();
     let net = Netns::create(&tag, 3).expect("namespaces");
     assert!(run(&["ip", "netns", "list"]).unwrap().contains(&ns_name(&tag, 3)));
@@ -111,7 +111,7 @@ fn stale_namespaces_of_a_dead_run_are_swept() {
     let tag = "fffe";
     let _ = run(&["ip", "netns", "add", &ns_name(tag, 1)]);
     let _ = run(&["ip", "link", "add", &bridge_name(tag), "type", "bridge"]);
-    let cleaned = crate::state::sweep_stale(true);
+    let cleaned = crate::host::sweep_stale(true);
     assert!(cleaned.contains(&tag.to_string()), "{cleaned:?}");
     assert!(!run(&["ip", "netns", "list"]).unwrap().contains("flfffe"));
     assert!(!run(&["ip", "-o", "link", "show"]).unwrap().contains("flfffe"));

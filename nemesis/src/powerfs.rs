@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use fuser::{BackgroundSession, Config, MountOption};
 
-use crate::cluster::lock;
+use crate::sync::lock;
 use crate::Error;
 
 mod fs;

@@ -84,6 +84,8 @@ pub struct ClusterSpec {
     /// Whether each node's data dir is a power-loss disk ([`crate::powerfs`]): the
     /// `power-loss` fault needs it. The bytes live in `<dir>/nodes/nK/data.disk`.
     pub power_loss: bool,
+    /// The machines of the ssh backend (node `nK` on the K-th host).
+    pub hosts: Option<crate::host::HostsFile>,
 }
 
 impl ClusterSpec {
@@ -103,6 +105,7 @@ impl ClusterSpec {
             seed,
             ready_timeout: Duration::from_secs(30),
             power_loss: false,
+            hosts: None,
         }
     }
 

@@ -3,11 +3,11 @@
 //!
 //! ```text
 //! <state dir>/<tag>.json = {controller_pid, binary, pids, netns}
-//!   Cluster::start ──sweep_stale()──> for each file whose controller is dead:
-//!                                       SIGKILL its node pids (if still that binary),
-//!                                       delete its namespaces and bridge, delete the file
-//!                 ──powerfs::sweep()──> unmount every power-loss disk of a run not alive
-//!                 ──Registry::create()──> a fresh tag, file written before anything exists
+//!   host::sweep_stale ──reap_dead()──> for each file whose controller is dead:
+//!                                        SIGKILL its node pids (if still that binary),
+//!                                        delete the file; the sweep then deletes its
+//!                                        namespaces and unmounts its power-loss disks
+//!   Cluster::start ──Registry::create()──> a fresh tag, file written before anything exists
 //! ```
 //!
 //! The state dir is `$FAULTLINE_NEMESIS_STATE` or `<tmp>/faultline-nemesis-<uid>`. A namespace or
@@ -22,7 +22,6 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use crate::netns;
 use crate::Error;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,12 +74,19 @@ fn alive(pid: u32) -> bool {
     kill(Pid::from_raw(pid as i32), None).is_ok() || Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Cleans up every run whose controller is gone. Returns the tags cleaned.
-pub(crate) fn sweep_stale(with_netns: bool) -> Vec<String> {
-    let dir = state_dir();
-    let mut cleaned = Vec::new();
-    let mut live_tags = Vec::new();
-    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+/// What a scan of the registry found: the tags of live runs, and of the dead runs whose
+/// records it removed (with whether each had namespaces).
+#[derive(Debug, Default)]
+pub(crate) struct Scan {
+    pub live: Vec<String>,
+    pub dead: Vec<(String, bool)>,
+}
+
+/// Reaps every run whose controller is gone: SIGKILLs its node processes (if still theirs)
+/// and deletes its record. What else it owned (namespaces, mounts) the caller removes.
+pub(crate) fn reap_dead() -> Scan {
+    let mut scan = Scan::default();
+    for entry in std::fs::read_dir(state_dir()).into_iter().flatten().flatten() {
         let path = entry.path();
         if path.extension().is_none_or(|e| e != "json") {
             continue;
@@ -91,7 +97,7 @@ pub(crate) fn sweep_stale(with_netns: bool) -> Vec<String> {
         let record: Option<Record> =
             std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok());
         match record {
-            Some(r) if alive(r.controller_pid) => live_tags.push(tag),
+            Some(r) if alive(r.controller_pid) => scan.live.push(tag),
             Some(r) => {
                 tracing::warn!(
                     tag,
@@ -99,32 +105,19 @@ pub(crate) fn sweep_stale(with_netns: bool) -> Vec<String> {
                     r.controller_pid
                 );
                 kill_stale(&r);
-                if r.netns {
-                    netns::destroy_tag(&tag);
-                }
                 let _ = std::fs::remove_file(&path);
-                cleaned.push(tag);
+                scan.dead.push((tag, r.netns));
             }
             // Unreadable: being written right now by a live run, or garbage. Leave it.
-            None => live_tags.push(tag),
+            None => scan.live.push(tag),
         }
     }
-    for path in crate::powerfs::sweep(&live_tags) {
-        cleaned.push(path.display().to_string());
-    }
-    if with_netns {
-        for tag in netns::existing_tags() {
-            // Re-check the file: a run writes it before it creates any namespace, so one
-            // that started after our directory scan is not mistaken for a stale one.
-            let registered = dir.join(format!("{tag}.json")).exists();
-            if !live_tags.contains(&tag) && !registered {
-                tracing::warn!(tag, "removing namespaces/links left by an unknown run");
-                netns::destroy_tag(&tag);
-                cleaned.push(tag);
-            }
-        }
-    }
-    cleaned
+    scan
+}
+
+/// Whether a run with `tag` has a record (a run writes it before it makes anything).
+pub(crate) fn is_registered(tag: &str) -> bool {
+    state_dir().join(format!("{tag}.json")).exists()
 }
 
 /// A process's start time in clock ticks since boot, if it exists.
@@ -149,11 +142,15 @@ fn kill_stale(r: &Record) {
 }
 
 impl Registry {
-    /// Reserves a fresh tag and writes this run's record.
-    pub fn create(binary: &Path, with_netns: bool) -> Result<Registry, Error> {
+    /// Reserves a fresh tag (none of `taken`, the tags names on this machine carry) and
+    /// writes this run's record.
+    pub fn create(
+        binary: &Path,
+        with_netns: bool,
+        taken: &std::collections::BTreeSet<String>,
+    ) -> Result<Registry, Error> {
         let dir = state_dir();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating state dir", &dir, e))?;
-        let taken = if with_netns { netns::existing_tags() } else { Default::default() };
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
@@ -251,10 +248,11 @@ mod tests {
         };
         std::fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
         // A live run's record must survive the sweep.
-        let live = Registry::create(Path::new("/usr/bin/sleep"), false).unwrap();
+        let live =
+            Registry::create(Path::new("/usr/bin/sleep"), false, &Default::default()).unwrap();
 
-        let cleaned = sweep_stale(false);
-        assert!(cleaned.contains(&"fffd".to_string()), "{cleaned:?}");
+        let scan = reap_dead();
+        assert!(scan.dead.contains(&("fffd".to_string(), false)), "{scan:?}");
         assert!(!path.exists());
         let status = orphan.wait().unwrap();
         assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "SIGKILLed");

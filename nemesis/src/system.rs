@@ -8,16 +8,26 @@
 //! ```
 //!
 //! Process control (start, stop, kill, pause, resume, wipe) is the same for every system
-//! and lives in [`crate::Cluster`]; a `System` only knows its own command line and HTTP API.
+//! and lives in [`crate::Cluster`], on whatever [`crate::host::Host`] the run uses; a
+//! `System` only knows its own command line, its API, and (optionally) its own network.
+//!
+//! Adding a system is one module under `system/` plus a `SystemSpec` variant and its arm in
+//! [`SystemSpec::build`], the one place systems are made.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
-use crate::FaultOutcome;
+use std::sync::Arc;
+
+use crate::network::Network;
+use crate::system::etcd::Etcd;
+use crate::system::faultline::Faultline;
+use crate::system::sharded::Sharded;
+use crate::{Error, FaultOutcome, SystemSpec};
 
 pub mod etcd;
 pub mod faultline;
@@ -51,6 +61,36 @@ pub struct NodeInfo {
     pub data_dir: PathBuf,
     /// `<dir>/nodes/nK/node.log` (stdout and stderr, appended across restarts).
     pub log_file: PathBuf,
+}
+
+impl NodeInfo {
+    /// Node `i` (0-based) at `ip`, clients on `client`, peers on `peer` (advertised as is),
+    /// its files under `<dir>/nodes/n<i+1>/`; no peer map or namespace yet.
+    pub fn new(i: usize, ip: Ipv4Addr, client: SocketAddr, peer: SocketAddr, dir: &Path) -> Self {
+        let node_dir = dir.join("nodes").join(faultline_api::node_name(i));
+        NodeInfo {
+            id: i + 1,
+            name: faultline_api::node_name(i),
+            ip,
+            client_addr: client,
+            peer_listen: peer,
+            peer_advertise: peer,
+            peers: BTreeMap::new(),
+            netns: None,
+            data_dir: node_dir.join("data"),
+            log_file: node_dir.join("node.log"),
+        }
+    }
+}
+
+/// How a node's stdin and stdout are connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NodeStdio {
+    /// stdin empty, stdout (with stderr) appended to the node's log.
+    #[default]
+    Log,
+    /// stdin and stdout are pipes handed to [`System::attach`] (stderr still to the log).
+    Piped,
 }
 
 /// What a node says about itself.
@@ -211,4 +251,59 @@ pub trait System: Send + Sync + std::fmt::Debug {
         offset_ms: i64,
         rate: f64,
     ) -> BoxFuture<'a, FaultOutcome>;
+
+    /// How the node's stdin and stdout are connected (default: to its log).
+    fn stdio(&self) -> NodeStdio {
+        NodeStdio::Log
+    }
+
+    /// Takes node `i`'s stdin and stdout after each start (also every restart) when
+    /// [`System::stdio`] is [`NodeStdio::Piped`]. Called inside the tokio runtime.
+    fn attach(
+        &self,
+        _i: usize,
+        _stdin: std::process::ChildStdin,
+        _stdout: std::process::ChildStdout,
+    ) {
+    }
+
+    /// A network of the system's own (e.g. a message router in the controller) that carries
+    /// its peer traffic: partitions, loss and delay then go there, not to the host's.
+    fn network(&self) -> Option<Arc<dyn Network>> {
+        None
+    }
+
+    /// Called once after the host assigned every node its addresses and before any node
+    /// starts (e.g. to bind per-node gateways and set `client_addr`).
+    fn prepare<'a>(&'a self, _nodes: &'a mut [NodeInfo]) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl SystemSpec {
+    /// The system this spec describes; `seed` goes to the nodes that take one. The one
+    /// place systems are made.
+    pub fn build(&self, seed: u64) -> Box<dyn System> {
+        match self {
+            SystemSpec::Faultline { binary, unsafe_bug, read_mode, extra_args } => {
+                Box::new(Faultline {
+                    binary: binary.clone(),
+                    unsafe_bug: *unsafe_bug,
+                    read_mode: *read_mode,
+                    extra_args: extra_args.clone(),
+                    seed,
+                })
+            }
+            SystemSpec::Sharded { binary, unsafe_bug, extra_args, group_size } => {
+                Box::new(Sharded {
+                    binary: binary.clone(),
+                    unsafe_bug: *unsafe_bug,
+                    extra_args: extra_args.clone(),
+                    group_size: *group_size,
+                    seed,
+                })
+            }
+            SystemSpec::Etcd { binary, .. } => Box::new(Etcd { binary: binary.clone() }),
+        }
+    }
 }

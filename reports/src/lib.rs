@@ -1,9 +1,8 @@
-//! faultline-reports: the HTML report of a run or a check, the store index, and the
-//! `faultline serve` web service.
+//! faultline-reports: the HTML reports — of a run or a check, of a campaign — and JUnit XML.
 //!
 //! ```text
 //!  History + CheckResult (+ test.json, node logs) ──render_report──▶ report.html (self-contained)
-//!  store/<test>/<time>/ ──store::scan──▶ index pages ──server::app──▶ axum Router (+ JSON API)
+//!  CampaignSummary (faultline_store) ──campaign::write_outputs──▶ junit.xml, campaign.html
 //! ```
 //!
 //! # Layout
@@ -16,13 +15,11 @@
 //! - [`nemesis`]: fault events paired into intervals.
 //! - [`logs`]: node-log excerpts around faults.
 //! - [`sample`]: synthetic histories for examples, tests and benchmarks.
-//! - [`results`]: `results.json` of runs and checks, written and read with the same types.
-//! - [`store`]: reading the store (run summaries, safe paths).
-//! - [`campaign`]: campaigns' plan, cell results and summary (`campaign.json`,
-//!   `summary.json`), merges, trends and `campaign.html`.
+//! - [`campaign`]: a campaign's `junit.xml` and `campaign.html` (the model is
+//!   `faultline_store::campaign`).
 //! - [`junit`]: JUnit XML for CI (runs, checks, campaigns).
-//! - [`checks`]: a check's place in the store, and the store's timestamps.
-//! - [`server`]: the axum service of `faultline serve` ([`server::app`]).
+//! - [`checks`]: a check's `results.json` and report in its store directory.
+//! - [`ownership`]: who owned which keys when (sharded systems), for the plots.
 //! - [`error`]: the error type, [`ReportError`].
 //!
 //! # Example
@@ -56,10 +53,7 @@ pub mod nemesis;
 pub mod ownership;
 pub mod plots;
 pub mod render;
-pub mod results;
 pub mod sample;
-pub mod server;
-pub mod store;
 pub mod timeline;
 
 pub use error::ReportError;

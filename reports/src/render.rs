@@ -23,7 +23,8 @@ use crate::explain::{explain, explain_shrunk, faults_during, fmt_time};
 use crate::input::ReportInput;
 use crate::{logs, nemesis, plots, timeline};
 
-pub(crate) const CSS: &str = include_str!("../assets/report.css");
+/// The stylesheet every page inlines (reports, the campaign pages, the server's pages).
+pub const CSS: &str = include_str!("../assets/report.css");
 const JS: &str = include_str!("../assets/report.js");
 /// Most rows of the per-key table (illegal and unknown keys come first).
 const MAX_KEY_ROWS: usize = 200;
@@ -31,7 +32,7 @@ const MAX_KEY_ROWS: usize = 200;
 const MAX_EXPLAINED: usize = 5;
 
 /// The template environment shared by reports and the server's pages.
-pub(crate) fn environment() -> Environment<'static> {
+pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     // The templates are compiled into the binary; a syntax error is caught by every test.
     for (name, src) in [

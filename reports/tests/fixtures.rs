@@ -6,7 +6,7 @@ use faultline_checker::formats::{self, Format};
 use faultline_checker::{check, CheckOptions, CheckResult, History, ModelSpec};
 
 /// Porcupine's test data: `$FAULTLINE_TESTDATA` (the `porcupine` directory, as the checker's
-/// tests read it) or `../shared/testdata/porcupine` beside the checkout.
+/// tests read it), else the shared test data directory beside the checkout.
 pub fn porcupine(rel: &str) -> PathBuf {
     std::env::var_os("FAULTLINE_TESTDATA")
         .map(PathBuf::from)
@@ -40,51 +40,3 @@ pub const STALE_READ_JSONL: &str = r#"{"index":0,"type":"invoke","process":0,"f"
 {"index":6,"type":"ok","process":2,"f":"read","key":"k7","value":1,"time":6000000}
 {"index":7,"type":"info","process":"nemesis","f":"stop-partition","value":{},"time":7000000}
 "#;
-
-/// A run's `test.json`, written with the type `faultline run` writes it with.
-pub fn test_json(name: &str) -> String {
-    let spec = format!(
-        "name = \"{name}\"\nworkload = \"register\"\nnemesis = \"partition\"\ntime-limit = 20\nseed = 3"
-    );
-    let settings = faultline_api::RunSettings::parse_spec("fixture", &spec, false).unwrap();
-    serde_json::to_string(&settings.into_config().unwrap()).unwrap()
-}
-
-/// A run's `results.json` (one line), written with the type `faultline run` writes it with.
-pub fn results_json(test: &str, dir: &Path, verdict: faultline_checker::Verdict) -> String {
-    use faultline_reports::results::{RunResults, RunStats};
-    let check = CheckResult {
-        verdict,
-        model: "register".into(),
-        keys: vec![],
-        counts: Default::default(),
-        micros: 1,
-    };
-    let stats = RunStats {
-        workload_secs: 20.0,
-        history_secs: 20.5,
-        total_secs: 21.5,
-        ops_per_sec: 10.0,
-        counts: Default::default(),
-        history_events: 0,
-        keys: 1,
-        recovered: true,
-        final_reads: Default::default(),
-        check_secs: 0.1,
-    };
-    let r = RunResults {
-        test: test.into(),
-        dir: dir.to_path_buf(),
-        verdict,
-        exit_code: verdict.exit_code(),
-        seed: 3,
-        replay: "faultline run --replay test.json".into(),
-        anomaly: None,
-        stats,
-        coverage: Default::default(),
-        check,
-        report: None,
-        shards: None,
-    };
-    serde_json::to_string(&r).unwrap()
-}

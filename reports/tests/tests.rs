@@ -1,16 +1,10 @@
-//! Integration tests of faultline-reports, in one binary (see STYLE.md 6.6):
+//! Integration tests of faultline-reports, in one binary:
 //! - `render`: reports of valid and invalid histories (Porcupine's test data checked by the
 //!   real checker, and synthetic ones), checked by content.
-//! - `server`: the axum router through `tower::ServiceExt::oneshot`, and one end-to-end run
-//!   over real HTTP.
-//! - `limits`: the server's defences (Host/Origin, body limits, requests in flight, the
-//!   bounded run queue and cancellation, contained panics).
-//! - `browser`: headless Chromium loads a report and the index (skipped without chromium).
-//! - `campaigns`: the campaigns pages (router and Chromium) and the campaigns API.
+//! - `browser`: headless Chromium loads reports (skipped without chromium).
+//! - `chromium`, `fixtures`: helpers, shared with faultline-server's tests.
 
 mod browser;
-mod campaigns;
+mod chromium;
 mod fixtures;
-mod limits;
 mod render;
-mod server;

@@ -3,30 +3,31 @@
 //!
 //! ```text
 //!  pending cells ──▶ worker k (of --jobs) ──▶ CellRunner::run ──▶ CellResult ──▶ summary.json
-//!                     │  ChildRunner: faultline run --test cells/<i>.json --json --progress-json
+//!                     │  ChildRunner: block_on faultline_child::supervise of
+//!                     │    ChildCommand::Run (faultline run --test cells/<i>.json --json ...)
 //!                     │    env FAULTLINE_PORT_RANGE = slot k's own ports (no two runs collide)
 //!                     │    env FAULTLINE_PARENT_PID = us (a child whose campaign dies stops)
 //!  --time-budget: a cell that would end past the budget is recorded `skipped`
-//!  SIGINT/SIGTERM/SIGHUP ──▶ Stop::stop: no new cell; SIGINT to every child (each tears its
-//!     cluster down); their results are not recorded, so `--resume` runs them again; exit 3
+//!  SIGINT/SIGTERM/SIGHUP ──▶ Stop::stop: no new cell; every child cancelled (SIGINT, each
+//!     tears its cluster down; SIGKILL after the grace); their results are not recorded, so
+//!     `--resume` runs them again; exit 3
 //! ```
 // A campaign waits on processes and reads the clock for its budget and progress.
 #![allow(clippy::disallowed_methods)]
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use faultline_api::ProgressLine;
-use faultline_reports::campaign::{
-    self, CampaignPlan, CampaignProgress, CampaignProgressLine, CampaignSummary, CellResult,
-    PlannedCell,
+use faultline_child::output::run_results;
+use faultline_child::{supervise, Cancel, ChildCommand, ChildLine, ChildSpec, Exit};
+use faultline_reports::campaign::write_outputs;
+use faultline_store::campaign::{
+    self, CampaignPlan, CampaignProgress, CampaignSummary, CellResult, PlannedCell,
 };
-use faultline_reports::results::Stored;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Runs one cell.
@@ -36,28 +37,21 @@ pub trait CellRunner: Sync {
     fn run(&self, cell: &PlannedCell, slot: usize, status: &Status) -> Option<CellResult>;
 }
 
-/// Whether the campaign is stopping, and the children to stop.
+/// Whether the campaign is stopping: one switch that cancels every running child.
 #[derive(Debug, Default)]
 pub struct Stop {
-    stopping: AtomicBool,
-    children: Mutex<Vec<u32>>,
+    cancel: Cancel,
 }
 
 impl Stop {
-    /// Stops starting cells and sends SIGINT to every running child.
+    /// Stops starting cells and cancels every running child (SIGINT, as Ctrl-C would).
     pub fn stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        for pid in lock(&self.children).iter() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(*pid as i32),
-                nix::sys::signal::Signal::SIGINT,
-            );
-        }
+        self.cancel.cancel();
     }
 
     /// Whether [`Stop::stop`] was called.
     pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
+        self.cancel.is_cancelled()
     }
 }
 
@@ -94,7 +88,8 @@ pub struct Options {
     pub time_budget: Option<Duration>,
     /// Draw a progress bar (stderr is a terminal); otherwise one line per cell.
     pub progress: bool,
-    /// Print a [`CampaignProgressLine`] on stderr when a cell starts and when it ends.
+    /// Print a campaign progress line (`ChildLine::Campaign`) on stderr when a cell starts
+    /// and when it ends.
     pub progress_json: bool,
 }
 
@@ -149,9 +144,7 @@ pub fn execute(
         }
         let now: Vec<String> = lock(&running).values().cloned().collect();
         let p = CampaignProgress::new(plan, start_time, &lock(&results), now);
-        if let Ok(line) = serde_json::to_string(&CampaignProgressLine { campaign_progress: p }) {
-            eprintln!("{line}");
-        }
+        eprintln!("{}", ChildLine::campaign(p).to_line());
     };
     progress_json();
     let worker = |slot: usize| -> std::io::Result<()> {
@@ -252,7 +245,7 @@ pub fn execute(
         errors,
         elapsed_before + began.elapsed().as_secs_f64(),
     );
-    campaign::write_outputs(dir, plan, &summary)?;
+    write_outputs(dir, plan, &summary)?;
     Ok(summary)
 }
 
@@ -312,7 +305,9 @@ fn bar(enabled: bool, total: u64, done: u64) -> ProgressBar {
     pb
 }
 
-/// Runs cells as `faultline run` child processes of this binary.
+/// Runs cells as `faultline run` child processes of this binary, each supervised by
+/// `faultline_child::supervise` (the supervisor `faultline serve` uses too) in one runtime
+/// that every worker thread blocks on.
 pub struct ChildRunner {
     /// The `faultline` binary.
     pub exe: PathBuf,
@@ -320,6 +315,20 @@ pub struct ChildRunner {
     pub dir: PathBuf,
     /// Cells at once (for the port ranges).
     pub jobs: usize,
+    /// The runtime the children are supervised in.
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl ChildRunner {
+    /// A runner of `jobs` cells at once from `dir`, with its own runtime.
+    ///
+    /// # Errors
+    /// The runtime cannot be started.
+    pub fn new(exe: PathBuf, dir: PathBuf, jobs: usize) -> std::io::Result<ChildRunner> {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+        Ok(ChildRunner { exe, dir, jobs, runtime })
+    }
 }
 
 impl CellRunner for ChildRunner {
@@ -331,90 +340,55 @@ impl CellRunner for ChildRunner {
         if let Err(e) = std::fs::create_dir_all(&cells) {
             return fail(format!("creating {}: {e}", cells.display()));
         }
-        let spec = cells.join(format!("{:04}.json", cell.index));
-        if let Err(e) = campaign::write_json(&spec, &cell.config) {
-            return fail(format!("writing {}: {e}", spec.display()));
+        let spec_path = cells.join(format!("{:04}.json", cell.index));
+        if let Err(e) = campaign::write_json(&spec_path, &cell.config) {
+            return fail(format!("writing {}: {e}", spec_path.display()));
         }
         let log_path = cells.join(format!("{:04}.log", cell.index));
         let mut log = match std::fs::File::create(&log_path) {
             Ok(f) => f,
             Err(e) => return fail(format!("creating {}: {e}", log_path.display())),
         };
+        if status.stop.is_stopping() {
+            return None;
+        }
         let (lo, hi) = port_range(slot, self.jobs);
-        let mut cmd = Command::new(&self.exe);
-        cmd.arg("run")
-            .arg("--test")
-            .arg(&spec)
-            .args(["--json", "--progress-json"])
-            .env(faultline_nemesis::PORT_RANGE_ENV, format!("{lo}-{hi}"))
-            .env(crate::runner::signals::PARENT_PID_ENV, std::process::id().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        // Its own process group: a terminal's Ctrl-C reaches the campaign only, which
-        // forwards it once to every child.
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        // Registered before the spawn so a stop in between is not missed.
-        let mut child = {
-            let mut kids = lock(&status.stop.children);
-            if status.stop.is_stopping() {
-                return None;
+        let command = ChildCommand::Run { test: spec_path, store: None, verbose: false };
+        let mut spec = ChildSpec::new(&self.exe, command);
+        spec.env.push((faultline_nemesis::PORT_RANGE_ENV.into(), format!("{lo}-{hi}").into()));
+        let mut tail = VecDeque::<String>::new();
+        let on_line = |line: String| match ChildLine::parse(&line) {
+            ChildLine::Run(p) => {
+                let c = p.progress.counts;
+                status.set(
+                    slot,
+                    format!(
+                        "{} {:.0}s ok {} fail {} info {} [{}]",
+                        cell.id, p.progress.elapsed_secs, c.ok, c.fail, c.info, p.progress.fault
+                    ),
+                );
             }
-            match cmd.spawn() {
-                Ok(c) => {
-                    kids.push(c.id());
-                    c
+            _ => {
+                let _ = writeln!(log, "{line}");
+                tail.push_back(line);
+                if tail.len() > 20 {
+                    tail.pop_front();
                 }
-                Err(e) => return fail(format!("starting {}: {e}", self.exe.display())),
             }
         };
-        let pid = child.id();
-        let stderr = child.stderr.take();
-        let id = cell.id.clone();
-        let tail = Arc::new(Mutex::new(VecDeque::<String>::new()));
-        let reader = {
-            let tail = tail.clone();
-            std::thread::scope(|s| {
-                let h = s.spawn(|| {
-                    let Some(err) = stderr else { return };
-                    for line in BufReader::new(err).lines().map_while(Result::ok) {
-                        if let Ok(p) = serde_json::from_str::<ProgressLine>(&line) {
-                            let c = p.progress.counts;
-                            status.set(
-                                slot,
-                                format!(
-                                    "{id} {:.0}s ok {} fail {} info {} [{}]",
-                                    p.progress.elapsed_secs, c.ok, c.fail, c.info, p.progress.fault
-                                ),
-                            );
-                            continue;
-                        }
-                        let _ = writeln!(log, "{line}");
-                        let mut t = lock(&tail);
-                        t.push_back(line);
-                        if t.len() > 20 {
-                            t.pop_front();
-                        }
-                    }
-                });
-                let mut out = Vec::new();
-                if let Some(mut stdout) = child.stdout.take() {
-                    let _ = std::io::Read::read_to_end(&mut stdout, &mut out);
-                }
-                let status = child.wait();
-                let _ = h.join();
-                (out, status)
-            })
-        };
-        lock(&status.stop.children).retain(|p| *p != pid);
-        let (out, exit) = reader;
+        // A stop (Ctrl-C) cancels every cell through the one switch: SIGINT to each child,
+        // which tears its cluster down.
+        let exited = self.runtime.block_on(supervise(&spec, &status.stop.cancel, on_line));
         let secs = t.elapsed().as_secs_f64();
-        let code = exit.ok().and_then(|s| s.code());
-        match (Stored::parse(&out), code) {
-            (Some(Stored::Run(run)), Some(0..=2)) => Some(CellResult::from_run(cell, &run, secs)),
+        let done = match exited {
+            Ok(done) => done,
+            Err(e) => return fail(e),
+        };
+        let verdict = done.exit().is_some_and(Exit::has_verdict);
+        match run_results(&done.stdout) {
+            Some(run) if verdict => Some(CellResult::from_run(cell, &run, secs)),
             _ if status.stop.is_stopping() => None,
             _ => {
-                let tail = lock(&tail);
                 let why = tail
                     .iter()
                     .rev()
@@ -422,7 +396,7 @@ impl CellRunner for ChildRunner {
                     .or(tail.back())
                     .cloned()
                     .unwrap_or_else(|| "no output".into());
-                let code = code.and_then(|c| u8::try_from(c).ok());
+                let code = done.code.and_then(|c| u8::try_from(c).ok());
                 Some(CellResult::error(
                     cell,
                     &format!("faultline run exited {code:?}: {why} (log: {})", log_path.display()),

@@ -22,7 +22,7 @@ use std::path::Path;
 
 use faultline_api::layered::checks::dir_name;
 use faultline_api::{ConfigError, Layer, RunSettings};
-use faultline_reports::campaign::{CampaignPlan, Expect, PlannedCell};
+use faultline_store::campaign::{CampaignPlan, Expect, PlannedCell};
 use serde_json::{Map, Value};
 
 /// Top-level keys of a campaign file.

@@ -53,7 +53,7 @@ pub enum BenchWhat {
         hard_limit: f64,
     },
     /// Real clusters of faultline and etcd nodes under the same client load.
-    Cluster(cluster::ClusterBench),
+    Cluster(Box<cluster::ClusterBench>),
     /// The transactional (list-append) checker on generated histories.
     Txn(txn::TxnBench),
 }
@@ -67,7 +67,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Exit> {
         BenchWhat::Checker { runs, testdata, hard_limit } => {
             checker(runs.max(1), &testdata, hard_limit)
         }
-        BenchWhat::Cluster(args) => cluster::run(args),
+        BenchWhat::Cluster(args) => cluster::run(*args),
         BenchWhat::Txn(args) => {
             txn::run(&args)?;
             Ok(Exit::Pass)

@@ -11,8 +11,9 @@ use std::time::{Duration, SystemTime};
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use faultline_api::RunSettings;
-use faultline_reports::campaign::{self, merge, CampaignPlan, CampaignSummary, Outcome, Shard};
-use faultline_reports::checks::create_stamped_dir;
+use faultline_reports::campaign::write_outputs;
+use faultline_store::campaign::{self, merge, CampaignPlan, CampaignSummary, Outcome, Shard};
+use faultline_store::layout::create_stamped_dir;
 
 use crate::campaign::exec::{self, ChildRunner, Options, Status};
 use crate::campaign::file;
@@ -163,7 +164,7 @@ pub fn run(args: CampaignArgs) -> anyhow::Result<Exit> {
     watch_signals(status.clone())?;
     let exe = std::env::current_exe().context("finding the faultline binary")?;
     let jobs = usize::from(args.jobs);
-    let runner = ChildRunner { exe, dir: dir.clone(), jobs };
+    let runner = ChildRunner::new(exe, dir.clone(), jobs).context("starting the tokio runtime")?;
     let opts = Options {
         jobs,
         time_budget: args.time_budget,
@@ -199,7 +200,7 @@ fn report(summary: &CampaignSummary, dir: &Path, json: bool) -> anyhow::Result<(
     Ok(())
 }
 
-type Started = (CampaignPlan, PathBuf, String, Vec<faultline_reports::campaign::CellResult>, f64);
+type Started = (CampaignPlan, PathBuf, String, Vec<campaign::CellResult>, f64);
 
 fn start(path: &Path, shard: Option<Shard>) -> anyhow::Result<Started> {
     let mut plan = file::read(path)?;
@@ -285,7 +286,7 @@ fn merge_dirs(dirs: &[PathBuf], out: Option<&Path>, json: bool) -> anyhow::Resul
     };
     let (plan, summary) = merge::merge(&parts, &start_time).map_err(|e| anyhow!("{e}"))?;
     campaign::write_json(&dir.join(campaign::PLAN_FILE), &plan)?;
-    campaign::write_outputs(&dir, &plan, &summary)?;
+    write_outputs(&dir, &plan, &summary)?;
     report(&summary, &dir, json)?;
     Ok(exit_of(summary.exit_code))
 }

@@ -20,6 +20,7 @@ use faultline_checker::{
 use faultline_reports::checks;
 use faultline_reports::explain::{explain_shrunk, fmt_time};
 use faultline_reports::junit::{CaseOutcome, JunitCase};
+use faultline_store::layout::create_check_dir;
 
 use crate::Exit;
 
@@ -299,11 +300,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         }
     }
     write_junit(args.junit.as_deref(), &cases)?;
-    Ok(match overall {
-        Verdict::Linearizable => Exit::Pass,
-        Verdict::Illegal => Exit::Anomaly,
-        Verdict::Unknown => Exit::Unknown,
-    })
+    Ok(Exit::from(overall))
 }
 
 /// Keeps the check in the store: the history's path (or a copy), `results.json` and
@@ -318,7 +315,7 @@ fn store_check(
     // The wall clock names the store directory.
     #[allow(clippy::disallowed_methods)]
     let now = std::time::SystemTime::now();
-    let (id, dir) = checks::create_check_dir(&args.store, now)
+    let (id, dir) = create_check_dir(&args.store, now)
         .with_context(|| format!("creating a check directory in {}", args.store.display()))?;
     let source = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     if args.copy_history {

@@ -6,11 +6,13 @@ use std::path::PathBuf;
 
 use crate::runner::config::Layer;
 use crate::runner::progress::Lines;
+use crate::runner::watchdog;
 use crate::runner::{self, RunConfig, RunOptions, RunSettings};
 use crate::Exit;
 use anyhow::Context;
 use clap::Args;
-use faultline_reports::campaign::{CellResult, Expect, PlannedCell};
+use faultline_reports::campaign::cell_case;
+use faultline_store::campaign::{CellResult, Expect, PlannedCell};
 
 /// Arguments of `faultline run`: every run setting ([`RunSettings`], declared once in
 /// `faultline_api::run`), which can also come from `--test spec.toml` (same names, e.g.
@@ -40,6 +42,11 @@ pub struct RunArgs {
     /// run that could not set up or tested nothing an error).
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// A hard cap on the run's wall time, in seconds, replacing the watchdog's budget (every
+    /// bound of the run plus a grace): past it the cluster is removed and the run ends
+    /// unknown (exit 2). For CI.
+    #[arg(long, value_name = "S", env = watchdog::BUDGET_ENV, value_parser = watchdog::parse_cap)]
+    pub watchdog_secs: Option<std::time::Duration>,
 }
 
 impl RunArgs {
@@ -75,6 +82,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         } else {
             Lines::None
         },
+        watchdog_cap: args.watchdog_secs,
     };
     let results = runner::execute(&cfg, opts);
     if let Some(path) = &args.junit {
@@ -89,11 +97,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
     } else {
         println!("{summary}");
     }
-    Ok(match results.exit_code {
-        0 => Exit::Pass,
-        1 => Exit::Anomaly,
-        _ => Exit::Unknown,
-    })
+    // A run that ended has a verdict's exit (0, 1 or 2).
+    Ok(Exit::from_code(Some(results.exit_code.into()))
+        .filter(|e| e.has_verdict())
+        .unwrap_or(Exit::Unknown))
 }
 
 /// The run as one JUnit test case, judged as a campaign judges a cell that expects a pass.
@@ -111,7 +118,7 @@ fn write_junit(
     };
     let result = match results {
         Ok(r) => CellResult::from_run(&cell, r, r.stats.total_secs),
-        Err(e) => CellResult::error(&cell, &format!("{e:#}"), Some(Exit::Error as u8), 0.0),
+        Err(e) => CellResult::error(&cell, &format!("{e:#}"), Some(Exit::Error.code()), 0.0),
     };
-    faultline_reports::junit::write_junit(path, "faultline run", &[result.junit_case()])
+    faultline_reports::junit::write_junit(path, "faultline run", &[cell_case(&result)])
 }

@@ -1,5 +1,5 @@
 //! `faultline serve`: serves the store's index and reports and the JSON API (see
-//! `faultline_reports::server` for the routes and its defences). Binds 127.0.0.1 unless given
+//! `faultline_server` for the routes and its defences). Binds 127.0.0.1 unless given
 //! a token; answers only to loopback host names unless given `--allow-host`.
 //!
 //! ```text
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use faultline_reports::server::{self, AppState, HostPolicy, ServerConfig};
+use faultline_server::{self as server, AppState, HostPolicy, ServerConfig};
 
 use crate::runner::signals::Interrupts;
 use crate::Exit;

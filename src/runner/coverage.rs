@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use faultline_api::{Edge, Fault, FaultEvent, FaultOutcome, LiveCounts};
 use faultline_nemesis::Cluster;
-use faultline_reports::results::{Coverage, FaultCoverage};
+use faultline_store::results::{Coverage, FaultCoverage};
 use faultline_workloads::Recorder;
 
 /// How often the leader is looked for.

@@ -30,9 +30,10 @@ use super::coverage::Tracker;
 use super::progress::{self, ActiveFaults};
 use super::results::{self, RunResults, RunStats};
 use super::signals::Interrupts;
-use super::store::RunDir;
 use super::watchdog::{self, Watchdog};
-use faultline_reports::results::{Anomaly, Coverage, ShardSettle};
+use crate::Exit;
+use faultline_store::layout::RunDir;
+use faultline_store::results::{Anomaly, Coverage, ShardSettle};
 
 /// How to present a run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -42,6 +43,8 @@ pub struct RunOptions {
     /// Print progress on stderr every 5 s instead, as text (when stderr is a pipe, e.g. CI
     /// logs) or JSON (`--progress-json`, which `faultline serve` streams as events).
     pub progress_lines: progress::Lines,
+    /// `--watchdog-secs`: replaces the watchdog's computed budget.
+    pub watchdog_cap: Option<Duration>,
 }
 
 /// What the workload phase measured.
@@ -88,7 +91,7 @@ pub fn check_binaries(cfg: &RunConfig) -> anyhow::Result<()> {
 /// action that cannot be carried out, an unreadable history, Ctrl-C.
 pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> {
     check_binaries(cfg)?;
-    let dir = RunDir::create(&cfg.store, &cfg.test_name())
+    let dir = RunDir::create(&cfg.store, &cfg.test_name(), std::time::SystemTime::now())
         .with_context(|| format!("creating the run's directory under {}", cfg.store.display()))?;
     let test_json = serde_json::to_string_pretty(cfg)?;
     std::fs::write(dir.path.join("test.json"), test_json + "\n").context("writing test.json")?;
@@ -106,15 +109,18 @@ pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> 
         .build()
         .context("starting the async runtime")?;
     let mut spec = ClusterSpec::new(
-        system_kind(cfg),
+        system_spec(cfg),
         cfg.cluster_nodes(),
         cfg.backend,
         dir.path.clone(),
         cfg.seed,
     );
+    if let Some(path) = &cfg.hosts {
+        spec.hosts = Some(faultline_nemesis::host::HostsFile::load(path)?);
+    }
     // Only a run that asks for power loss puts its nodes' data on FUSE disks.
     spec.power_loss = cfg.nemesis.iter().any(|f| f == faultline_api::Fault::PowerLoss);
-    let budget = watchdog::budget(cfg, spec.ready_timeout)?;
+    let budget = watchdog::budget(cfg, spec.ready_timeout, opts.watchdog_cap);
     let watchdog =
         Watchdog::start(budget, dispatch.clone()).context("starting the watchdog thread")?;
     let result = tracing::dispatcher::with_default(&dispatch, || {
@@ -223,12 +229,13 @@ async fn run(
         ops: Vec::new(),
     });
     let exit_code = if c.ok == 0 || (faults_missing && check.verdict != Verdict::Illegal) {
-        2
+        Exit::Unknown
     } else if stalled.is_some() {
-        1
+        Exit::Anomaly
     } else {
-        check.verdict.exit_code()
-    };
+        Exit::from(check.verdict)
+    }
+    .code();
     if c.ok == 0 {
         tracing::error!("no operation succeeded: the cluster never served the workload");
     }
@@ -322,7 +329,9 @@ fn node_args(cfg: &RunConfig) -> Vec<String> {
     args
 }
 
-fn system_kind(cfg: &RunConfig) -> faultline_nemesis::SystemSpec {
+/// What to start for `cfg`'s system: the one mapping of settings to a `SystemSpec`, for runs
+/// and `faultline bench cluster` alike.
+pub fn system_spec(cfg: &RunConfig) -> faultline_nemesis::SystemSpec {
     match cfg.system {
         SystemKind::Faultline => faultline_nemesis::SystemSpec::Faultline {
             binary: cfg.node_binary.clone(),
@@ -340,6 +349,23 @@ fn system_kind(cfg: &RunConfig) -> faultline_nemesis::SystemSpec {
             binary: cfg.etcd_binary.clone(),
             serializable_reads: cfg.etcd_serializable_reads,
         },
+    }
+}
+
+/// The clients' configuration for `cfg`, to these endpoints: runs and `faultline bench
+/// cluster` alike.
+pub fn client_config(
+    cfg: &RunConfig,
+    endpoints: Vec<Endpoint>,
+    controllers: Vec<Endpoint>,
+) -> ClientConfig {
+    ClientConfig {
+        system: cfg.system,
+        endpoints,
+        controllers,
+        request_timeout: Duration::from_millis(cfg.request_timeout_ms),
+        op_timeout: Duration::from_millis(cfg.op_timeout_ms),
+        serializable_reads: cfg.etcd_serializable_reads,
     }
 }
 
@@ -373,14 +399,7 @@ async fn drive(
     lines: progress::Lines,
 ) -> anyhow::Result<Phase> {
     let (endpoints, controllers) = endpoints(cluster);
-    let clients = Clients::new(ClientConfig {
-        system: cfg.system,
-        endpoints,
-        controllers,
-        request_timeout: Duration::from_millis(cfg.request_timeout_ms),
-        op_timeout: Duration::from_millis(cfg.op_timeout_ms),
-        serializable_reads: cfg.etcd_serializable_reads,
-    })?;
+    let clients = Clients::new(client_config(cfg, endpoints, controllers))?;
     let generator = Generator::new(&super::config::workload_spec(cfg), cfg.seed)?;
     let run = WorkloadRun::new(generator, clients, recorder.clone(), cfg.concurrency, cfg.rate);
 

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use faultline_api::{Edge, FaultEvent, FaultOutcome, Progress, ProgressLine};
+use faultline_api::{Edge, FaultEvent, FaultOutcome, Progress};
+use faultline_child::ChildLine;
 use faultline_workloads::Recorder;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -81,7 +82,7 @@ pub enum Lines {
     None,
     /// A plain line every 5 s (a pipe, a CI log).
     Text,
-    /// A [`ProgressLine`] JSON object every 5 s (`--progress-json`, for `faultline serve`).
+    /// A run progress line (`ChildLine::Run`, `{"progress": {..}}`) every 5 s (`--progress-json`, for `faultline serve`).
     Json,
 }
 
@@ -111,9 +112,7 @@ pub async fn tick(pb: ProgressBar, recorder: Recorder, active: ActiveFaults, lin
                 Lines::Text => eprintln!("progress {secs:.0}s: {msg}"),
                 Lines::Json => {
                     let p = Progress { elapsed_secs: secs, counts: c, fault: active.summary() };
-                    if let Ok(line) = serde_json::to_string(&ProgressLine { progress: p }) {
-                        eprintln!("{line}");
-                    }
+                    eprintln!("{}", ChildLine::run(p).to_line());
                 }
             }
         }

@@ -1,5 +1,5 @@
 //! What a run produced: the first anomaly in words, and the summary printed at the end.
-//! `results.json` itself is defined once, in `faultline_reports::results`, which the store
+//! `results.json` itself is defined once, in `faultline_store::results`, which the store
 //! index and `faultline serve` read back.
 
 use std::fmt::Write as _;
@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use faultline_checker::{CheckResult, History, Operation, Outcome, Verdict};
 use serde_json::Value;
 
-pub use faultline_reports::results::{Anomaly, AnomalyOp, RunResults, RunStats};
+pub use faultline_store::results::{Anomaly, AnomalyOp, RunResults, RunStats};
 
 fn describe(op: &Operation) -> String {
     let show = |v: &Value| if v.is_null() { "nil".to_string() } else { v.to_string() };

@@ -11,14 +11,11 @@
 //! SIGKILL cannot be handled: the next run's `Cluster::start` sweeps what such a run left.
 //! A run started by `faultline serve` also stops this way when the server is gone (killed
 //! with SIGKILL, say): the server passes its pid in [`PARENT_PID_ENV`], and a parent pid
-//! that changes (the run was re-parented) is an interruption too.
-// Watching the parent polls in real time.
-#![allow(clippy::disallowed_methods)]
+//! that changes (the run was re-parented) is an interruption too (`faultline_child::parent`).
 
 use std::fmt;
-use std::time::Duration;
 
-pub use faultline_reports::server::PARENT_PID_ENV;
+pub use faultline_child::PARENT_PID_ENV;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// Which signal interrupted the run.
@@ -63,7 +60,7 @@ impl Interrupts {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
             hup: signal(SignalKind::hangup())?,
-            parent: std::env::var(PARENT_PID_ENV).ok().and_then(|p| p.trim().parse().ok()),
+            parent: faultline_child::parent::watched(),
         })
     }
 
@@ -74,16 +71,7 @@ impl Interrupts {
             _ = self.int.recv() => Interrupt::Int,
             _ = self.term.recv() => Interrupt::Term,
             _ = self.hup.recv() => Interrupt::Hup,
-            () = parent_gone(self.parent) => Interrupt::ParentGone,
+            () = faultline_child::parent::gone(self.parent) => Interrupt::ParentGone,
         }
-    }
-}
-
-/// Resolves once this process's parent is no longer `parent` (never when `None`).
-async fn parent_gone(parent: Option<u32>) {
-    let Some(parent) = parent else { return std::future::pending().await };
-    while std::os::unix::process::parent_id() == parent {
-        // Polled: a dead parent sends nothing, and its death is only seen by re-parenting.
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -14,7 +14,8 @@
 //! run's sweep, like a SIGKILL.
 //! The budget is the sum of every bound a run has — cluster start, `time-limit`,
 //! `recovery-time`, `final-read-timeout`, `check-time-limit` — plus [`GRACE`] and the
-//! graceful stop of each node; `FAULTLINE_WATCHDOG_SECS` replaces it (a hard cap for CI).
+//! graceful stop of each node; `--watchdog-secs` (or `FAULTLINE_WATCHDOG_SECS`, read by the
+//! same flag) replaces it (a hard cap for CI).
 // The watchdog measures real time on purpose.
 #![allow(clippy::disallowed_methods)]
 
@@ -29,24 +30,29 @@ use super::config::RunConfig;
 pub const GRACE: Duration = Duration::from_secs(60);
 /// Allowance per node for its graceful stop at the end (SIGTERM, then SIGKILL after 5 s).
 const STOP_PER_NODE: Duration = Duration::from_secs(5);
-/// The environment variable that replaces the computed budget (seconds).
+/// The environment variable of `--watchdog-secs`, which replaces the computed budget.
 pub const BUDGET_ENV: &str = "FAULTLINE_WATCHDOG_SECS";
+
+/// Parses `--watchdog-secs`: a positive, finite number of seconds.
+///
+/// # Errors
+/// Anything else, in words.
+pub fn parse_cap(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(secs(x)),
+        _ => Err(format!("{:?} is not a positive number of seconds", faultline_api::cut(s, 40))),
+    }
+}
 
 fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
 }
 
-/// How long `cfg` may take at most, `ready_timeout` being the cluster's start bound.
-///
-/// # Errors
-/// `FAULTLINE_WATCHDOG_SECS` is set but is not a positive number of seconds.
-pub fn budget(cfg: &RunConfig, ready_timeout: Duration) -> anyhow::Result<Duration> {
-    if let Some(v) = std::env::var_os(BUDGET_ENV) {
-        let s = v.to_string_lossy();
-        return match s.trim().parse::<f64>() {
-            Ok(x) if x.is_finite() && x > 0.0 => Ok(secs(x)),
-            _ => anyhow::bail!("{BUDGET_ENV}: {s:?} is not a positive number of seconds"),
-        };
+/// How long `cfg` may take at most, `ready_timeout` being the cluster's start bound; `cap`
+/// (`--watchdog-secs`) replaces the computed budget.
+pub fn budget(cfg: &RunConfig, ready_timeout: Duration, cap: Option<Duration>) -> Duration {
+    if let Some(cap) = cap {
+        return cap;
     }
     let parts = [
         ready_timeout,
@@ -57,7 +63,7 @@ pub fn budget(cfg: &RunConfig, ready_timeout: Duration) -> anyhow::Result<Durati
         STOP_PER_NODE.saturating_mul(u32::try_from(cfg.cluster_nodes()).unwrap_or(u32::MAX)),
         GRACE,
     ];
-    Ok(parts.into_iter().fold(Duration::ZERO, Duration::saturating_add))
+    parts.into_iter().fold(Duration::ZERO, Duration::saturating_add)
 }
 
 /// The running watchdog; dropping it (the run is over) stops it.
@@ -126,11 +132,20 @@ mod tests {
         }
         .into_config()
         .unwrap();
-        // Only this test reads the variable; nothing in this test binary sets it.
-        assert!(std::env::var_os(BUDGET_ENV).is_none());
-        let b = budget(&cfg, Duration::from_secs(30)).unwrap();
+        let b = budget(&cfg, Duration::from_secs(30), None);
         assert_eq!(b, Duration::from_secs(30 + 20 + 10 + 30 + 120 + 15 + 60));
+        let cap = Some(Duration::from_secs(6));
+        assert_eq!(budget(&cfg, Duration::from_secs(30), cap), Duration::from_secs(6));
         let huge = RunConfig { time_limit: 1e300, ..cfg };
-        assert_eq!(budget(&huge, Duration::from_secs(30)).unwrap(), Duration::MAX, "saturates");
+        assert_eq!(budget(&huge, Duration::from_secs(30), None), Duration::MAX, "saturates");
+    }
+
+    #[test]
+    fn caps_are_positive_seconds() {
+        assert_eq!(parse_cap(" 6 "), Ok(Duration::from_secs(6)));
+        assert_eq!(parse_cap("0.5"), Ok(Duration::from_millis(500)));
+        for bad in ["0", "-1", "nan", "inf", "six", ""] {
+            assert!(parse_cap(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use faultline::campaign::file;
 use faultline::cli::{Cli, Command};
 use faultline::cmd::campaign::Action;
 use faultline_api::UnsafeBug;
-use faultline_reports::campaign::{Expect, Shard};
+use faultline_store::campaign::{Expect, Shard};
 use serde_yaml::Value;
 
 fn example(path: &str) -> PathBuf {

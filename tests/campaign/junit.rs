@@ -10,10 +10,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use faultline_reports::campaign::{
+use faultline_reports::junit::render_junit;
+use faultline_store::campaign::{
     CampaignPlan, CampaignSummary, CellResult, Expect, Outcome, PlannedCell,
 };
-use faultline_reports::junit::render_junit;
 
 use crate::run::util;
 
@@ -140,7 +140,9 @@ fn summary_with_every_outcome() -> CampaignSummary {
 fn campaign_junit_validates_and_reads_back() {
     let tmp = tempfile::tempdir().unwrap();
     let s = summary_with_every_outcome();
-    let xml = render_junit("faultline campaign every", &s.junit_cases()).unwrap();
+    let xml =
+        render_junit("faultline campaign every", &faultline_reports::campaign::junit_cases(&s))
+            .unwrap();
     let path = tmp.path().join("junit.xml");
     std::fs::write(&path, &xml).unwrap();
     validate(&path);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use faultline_reports::campaign::{self, CampaignSummary, Expect, Outcome};
+use faultline_store::campaign::{self, CampaignSummary, Expect, Outcome};
 
 use crate::run::{leftovers, util};
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use faultline::campaign::exec::{self, CellRunner, Options, Status};
 use faultline::campaign::file;
-use faultline_reports::campaign::{
+use faultline_store::campaign::{
     self, merge, CampaignPlan, CampaignSummary, CellResult, Outcome, PlannedCell, Shard,
 };
 

@@ -102,7 +102,7 @@ fn faults_that_cannot_run_are_never_a_pass() {
     // Refused before anything starts.
     let r = run_faultline(store.path(), &["--nemesis", "loss", "--time-limit", "3"]);
     assert_eq!(r.code, 3, "{r:?}");
-    assert!(r.stderr.contains("loss: packet loss needs the netns backend"), "{r:?}");
+    assert!(r.stderr.contains("loss: packet loss needs the netns or ssh backend"), "{r:?}");
     assert!(!store.path().join("latest").exists(), "nothing was started");
     // Allowed, the run goes, but a run whose faults all failed to take effect is exit 2.
     let args = ["--nemesis", "loss", "--allow-skipped-faults", "--time-limit", "4"];

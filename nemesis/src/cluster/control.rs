@@ -8,7 +8,8 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use tokio::time::Instant;
 
-use super::{lock, Cluster};
+use super::Cluster;
+use crate::sync::lock;
 use crate::{Error, FaultOutcome};
 
 impl Cluster {
@@ -167,11 +168,7 @@ impl Cluster {
         if lock(&self.shared.procs)[i].is_running() {
             return Err(Error::Spec(format!("wipe: {node} is running; stop it first")));
         }
-        let dir = &self.nodes[i].data_dir;
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| Error::io("wiping", dir, e))?;
-        }
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating data dir", dir, e))?;
+        self.shared.host.wipe(&self.nodes[i])?;
         Ok(FaultOutcome::Installed)
     }
 
@@ -222,35 +219,26 @@ impl Cluster {
         Some(lock(&self.clocks)[i])
     }
 
-    /// Drops each node-to-node packet with probability `p` (0 stops it). netns only:
-    /// Skipped under the local backend, whose proxies carry TCP streams, not packets.
+    /// Drops each node-to-node packet with probability `p` (0 stops it). Skipped where
+    /// the network cannot (the local backend's proxies carry TCP streams, not packets).
     ///
     /// # Errors
-    /// An iptables command failed.
+    /// The network's rules could not be installed (an iptables command failed).
     pub fn set_loss(&self, p: f64) -> Result<FaultOutcome, Error> {
-        let Some(net) = &self.shared.netns else {
-            return Ok(FaultOutcome::Skipped(faultline_api::fault::LOSS_NEEDS_NETNS.into()));
-        };
-        net.set_loss(p)?;
-        *lock(&self.loss) = p;
-        Ok(FaultOutcome::Installed)
+        let out = self.shared.network.set_loss(p)?;
+        if !matches!(out, FaultOutcome::Skipped(_)) {
+            *lock(&self.loss) = p;
+        }
+        Ok(out)
     }
 
-    /// Holds every node-to-node byte for `delay` (local backend; zero removes it). Bytes in
-    /// flight when a link is cut are dropped with it.
+    /// Holds node-to-node traffic for `delay` (zero removes it). Bytes in flight when a link
+    /// is cut are dropped with it. Skipped where the network cannot (netns).
     ///
     /// # Errors
-    /// None today (the netns backend skips it); fallible like the other faults.
+    /// The network's rules could not be installed.
     pub fn set_delay(&self, delay: Duration) -> Result<FaultOutcome, Error> {
-        match lock(&self.shared.proxies).as_ref() {
-            Some(p) => {
-                p.set_delay(delay);
-                Ok(FaultOutcome::Installed)
-            }
-            None => Ok(FaultOutcome::Skipped(
-                "link delay needs the local backend (its proxies hold the bytes)".into(),
-            )),
-        }
+        self.shared.network.set_delay(delay)
     }
 
     /// The current packet loss probability.

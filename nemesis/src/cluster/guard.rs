@@ -3,64 +3,59 @@
 //! through [`CleanupHandle`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use nix::sys::signal::Signal;
 
-use crate::netns::Netns;
+use crate::host::Host;
+use crate::network::Network;
 use crate::powerfs::Disk;
 use crate::process::Proc;
-use crate::proxy::{Pids, Proxies};
 use crate::state::Registry;
+use crate::sync::lock;
 
 /// The run's resources, shared by the cluster and its cleanup handles.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub procs: Mutex<Vec<Proc>>,
-    pub pids: Pids,
     pub registry: Mutex<Registry>,
-    pub proxies: Mutex<Option<Proxies>>,
-    pub netns: Option<Netns>,
+    /// Where the nodes run.
+    pub host: Box<dyn Host>,
+    /// What carries their peer traffic: the system's own network, or the host's.
+    pub network: Arc<dyn Network>,
     /// Each node's power-loss disk, when the run asked for power-loss.
     pub disks: Mutex<Vec<Option<Disk>>>,
     done: AtomicBool,
 }
 
-/// Locks a mutex, ignoring poison: a panic elsewhere must not stop cleanup.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Shared {
     pub fn new(
         n: usize,
-        pids: Pids,
         registry: Registry,
-        proxies: Option<Proxies>,
-        netns: Option<Netns>,
+        host: Box<dyn Host>,
+        network: Arc<dyn Network>,
     ) -> Self {
         Shared {
             procs: Mutex::new((0..n).map(|_| Proc::default()).collect()),
-            pids,
             registry: Mutex::new(registry),
-            proxies: Mutex::new(proxies),
-            netns,
+            host,
+            network,
             disks: Mutex::new((0..n).map(|_| None).collect()),
             done: AtomicBool::new(false),
         }
     }
 
-    /// Records node `i`'s pid for the proxies and the registry.
+    /// Records node `i`'s pid for the host (its proxies) and the registry.
     pub fn set_pid(&self, i: usize, pid: Option<u32>) {
-        match pid {
-            Some(p) => lock(&self.pids).insert(i, p),
-            None => lock(&self.pids).remove(&i),
-        };
-        lock(&self.registry).set_pid(i, pid);
+        self.host.note_pid(i, pid);
+        if self.host.local_pids() {
+            lock(&self.registry).set_pid(i, pid);
+        }
     }
 
-    /// Kills every process, unmounts the power-loss disks, stops every proxy, deletes
-    /// namespaces and the bridge, removes the registry entry. Idempotent and synchronous.
+    /// Kills every process, unmounts the power-loss disks, shuts the network down (proxies,
+    /// a system's router), removes what the host made (namespaces, the bridge), removes the
+    /// registry entry. Idempotent and synchronous.
     pub fn cleanup(&self) {
         if self.done.swap(true, Ordering::SeqCst) {
             return;
@@ -78,12 +73,8 @@ impl Shared {
         for disk in lock(&self.disks).iter_mut().filter_map(Option::take) {
             drop(disk);
         }
-        if let Some(mut proxies) = lock(&self.proxies).take() {
-            proxies.shutdown();
-        }
-        if let Some(net) = &self.netns {
-            net.destroy();
-        }
+        self.network.shutdown();
+        self.host.cleanup();
         lock(&self.registry).remove();
         tracing::debug!("cluster cleaned up");
     }

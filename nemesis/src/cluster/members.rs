@@ -2,7 +2,8 @@
 //! configuration is, changes through a leader, and the bookkeeping of removed members
 //! (stopped and wiped, then started again as newcomers with `System::join_command`).
 
-use super::{lock, Cluster};
+use super::Cluster;
+use crate::sync::lock;
 use crate::system::{ChangeAnswer, MemberChange, MemberView};
 use crate::{Error, FaultOutcome};
 

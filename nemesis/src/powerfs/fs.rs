@@ -30,7 +30,7 @@ use fuser::{
 };
 
 use super::pending::Pending;
-use crate::cluster::lock;
+use crate::sync::lock;
 
 /// How long the kernel may cache names and attributes (the log sees every change anyway:
 /// they all pass through here).

@@ -9,9 +9,9 @@ use std::path::{Component, Path, PathBuf};
 use minijinja::context;
 use serde::Serialize;
 
-use super::trend::{CampaignEntry, Mark};
-use super::Outcome;
-use super::{CampaignPlan, CampaignSummary, CellResult};
+use faultline_store::campaign::trend::{CampaignEntry, Mark};
+use faultline_store::campaign::Outcome;
+use faultline_store::campaign::{CampaignPlan, CampaignSummary, CellResult};
 
 /// How a page links to a run's report.
 pub enum Links<'a> {
@@ -159,7 +159,7 @@ pub fn render(
         css => crate::render::CSS,
         s => s,
         line => s.line(),
-        started => crate::store::readable_time(&s.start_time),
+        started => faultline_store::index::readable_time(&s.start_time),
         elapsed => format!("{:.0} s", s.elapsed_secs),
         seeds => seeds,
         rows => rows,
@@ -170,7 +170,7 @@ pub fn render(
 }
 
 /// The marks of campaigns that started before `start_time`, oldest first (newest last).
-/// `marks` is newest first, as [`super::trend::history`] gives them.
+/// `marks` is newest first, as [`faultline_store::campaign::trend::history`] gives them.
 pub fn strip<'a>(marks: &'a [Mark], start_time: &'a str) -> impl Iterator<Item = &'a Mark> {
     marks.iter().rev().filter(move |m| m.time.as_str() < start_time)
 }
@@ -195,7 +195,7 @@ struct ListRow<'a> {
 }
 
 /// Renders `campaigns.html`: every campaign of `entries` in their order (newest first, as
-/// [`super::trend::scan`] gives them), with its counts by outcome, linking to its page.
+/// [`faultline_store::campaign::trend::scan`] gives them), with its counts by outcome, linking to its page.
 ///
 /// # Errors
 /// A template error (the template is compiled in and tested).
@@ -211,7 +211,7 @@ pub fn render_list(entries: &[CampaignEntry]) -> Result<String, minijinja::Error
             ListRow {
                 name: &e.name,
                 time: &e.time,
-                started: crate::store::readable_time(&e.time),
+                started: faultline_store::index::readable_time(&e.time),
                 planned: s
                     .map(|s| s.planned)
                     .or(e.plan.as_ref().map(|p| p.selected().count()))

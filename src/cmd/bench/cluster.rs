@@ -1,5 +1,7 @@
 //! `faultline bench cluster`: throughput and latency of real clusters, faultline and etcd side
-//! by side, under the same load from the same clients `faultline run` uses.
+//! by side, under the same load from the same clients `faultline run` uses. Its cluster and
+//! client settings are `faultline run`'s (`RunSettings`), with bench's defaults as overrides
+//! (`bench_defaults`), turned into a `SystemSpec` and clients by the runner's own functions.
 //!
 //! ```text
 //!  for each system: Cluster::start (local backend, fresh dirs) ─▶ wait for a leader
@@ -18,49 +20,138 @@
 // A benchmark measures real time.
 #![allow(clippy::disallowed_methods)]
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use faultline_nemesis::{Backend, Cluster, ClusterSpec, SystemSpec};
-use faultline_workloads::{ClientConfig, Clients, Func, Op, Outcome};
+use faultline_api::fault::FaultList;
+use faultline_api::layered::Layer;
+use faultline_api::{RunConfig, RunSettings, SystemKind};
+use faultline_nemesis::{Cluster, ClusterSpec};
+use faultline_workloads::{Clients, Func, Op, Outcome};
 use serde_json::json;
 
+use crate::runner::exec::{client_config, endpoints, system_spec};
 use crate::Exit;
-use faultline_api::run::next_to_exe;
 
-/// Arguments of `faultline bench cluster`.
+/// Arguments of `faultline bench cluster`. The cluster and client settings are `faultline
+/// run`'s own (`RunSettings`, one definition), under bench's defaults (`bench_defaults`).
 #[derive(Debug, Args)]
+#[command(mut_args = hide_unused)]
 pub struct ClusterBench {
     /// Systems to measure, comma-separated: faultline, etcd, sharded; `<system>+powerfs`:
-    /// with its data on the power-loss fault's FUSE disks.
-    #[arg(long, alias = "system", default_value = "faultline,faultline+powerfs,etcd")]
+    /// with its data on the power-loss fault's FUSE disks. `--system` measures that one alone.
+    #[arg(long, default_value = "faultline,faultline+powerfs,etcd")]
     pub systems: String,
-    /// Nodes per cluster (sharded: per Raft group).
-    #[arg(long, default_value_t = 3)]
-    pub nodes: usize,
-    /// sharded: the replica group counts to measure, comma-separated.
+    /// sharded: the replica group counts to measure, comma-separated (`--groups N`: N alone).
     #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
-    pub groups: Vec<usize>,
-    /// Concurrent clients.
-    #[arg(long, default_value_t = 64)]
-    pub concurrency: u64,
+    pub group_counts: Vec<usize>,
     /// Seconds of each phase (puts, then gets).
     #[arg(long, default_value_t = 10)]
     pub secs: u64,
-    /// Distinct keys.
-    #[arg(long, default_value_t = 1000)]
-    pub keys: u64,
     /// Bytes per value.
     #[arg(long, default_value_t = 64)]
     pub value_size: usize,
-    /// The faultline-node binary (default: next to this executable).
-    #[arg(long)]
-    pub node_binary: Option<PathBuf>,
-    /// The etcd binary.
-    #[arg(long, default_value = "/usr/bin/etcd")]
-    pub etcd_binary: PathBuf,
+    /// The cluster and client settings, as `faultline run` reads them; only those in
+    /// `BENCH_FIELDS` are accepted.
+    #[command(flatten, next_help_heading = BENCH_HEADING)]
+    pub settings: RunSettings,
+}
+
+/// The help heading of the settings bench takes from `faultline run`.
+const BENCH_HEADING: &str = "Cluster and client settings, as faultline run's (bench's defaults: \
+                             --concurrency 64, --keys 1000, --request-timeout-ms 2000, \
+                             --op-timeout-ms 5000, --seed 1)";
+
+/// Hides from `--help` the flags of `faultline run` that a bench refuses.
+fn hide_unused(arg: clap::Arg) -> clap::Arg {
+    let id = arg.get_id().as_str().replace('_', "-");
+    let from_run = RunSettings::field_names().contains(&id);
+    let hide = from_run && !BENCH_FIELDS.contains(&id.as_str());
+    arg.hide(hide)
+}
+
+/// The settings of `faultline run` that a bench uses (kebab-case); any other is refused.
+const BENCH_FIELDS: &[&str] = &[
+    "system",
+    "nodes",
+    "groups",
+    "concurrency",
+    "keys",
+    "seed",
+    "backend",
+    "node-binary",
+    "etcd-binary",
+    "node-args",
+    "read-mode",
+    "etcd-serializable-reads",
+    "request-timeout-ms",
+    "op-timeout-ms",
+];
+
+/// Bench's defaults, as overrides of `faultline run`'s: a heavier load on more keys, shorter
+/// timeouts (a bench wants figures, not retries), a fixed seed, no faults.
+pub fn bench_defaults() -> RunSettings {
+    RunSettings {
+        concurrency: Some(64),
+        keys: Some(1000),
+        request_timeout_ms: Some(2000),
+        op_timeout_ms: Some(5000),
+        seed: Some(1),
+        nemesis: Some(FaultList::default()),
+        ..RunSettings::default()
+    }
+}
+
+impl ClusterBench {
+    /// The flags over bench's defaults, refusing the settings a bench has no use for.
+    ///
+    /// # Errors
+    /// A setting outside `BENCH_FIELDS`, or a bad value, naming the flag.
+    pub fn settings(&self) -> anyhow::Result<RunSettings> {
+        self.settings.check("command line")?;
+        if let Some(f) =
+            self.settings.set_fields().into_iter().find(|f| !BENCH_FIELDS.contains(&f.as_str()))
+        {
+            anyhow::bail!(
+                "command line: field `{f}`: faultline bench cluster does not use it (it takes {})",
+                BENCH_FIELDS.join(", ")
+            );
+        }
+        Ok(self.settings.clone().or(bench_defaults()))
+    }
+
+    /// The systems to measure, each with its power-loss disks or not, and the replica group
+    /// counts of the sharded KV.
+    ///
+    /// # Errors
+    /// An unknown system name.
+    fn plan(&self, settings: &RunSettings) -> anyhow::Result<Vec<(SystemKind, bool, Vec<usize>)>> {
+        let names: Vec<String> = match settings.system {
+            Some(s) => vec![s.to_string()],
+            None => self
+                .systems
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        };
+        let groups = settings.groups.map_or_else(|| self.group_counts.clone(), |g| vec![g]);
+        names
+            .iter()
+            .map(|name| {
+                let (base, powerfs) = match name.strip_suffix("+powerfs") {
+                    Some(s) => (s, true),
+                    None => (name.as_str(), false),
+                };
+                let kind: SystemKind =
+                    base.parse().map_err(|e| anyhow::anyhow!("--systems: {e}"))?;
+                let groups = if kind == SystemKind::Sharded { groups.clone() } else { vec![0] };
+                Ok((kind, powerfs, groups))
+            })
+            .collect()
+    }
 }
 
 /// Client sessions a phase may open (each client retires its session after an unknown
@@ -100,67 +191,47 @@ impl Phase {
 /// Runs `faultline bench cluster`.
 ///
 /// # Errors
-/// A binary is missing, or a cluster cannot start.
+/// A setting a bench does not use, a binary is missing, or a cluster cannot start.
 pub fn run(args: ClusterBench) -> anyhow::Result<Exit> {
+    let settings = args.settings()?;
+    let plan = args.plan(&settings)?;
+    let shown = settings.clone().resolve();
     let rt = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     rt.block_on(async move {
         println!(
             "faultline bench cluster: {} nodes, {} clients, {} s of puts then {} s of gets, {} keys, {}-byte values",
-            args.nodes, args.concurrency, args.secs, args.secs, args.keys, args.value_size
+            shown.nodes, shown.concurrency, args.secs, args.secs, shown.keys, args.value_size
         );
-        for system in args.systems.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            if system.split('+').next() == Some("sharded") {
-                for &g in &args.groups {
-                    bench_system(&args, system, g).await?;
+        for (kind, powerfs, groups) in plan {
+            for g in groups {
+                let mut s = settings.clone();
+                s.system = Some(kind);
+                if kind == SystemKind::Sharded {
+                    s.groups = Some(g);
                 }
-            } else {
-                bench_system(&args, system, 0).await?;
+                let cfg = s.into_config()?;
+                bench_system(&args, &cfg, powerfs).await?;
             }
         }
         Ok(Exit::Pass)
     })
 }
 
-/// Measures one system; `groups`: the sharded KV's replica groups (0 for the others).
-async fn bench_system(args: &ClusterBench, name: &str, groups: usize) -> anyhow::Result<()> {
-    let (system, powerfs) = match name.strip_suffix("+powerfs") {
-        Some(s) => (s, true),
-        None => (name, false),
-    };
+/// Measures one system as `cfg` configures it (the runner's own mapping to a `SystemSpec`
+/// and to the clients), on power-loss disks when `powerfs`.
+async fn bench_system(args: &ClusterBench, cfg: &RunConfig, powerfs: bool) -> anyhow::Result<()> {
+    let mut name = cfg.system.to_string();
+    if powerfs {
+        name.push_str("+powerfs");
+    }
     if let Some(why) = faultline_api::fuse::unavailable().filter(|_| powerfs) {
         println!("  {name:<17} skipped: {why}");
         return Ok(());
     }
-    let node_binary = || args.node_binary.clone().unwrap_or_else(|| next_to_exe("faultline-node"));
-    let (kind, client_system) = match system {
-        "faultline" => (
-            SystemSpec::Faultline {
-                binary: node_binary(),
-                unsafe_bug: None,
-                read_mode: None,
-                extra_args: Vec::new(),
-            },
-            faultline_workloads::SystemKind::Faultline,
-        ),
-        "etcd" => (
-            SystemSpec::Etcd { binary: args.etcd_binary.clone(), serializable_reads: false },
-            faultline_workloads::SystemKind::Etcd,
-        ),
-        "sharded" => (
-            SystemSpec::Sharded {
-                binary: node_binary(),
-                unsafe_bug: None,
-                extra_args: Vec::new(),
-                group_size: args.nodes,
-            },
-            faultline_workloads::SystemKind::Sharded,
-        ),
-        other => anyhow::bail!("unknown system {other:?}: expected faultline, etcd or sharded"),
-    };
     // The sharded KV: the controller group and `groups` replica groups.
-    let (nodes, label) = match system {
-        "sharded" => (args.nodes * (1 + groups), format!("{name} {groups}g")),
-        _ => (args.nodes, name.to_string()),
+    let label = match cfg.system {
+        SystemKind::Sharded => format!("{name} {}g", cfg.groups),
+        _ => name,
     };
     let dir = std::env::temp_dir().join(format!(
         "faultline-bench-{}-{}",
@@ -168,15 +239,16 @@ async fn bench_system(args: &ClusterBench, name: &str, groups: usize) -> anyhow:
         label.replace(' ', "-")
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut spec = ClusterSpec::new(kind, nodes, Backend::Local, dir.clone(), 1);
+    let mut spec =
+        ClusterSpec::new(system_spec(cfg), cfg.cluster_nodes(), cfg.backend, dir.clone(), cfg.seed);
     spec.power_loss = powerfs;
     let cluster = Cluster::start(spec).await.with_context(|| format!("starting {label}"))?;
-    let joined = match system {
-        "sharded" => faultline_nemesis::shards::join_all(&cluster).await.map(|_| ()),
+    let joined = match cfg.system {
+        SystemKind::Sharded => faultline_nemesis::shards::join_all(&cluster).await.map(|_| ()),
         _ => Ok(()),
     };
     let result = match joined {
-        Ok(()) => measure(args, &cluster, client_system, &label).await,
+        Ok(()) => measure(args, cfg, &cluster, &label).await,
         Err(e) => Err(anyhow::anyhow!(e)),
     };
     cluster.shutdown().await.with_context(|| format!("stopping {label}"))?;
@@ -186,19 +258,12 @@ async fn bench_system(args: &ClusterBench, name: &str, groups: usize) -> anyhow:
 
 async fn measure(
     args: &ClusterBench,
+    cfg: &RunConfig,
     cluster: &Cluster,
-    system: faultline_workloads::SystemKind,
     name: &str,
 ) -> anyhow::Result<()> {
-    let (endpoints, controllers) = crate::runner::exec::endpoints(cluster);
-    let clients = Clients::new(ClientConfig {
-        system,
-        endpoints,
-        controllers,
-        request_timeout: Duration::from_secs(2),
-        op_timeout: Duration::from_secs(5),
-        serializable_reads: false,
-    })?;
+    let (endpoints, controllers) = endpoints(cluster);
+    let clients = Clients::new(client_config(cfg, endpoints, controllers))?;
     // Wait until the cluster serves (a leader is elected), so the phases measure steady state.
     let mut probe = clients.open(1_000_000);
     let until = Instant::now() + Duration::from_secs(30);
@@ -208,24 +273,32 @@ async fn measure(
     }
     let value = "v".repeat(args.value_size);
     for (n, f) in [Func::Put, Func::Get].into_iter().enumerate() {
-        let phase = phase(args, &clients, f, &value, n as u64 + 1).await;
+        let phase = phase(args, cfg, &clients, f, &value, n as u64 + 1).await;
         phase.print(name, if f == Func::Put { "put" } else { "get" });
     }
     Ok(())
 }
 
-/// One phase of `f` by `args.concurrency` clients. Phase `n`'s clients are sessions of their
+/// One phase of `f` by `cfg.concurrency` clients. Phase `n`'s clients are sessions of their
 /// own (ids from `n * SESSIONS_PER_PHASE`): a session starts its sequence numbers over, which
 /// a store that de-duplicates every request (the sharded KV) would refuse as stale.
-async fn phase(args: &ClusterBench, clients: &Clients, f: Func, value: &str, n: u64) -> Phase {
+async fn phase(
+    args: &ClusterBench,
+    cfg: &RunConfig,
+    clients: &Clients,
+    f: Func,
+    value: &str,
+    n: u64,
+) -> Phase {
     let start = Instant::now();
     let deadline = start + Duration::from_secs(args.secs);
-    let tasks: Vec<_> = (0..args.concurrency)
+    let (concurrency, keys) = (cfg.concurrency as u64, cfg.keys as u64);
+    let tasks: Vec<_> = (0..concurrency)
         .map(|i| {
             let clients = clients.clone();
             let mut process = n * SESSIONS_PER_PHASE + i;
             let mut client = clients.open(process);
-            let (keys, value, concurrency) = (args.keys, value.to_string(), args.concurrency);
+            let value = value.to_string();
             tokio::spawn(async move {
                 let (mut ok, mut other, mut lat) = (0u64, 0u64, Vec::new());
                 let mut seq = i;
@@ -264,4 +337,60 @@ async fn phase(args: &ClusterBench, clients: &Clients, f: Func, value: &str, n: 
     p.secs = start.elapsed().as_secs_f64();
     p.lat.sort_unstable();
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+    use crate::cmd::bench::BenchWhat;
+
+    use super::*;
+
+    fn bench(argv: &[&str]) -> ClusterBench {
+        let argv = ["faultline", "bench", "cluster"].iter().chain(argv);
+        let Command::Bench(b) = Cli::try_parse_from(argv).unwrap().command else { panic!() };
+        let BenchWhat::Cluster(c) = b.what else { panic!() };
+        *c
+    }
+
+    #[test]
+    fn bench_defaults_override_the_run_settings_flags_win() {
+        let cfg = bench(&[]).settings().unwrap().into_config().unwrap();
+        assert_eq!((cfg.concurrency, cfg.keys, cfg.nodes), (64, 1000, 3));
+        assert_eq!((cfg.request_timeout_ms, cfg.op_timeout_ms, cfg.seed), (2000, 5000, 1));
+        assert!(cfg.nemesis.is_empty());
+        let cfg = bench(&["--concurrency", "8", "--nodes", "5"]).settings().unwrap();
+        let cfg = cfg.into_config().unwrap();
+        assert_eq!((cfg.concurrency, cfg.nodes, cfg.keys), (8, 5, 1000));
+    }
+
+    #[test]
+    fn settings_a_bench_does_not_use_are_refused_by_name() {
+        let e = bench(&["--time-limit", "5"]).settings().unwrap_err().to_string();
+        assert!(e.contains("field `time-limit`"), "{e}");
+        let e = bench(&["--concurrency", "0"]).settings().unwrap_err().to_string();
+        assert!(e.contains("field `concurrency`"), "{e}");
+    }
+
+    #[test]
+    fn the_systems_and_group_counts_measured() {
+        let b = bench(&["--systems", "faultline+powerfs,sharded", "--group-counts", "1,4"]);
+        let plan = b.plan(&b.settings().unwrap()).unwrap();
+        assert_eq!(
+            plan,
+            vec![(SystemKind::Faultline, true, vec![0]), (SystemKind::Sharded, false, vec![1, 4])]
+        );
+        // `--system` and `--groups` (the run's flags) measure one of each.
+        let b = bench(&["--system", "sharded", "--groups", "2"]);
+        let plan = b.plan(&b.settings().unwrap()).unwrap();
+        assert_eq!(plan, vec![(SystemKind::Sharded, false, vec![2])]);
+        let b = bench(&["--systems", "nope"]);
+        assert!(b.plan(&b.settings().unwrap()).is_err());
+        // The sharded cluster: a controller group and the replica groups.
+        let mut s = bench(&[]).settings().unwrap();
+        (s.system, s.groups) = (Some(SystemKind::Sharded), Some(2));
+        assert_eq!(s.into_config().unwrap().cluster_nodes(), 9);
+    }
 }

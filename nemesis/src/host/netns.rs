@@ -1,0 +1,112 @@
+//! The netns host: one network namespace and IP per node on a bridge (root); nodes are
+//! started with `ip netns exec`, partitions and loss are iptables rules inside the
+//! namespaces (`crate::netns`).
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::netns::Netns;
+use crate::network::Network;
+use crate::process::{LocalProcess, Spawned};
+use crate::system::{BoxFuture, NodeInfo, NodeStdio, System};
+use crate::{Error, FaultOutcome};
+
+use super::Host;
+
+/// Nodes in namespaces of their own.
+#[derive(Debug)]
+pub(crate) struct NetnsHost {
+    net: Arc<NetnsNetwork>,
+}
+
+impl NetnsHost {
+    /// Makes the run's namespaces, veths and bridge.
+    pub fn create(tag: &str, n: usize) -> Result<Self, Error> {
+        Ok(NetnsHost { net: Arc::new(NetnsNetwork(Netns::create(tag, n)?)) })
+    }
+}
+
+impl Host for NetnsHost {
+    fn name(&self) -> &'static str {
+        "netns"
+    }
+
+    #[allow(clippy::needless_range_loop)] // i and j index two nodes at once
+    fn layout<'a>(
+        &'a self,
+        n: usize,
+        system: &'a dyn System,
+        dir: &'a Path,
+    ) -> BoxFuture<'a, Result<Vec<NodeInfo>, Error>> {
+        let net = &self.net.0;
+        let (client_port, peer_port) = system.netns_ports();
+        let mut nodes: Vec<NodeInfo> = (0..n)
+            .map(|i| {
+                let ip = net.ips[i];
+                let client = SocketAddr::from((ip, client_port));
+                let mut node = NodeInfo::new(i, ip, client, (ip, peer_port).into(), dir);
+                node.netns = Some(net.namespaces[i].clone());
+                node
+            })
+            .collect();
+        for i in 0..n {
+            for j in (0..n).filter(|&j| j != i) {
+                nodes[i].peers.insert(j + 1, SocketAddr::from((net.ips[j], peer_port)));
+            }
+        }
+        Box::pin(async move { Ok(nodes) })
+    }
+
+    fn spawn(
+        &self,
+        node: &NodeInfo,
+        argv: &[OsString],
+        stdio: NodeStdio,
+    ) -> Result<Spawned, Error> {
+        let ns = node.netns.as_deref().unwrap_or_default();
+        let wrapped: Vec<OsString> = ["ip", "netns", "exec", ns]
+            .into_iter()
+            .map(OsString::from)
+            .chain(argv.iter().cloned())
+            .collect();
+        LocalProcess::spawn(&node.name, &wrapped, &node.log_file, stdio == NodeStdio::Piped)
+    }
+
+    fn network(&self) -> Arc<dyn Network> {
+        self.net.clone()
+    }
+
+    fn cleanup(&self) {
+        self.net.shutdown();
+    }
+}
+
+/// The namespaces' iptables rules as the nemesis's network.
+#[derive(Debug)]
+struct NetnsNetwork(Netns);
+
+impl Network for NetnsNetwork {
+    fn set_cut(&self, cut: &BTreeSet<(usize, usize)>) -> Result<FaultOutcome, Error> {
+        self.0.set_cut(cut)?;
+        Ok(FaultOutcome::Installed)
+    }
+
+    fn set_loss(&self, p: f64) -> Result<FaultOutcome, Error> {
+        self.0.set_loss(p)?;
+        Ok(FaultOutcome::Installed)
+    }
+
+    fn set_delay(&self, _delay: Duration) -> Result<FaultOutcome, Error> {
+        Ok(FaultOutcome::Skipped(
+            "link delay needs the local backend (its proxies hold the bytes)".into(),
+        ))
+    }
+
+    fn shutdown(&self) {
+        self.0.destroy();
+    }
+}

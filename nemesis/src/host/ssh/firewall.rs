@@ -1,0 +1,106 @@
+//! Partitions and packet loss on remote hosts: iptables rules in two chains of faultline's
+//! own per run (`FLP-<tag>` for partitions, `FLL-<tag>` for loss), each jumped to from the
+//! top of `INPUT`, so removing them removes exactly what faultline added. The rule shapes
+//! are the netns backend's: host `j` drops what comes from `i`'s address.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::conn::Conn;
+use crate::network::Network;
+use crate::{Error, FaultOutcome};
+
+/// The run's chains on every host.
+#[derive(Debug)]
+pub(crate) struct Firewall {
+    conns: Vec<Arc<Conn>>,
+    part: String,
+    loss: String,
+}
+
+/// The chain names of the run tagged `tag`.
+pub(crate) fn chains(tag: &str) -> [String; 2] {
+    [format!("FLP-{tag}"), format!("FLL-{tag}")]
+}
+
+/// A script that removes the chains of `tag` (idempotent).
+pub(crate) fn remove_script(tag: &str) -> String {
+    chains(tag)
+        .iter()
+        .map(|c| {
+            format!(
+                "while iptables -w -D INPUT -j {c} 2>/dev/null; do :; done; \
+                 iptables -w -F {c} 2>/dev/null; iptables -w -X {c} 2>/dev/null"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+        + "; true"
+}
+
+impl Firewall {
+    /// Makes the chains on every host.
+    ///
+    /// # Errors
+    /// iptables is missing or refused (not root and no sudo).
+    pub fn create(conns: Vec<Arc<Conn>>, tag: &str) -> Result<Firewall, Error> {
+        let [part, loss] = chains(tag);
+        let fw = Firewall { conns, part, loss };
+        for c in &fw.conns {
+            c.run_privileged(&format!(
+                "{rm}; iptables -w -N {p} && iptables -w -N {l} && \
+                 iptables -w -I INPUT 1 -j {l} && iptables -w -I INPUT 1 -j {p}",
+                rm = remove_script(tag),
+                p = fw.part,
+                l = fw.loss
+            ))?;
+        }
+        Ok(fw)
+    }
+}
+
+impl Network for Firewall {
+    fn set_cut(&self, cut: &BTreeSet<(usize, usize)>) -> Result<FaultOutcome, Error> {
+        for (to, c) in self.conns.iter().enumerate() {
+            let mut script = format!("iptables -w -F {}", self.part);
+            for &(from, _) in cut.iter().filter(|(_, t)| *t == to) {
+                let src = self.conns[from].spec.ip;
+                script.push_str(&format!(" && iptables -w -A {} -s {src} -j DROP", self.part));
+            }
+            c.run_privileged(&script)?;
+        }
+        Ok(FaultOutcome::Installed)
+    }
+
+    fn set_loss(&self, p: f64) -> Result<FaultOutcome, Error> {
+        for (k, c) in self.conns.iter().enumerate() {
+            let mut script = format!("iptables -w -F {}", self.loss);
+            if p > 0.0 {
+                for (_, other) in self.conns.iter().enumerate().filter(|(j, _)| *j != k) {
+                    script.push_str(&format!(
+                        " && iptables -w -A {} -s {} -m statistic --mode random --probability {p} -j DROP",
+                        self.loss, other.spec.ip
+                    ));
+                }
+            }
+            c.run_privileged(&script)?;
+        }
+        Ok(FaultOutcome::Installed)
+    }
+
+    fn set_delay(&self, _delay: Duration) -> Result<FaultOutcome, Error> {
+        Ok(FaultOutcome::Skipped(
+            "link delay needs the local backend (its proxies hold the bytes)".into(),
+        ))
+    }
+
+    fn shutdown(&self) {
+        let tag = self.part.trim_start_matches("FLP-");
+        for c in &self.conns {
+            if let Err(e) = c.run_privileged(&remove_script(tag)) {
+                tracing::warn!("removing faultline's iptables chains on {}: {e}", c.spec.addr);
+            }
+        }
+    }
+}
