@@ -518,7 +518,13 @@ fn kv_story(
 }
 
 /// Most observers tried when neither the blocking op nor a stuck one carries a story.
-const MAX_OBSERVERS: usize = 2_000;
+/// Each costs a pass over the key's operations (more for register values written many
+/// times), so they are the ones nearest in time to the dead end, and only on keys of at most
+/// `MAX_KEY_OPS_FOR_OTHERS` operations.
+const MAX_OBSERVERS: usize = 200;
+
+/// The largest key on which observers besides the stuck ones are tried.
+const MAX_KEY_OPS_FOR_OTHERS: usize = 20_000;
 
 /// One paragraph explaining why `key` is not linearizable, the operations it names, and when
 /// they ran. Empty when the key has no counterexample.
@@ -539,7 +545,14 @@ fn explain_as(history: &History, key: &KeyResult, ids: Option<&[usize]>) -> Expl
     let ops: Vec<&Operation> = history.ops.iter().filter(|o| o.key == key.key).collect();
     let values = Values::of(&ops, ids);
     let op = |id: usize| history.ops.get(id);
-    let others = ops.iter().copied().filter(|o| observed(o).is_some()).take(MAX_OBSERVERS);
+    let at = cx.blocking.and_then(op).map_or(0, |b| b.ret.unwrap_or(b.call));
+    let mut others: Vec<&Operation> = if ops.len() <= MAX_KEY_OPS_FOR_OTHERS {
+        ops.iter().copied().filter(|o| observed(o).is_some()).collect()
+    } else {
+        Vec::new()
+    };
+    others.sort_by_key(|o| o.ret.unwrap_or(o.call).abs_diff(at));
+    others.truncate(MAX_OBSERVERS);
     let primary = cx
         .blocking
         .into_iter()
