@@ -21,6 +21,7 @@
 
 use std::time::{Duration, Instant};
 
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::check::{check, CheckOptions, ModelSpec};
@@ -107,28 +108,109 @@ fn written(op: &Operation) -> Option<&Value> {
     }
 }
 
-/// Whether `w` could have written (a part of) the value `s`.
-fn could_write(s: &Seen<'_>, w: &Operation) -> bool {
-    let Some(v) = written(w) else { return false };
-    match s {
-        Seen::Register(x) => *x == v,
-        Seen::Kv(s) => match kv_string(v) {
-            Some(p) if p.is_empty() => false,
-            Some(p) if w.f == "append" => s.contains(p.as_str()),
-            Some(p) => s.starts_with(p.as_str()),
-            None => false,
-        },
+/// The operations of one key that may write, indexed for the observers' look-ups.
+#[derive(Default)]
+struct Writers {
+    /// Register: value (JSON text) → positions of its writes. Kv: appended string →
+    /// positions of its appends.
+    exact: FxHashMap<String, Vec<usize>>,
+    /// Kv: puts and cas (their new value, non-empty) — a result may start with one.
+    starts: Vec<(String, usize)>,
+    /// Kv: the distinct lengths of appended strings, ascending.
+    lengths: Vec<usize>,
+    /// Kv: no appended string is a prefix of another, so a result splits one way only.
+    prefix_free: bool,
+}
+
+impl Writers {
+    fn build(model: &ModelSpec, ops: &[&Operation], key: Option<&str>) -> Writers {
+        let mut w = Writers::default();
+        for (j, o) in ops.iter().enumerate().filter(|(_, o)| o.key.as_deref() == key) {
+            let Some(v) = written(o) else { continue };
+            match model {
+                ModelSpec::Kv => match kv_string(v) {
+                    Some(p) if p.is_empty() => {}
+                    Some(p) if o.f == "append" => w.exact.entry(p).or_default().push(j),
+                    Some(p) => w.starts.push((p, j)),
+                    None => {}
+                },
+                _ => w.exact.entry(v.to_string()).or_default().push(j),
+            }
+        }
+        if *model == ModelSpec::Kv {
+            let mut strings: Vec<&str> = w.exact.keys().map(String::as_str).collect();
+            strings.sort_unstable();
+            w.prefix_free = strings.windows(2).all(|p| !p[1].starts_with(p[0]));
+            w.lengths = strings.iter().map(|s| s.len()).collect();
+            w.lengths.sort_unstable();
+            w.lengths.dedup();
+        }
+        w
+    }
+
+    /// Positions of the operations that could have written (a part of) what was seen.
+    fn of(&self, seen: &Seen<'_>) -> Vec<usize> {
+        match seen {
+            Seen::Register(v) => self.exact.get(&v.to_string()).cloned().unwrap_or_default(),
+            Seen::Kv(s) => self.split(s).unwrap_or_else(|| self.containing(s)),
+        }
+    }
+
+    /// The writers of every way `s` splits into a put (or none) and appends, when the
+    /// appended strings are prefix-free (else `None`, as also when no split exists).
+    fn split(&self, s: &str) -> Option<Vec<usize>> {
+        if !self.prefix_free {
+            return None;
+        }
+        let mut out: Vec<usize> = Vec::new();
+        let mut found = false;
+        let firsts = self.starts.iter().filter(|(p, _)| s.starts_with(p.as_str()));
+        for (len, start) in firsts.map(|(p, j)| (p.len(), Some(*j))).chain([(0, None)]) {
+            let mut used: Vec<usize> = start.into_iter().collect();
+            let mut at = len;
+            while at < s.len() {
+                let piece = self.lengths.iter().find_map(|&l| {
+                    s.get(at..at + l).and_then(|x| self.exact.get(x)).map(|ws| (l, ws))
+                });
+                let Some((l, ws)) = piece else { break };
+                used.extend(ws);
+                at += l;
+            }
+            if at == s.len() {
+                found = true;
+                out.extend(used);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        found.then_some(out)
+    }
+
+    /// Every append whose string occurs in `s` and every put or cas whose value starts it.
+    fn containing(&self, s: &str) -> Vec<usize> {
+        let appends = self.exact.iter().filter(|(p, _)| s.contains(p.as_str()));
+        let mut out: Vec<usize> = appends.flat_map(|(_, ws)| ws.iter().copied()).collect();
+        out.extend(self.starts.iter().filter(|(p, _)| s.starts_with(p.as_str())).map(|(_, j)| *j));
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }
 
 /// For each operation of `ops` (positions in `ops`), the positions of the operations that
 /// could have written the value it observed: an observer may only be kept with all of them.
+/// For kv, those are the put and appends of every way the result splits into them (when the
+/// appended strings are prefix-free, else every one it contains).
 pub fn needs(model: &ModelSpec, ops: &[&Operation]) -> Vec<Vec<usize>> {
+    let mut by_key: FxHashMap<Option<&str>, Writers> = FxHashMap::default();
     ops.iter()
-        .map(|o| match seen(model, o) {
-            Some(s) => (0..ops.len())
-                .filter(|&j| ops[j].id != o.id && ops[j].key == o.key && could_write(&s, ops[j]))
-                .collect(),
+        .enumerate()
+        .map(|(i, o)| match seen(model, o) {
+            Some(s) => {
+                let key = o.key.as_deref();
+                let w = by_key.entry(key).or_insert_with(|| Writers::build(model, ops, key));
+                w.of(&s).into_iter().filter(|&j| j != i).collect()
+            }
             None => Vec::new(),
         })
         .collect()
