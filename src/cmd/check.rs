@@ -347,44 +347,46 @@ fn store_check(
 
 /// `--shrink`'s output for one file: with `json`, the events of every shrunk key as history
 /// JSON lines (one history, checkable again); else per key the sizes before and after and the
-/// explanation of the shrunk history.
+/// explanation of the shrunk history. A reader that goes away (`| head`) ends the output.
 fn print_shrunk(
     file: &std::path::Path,
     history: &History,
     shrunk: &[shrink::Shrunk],
     json: bool,
 ) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     if json {
         let mut ids: Vec<usize> = shrunk.iter().flat_map(|s| s.ids.iter().copied()).collect();
         ids.sort_unstable();
         for e in shrink::sub_history(history, &ids).to_events() {
-            println!("{}", serde_json::to_string(&e)?);
+            writeln!(out, "{}", serde_json::to_string(&e)?)?;
         }
-        return Ok(());
+    } else if shrunk.is_empty() {
+        writeln!(out, "{}: nothing to shrink (no key was found not linearizable)", file.display())?;
     }
-    if shrunk.is_empty() {
-        println!("{}: nothing to shrink (no key was found not linearizable)", file.display());
-        return Ok(());
-    }
-    for s in shrunk {
+    for s in shrunk.iter().filter(|_| !json) {
         let key = s.key.as_deref().map(|k| format!(" key {k}")).unwrap_or_default();
         let how = if s.minimal { "1-minimal" } else { "time budget spent, maybe not minimal" };
-        println!(
+        writeln!(
+            out,
             "{}{key}: {} ops → {} ops, still NOT linearizable ({how}; {} checks in {:.3} s)",
             file.display(),
             s.before,
             s.ids.len(),
             s.checks,
             s.micros as f64 / 1e6
-        );
+        )?;
         if let Some(k) = s.result.first_illegal() {
-            println!("  {}", explain_shrunk(&s.history, k, &s.ids).text);
+            writeln!(out, "  {}", explain_shrunk(&s.history, k, &s.ids).text)?;
         }
         for o in &s.history.ops {
-            let out = if o.output.is_null() { String::new() } else { format!(" → {}", o.output) };
+            let shown =
+                if o.output.is_null() { String::new() } else { format!(" → {}", o.output) };
             let ret = o.ret.map_or("never".to_string(), fmt_time);
-            println!(
-                "  op {:>6}  client {:<4} {} {}{out}  [{}..{}] {:?}{}",
+            writeln!(
+                out,
+                "  op {:>6}  client {:<4} {} {}{shown}  [{}..{}] {:?}{}",
                 s.ids[o.id],
                 o.process,
                 o.f,
@@ -393,10 +395,14 @@ fn print_shrunk(
                 ret,
                 o.outcome,
                 o.served().map(|n| format!(" via {n}")).unwrap_or_default()
-            );
+            )?;
         }
     }
-    Ok(())
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 fn print_summary(file: &std::path::Path, h: &History, r: &CheckResult) {
