@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::run::{Backend, SystemKind};
+use crate::target::{Backend, SystemKind};
 
 pub mod event;
 
@@ -19,6 +19,21 @@ pub const SSH_POWER_LOSS: &str = "power loss needs a FUSE disk on the node's mac
 /// Why packet loss needs the netns (or ssh) backend.
 pub const LOSS_NEEDS_NETNS: &str =
     "packet loss needs the netns or ssh backend (the local backend proxies TCP streams)";
+/// Why clock faults do not apply to a Maelstrom node.
+pub const MAELSTROM_CLOCK: &str = "a Maelstrom node is any program in any language, and \
+     Maelstrom's protocol has no clock to set: faultline cannot reach its clock";
+/// Why figure8, membership and reconfigure cannot follow a Maelstrom node.
+pub const MAELSTROM_NO_LEADER: &str = "a Maelstrom node reports no leader, term or log \
+     through Maelstrom's protocol, and has no membership changes";
+/// Why power-loss does not apply to a Maelstrom node.
+pub const MAELSTROM_NO_DISK: &str =
+    "a Maelstrom node keeps no data directory faultline knows of (kill and restart instead)";
+/// Why link delay needs the local backend.
+pub const DELAY_NEEDS_LOCAL: &str =
+    "link delay needs the local backend (its proxies hold the bytes) or a Maelstrom cluster";
+/// Why duplicated delivery needs a Maelstrom cluster.
+pub const DUPLICATE_NEEDS_MESSAGES: &str = "duplicated delivery needs a network of messages (a \
+     Maelstrom cluster's router); TCP streams between nodes never deliver twice";
 /// Why figure8 cannot follow etcd.
 pub const ETCD_FIGURE8: &str =
     "figure8 follows each node's commit and last log index, which etcd's status does not report";
@@ -56,6 +71,11 @@ crate::names! {
         /// Remove a member through the leader, wipe it, then add it back empty (learner,
         /// then voter); never fewer than [`MEMBERSHIP_MIN_VOTERS`] voters.
         Membership = "membership",
+        /// Hold node-to-node traffic back: a seeded delay (local backend's proxies; on a
+        /// Maelstrom cluster each message gets its own, so messages overtake each other).
+        Delay = "delay",
+        /// Deliver some node-to-node messages twice (a Maelstrom cluster's router only).
+        Duplicate = "duplicate",
         /// SIGKILL like kill, then lose what the node wrote and did not fsync (its data dir
         /// is a FUSE mount that keeps an undo log); restart after the fault period.
         PowerLoss = "power-loss",
@@ -78,6 +98,19 @@ impl Fault {
     /// one table the settings check, the nemesis and the docs go by.
     pub fn unsupported(self, system: SystemKind, backend: Backend) -> Option<&'static str> {
         match (self, system, backend) {
+            // faultline is a Maelstrom cluster's network: every fault of links applies.
+            (
+                Fault::Loss | Fault::Partition | Fault::Delay | Fault::Duplicate,
+                SystemKind::Maelstrom,
+                _,
+            ) => None,
+            (Fault::Duplicate, _, _) => Some(DUPLICATE_NEEDS_MESSAGES),
+            (Fault::Delay, _, Backend::Netns | Backend::Ssh) => Some(DELAY_NEEDS_LOCAL),
+            (Fault::Clock, SystemKind::Maelstrom, _) => Some(MAELSTROM_CLOCK),
+            (Fault::Figure8 | Fault::Membership | Fault::Reconfigure, SystemKind::Maelstrom, _) => {
+                Some(MAELSTROM_NO_LEADER)
+            }
+            (Fault::PowerLoss, SystemKind::Maelstrom, _) => Some(MAELSTROM_NO_DISK),
             (Fault::Loss, _, Backend::Local) => Some(LOSS_NEEDS_NETNS),
             (Fault::Clock, SystemKind::Etcd, _) => Some(ETCD_CLOCK),
             (Fault::Figure8, SystemKind::Etcd, _) => Some(ETCD_FIGURE8),
@@ -101,6 +134,8 @@ impl Fault {
             ),
             Fault::Figure8 => (3, "it needs two leaders and a majority without them".into()),
             Fault::Partition | Fault::Loss => (2, "it cuts the links between nodes".into()),
+            Fault::Delay => (2, "it holds traffic between nodes".into()),
+            Fault::Duplicate => (2, "it repeats messages between nodes".into()),
             _ => return None,
         };
         (nodes < needs)
@@ -164,7 +199,9 @@ pub struct FaultList(pub Vec<Vec<Fault>>);
 pub fn cannot_compose(a: Fault, b: Fault) -> Option<&'static str> {
     use Fault::*;
     match (a, b) {
-        (Figure8, _) | (_, Figure8) => Some("figure8 is a sequence of partitions of its own"),
+        (Figure8, _) | (_, Figure8) => {
+            Some("figure8 is a sequence of partitions (and link delays) of its own")
+        }
         (Kill, Pause) | (Pause, Kill) => Some("kill and pause both stop processes"),
         (PowerLoss, Kill | Pause) | (Kill | Pause, PowerLoss) => {
             Some("power-loss kills processes itself")
@@ -182,9 +219,17 @@ pub fn cannot_compose(a: Fault, b: Fault) -> Option<&'static str> {
 /// entries by counting replicas gets wrong.
 pub const DEFAULT_FAULTS: [Fault; 3] = [Fault::Partition, Fault::Kill, Fault::Figure8];
 
+/// The faults a Maelstrom run picks when it is not told: what faultline does to links, and
+/// pauses. Not kill: a Maelstrom node restarts empty unless it keeps files of its own, and a
+/// node that forgets what it acknowledged is no bug of the node's protocol.
+pub const MAELSTROM_DEFAULT_FAULTS: [Fault; 3] = [Fault::Partition, Fault::Loss, Fault::Pause];
+
 impl FaultList {
     /// [`DEFAULT_FAULTS`], each alone, without those `system` on `backend` cannot run.
     pub fn defaults_for(system: SystemKind, backend: Backend) -> FaultList {
+        if system == SystemKind::Maelstrom {
+            return MAELSTROM_DEFAULT_FAULTS.to_vec().into();
+        }
         DEFAULT_FAULTS
             .into_iter()
             .filter(|f| f.unsupported(system, backend).is_none())

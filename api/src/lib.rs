@@ -14,6 +14,8 @@
 //!   setting ([`RunSettings`], [`RunConfig`]).
 //! - [`shard`]: the sharded KV's key → shard map, configurations and controller API.
 //! - [`counts`]: the counters a run reports.
+//! - [`maelstrom`]: Maelstrom's node protocol, its error codes, the client gateway's wire
+//!   type and the network counts of a Maelstrom run.
 //!
 //! # Examples
 //! ```
@@ -29,10 +31,13 @@ pub mod counts;
 pub mod fault;
 pub mod fuse;
 pub mod layered;
+pub mod maelstrom;
 pub mod names;
 pub mod node;
+pub mod reply;
 pub mod run;
 pub mod shard;
+pub mod target;
 pub mod workload;
 
 pub use counts::{FinalReads, LiveCounts, Progress, ProgressLine};
@@ -46,7 +51,8 @@ pub mod reexport {
 pub use fault::{Edge, EventName, Fault, FaultEvent, FaultList, FaultOutcome, Target, TargetList};
 pub use layered::{ConfigError, Layer};
 pub use node::{ReadMode, UnsafeBug};
-pub use run::{Backend, RunConfig, RunSettings, SystemKind};
+pub use run::{RunConfig, RunSettings};
+pub use target::{Backend, SystemKind};
 pub use workload::{Func, Mix, WorkloadKind};
 
 /// The name of the node at 0-based position `i` in a cluster: `n1`, `n2`, … — in histories,

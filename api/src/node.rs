@@ -12,6 +12,7 @@
 //!   runner ── --unsafe-bug UnsafeBug, --read-mode ReadMode ──▶ node flags
 //! ```
 
+pub use crate::reply::{LeaderHint, Reply};
 use serde::{Deserialize, Serialize};
 
 crate::names! {
@@ -118,26 +119,6 @@ crate::names! {
     }
 }
 
-crate::names! {
-    /// What became of a request (the `status` of a response body).
-    pub enum Reply ("status") {
-        /// Applied; for get, `value` is the value read.
-        Ok = "ok",
-        /// Certainly not applied (`error` says why; `cas-mismatch` carries the current value).
-        Fail = "fail",
-        /// Rejected before proposing: this node is not the leader (`leader` says who is).
-        NotLeader = "not-leader",
-        /// May or may not have been applied (`timeout`, `leadership-lost`, `shutting-down`).
-        Unknown = "unknown",
-        /// Sharded KV: the key's shard is not this group's in its current config; certainly
-        /// not applied (ask the controller for the latest config).
-        WrongGroup = "wrong-group",
-        /// Sharded KV: the shard is this group's but its data has not arrived yet; certainly
-        /// not applied (retry).
-        NotArrived = "not-arrived",
-    }
-}
-
 /// The client session of the nemesis's own writes (the figure8 fault makes a leader take an
 /// entry of its term with one); no workload client has it (theirs count up from 1).
 pub const NEMESIS_CLIENT: u64 = u64::MAX;
@@ -177,16 +158,6 @@ pub struct ResponseBody {
     /// The leader, when known (not-leader answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader: Option<LeaderHint>,
-}
-
-/// Where the leader is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeaderHint {
-    /// The leader's node id.
-    pub id: u64,
-    /// The leader's client address, when this node knows it.
-    #[serde(default)]
-    pub client_addr: Option<String>,
 }
 
 /// The Raft service's part of `GET /v1/status`.

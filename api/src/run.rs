@@ -16,47 +16,7 @@ use crate::layered::{ConfigError, Layer};
 use crate::node::{ReadMode, UnsafeBug};
 use crate::workload::{Mix, WorkloadKind};
 
-crate::names! {
-    /// The system under test.
-    pub enum SystemKind ("system") {
-        /// faultline's own Raft/KV node.
-        Faultline = "faultline",
-        /// etcd 3.4, through its HTTP/JSON gateway.
-        Etcd = "etcd",
-        /// faultline's sharded KV: a shard controller group and `--groups` replica groups.
-        Sharded = "sharded",
-    }
-}
-
-crate::names! {
-    /// How node-to-node traffic is carried and cut.
-    pub enum Backend ("backend") {
-        /// No root: nodes on 127.0.0.1 ports, every node-to-node link through a TCP proxy
-        /// owned by the controller; partitions close and refuse proxied connections.
-        Local = "local",
-        /// Linux, root: one network namespace and IP per node on a bridge; partitions and
-        /// packet loss by iptables rules inside the namespaces.
-        Netns = "netns",
-        /// Your machines over SSH (`--hosts FILE.toml`): one node per host; partitions and
-        /// packet loss by iptables chains of faultline's own on the hosts.
-        Ssh = "ssh",
-    }
-}
-
-// `names!` enums cannot carry `#[default]`, so the defaults are written here.
-#[allow(clippy::derivable_impls)]
-impl Default for SystemKind {
-    fn default() -> Self {
-        SystemKind::Faultline
-    }
-}
-
-#[allow(clippy::derivable_impls)]
-impl Default for Backend {
-    fn default() -> Self {
-        Backend::Local
-    }
-}
+pub use crate::target::{Backend, SystemKind};
 
 /// A rate: 0 (unlimited) up to a million operations a second.
 fn rate(r: &f64) -> Result<(), String> {
@@ -158,6 +118,10 @@ crate::layered! {
         /// The etcd binary [default: /usr/bin/etcd].
         #[arg(long, value_name = "PATH")]
         etcd_binary: PathBuf = PathBuf::from("/usr/bin/etcd"),
+        /// maelstrom: the node's command line, program first (`python3 node.py --flag`;
+        /// words split at spaces, quotes group).
+        #[arg(long, value_name = "CMD")]
+        node_cmd: String; check crate::maelstrom::check_command,
         /// An extra argument for every faultline node (repeatable), e.g.
         /// `--node-arg=--tick-ms=5`.
         #[arg(long = "node-arg", value_name = "ARG", allow_hyphen_values = true)]
@@ -184,7 +148,8 @@ crate::layered! {
 
 /// The settings a server must not take from a posted spec: they name files or programs on
 /// the server's machine.
-pub const LOCAL_ONLY: &[&str] = &["store", "node-binary", "etcd-binary", "node-args", "hosts"];
+pub const LOCAL_ONLY: &[&str] =
+    &["store", "node-binary", "etcd-binary", "node-args", "hosts", "node-cmd"];
 
 /// A fresh seed, when none was given (small, so that it is easy to type back).
 pub fn random_seed() -> u64 {
@@ -215,7 +180,9 @@ impl RunSettings {
     /// - the faults: [`FaultList::defaults_for`] the system and backend;
     /// - lease-skew is a bug of lease reads, so a run that plants it reads through leases
     ///   unless told otherwise (and is refused when told otherwise: the bug would change
-    ///   nothing).
+    ///   nothing);
+    /// - a Maelstrom node serves lin-kv, so its workload is `register` unless told, and it
+    ///   reports no leader, so its faults target nodes at random.
     pub fn with_dependent_defaults(mut self) -> RunSettings {
         if self.nemesis.is_none() {
             let (system, backend) =
@@ -224,6 +191,12 @@ impl RunSettings {
         }
         if self.unsafe_bug == Some(UnsafeBug::LeaseSkew) {
             self.read_mode.get_or_insert(ReadMode::Lease);
+        }
+        // A Maelstrom node serves lin-kv (a register per key) and says nothing of leaders:
+        // faults pick their nodes at random.
+        if self.system == Some(SystemKind::Maelstrom) {
+            self.workload.get_or_insert(WorkloadKind::Register);
+            self.nemesis_targets.get_or_insert(TargetList(vec![Target::Random]));
         }
         self
     }
@@ -365,6 +338,13 @@ impl RunConfig {
                 }
             }
             SystemKind::Sharded => return self.validate_sharded(),
+            SystemKind::Maelstrom => return self.validate_maelstrom(),
+        }
+        if self.node_cmd.is_some() {
+            return here(
+                "node-cmd",
+                format!("is the command of a Maelstrom node; the system is {}", self.system),
+            );
         }
         Ok(())
     }
@@ -376,6 +356,52 @@ impl RunConfig {
             SystemKind::Sharded => self.nodes * (self.groups + 1),
             _ => self.nodes,
         }
+    }
+
+    /// The Maelstrom system's own checks.
+    fn validate_maelstrom(&self) -> Result<(), ConfigError> {
+        let here = |f: &str, m: String| Err(ConfigError::new("configuration", f, m));
+        if self.node_cmd.is_none() {
+            return here(
+                "node-cmd",
+                "the maelstrom system runs the command --node-cmd names on every node \
+                 (e.g. --node-cmd \"python3 examples/maelstrom/raft_kv.py\")"
+                    .into(),
+            );
+        }
+        if !matches!(self.workload, WorkloadKind::Register | WorkloadKind::CasRegister) {
+            return here(
+                "workload",
+                format!(
+                    "{}: a Maelstrom node serves the lin-kv workload: register or cas-register",
+                    self.workload
+                ),
+            );
+        }
+        let only = |f: &str, what: &str| {
+            here(f, format!("applies to {what}; a Maelstrom node takes its own flags in node-cmd"))
+        };
+        if self.unsafe_bug.is_some() {
+            return only("unsafe-bug", "faultline nodes");
+        }
+        if self.read_mode.is_some() {
+            return only("read-mode", "faultline nodes");
+        }
+        if self.etcd_serializable_reads {
+            return only("etcd-serializable-reads", "etcd");
+        }
+        if !self.node_args.is_empty() {
+            return only("node-args", "faultline nodes");
+        }
+        if self.nemesis_targets.0.contains(&Target::Leader) {
+            return here(
+                "nemesis-targets",
+                "leader: a Maelstrom node reports no leader through Maelstrom's protocol \
+                 (use minority, majority or random)"
+                    .into(),
+            );
+        }
+        Ok(())
     }
 
     /// The sharded system's own checks.
@@ -410,8 +436,9 @@ impl RunConfig {
 
     /// The test's name in the store: `name` when given, else one that tells apart every
     /// setting that changes what the run can find: `system-workload-faults-<nodes>n`, plus the
-    /// planted bug, a read mode other than the default, and etcd's serializable reads (so a
-    /// planted-bug run never shares a verdict history with a real one).
+    /// planted bug, a read mode other than the default, etcd's serializable reads, and a
+    /// Maelstrom node's command (so a planted-bug run never shares a verdict history with a
+    /// real one).
     pub fn test_name(&self) -> String {
         if let Some(n) = &self.name {
             return n.clone();
@@ -436,6 +463,10 @@ impl RunConfig {
         }
         if self.etcd_serializable_reads {
             name.push_str("-serializable");
+        }
+        if let Some(cmd) = &self.node_cmd {
+            name.push('-');
+            name.push_str(&crate::maelstrom::command_slug(cmd));
         }
         name
     }
@@ -530,6 +561,25 @@ mod tests {
         let e = spec("nodes = 3\nnemesis = \"membership\"").unwrap_err();
         assert!(e.message.contains("needs --nodes 4 or more (this run has 3)"), "{e}");
         assert!(spec("nemesis = \"loss,partition\"\nbackend = \"netns\"").is_ok());
+        // A Maelstrom cluster's network is faultline's: loss and delay on the local backend;
+        // no clock, no leader to target, kill only when asked.
+        let m = "system = \"maelstrom\"\nnode-cmd = \"python3 n.py\"\n";
+        let cfg = spec(m).unwrap().into_config().unwrap();
+        assert_eq!(cfg.nemesis.to_string(), "partition,loss,pause");
+        assert_eq!(cfg.nemesis_targets.to_string(), "random");
+        assert_eq!(cfg.workload, WorkloadKind::Register);
+        assert!(cfg.test_name().ends_with("-python3-n.py"), "{}", cfg.test_name());
+        assert!(spec(&format!("{m}nemesis = \"delay,loss,kill\"")).is_ok());
+        let e = spec(&format!("{m}nemesis = \"clock\"")).unwrap_err();
+        assert!(e.message.contains("no clock to set"), "{e}");
+        let e = spec(&format!("{m}nemesis = \"figure8\"")).unwrap_err();
+        assert!(e.message.contains("reports no leader"), "{e}");
+        let kv = "system = \"maelstrom\"\nnode-cmd = \"python3 n.py\"\nworkload = \"kv\"";
+        assert_eq!(spec(kv).unwrap_err().field, "workload");
+        assert_eq!(spec("node-cmd = \"x\"").unwrap_err().field, "node-cmd");
+        assert_eq!(spec("system = \"maelstrom\"").unwrap_err().field, "node-cmd");
+        let e = spec("nemesis = \"delay\"\nbackend = \"netns\"").unwrap_err();
+        assert!(e.message.contains("link delay needs the local backend"), "{e}");
         // Allowed, it runs; a run whose faults all failed to install is not a pass (exit 2).
         assert!(spec("nemesis = \"clock\"\nsystem = \"etcd\"\nallow-skipped-faults = true").is_ok());
         assert!(spec("nemesis = \"none\"\nsystem = \"etcd\"").is_ok());

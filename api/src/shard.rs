@@ -16,7 +16,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::node::{LeaderHint, Reply};
+use crate::reply::{LeaderHint, Reply};
 
 /// The number of shards when none is given (6.824's `NShards`).
 pub const DEFAULT_SHARDS: usize = 10;

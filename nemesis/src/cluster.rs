@@ -50,6 +50,9 @@ pub struct Cluster {
     clocks: Mutex<Vec<(i64, f64)>>,
     /// Currently cut links.
     cut: Mutex<BTreeSet<(usize, usize)>>,
+    /// The network's cut-traffic counter when the current partition began, and what the
+    /// last healed partition stopped.
+    cut_traffic: Mutex<(Option<u64>, Option<u64>)>,
     /// Current packet loss probability.
     loss: Mutex<f64>,
     /// The Raft groups (node indices); one unless the system runs several.
@@ -81,7 +84,7 @@ impl Cluster {
         }
         let system = spec.system.build(spec.seed);
         let taken = host::taken_tags(spec.backend);
-        let registry = Registry::create(spec.system.binary(), with_netns, &taken)?;
+        let registry = Registry::create(&spec.system.binary(), with_netns, &taken)?;
         let tag = registry.tag.clone();
         let n = spec.nodes;
         let host = match host::create(spec.backend, spec.hosts.as_ref(), &tag, n).await {
@@ -123,6 +126,7 @@ impl Cluster {
                 shared: shared.clone(),
                 clocks: Mutex::new(vec![(0, 1.0); n]),
                 cut: Mutex::new(BTreeSet::new()),
+                cut_traffic: Mutex::new((None, None)),
                 loss: Mutex::new(0.0),
                 raft_groups,
                 leader_turn: std::sync::atomic::AtomicUsize::new(0),
@@ -339,9 +343,25 @@ impl Cluster {
     }
 
     fn apply_cut(&self, cut: BTreeSet<(usize, usize)>) -> Result<FaultOutcome, Error> {
-        let out = self.shared.network.set_cut(&cut)?;
+        let was_cut = !lock(&self.cut).is_empty();
+        let net = &self.shared.network;
+        if !was_cut && !cut.is_empty() {
+            lock(&self.cut_traffic).0 = net.cut_traffic();
+        }
+        let out = net.set_cut(&cut)?;
+        if was_cut && cut.is_empty() {
+            let mut t = lock(&self.cut_traffic);
+            t.1 = t.0.zip(net.cut_traffic()).map(|(from, to)| to.saturating_sub(from));
+        }
         *lock(&self.cut) = cut;
         Ok(out)
+    }
+
+    /// The traffic the last partition stopped, from its first cut to its heal (connections
+    /// refused or closed by the local proxies, packets dropped by iptables); `None` where
+    /// the network does not count it. 0: the partition cut no traffic.
+    pub fn last_cut_traffic(&self) -> Option<u64> {
+        lock(&self.cut_traffic).1
     }
 
     /// Cuts exactly the links `grudge` names (replacing any earlier cut).
@@ -364,6 +384,11 @@ impl Cluster {
     /// where it does not count them).
     pub fn proxied_connections(&self) -> usize {
         self.shared.network.live_connections()
+    }
+
+    /// What the system's own network counted so far (a Maelstrom cluster's router).
+    pub fn network_stats(&self) -> Option<faultline_api::maelstrom::NetworkStats> {
+        self.system.network_stats()
     }
 
     /// Whether any link is cut now.

@@ -59,6 +59,16 @@ pub enum Action {
         /// Drop probability in (0, 1).
         probability: f64,
     },
+    /// Deliver each node-to-node message twice with this probability.
+    Duplicate {
+        /// Probability in (0, 1).
+        probability: f64,
+    },
+    /// Hold node-to-node traffic back about this long.
+    Delay {
+        /// Milliseconds.
+        ms: u64,
+    },
     /// Run the Figure 8 partition sequence (resolved step by step against the cluster).
     Figure8,
     /// Sharded KV: bursts of joins, leaves and moves for the period, drawn from `seed`
@@ -98,6 +108,8 @@ impl Action {
                 Fault::Clock
             }
             Action::Loss { .. } => Fault::Loss,
+            Action::Delay { .. } => Fault::Delay,
+            Action::Duplicate { .. } => Fault::Duplicate,
             Action::Figure8 => Fault::Figure8,
             Action::Reconfigure { .. } => Fault::Reconfigure,
             Action::Membership { .. } => Fault::Membership,
@@ -115,6 +127,8 @@ impl Action {
             Action::ClockStrobe { .. } => EventName::ClockStrobe,
             Action::ClockRate { .. } => EventName::ClockRate,
             Action::Loss { .. } => EventName::StartLoss,
+            Action::Delay { .. } => EventName::StartDelay,
+            Action::Duplicate { .. } => EventName::StartDuplicate,
             Action::Figure8 => EventName::StartFigure8,
             Action::Reconfigure { .. } => EventName::Reconfigure,
             Action::Membership { .. } => EventName::RemoveMember,
@@ -134,6 +148,8 @@ impl Action {
                 EventName::ClockReset
             }
             Action::Loss { .. } => EventName::StopLoss,
+            Action::Delay { .. } => EventName::StopDelay,
+            Action::Duplicate { .. } => EventName::StopDuplicate,
             Action::Figure8 => EventName::StopFigure8,
             Action::Reconfigure { .. } => EventName::Reconfigure,
             Action::Membership { .. } => EventName::PromoteMember,
@@ -182,6 +198,8 @@ impl Action {
             }
             Action::ClockRate { nodes, rate } => json!({ "nodes": names(nodes), "rate": rate }),
             Action::Loss { probability } => json!({ "probability": probability }),
+            Action::Delay { ms } => json!({ "delay_ms": ms }),
+            Action::Duplicate { probability } => json!({ "probability": probability }),
             Action::Figure8 => json!({ "shape": "figure8" }),
             Action::Reconfigure { seed } => json!({ "seed": seed }),
             Action::Kill { nodes } | Action::Pause { nodes } | Action::Membership { nodes } => {

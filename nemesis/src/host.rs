@@ -24,7 +24,8 @@ use std::sync::Arc;
 use crate::network::Network;
 use crate::process::Spawned;
 use crate::system::{BoxFuture, NodeInfo, NodeStdio, System};
-use crate::{Backend, Error};
+use crate::Error;
+use faultline_api::Backend;
 
 mod local;
 mod netns;

@@ -7,7 +7,8 @@
 //!   KV, etcd; [`SystemSpec::build`] is the one place systems are made.
 //! - [`host`]: the [`Host`] seam: where nodes run and how they are reached — `local`
 //!   (proxies) and `netns` (namespaces); [`process`]: the [`Process`] a host spawns;
-//!   [`network`]: the [`Network`] seam the nemesis cuts (a host's, or a system's own).
+//!   [`network`]: the [`Network`] seam the nemesis cuts (a host's, or a system's own);
+//!   [`hosts`]: the ssh backend's hosts file.
 //! - [`cluster`]: [`Cluster`]: start, reach, kill/pause/partition/clock, heal, shut down.
 //! - [`partition`]: pure partition shapes and their grudges (petgraph).
 //! - [`fault`], [`schedule`]: the fault vocabulary and the seeded plan (one alternative of
@@ -81,6 +82,7 @@ mod error;
 pub mod fault;
 pub mod figure8;
 pub mod host;
+pub mod hosts;
 pub mod membership;
 pub mod nemesis;
 mod netns;

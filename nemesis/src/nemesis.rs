@@ -346,7 +346,12 @@ async fn install(cluster: &Cluster, action: Action) -> Result<(Action, FaultOutc
             (action.clone(), FaultOutcome::combine(outs))
         }
         Action::Loss { probability } => (action.clone(), cluster.set_loss(probability)?),
+        Action::Delay { ms } => (action.clone(), cluster.set_delay(Duration::from_millis(ms))?),
+        Action::Duplicate { probability } => (action.clone(), cluster.set_duplicate(probability)?),
         Action::PowerLoss { nodes, seed, .. } => {
+            // Aim: cut while a target holds un-fsynced writes, if one does within a second.
+            let waited = cluster.await_unsynced(&names(&nodes), Duration::from_secs(1)).await;
+            tracing::debug!(?waited, "power loss aimed at un-fsynced writes");
             let (out, dropped) = cluster.power_loss(&names(&nodes), seed)?;
             (Action::PowerLoss { nodes, seed, dropped: Some(dropped) }, out)
         }
@@ -369,7 +374,14 @@ async fn undo(
     events: &UnboundedSender<FaultEvent>,
 ) -> Result<(serde_json::Value, FaultOutcome), Error> {
     Ok(match action {
-        Action::Partition { shape, .. } => (json!({ "shape": shape.name() }), cluster.heal()?),
+        Action::Partition { shape, .. } => {
+            let out = cluster.heal()?;
+            let mut value = json!({ "shape": shape.name() });
+            if let Some(n) = cluster.last_cut_traffic() {
+                value["cut_traffic"] = json!(n);
+            }
+            (value, out)
+        }
         Action::Kill { nodes } | Action::PowerLoss { nodes, .. } => {
             let outs: Result<Vec<_>, _> =
                 names(nodes).iter().map(|n| cluster.start_node(n)).collect();
@@ -389,6 +401,8 @@ async fn undo(
             (json!({ "nodes": names(nodes) }), FaultOutcome::combine(outs))
         }
         Action::Loss { .. } => (json!({}), cluster.set_loss(0.0)?),
+        Action::Delay { .. } => (json!({}), cluster.set_delay(Duration::ZERO)?),
+        Action::Duplicate { .. } => (json!({}), cluster.set_duplicate(0.0)?),
         Action::Figure8 => {
             cluster.set_delay(Duration::ZERO)?;
             (json!({ "shape": "figure8" }), cluster.heal()?)

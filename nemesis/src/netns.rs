@@ -139,16 +139,18 @@ impl Netns {
     }
 
     /// Replaces the partition rules: for each cut link `(from, to)`, `to` drops packets from
-    /// `from`'s IP.
-    pub fn set_cut(&self, cut: &BTreeSet<(usize, usize)>) -> Result<(), Error> {
+    /// `from`'s IP. Returns the packets the rules it replaced had dropped.
+    pub fn set_cut(&self, cut: &BTreeSet<(usize, usize)>) -> Result<u64, Error> {
+        let mut dropped = 0;
         for k in 0..self.namespaces.len() {
+            dropped += packets(&self.iptables(k, &["-L", "FL-PART", "-v", "-x", "-n"])?);
             self.iptables(k, &["-F", "FL-PART"])?;
         }
         for &(from, to) in cut {
             let src = self.ips[from].to_string();
             self.iptables(to, &["-A", "FL-PART", "-s", &src, "-j", "DROP"])?;
         }
-        Ok(())
+        Ok(dropped)
     }
 
     /// Drops each packet between nodes with probability `p` (0 removes the rules).
@@ -200,6 +202,12 @@ impl Netns {
             tracing::debug!("{e}");
         }
     }
+}
+
+/// The packets counted by the rules of an `iptables -L CHAIN -v -x -n` listing (first
+/// column of each rule line; the two header lines have none).
+pub(crate) fn packets(listing: &str) -> u64 {
+    listing.lines().filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok()).sum()
 }
 
 /// Namespaces and links on this host whose names look like ours (`fl<4 hex>...`), by tag.

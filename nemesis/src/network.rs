@@ -36,6 +36,22 @@ pub trait Network: Send + Sync + std::fmt::Debug {
     /// The rules could not be installed.
     fn set_delay(&self, delay: Duration) -> Result<FaultOutcome, Error>;
 
+    /// Delivers each node-to-node message a second time with probability `p`; 0 stops it.
+    /// Skipped by a network of streams (the default), which never duplicates.
+    ///
+    /// # Errors
+    /// The rules could not be installed.
+    fn set_duplicate(&self, _p: f64) -> Result<FaultOutcome, Error> {
+        Ok(FaultOutcome::Skipped(faultline_api::fault::DUPLICATE_NEEDS_MESSAGES.into()))
+    }
+
+    /// Traffic stopped by cuts since the network was made (connections refused or closed,
+    /// or packets dropped, as the network counts it); `None` where it does not count. A
+    /// partition during which this did not grow cut no traffic.
+    fn cut_traffic(&self) -> Option<u64> {
+        None
+    }
+
     /// Live node-to-node connections it carries now (0 where it does not count them).
     fn live_connections(&self) -> usize {
         0

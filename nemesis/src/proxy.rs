@@ -63,6 +63,8 @@ struct Table {
     cut: BTreeSet<(usize, usize)>,
     conns: BTreeMap<u64, Conn>,
     next: u64,
+    /// Connections refused or closed because their link was cut, ever.
+    cut_conns: u64,
 }
 
 impl Table {
@@ -138,6 +140,7 @@ impl Proxies {
             .collect();
         for id in doomed {
             if let Some(c) = t.conns.remove(&id) {
+                t.cut_conns += 1;
                 if let Some(a) = c.abort {
                     a.abort();
                 }
@@ -149,6 +152,11 @@ impl Proxies {
     pub fn set_delay(&self, delay: Duration) {
         let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
         self.delay_us.store(us, Ordering::Relaxed);
+    }
+
+    /// Connections refused or closed because their link was cut, since the proxies started.
+    pub fn cut_connections(&self) -> u64 {
+        lock(&self.table).cut_conns
     }
 
     /// Number of live proxied connections (for tests and logs).
@@ -232,6 +240,7 @@ async fn accept_loop(listener: TcpListener, link: Link, table: Arc<Mutex<Table>>
             {
                 let mut t = lock(&table2);
                 if t.is_cut(src, dst, both_ways) {
+                    t.cut_conns += 1;
                     tracing::debug!(?src, dst, "proxy refused a connection on a cut link");
                     return;
                 }
@@ -349,16 +358,20 @@ mod tests {
         assert!(ping(&mut live).await);
         assert_eq!(p.live_connections(), 1);
 
+        assert_eq!(p.cut_connections(), 0);
         p.set_cut(BTreeSet::from([(0, 1)]));
+        assert_eq!(p.cut_connections(), 1, "the live connection on the cut link counts");
         // The live connection is closed: reading gives EOF or an error, never data.
         let mut buf = [0u8; 1];
         let r = tokio::time::timeout(Duration::from_secs(2), live.read(&mut buf)).await;
         assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "live connection closed: {r:?}");
         assert!(!roundtrip(a01).await, "new connection on the cut link refused");
         assert!(roundtrip(a21).await, "link 2->1 is not named in the grudge");
+        assert_eq!(p.cut_connections(), 2, "and so does the refused one; 2->1 does not");
 
         p.set_cut(BTreeSet::new());
         assert!(roundtrip(a01).await, "healed");
+        assert_eq!(p.cut_connections(), 2, "healed links stop nothing");
         p.shutdown();
         assert_eq!(p.live_connections(), 0);
         assert!(!roundtrip(a01).await, "shut down proxies refuse");

@@ -166,6 +166,16 @@ impl Schedule {
                 let p = [0.05, 0.1, 0.2, 0.3][self.rng.random_range(0..4)];
                 Action::Loss { probability: p }
             }
+            Fault::Duplicate => {
+                on_leader = false;
+                Action::Duplicate {
+                    probability: [0.05, 0.1, 0.2, 0.3][self.rng.random_range(0..4)],
+                }
+            }
+            Fault::Delay => {
+                on_leader = false;
+                Action::Delay { ms: [50, 100, 200, 400][self.rng.random_range(0..4)] }
+            }
             Fault::Figure8 => {
                 on_leader = false;
                 Action::Figure8

@@ -41,6 +41,12 @@ pub enum SystemSpec {
         /// itself does not use this; it is here so clients find it next to the system.
         serializable_reads: bool,
     },
+    /// Any program speaking Maelstrom's node protocol; faultline is its network
+    /// ([`crate::system::maelstrom`]).
+    Maelstrom {
+        /// The node's command line, program first.
+        command: Vec<String>,
+    },
 }
 
 impl SystemSpec {
@@ -50,17 +56,36 @@ impl SystemSpec {
             SystemSpec::Faultline { .. } => "faultline",
             SystemSpec::Sharded { .. } => "sharded",
             SystemSpec::Etcd { .. } => "etcd",
+            SystemSpec::Maelstrom { .. } => "maelstrom",
         }
     }
 
-    /// The binary this system runs.
-    pub fn binary(&self) -> &PathBuf {
+    /// The binary this system runs (a Maelstrom command's program, found on `PATH` when it
+    /// names no directory).
+    pub fn binary(&self) -> PathBuf {
         match self {
             SystemSpec::Faultline { binary, .. }
             | SystemSpec::Sharded { binary, .. }
-            | SystemSpec::Etcd { binary, .. } => binary,
+            | SystemSpec::Etcd { binary, .. } => binary.clone(),
+            SystemSpec::Maelstrom { command } => {
+                command.first().map_or_else(PathBuf::new, |p| find_program(p))
+            }
         }
     }
+}
+
+/// `program` itself when it names a directory (`./node`, `/usr/bin/x`), else the first
+/// `PATH` entry holding it (`program` unchanged when none does).
+pub fn find_program(program: &str) -> PathBuf {
+    if program.contains('/') {
+        return PathBuf::from(program);
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(program))
 }
 
 pub use faultline_api::Backend;
@@ -85,7 +110,7 @@ pub struct ClusterSpec {
     /// `power-loss` fault needs it. The bytes live in `<dir>/nodes/nK/data.disk`.
     pub power_loss: bool,
     /// The machines of the ssh backend (node `nK` on the K-th host).
-    pub hosts: Option<crate::host::HostsFile>,
+    pub hosts: Option<crate::hosts::HostsFile>,
 }
 
 impl ClusterSpec {
@@ -130,15 +155,23 @@ impl ClusterSpec {
                 )));
             }
         }
+        if let SystemSpec::Maelstrom { command } = &self.system {
+            if command.is_empty() {
+                return Err(Error::Spec("maelstrom: an empty node command".into()));
+            }
+        }
         let bin = self.system.binary();
         if !bin.is_file() {
             let hint = match self.system {
+                SystemSpec::Maelstrom { .. } => {
+                    "the node command's program is neither a file nor on PATH"
+                }
                 SystemSpec::Faultline { .. } | SystemSpec::Sharded { .. } => {
                     "build it with `cargo build --release -p faultline-node`"
                 }
                 SystemSpec::Etcd { .. } => "install it with `apt-get install -y etcd-server`",
             };
-            return Err(Error::BinaryMissing { path: bin.clone(), hint: hint.into() });
+            return Err(Error::BinaryMissing { path: bin, hint: hint.into() });
         }
         Ok(())
     }

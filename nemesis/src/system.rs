@@ -26,11 +26,13 @@ use std::sync::Arc;
 use crate::network::Network;
 use crate::system::etcd::Etcd;
 use crate::system::faultline::Faultline;
+use crate::system::maelstrom::Maelstrom;
 use crate::system::sharded::Sharded;
 use crate::{Error, FaultOutcome, SystemSpec};
 
 pub mod etcd;
 pub mod faultline;
+pub mod maelstrom;
 pub mod sharded;
 
 /// A boxed future, so that `System` can be used as a trait object.
@@ -243,6 +245,12 @@ pub trait System: Send + Sync + std::fmt::Debug {
         Box::pin(async move { FaultOutcome::Skipped(why) })
     }
 
+    /// What the system's own network counted (a Maelstrom cluster's router); `None` for a
+    /// system whose nodes talk to each other directly.
+    fn network_stats(&self) -> Option<faultline_api::maelstrom::NetworkStats> {
+        None
+    }
+
     /// Sets the node's clock offset and rate.
     fn set_clock<'a>(
         &'a self,
@@ -304,6 +312,7 @@ impl SystemSpec {
                 })
             }
             SystemSpec::Etcd { binary, .. } => Box::new(Etcd { binary: binary.clone() }),
+            SystemSpec::Maelstrom { command } => Box::new(Maelstrom::new(command.clone(), seed)),
         }
     }
 }

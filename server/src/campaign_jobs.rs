@@ -204,7 +204,9 @@ pub(crate) fn prepare(
         std::str::from_utf8(body).map_err(|_| bad("-", "the campaign is not UTF-8".into()))?;
     let mut top: toml::Table = toml::from_str(text)
         .map_err(|e| bad("-", format!("campaign: {}", e.to_string().trim())))?;
-    if let Some(f) = setting_keys(&top).into_iter().find(|k| LOCAL_ONLY.contains(&k.as_str())) {
+    // node-cmd is checked per cell below, once the plan resolved it.
+    let local = |k: &String| LOCAL_ONLY.contains(&k.as_str()) && k != "node-cmd";
+    if let Some(f) = setting_keys(&top).into_iter().find(local) {
         let msg = format!(
             "campaign: field `{f}` cannot be set through the API (it names a path or binary on \
              the server)"
@@ -215,6 +217,15 @@ pub(crate) fn prepare(
         ApiError::new(StatusCode::NOT_IMPLEMENTED, "this server has no campaign parser")
     })?;
     let plan = parse("campaign", text).map_err(|e| bad(&e.field, e.to_string()))?;
+    for cell in &plan.cells {
+        if let Some(cmd) = &cell.config.node_cmd {
+            faultline_api::maelstrom::command_allowed(cmd, &config.node_cmd_dirs).map_err(
+                |why| {
+                    bad("node-cmd", format!("campaign: cell {}: field `node-cmd`: {why}", cell.id))
+                },
+            )?;
+        }
+    }
     let store = config.store.to_str().ok_or_else(|| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the store's path is not UTF-8")
     })?;

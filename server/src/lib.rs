@@ -117,6 +117,9 @@ pub struct ServerConfig {
     /// `faultline campaign`'s file parser, which `POST /api/campaigns` checks files with
     /// (`None`: campaigns cannot be posted).
     pub campaign_parser: Option<CampaignParser>,
+    /// Directories whose programs a posted spec or campaign may name as a Maelstrom node's
+    /// `node-cmd` (empty: `node-cmd` is refused like the other server paths).
+    pub node_cmd_dirs: Vec<PathBuf>,
 }
 
 /// A campaign file parser: the file's name (for messages) and its TOML text to its plan, or
@@ -143,6 +146,7 @@ impl ServerConfig {
             max_queued_runs: 8,
             cancel_grace: faultline_child::CANCEL_GRACE,
             campaign_parser: None,
+            node_cmd_dirs: Vec::new(),
         }
     }
 }

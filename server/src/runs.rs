@@ -168,7 +168,8 @@ pub(crate) async fn create(
         .to_vec(&headers, body, config.max_spec_bytes, "spec")
         .await
         .map_err(IntoResponse::into_response)?;
-    let (settings, name) = spec::parse(&ct, &text).map_err(IntoResponse::into_response)?;
+    let (settings, name) =
+        spec::parse(&ct, &text, &config.node_cmd_dirs).map_err(IntoResponse::into_response)?;
     let record = state.inner.runs.submit(config.max_queued_runs, |id, ahead| {
         let spec = spec::write(&config.store, id, settings)?;
         let record = RunRecord {

@@ -49,6 +49,7 @@ pub fn results_json(test: &str, dir: &Path, verdict: faultline_checker::Verdict)
         check,
         report: None,
         shards: None,
+        network: None,
     };
     serde_json::to_string(&r).unwrap()
 }

@@ -37,6 +37,7 @@ const NAMED: &[&str] = &[
     "unsafe-bug",
     "read-mode",
     "etcd-serializable-reads",
+    "node-cmd",
     "seed",
     "name",
 ];
@@ -304,12 +305,15 @@ fn resolve(d: Draft, mut s: RunSettings, index: usize) -> Result<PlannedCell, Co
     }
     let cfg = s.into_config().map_err(|e| ConfigError { source_name: d.source.clone(), ..e })?;
     let planted = cfg.unsafe_bug.is_some() || cfg.etcd_serializable_reads;
+    // A Maelstrom node is the user's program: only its cell knows whether it plants a bug.
+    let user_node = cfg.system == faultline_api::SystemKind::Maelstrom;
     let expect = match d.expect {
-        Some(Expect::Catch) if !planted => {
+        Some(Expect::Catch) if !planted && !user_node => {
             return Err(ConfigError::new(
                 &d.source,
                 "expect",
-                "\"catch\" needs a planted bug (unsafe-bug, or etcd-serializable-reads)",
+                "\"catch\" needs a planted bug (unsafe-bug, or etcd-serializable-reads), or a \
+                 Maelstrom node (system = \"maelstrom\") that plants one",
             ))
         }
         Some(e) => e,
@@ -366,6 +370,35 @@ expect = "catch"
         // The seed an extra cell does not give is the same every time.
         assert_eq!(parse("smoke.toml", SMOKE).unwrap().cells[8].config.seed, extra.config.seed);
         assert!(plan.cells.iter().enumerate().all(|(i, c)| c.index == i));
+    }
+
+    #[test]
+    fn maelstrom_cells_name_their_command_and_may_expect_catch() {
+        let text = r#"name = "m"
+[defaults]
+system = "maelstrom"
+workload = "register"
+time-limit = 60
+[matrix]
+seed = [1, 2]
+node-cmd = ["python3 examples/maelstrom/raft_kv.py"]
+[[cell]]
+node-cmd = "python3 examples/maelstrom/raft_kv.py --bug no-dedup"
+expect = "catch"
+"#;
+        let plan = parse("m.toml", text).unwrap();
+        assert_eq!(plan.cells.len(), 3);
+        assert!(plan.cells[..2].iter().all(|c| c.expect == Expect::Pass), "{:?}", plan.cells);
+        let bug = &plan.cells[2];
+        assert_eq!(bug.expect, Expect::Catch);
+        assert!(
+            bug.id.starts_with(
+                "maelstrom-register-partition+loss+pause-3n-python3-raft_kv.py-bug-no_dedup-s"
+            ),
+            "{}",
+            bug.id
+        );
+        assert_ne!(plan.cells[0].id, bug.id);
     }
 
     #[test]

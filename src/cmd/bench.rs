@@ -1,6 +1,6 @@
 //! `faultline bench`: measure and print figures (never asserted in tests).
 //!
-//! - `faultline bench checker` checks every file of the shared Porcupine test data several
+//! - `faultline bench checker` checks every file of Porcupine's test data (`--testdata`) several
 //!   times and prints per-file medians and totals, in the groupings Porcupine was measured in
 //!   (WGL alone), then the hot-key rows (`bench/hot.rs`): one key, high concurrency, decided by the
 //!   polynomial checkers and by WGL under the same limits; then the small-domain rows
@@ -8,6 +8,8 @@
 //!   and the reduced search, and by plain WGL under the same limits; then the transactional
 //!   rows (`bench/txn.rs`): list-append histories of 100,000 and 1,000,000 transactions.
 //! - `faultline bench txn` prints the transactional rows alone (sizes by `--txns`).
+//! - `faultline bench maelstrom` measures faultline as a Maelstrom node's network: messages
+//!   routed per second, and what it adds to an echo node's requests (`bench/maelstrom.rs`).
 //! - `faultline bench cluster` starts a real 3-node cluster of each system (faultline, etcd)
 //!   with the same cluster control and clients as `faultline run`, drives the same load of
 //!   puts, then gets, at a fixed client concurrency, and prints ops/s and p50/p99/max latency.
@@ -16,6 +18,7 @@
 
 mod cluster;
 mod hot;
+mod maelstrom;
 mod small;
 mod txn;
 
@@ -40,14 +43,17 @@ pub struct BenchArgs {
 /// What `faultline bench` measures.
 #[derive(Debug, Subcommand)]
 pub enum BenchWhat {
-    /// The checker on every file of the shared Porcupine test data.
+    /// The checker on every file of Porcupine's test data (its `test_data/` folder, holding
+    /// `jepsen/` and `kv/`), and on generated histories.
     Checker {
         /// Runs per file; the median is printed.
         #[arg(long, default_value_t = 7)]
         runs: usize,
-        /// The test data folder (holding jepsen/ and kv/).
-        #[arg(long, default_value = "../shared/testdata/porcupine")]
-        testdata: PathBuf,
+        /// The test data folder (holding jepsen/ and kv/), e.g. a checkout of Porcupine's
+        /// `test_data`.
+        /// Without it, only the generated rows run.
+        #[arg(long)]
+        testdata: Option<PathBuf>,
         /// Time limit per check of the unpartitioned c50 files, in seconds.
         #[arg(long, default_value_t = 10.0)]
         hard_limit: f64,
@@ -56,6 +62,9 @@ pub enum BenchWhat {
     Cluster(Box<cluster::ClusterBench>),
     /// The transactional (list-append) checker on generated histories.
     Txn(txn::TxnBench),
+    /// faultline as a Maelstrom node's network: router throughput and an echo node's
+    /// latency on its own pipes and through faultline.
+    Maelstrom(maelstrom::MaelstromBench),
 }
 
 /// Runs `faultline bench`.
@@ -65,9 +74,18 @@ pub enum BenchWhat {
 pub fn run(args: BenchArgs) -> anyhow::Result<Exit> {
     match args.what {
         BenchWhat::Checker { runs, testdata, hard_limit } => {
-            checker(runs.max(1), &testdata, hard_limit)
+            if let Some(dir) = &testdata {
+                porcupine(runs.max(1), dir, hard_limit)?;
+            } else {
+                println!("Porcupine's test data: skipped (pass --testdata DIR to time it)\n");
+            }
+            hot::run()?;
+            small::run()?;
+            txn::run(&txn::TxnBench { txns: vec![100_000, 1_000_000], save: None })?;
+            Ok(Exit::Pass)
         }
         BenchWhat::Cluster(args) => cluster::run(*args),
+        BenchWhat::Maelstrom(args) => maelstrom::run(args),
         BenchWhat::Txn(args) => {
             txn::run(&args)?;
             Ok(Exit::Pass)
@@ -106,10 +124,10 @@ fn load(dir: &Path, file: &str) -> anyhow::Result<History> {
     read_path(&path, Format::Auto).with_context(|| format!("reading {}", path.display()))
 }
 
-fn checker(runs: usize, dir: &Path, hard_limit: f64) -> anyhow::Result<Exit> {
+fn porcupine(runs: usize, dir: &Path, hard_limit: f64) -> anyhow::Result<()> {
     anyhow::ensure!(
         dir.join("jepsen").is_dir(),
-        "{} has no jepsen/ folder; pass --testdata <path to shared/testdata/porcupine>",
+        "{} has no jepsen/ folder; pass --testdata <path to Porcupine's test_data folder>",
         dir.display()
     );
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -186,8 +204,5 @@ fn checker(runs: usize, dir: &Path, hard_limit: f64) -> anyhow::Result<Exit> {
             r.verdict
         );
     }
-    hot::run()?;
-    small::run()?;
-    txn::run(&txn::TxnBench { txns: vec![100_000, 1_000_000], save: None })?;
-    Ok(Exit::Pass)
+    Ok(())
 }

@@ -49,6 +49,11 @@ pub struct ServeArgs {
     /// 429.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=10000), value_name = "N")]
     pub max_queued_runs: u32,
+    /// A directory whose programs posted specs and campaigns may run as Maelstrom nodes
+    /// (`node-cmd`, the program named by its absolute path); repeatable. Without it
+    /// `node-cmd` is refused like the other server paths.
+    #[arg(long = "allow-node-cmd-dir", value_name = "DIR")]
+    pub node_cmd_dirs: Vec<PathBuf>,
 }
 
 /// Runs `faultline serve` until SIGINT, SIGTERM or SIGHUP.
@@ -73,6 +78,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     config.max_in_flight = args.max_in_flight as usize;
     config.max_queued_runs = args.max_queued_runs as usize;
     config.campaign_parser = Some(crate::campaign::file::parse);
+    for d in &args.node_cmd_dirs {
+        anyhow::ensure!(d.is_dir(), "--allow-node-cmd-dir {}: not a directory", d.display());
+    }
+    config.node_cmd_dirs = args.node_cmd_dirs.clone();
     let rt = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     rt.block_on(async move {
         // Registered first: from here on these signals stop the server cleanly.

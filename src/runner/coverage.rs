@@ -171,6 +171,10 @@ impl Tracker {
             st.open.entry(fault).or_insert((now, counts));
         } else if let Some((since, at)) = st.open.remove(&fault) {
             let fc = &mut st.coverage.faults[i];
+            // What a fault stopped is known at its end for some (a partition's cut traffic).
+            if ev.no_effect() {
+                fc.no_effect += 1;
+            }
             fc.active_secs += now.duration_since(since).as_secs_f64();
             add(&mut fc.ops, sub(counts, at));
             if st.open.is_empty() {

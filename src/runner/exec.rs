@@ -56,6 +56,7 @@ struct Phase {
     history_secs: f64,
     coverage: Coverage,
     shards: Option<ShardSettle>,
+    network: Option<faultline_api::maelstrom::NetworkStats>,
 }
 
 /// Seconds as a duration, at most ~31 years (so that `Instant + secs` cannot overflow) and
@@ -80,6 +81,18 @@ pub fn check_binaries(cfg: &RunConfig) -> anyhow::Result<()> {
              --etcd-binary",
             cfg.etcd_binary.display()
         ),
+        SystemKind::Maelstrom => {
+            let spec = system_spec(cfg);
+            let program = spec.binary();
+            if !program.is_file() {
+                bail!(
+                    "the Maelstrom node's program {} is neither a file nor on PATH (--node-cmd {:?})",
+                    program.display(),
+                    cfg.node_cmd.as_deref().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
@@ -116,7 +129,7 @@ pub fn execute(cfg: &RunConfig, opts: RunOptions) -> anyhow::Result<RunResults> 
         cfg.seed,
     );
     if let Some(path) = &cfg.hosts {
-        spec.hosts = Some(faultline_nemesis::host::HostsFile::load(path)?);
+        spec.hosts = Some(faultline_nemesis::hosts::HostsFile::load(path)?);
     }
     // Only a run that asks for power loss puts its nodes' data on FUSE disks.
     spec.power_loss = cfg.nemesis.iter().any(|f| f == faultline_api::Fault::PowerLoss);
@@ -266,6 +279,7 @@ async fn run(
         check,
         report: None,
         shards: phase.shards,
+        network: phase.network,
     };
     results.report = write_report(cfg, &dir.path, &history, &results, start_unix_ns);
     let json = serde_json::to_string_pretty(&results)?;
@@ -348,6 +362,14 @@ pub fn system_spec(cfg: &RunConfig) -> faultline_nemesis::SystemSpec {
         SystemKind::Etcd => faultline_nemesis::SystemSpec::Etcd {
             binary: cfg.etcd_binary.clone(),
             serializable_reads: cfg.etcd_serializable_reads,
+        },
+        // The setting's own check split it once already; validation requires it.
+        SystemKind::Maelstrom => faultline_nemesis::SystemSpec::Maelstrom {
+            command: cfg
+                .node_cmd
+                .as_deref()
+                .and_then(|c| faultline_api::maelstrom::split_command(c).ok())
+                .unwrap_or_default(),
         },
     }
 }
@@ -434,6 +456,10 @@ async fn drive(
         NemesisConfig::new(cfg.nemesis.clone(), secs(cfg.nemesis_interval), nemesis_seed);
     nemesis_config.targets = cfg.nemesis_targets.0.clone();
     nemesis_config.clock_rate = Some(cfg.nemesis_clock_rate).filter(|r| *r > 0.0);
+    // A system without leaders (a Maelstrom node): no partition can be drawn around one.
+    if cluster.raft_groups().is_empty() {
+        nemesis_config.shapes.retain(|s| *s != faultline_nemesis::Shape::IsolateLeader);
+    }
     let mut nemesis = Nemesis::new(nemesis_config);
     let faults = async {
         let r = nemesis.run(cluster, limit, &tx).await;
@@ -485,5 +511,15 @@ async fn drive(
     let _ = forward.await;
     ticker.abort();
     let coverage = coverage.finish();
-    Ok(Phase { workload_secs, recovered, final_reads, keys, history_secs, coverage, shards })
+    let network = cluster.network_stats();
+    Ok(Phase {
+        workload_secs,
+        recovered,
+        final_reads,
+        keys,
+        history_secs,
+        coverage,
+        shards,
+        network,
+    })
 }

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use faultline_api::maelstrom::{NetworkStats, SecondCount};
 use faultline_checker::{CheckResult, History, Operation, Outcome, Verdict};
 use serde_json::Value;
 
@@ -38,6 +39,50 @@ pub fn first_anomaly(result: &CheckResult, history: &History) -> Option<Anomaly>
         })
         .collect();
     Some(Anomaly { key: key.key.clone(), explanation: cx.explanation.clone(), ops })
+}
+
+/// A Maelstrom run's network: what was routed and dropped, what the nodes did wrong, and
+/// that a killed node comes back empty.
+fn network_lines(s: &mut String, net: &NetworkStats, r: &RunResults) {
+    let sum = |f: fn(&SecondCount) -> u64| net.seconds.iter().map(f).sum::<u64>();
+    let _ = writeln!(
+        s,
+        "  network: {} messages routed; between nodes {} delivered, {} cut, {} lost, {} delayed, \
+         {} duplicated; {} service requests",
+        net.routed,
+        sum(|c| c.delivered),
+        sum(|c| c.cut),
+        sum(|c| c.lost),
+        sum(|c| c.delayed),
+        net.duplicated,
+        net.service_requests
+    );
+    let m = &net.misbehaviour;
+    let wrong = [
+        (m.not_a_message, "lines that are not messages"),
+        (m.unknown_dest, "messages to unknown destinations"),
+        (m.reply_to_no_request, "replies to no request"),
+        (m.flood, "messages dropped at a full inbox (flood)"),
+    ];
+    let named: Vec<String> =
+        wrong.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
+    if !named.is_empty() {
+        let _ = writeln!(s, "  node misbehaviour (counted; the run went on): {}", named.join(", "));
+        for line in m.samples.iter().filter(|l| !l.contains("stdout closed")).take(3) {
+            let _ = writeln!(s, "    {line}");
+        }
+    }
+    if m.exits > 0 {
+        let _ = writeln!(s, "  node outputs closed: {} (exits and kills)", m.exits);
+    }
+    if r.coverage.faults.iter().any(|f| f.fault == faultline_api::Fault::Kill) {
+        let _ = writeln!(
+            s,
+            "  note: a killed Maelstrom node restarts with no durable state from faultline (it \
+             keeps only files of its own): a lost acknowledged write after a kill may be the \
+             node's design, not a bug"
+        );
+    }
 }
 
 /// The human summary printed at the end of a run.
@@ -87,7 +132,8 @@ pub fn summary(r: &RunResults) -> String {
         let _ = writeln!(
             s,
             "  warning: these faults took effect but changed nothing, so they were not tested: {} \
-             (a power loss with nothing un-fsynced drops nothing)",
+             (a power loss with nothing un-fsynced drops nothing; a partition between nodes that \
+             sent nothing cuts nothing)",
             idle.join(", ")
         );
     }
@@ -103,6 +149,9 @@ pub fn summary(r: &RunResults) -> String {
             "  warning: final reads failed for {} key(s)",
             r.stats.final_reads.missed.len()
         );
+    }
+    if let Some(net) = &r.network {
+        network_lines(&mut s, net, r);
     }
     if let Some(sh) = r.shards.as_ref().filter(|s| !s.settled) {
         let _ = writeln!(

@@ -570,6 +570,7 @@ mod tests {
             },
             coverage,
             shards: None,
+            network: None,
             check: CheckResult {
                 verdict,
                 model: "kv".into(),

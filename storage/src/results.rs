@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use faultline_api::maelstrom::NetworkStats;
 use faultline_api::{FinalReads, LiveCounts};
 use faultline_checker::{CheckResult, Outcome, Verdict};
 use serde::{Deserialize, Serialize};
@@ -93,6 +94,10 @@ pub struct RunResults {
     /// heal (a group stuck behind is a stall, exit 1, even with a linearizable history).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<ShardSettle>,
+    /// Maelstrom: the network faultline was for the nodes (what it routed, dropped, held
+    /// back, and what the nodes did wrong).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkStats>,
 }
 
 /// Sharded KV: where the replica groups were once the cluster was healed.

@@ -45,6 +45,15 @@ fn three_nodes_under_partitions_and_kills_pass() {
     let ok_ops = || history.ops.iter().filter(|o| o.outcome == faultline_checker::Outcome::Ok);
     assert!(ok_ops().all(|o| o.node.as_deref().is_some_and(|n| n.starts_with('n'))), "node");
     assert!(history.nemesis.iter().any(|e| e.f == "start-partition" || e.f == "kill"), "no faults");
+    // Each healed partition says how much traffic it stopped (the proxies count connections
+    // closed or refused on cut links); between nodes in constant contact that is never 0.
+    let healed: Vec<u64> = history
+        .nemesis
+        .iter()
+        .filter(|e| e.f == "stop-partition")
+        .map(|e| e.value["cut_traffic"].as_u64().expect("cut_traffic on stop-partition"))
+        .collect();
+    assert!(!healed.is_empty() && healed.iter().all(|&n| n > 0), "{healed:?}");
     // Coverage: the faults took effect, and what they did is counted.
     let cov = &results["coverage"];
     assert!(cov["installed"].as_u64().unwrap() >= 1, "{cov}");

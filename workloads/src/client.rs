@@ -10,7 +10,7 @@
 //!                                                             etcd: Unknown (no de-duplication)
 //! ```
 //!
-//! The rule (STYLE.md, openraft's error-handling semantics): `Fail` only when the operation
+//! The rule (openraft's error-handling semantics): `Fail` only when the operation
 //! certainly did not take effect; anything that may have taken effect is `Unknown`, never
 //! `Fail`. Reads change nothing, so a read that could not finish is recorded as `Fail`, as
 //! Jepsen's etcd client does: it keeps the process alive and the checker loses nothing.
@@ -19,9 +19,11 @@
 //! - [`faultline`](mod@faultline): the node's HTTP/JSON API (docs/node-api.md).
 //! - [`etcd`](mod@etcd): etcd 3.4's HTTP/JSON gateway.
 //! - [`sharded`](mod@sharded): the sharded KV (controller + replica groups).
+//! - [`maelstrom`](mod@maelstrom): a Maelstrom lin-kv node, through faultline's gateway.
 
 pub mod etcd;
 pub mod faultline;
+pub mod maelstrom;
 pub mod sharded;
 
 use std::sync::Arc;
@@ -127,6 +129,9 @@ impl Clients {
                 self.cfg.clone(),
                 process,
             )),
+            SystemKind::Maelstrom => {
+                Client::Maelstrom(maelstrom::MaelstromClient::new(self.cfg.clone(), process))
+            }
         }
     }
 }
@@ -140,6 +145,8 @@ pub enum Client {
     Etcd(etcd::EtcdClient),
     /// A sharded KV client.
     Sharded(sharded::ShardedClient),
+    /// A Maelstrom lin-kv client.
+    Maelstrom(maelstrom::MaelstromClient),
 }
 
 impl Client {
@@ -150,6 +157,7 @@ impl Client {
             Client::Faultline(c) => c.call(op).await,
             Client::Etcd(c) => c.call(op).await,
             Client::Sharded(c) => c.call(op).await,
+            Client::Maelstrom(c) => c.call(op).await,
         }
     }
 
@@ -159,6 +167,7 @@ impl Client {
             Client::Faultline(c) => c.served.clone(),
             Client::Etcd(c) => c.served.clone(),
             Client::Sharded(c) => c.served.clone(),
+            Client::Maelstrom(c) => c.served.clone(),
         }
     }
 }

@@ -11,7 +11,7 @@
 //!                                   Finish(Outcome)           ◀──────────┘
 //! ```
 //!
-//! The rule (STYLE.md, openraft's error-handling semantics): `Fail` only when the operation
+//! The rule (openraft's error-handling semantics): `Fail` only when the operation
 //! certainly did not take effect. Once any attempt may have been applied (a timeout, a reset
 //! after sending, an `unknown` answer), a later `fail` is recorded as unknown
 //! (`<reason>-after-retry`), and a deadline reached is unknown too. Reads change nothing, so a

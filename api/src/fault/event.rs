@@ -97,6 +97,14 @@ events! {
     StartLoss      = "start-loss",      Loss,        Start;
     /// Packet loss off.
     StopLoss       = "stop-loss",       Loss,        End;
+    /// Link delay on.
+    StartDelay     = "start-delay",     Delay,       Start;
+    /// Link delay off.
+    StopDelay      = "stop-delay",      Delay,       End;
+    /// Duplicated delivery on.
+    StartDuplicate = "start-duplicate", Duplicate,   Start;
+    /// Duplicated delivery off.
+    StopDuplicate  = "stop-duplicate",  Duplicate,   End;
     /// Groups joined through the shard controller (each change starts and ends at once:
     /// nothing is undone).
     Join           = "join",            Reconfigure, Start;
@@ -263,12 +271,17 @@ impl FaultEvent {
         Some(FaultEvent { name, value, outcome })
     }
 
-    /// Whether this start took effect yet changed nothing the fault exists to change: a
-    /// power loss that found nothing un-fsynced to drop (`"dropped":{"changes":0,..}`).
+    /// Whether this fault took effect yet changed nothing it exists to change: a power
+    /// loss that found nothing un-fsynced to drop (its start says `"dropped":{"changes":0,..}`),
+    /// a partition that stopped no traffic (its end says `"cut_traffic":0`).
     pub fn no_effect(&self) -> bool {
-        self.name == EventName::PowerLoss
-            && self.outcome == FaultOutcome::Installed
-            && self.value.pointer("/dropped/changes").and_then(Value::as_u64) == Some(0)
+        let count = |pointer: &str| self.value.pointer(pointer).and_then(Value::as_u64);
+        self.outcome == FaultOutcome::Installed
+            && match self.name {
+                EventName::PowerLoss => count("/dropped/changes") == Some(0),
+                EventName::StopPartition => count("/cut_traffic") == Some(0),
+                _ => false,
+            }
     }
 
     /// The nodes this event names (`nodes`).
@@ -317,7 +330,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(TABLE.len(), 23);
+        assert_eq!(TABLE.len(), 27);
     }
 
     #[test]
@@ -338,6 +351,12 @@ mod tests {
         );
         assert!(!skipped.no_effect(), "a skipped start is counted as skipped, not as no effect");
         assert!(!FaultEvent::installed(EventName::Kill, json!({"nodes": ["n1"]})).no_effect());
+        let healed =
+            |n: u64| FaultEvent::installed(EventName::StopPartition, json!({"cut_traffic": n}));
+        assert!(healed(0).no_effect(), "a partition that cut no traffic");
+        assert!(!healed(7).no_effect());
+        let uncounted = FaultEvent::installed(EventName::StopPartition, json!({"shape": "halves"}));
+        assert!(!uncounted.no_effect(), "a network that does not count makes no claim");
     }
 
     #[test]

@@ -73,6 +73,31 @@ impl Cluster {
         Ok((FaultOutcome::combine(outs), total))
     }
 
+    /// Waits, up to `limit`, until one of `nodes`' power-loss disks holds writes that were
+    /// not fsynced yet, so that a power cut then has something to lose (a cut while
+    /// everything is synced exercises nothing). Returns how long it waited, or `None` when
+    /// no disk had any in time (or the cluster has no power-loss disks).
+    pub async fn await_unsynced(&self, nodes: &[String], limit: Duration) -> Option<Duration> {
+        if !self.spec.power_loss {
+            return None;
+        }
+        let idx: Vec<usize> = nodes.iter().filter_map(|n| self.index(n).ok()).collect();
+        let start = Instant::now();
+        loop {
+            let pending = {
+                let disks = lock(&self.shared.disks);
+                idx.iter().any(|&i| disks[i].as_ref().is_some_and(|d| d.pending() > 0))
+            };
+            if pending {
+                return Some(start.elapsed());
+            }
+            if start.elapsed() >= limit {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     /// Starts a node that is down (after a kill, a stop, or a crash), keeping its data.
     ///
     /// # Errors
@@ -239,6 +264,15 @@ impl Cluster {
     /// The network's rules could not be installed.
     pub fn set_delay(&self, delay: Duration) -> Result<FaultOutcome, Error> {
         self.shared.network.set_delay(delay)
+    }
+
+    /// Delivers each node-to-node message twice with probability `p` (0 stops it).
+    /// Skipped where the network carries streams.
+    ///
+    /// # Errors
+    /// The network's rules could not be installed.
+    pub fn set_duplicate(&self, p: f64) -> Result<FaultOutcome, Error> {
+        self.shared.network.set_duplicate(p)
     }
 
     /// The current packet loss probability.

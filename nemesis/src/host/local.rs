@@ -111,6 +111,10 @@ impl Network for ProxyNetwork {
         Ok(FaultOutcome::Installed)
     }
 
+    fn cut_traffic(&self) -> Option<u64> {
+        lock(&self.0).as_ref().map(Proxies::cut_connections)
+    }
+
     fn live_connections(&self) -> usize {
         lock(&self.0).as_ref().map_or(0, Proxies::live_connections)
     }

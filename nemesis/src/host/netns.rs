@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ pub(crate) struct NetnsHost {
 impl NetnsHost {
     /// Makes the run's namespaces, veths and bridge.
     pub fn create(tag: &str, n: usize) -> Result<Self, Error> {
-        Ok(NetnsHost { net: Arc::new(NetnsNetwork(Netns::create(tag, n)?)) })
+        Ok(NetnsHost { net: Arc::new(NetnsNetwork(Netns::create(tag, n)?, AtomicU64::new(0))) })
     }
 }
 
@@ -85,14 +86,20 @@ impl Host for NetnsHost {
     }
 }
 
-/// The namespaces' iptables rules as the nemesis's network.
+/// The namespaces' iptables rules as the nemesis's network, and the packets its
+/// partition rules dropped so far.
 #[derive(Debug)]
-struct NetnsNetwork(Netns);
+struct NetnsNetwork(Netns, AtomicU64);
 
 impl Network for NetnsNetwork {
     fn set_cut(&self, cut: &BTreeSet<(usize, usize)>) -> Result<FaultOutcome, Error> {
-        self.0.set_cut(cut)?;
+        let dropped = self.0.set_cut(cut)?;
+        self.1.fetch_add(dropped, Ordering::Relaxed);
         Ok(FaultOutcome::Installed)
+    }
+
+    fn cut_traffic(&self) -> Option<u64> {
+        Some(self.1.load(Ordering::Relaxed))
     }
 
     fn set_loss(&self, p: f64) -> Result<FaultOutcome, Error> {

@@ -33,12 +33,11 @@ use super::Host;
 
 mod conn;
 mod firewall;
-pub mod hosts;
 mod process;
 
+pub use crate::hosts::{HostsFile, SshHostSpec};
 use conn::{quote, Conn};
 use firewall::Firewall;
-pub use hosts::{HostsFile, SshHostSpec};
 use process::SshProcess;
 
 /// Nodes on remote machines.

@@ -1,4 +1,4 @@
-//! Unit tests of the core (STYLE.md §6.1): put a core in a known state, feed it one event,
+//! Unit tests of the core: put a core in a known state, feed it one event,
 //! assert the exact actions.
 
 use crate::raft::action::Action;

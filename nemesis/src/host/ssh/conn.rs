@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 
-use super::hosts::{HostsFile, SshHostSpec};
+use crate::hosts::{HostsFile, SshHostSpec};
 use crate::Error;
 
 /// A live connection to one host.

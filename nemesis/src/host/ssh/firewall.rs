@@ -4,6 +4,7 @@
 //! are the netns backend's: host `j` drops what comes from `i`'s address.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ pub(crate) struct Firewall {
     conns: Vec<Arc<Conn>>,
     part: String,
     loss: String,
+    /// Packets the partition rules dropped, counted when they were replaced.
+    dropped: AtomicU64,
 }
 
 /// The chain names of the run tagged `tag`.
@@ -46,7 +49,7 @@ impl Firewall {
     /// iptables is missing or refused (not root and no sudo).
     pub fn create(conns: Vec<Arc<Conn>>, tag: &str) -> Result<Firewall, Error> {
         let [part, loss] = chains(tag);
-        let fw = Firewall { conns, part, loss };
+        let fw = Firewall { conns, part, loss, dropped: AtomicU64::new(0) };
         for c in &fw.conns {
             c.run_privileged(&format!(
                 "{rm}; iptables -w -N {p} && iptables -w -N {l} && \
@@ -63,6 +66,9 @@ impl Firewall {
 impl Network for Firewall {
     fn set_cut(&self, cut: &BTreeSet<(usize, usize)>) -> Result<FaultOutcome, Error> {
         for (to, c) in self.conns.iter().enumerate() {
+            // The counters of the rules being replaced, then the new rules.
+            let listing = c.run_privileged(&format!("iptables -w -L {} -v -x -n", self.part))?;
+            self.dropped.fetch_add(crate::netns::packets(&listing), Ordering::Relaxed);
             let mut script = format!("iptables -w -F {}", self.part);
             for &(from, _) in cut.iter().filter(|(_, t)| *t == to) {
                 let src = self.conns[from].spec.ip;
@@ -71,6 +77,10 @@ impl Network for Firewall {
             c.run_privileged(&script)?;
         }
         Ok(FaultOutcome::Installed)
+    }
+
+    fn cut_traffic(&self) -> Option<u64> {
+        Some(self.dropped.load(Ordering::Relaxed))
     }
 
     fn set_loss(&self, p: f64) -> Result<FaultOutcome, Error> {

@@ -1,4 +1,4 @@
-//! The hosts file of the ssh backend: which machines run the nodes and how to reach them.
+//! The hosts file of the ssh backend (`crate::host::SshHost`): which machines run the nodes and how to reach them.
 //!
 //! ```toml
 //! # defaults for every host (each [[host]] may override user, port, key, sudo, dir)
