@@ -468,6 +468,17 @@ impl Indexes {
     }
 }
 
+/// A time for people: nanoseconds as ms or s; small numbers (event indices) as they are.
+pub(crate) fn show_time(t: u64) -> String {
+    if t >= 1_000_000_000 {
+        format!("{:.3}s", t as f64 / 1e9)
+    } else if t >= 1_000_000 {
+        format!("{:.3}ms", t as f64 / 1e6)
+    } else {
+        t.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,7 @@
 #![deny(missing_docs)]
 
 pub mod check;
+mod decision;
 pub mod error;
 pub mod formats;
 pub mod history;

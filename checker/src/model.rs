@@ -19,6 +19,7 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
+use crate::error::CheckError;
 use crate::history::Operation;
 
 /// A sequential specification.
@@ -94,4 +95,20 @@ pub trait Model: Send + Sync {
             self.describe_state(state)
         )
     }
+}
+
+/// `Model::convert`, with the error located at the operation.
+///
+/// # Errors
+/// [`CheckError::Model`] when the operation does not fit the model.
+#[allow(clippy::type_complexity)]
+pub(crate) fn convert<M: Model>(
+    model: &M,
+    op: &Operation,
+) -> Result<Option<(M::Input, Option<M::Output>)>, CheckError> {
+    model.convert(op).map_err(|message| CheckError::Model {
+        op: op.id,
+        index: op.invoke_index,
+        message,
+    })
 }

@@ -26,13 +26,13 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::check::part::convert;
+use crate::decision::{counterexample, who, Decision};
 use crate::error::CheckError;
 use crate::history::Operation;
+use crate::model::convert;
 use crate::model::Model;
 use crate::models::register::{RegInput, RegOutput, RegValue};
 use crate::models::Register;
-use crate::unique::{counterexample, who, Decision};
 
 /// The value an operation needs to find, if it observes one.
 fn observes(input: &RegInput, output: Option<&RegOutput>) -> Option<RegValue> {

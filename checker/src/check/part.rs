@@ -1,6 +1,8 @@
 //! One partition: convert its operations to the model, simplify exactly, search, and turn the
 //! search's answer into a [`KeyResult`] with words a person can read.
 
+pub(crate) use crate::history::show_time;
+pub(crate) use crate::model::convert;
 use std::time::Instant;
 
 use crate::error::CheckError;
@@ -80,22 +82,6 @@ pub fn check_part<M: Model>(
     Ok(kr)
 }
 
-/// [`Model::convert`], with the error located at the operation.
-///
-/// # Errors
-/// [`CheckError::Model`] when the operation does not fit the model.
-#[allow(clippy::type_complexity)]
-pub(crate) fn convert<M: Model>(
-    model: &M,
-    op: &Operation,
-) -> Result<Option<(M::Input, Option<M::Output>)>, CheckError> {
-    model.convert(op).map_err(|message| CheckError::Model {
-        op: op.id,
-        index: op.invoke_index,
-        message,
-    })
-}
-
 /// The [`KeyResult`] of a key a polynomial checker decided in `micros`.
 pub fn decided(
     key: Option<String>,
@@ -120,17 +106,6 @@ pub fn decided(
         counterexample,
         witness,
         stats: SearchStats { micros, ..SearchStats::default() },
-    }
-}
-
-/// A time for people: nanoseconds as ms or s; small numbers (event indices) as they are.
-pub(crate) fn show_time(t: u64) -> String {
-    if t >= 1_000_000_000 {
-        format!("{:.3}s", t as f64 / 1e9)
-    } else if t >= 1_000_000 {
-        format!("{:.3}ms", t as f64 / 1e6)
-    } else {
-        t.to_string()
     }
 }
 

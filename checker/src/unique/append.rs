@@ -21,9 +21,9 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::check::part::convert;
 use crate::error::CheckError;
 use crate::history::Operation;
+use crate::model::convert;
 use crate::model::Model;
 use crate::models::kv::{KvInput, KvOutput, KvState};
 use crate::models::Kv;

@@ -29,9 +29,9 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::check::part::convert;
 use crate::error::CheckError;
 use crate::history::Operation;
+use crate::model::convert;
 use crate::model::Model;
 use crate::models::register::{RegInput, RegOutput, RegValue};
 use crate::models::Register;
