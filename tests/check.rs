@@ -462,3 +462,75 @@ fn transactions_exit_by_the_consistency_model() {
     let (c, _, err) = check_text("b.jsonl", b"", &["--consistency-model", "serializable"]);
     assert_eq!(c, 3, "a linearizability model takes no consistency model: {err}");
 }
+
+/// Appends of "1," … "8," one after another on k0 with a get after each that sees them all,
+/// except the get after "5," (op 9, on n3), which returns "1,2,3,"; and a linearizable key k1.
+fn kv_stale_history() -> String {
+    let mut lines = Vec::new();
+    let mut t = 1_000_000u64;
+    let mut i = 0u64;
+    let mut push = |lines: &mut Vec<String>, p: u64, f: &str, key: &str, inv: &str, out: &str| {
+        let node = if out == "\"1,2,3,\"" { "n3" } else { "n1" };
+        lines.push(format!(
+            r#"{{"index":{i},"type":"invoke","process":{p},"f":"{f}","key":"{key}","value":{inv},"time":{t}}}"#
+        ));
+        lines.push(format!(
+            r#"{{"index":{},"type":"ok","process":{p},"f":"{f}","key":"{key}","value":{out},"time":{},"node":"{node}"}}"#,
+            i + 1,
+            t + 500_000
+        ));
+        i += 2;
+        t += 1_000_000;
+    };
+    let mut seen = String::new();
+    for n in 1..=8 {
+        let v = format!("\"{n},\"");
+        push(&mut lines, n % 3, "append", "k0", &v, &v);
+        seen.push_str(&format!("{n},"));
+        let got = if n == 5 { "\"1,2,3,\"".to_string() } else { format!("\"{seen}\"") };
+        push(&mut lines, 3 + n % 2, "get", "k0", "null", &got);
+        push(&mut lines, 5, "put", "k1", &v, &v);
+    }
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn shrink_prints_a_smallest_failing_history_and_the_report_shows_it_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("kv.jsonl");
+    std::fs::write(&h, kv_stale_history()).unwrap();
+    let h = h.display().to_string();
+    let o = faultline(&["check", "--model", "kv", "--shrink", &h], dir.path());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 1, "{out}{}", String::from_utf8_lossy(&o.stderr));
+    // The get, the three appends it shows and the fourth it missed: 5 of k0's 16 operations.
+    assert!(out.contains(" key k0: 16 ops → 5 ops, still NOT linearizable (1-minimal;"), "{out}");
+    // The missed append is "4," or "5," (either makes the case), answered by n1.
+    assert!(
+        out.contains(
+            "The get of key k0 by client 4, answered by n3 (op 13), returned \"1,2,3,\" at 14.5 \
+             ms, but the append of \""
+        ) && out.contains(
+            "had completed before this get began at 14 ms, and the result does not show it"
+        ),
+        "{out}"
+    );
+    let report = out.lines().find_map(|l| l.strip_prefix("  report: ")).expect("a report");
+    let html = std::fs::read_to_string(dir.path().join(report)).unwrap();
+    let (shrunk, timeline) = (html.find("Smallest failing history"), html.find("id=\"timeline\""));
+    assert!(shrunk.is_some() && shrunk < timeline, "the smallest failing history comes first");
+
+    // --json: the shrunk history as history lines, which check again as not linearizable.
+    let o =
+        faultline(&["check", "--model", "kv", "--shrink", "--json", "--no-report", &h], dir.path());
+    assert_eq!(code(&o), 1);
+    let lines = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(lines.lines().count(), 10, "5 operations, invoke and completion: {lines}");
+    let small = dir.path().join("small.jsonl");
+    std::fs::write(&small, &lines).unwrap();
+    let o = faultline(
+        &["check", "--model", "kv", "--no-report", &small.display().to_string()],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stdout));
+}

@@ -53,7 +53,7 @@ fn dfs<M: Model>(model: &M, ops: &[Op<M>], used: &mut [bool], state: &M::State) 
 pub(crate) use crate::synth::Rng;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! WGL against brute force on thousands of small random histories; histories built by
     //! applying operations at random instants inside their intervals are linearizable; and
     //! mutated reads labelled by brute force are caught.
@@ -67,21 +67,21 @@ mod tests {
     use crate::{check, CheckOptions, ModelSpec, Verdict};
 
     #[derive(Clone, Copy, Debug, PartialEq)]
-    enum Kind {
+    pub(crate) enum Kind {
         Register,
         CasRegister,
         Kv,
     }
 
     impl Kind {
-        fn spec(self) -> ModelSpec {
+        pub(crate) fn spec(self) -> ModelSpec {
             match self {
                 Kind::Register => ModelSpec::Register { initial: None },
                 Kind::CasRegister => ModelSpec::CasRegister { initial: None },
                 Kind::Kv => ModelSpec::Kv,
             }
         }
-        fn brute(self, h: &History) -> bool {
+        pub(crate) fn brute(self, h: &History) -> bool {
             match self {
                 Kind::Register => linearizable(&Whole(Register { initial: None, cas: false }), h),
                 Kind::CasRegister => linearizable(&Whole(Register { initial: None, cas: true }), h),
@@ -163,7 +163,14 @@ mod tests {
     /// A history of `n` operations over `procs` processes. When `valid`, every op takes effect
     /// at a random instant inside its interval (or, if it ends `info`, possibly later or
     /// never), so the history is linearizable; otherwise outputs and outcomes are random.
-    fn history(seed: u64, kind: Kind, n: usize, procs: u64, keys: u64, valid: bool) -> History {
+    pub(crate) fn history(
+        seed: u64,
+        kind: Kind,
+        n: usize,
+        procs: u64,
+        keys: u64,
+        valid: bool,
+    ) -> History {
         let mut rng = Rng(seed);
         let mut obj = Obj::default();
         let mut b = HistoryBuilder::default();

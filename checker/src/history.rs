@@ -236,6 +236,45 @@ impl History {
         }
         Ok(builder.finish())
     }
+
+    /// The events again, as `history.jsonl` holds them: each operation's
+    /// invoke and completion (none for one that never completed) with their original indexes,
+    /// times, errors and nodes, and the nemesis events, ordered by time (then index). Reading
+    /// them back gives this history.
+    pub fn to_events(&self) -> Vec<Event> {
+        let mut out: Vec<Event> = Vec::with_capacity(self.ops.len() * 2 + self.nemesis.len());
+        for op in &self.ops {
+            let event = |index, kind, value, time| Event {
+                index,
+                kind,
+                process: Process::Client(op.process),
+                f: op.f.clone(),
+                key: op.key.clone(),
+                value,
+                time,
+                error: None,
+                node: None,
+                term: None,
+            };
+            out.push(event(op.invoke_index, EventKind::Invoke, op.input.clone(), op.call));
+            if let (Some(index), Some(time)) = (op.complete_index, op.ret) {
+                let (kind, value) = match op.outcome {
+                    Outcome::Ok => (EventKind::Ok, op.output.clone()),
+                    Outcome::Fail => (EventKind::Fail, Value::Null),
+                    Outcome::Unknown => (EventKind::Info, Value::Null),
+                };
+                out.push(Event {
+                    error: op.error.clone(),
+                    node: op.node.clone(),
+                    term: op.term,
+                    ..event(index, kind, value, time)
+                });
+            }
+        }
+        out.extend(self.nemesis.iter().cloned());
+        out.sort_by_key(|e| (e.time, e.index));
+        out
+    }
 }
 
 /// Builds a [`History`] one event at a time (used by the readers, which stream).

@@ -26,6 +26,8 @@
 //! - [`visible`]: certificates for register keys (a value observed that is never written, or
 //!   certainly overwritten), tried next.
 //! - [`synth`]: seeded register histories, linearizable by construction (tests, benches).
+//! - [`shrink`]: a smallest failing sub-history of each illegal key (delta debugging with
+//!   the checker as the oracle).
 //! - [`verdict`]: results (verdicts, counterexamples, witnesses, statistics).
 //!
 //! # Example
@@ -50,6 +52,7 @@ pub mod formats;
 pub mod history;
 pub mod model;
 pub mod models;
+pub mod shrink;
 pub mod synth;
 pub mod txn;
 pub mod unique;

@@ -11,9 +11,9 @@
 //! the same table). A shard of a replica group is one `Kv`: its sessions move with it.
 
 use crate::api::{Command, Op, Response};
+pub use crate::machine::RestoreError;
+use crate::machine::StateMachine;
 use crate::raft::types::{ClientId, NodeId, UnsafeBug};
-pub use crate::service::RestoreError;
-use crate::service::StateMachine;
 use crate::session::{Seen, Sessions};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -48,6 +48,7 @@
 pub mod api;
 pub mod config;
 pub mod kv;
+pub mod machine;
 pub mod raft;
 pub mod runtime;
 pub mod service;

@@ -17,11 +17,10 @@
 //!   PersistHardState | PersistEntries | PersistSnapshot | Send | Respond(token, Response)
 //! ```
 
-mod machine;
 mod output;
 mod pending;
 
-pub use machine::{RestoreError, StateMachine};
+pub use crate::machine::{RestoreError, StateMachine};
 pub use output::{Applied, Output, ServiceConfig, Status};
 
 use crate::kv::Kv;

@@ -16,7 +16,7 @@
     var D = JSON.parse(document.getElementById('data').textContent);
     var N = D.c.length, END = Math.max(D.end, 1), SCALE = D.scale;
     var COLORS = ['#3b8f5a', '#d98c8c', '#f0a030'];
-    var NEM = { partition: '255,152,0', kill: '229,57,53', pause: '142,36,170', clock: '30,136,229', loss: '0,137,123' };
+    var NEM = { partition: '255,152,0', kill: '229,57,53', pause: '142,36,170', clock: '30,136,229', loss: '0,137,123', figure8: '109,76,65' };
     var OUT = ['ok', 'fail', 'info'];
     var canvas = document.getElementById('timeline'), wrap = document.getElementById('tl-wrap');
     var tip = document.getElementById('tip'), select = document.getElementById('key');
@@ -139,7 +139,7 @@
     }
 
     // ---- drawing ----
-    var drawn = 0;
+    var drawn = 0, outlined = [];
     function niceStep(spanUnits, px) {
       var target = spanUnits / Math.max(2, px / 110), p = Math.pow(10, Math.floor(Math.log10(target)));
       var m = target / p; return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
@@ -228,7 +228,8 @@
       drawAxis(step);
       if (status) status.textContent = 'timeline-drawn bars=' + drawn + ' lanes=' + S.rows.length +
         ' key=' + (S.all ? 'all' : D.keys[S.key]) + ' window-ns=' + Math.round(t0 * SCALE) + '..' + Math.round(t1 * SCALE) +
-        ' plots=' + document.querySelectorAll('figure.plot svg').length;
+        ' plots=' + document.querySelectorAll('figure.plot svg').length +
+        ' outlined=' + outlined.slice().sort(function (a, b) { return a - b; }).join(',');
       document.body.setAttribute('data-timeline', 'drawn');
     }
     function linPoints(v) {
@@ -304,11 +305,14 @@
     }
     function drawRelated(bh) {
       ctx.font = 'bold 11px system-ui, sans-serif';
+      outlined = [];
       (D.related || []).forEach(function (rel) {
         var id = rel[0], row = S.rowOf[D.p[id]];
         if (!S.prefixPos.has(id) && !S.stuck.has(id) && S.viols.length === 0) return;
         if (row === undefined || row < 0 || (!S.all && S.ids.indexOf(id) < 0)) return;
         var y = rowY(row) + (S.laneH - bh) / 2, x0 = X(D.c[id]), x1 = Math.max(X(D.r[id] < 0 ? END : D.r[id]), x0 + 3);
+        if (x1 < GUT || x0 > W) return;
+        outlined.push(id);
         ctx.strokeStyle = '#6a1b9a'; ctx.lineWidth = 2.5; ctx.strokeRect(x0 - 1, y - 1, x1 - x0 + 2, bh + 2);
         var w = ctx.measureText(rel[1]).width + 8, ty = Math.max(AXIS, y - 15);
         ctx.fillStyle = '#6a1b9a'; ctx.fillRect(x0, ty, w, 14);

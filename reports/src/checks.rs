@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use faultline_checker::shrink::Shrunk;
 use faultline_checker::{CheckResult, History};
 use faultline_store::results::CheckRecord;
 
@@ -25,11 +26,28 @@ pub fn write_check(
     source: &str,
     command: String,
 ) -> Result<PathBuf, ReportError> {
+    write_check_shrunk(dir, id, history, result, source, command, &[])
+}
+
+/// [`write_check`], with the smallest failing sub-histories the report shows first.
+///
+/// # Errors
+/// As [`write_check`].
+pub fn write_check_shrunk(
+    dir: &Path,
+    id: &str,
+    history: &History,
+    result: &CheckResult,
+    source: &str,
+    command: String,
+    shrunk: &[Shrunk],
+) -> Result<PathBuf, ReportError> {
     let results =
         CheckRecord { verdict: result.verdict, source: source.into(), check: result.clone() };
     let text = serde_json::to_string_pretty(&results)?;
     let path = dir.join("results.json");
     std::fs::write(&path, text + "\n").map_err(|e| ReportError::io(path, e))?;
-    let input = ReportInput::new(format!("checks/{id}"), history, result).command(command);
+    let input =
+        ReportInput::new(format!("checks/{id}"), history, result).command(command).shrunk(shrunk);
     write_report(dir, &input)
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use faultline_checker::shrink::Shrunk;
 use faultline_checker::{CheckResult, History};
 use serde_json::Value;
 
@@ -32,6 +33,9 @@ pub struct ReportInput<'a> {
     /// Wall-clock time (Unix nanoseconds) at history time 0, used to line node-log lines
     /// (tracing's RFC 3339 timestamps) up with faults. Without it, excerpts are not cut.
     pub start_unix_ns: Option<u64>,
+    /// The smallest failing sub-history of each illegal key ([`faultline_checker::shrink`]),
+    /// shown first; none when not shrunk.
+    pub shrunk: &'a [Shrunk],
 }
 
 impl<'a> ReportInput<'a> {
@@ -47,6 +51,7 @@ impl<'a> ReportInput<'a> {
             node_logs: None,
             node_logs_href: "nodes".to_string(),
             start_unix_ns: None,
+            shrunk: &[],
         }
     }
 
@@ -83,6 +88,12 @@ impl<'a> ReportInput<'a> {
     /// Sets the wall-clock time of history time 0 (Unix nanoseconds).
     pub fn start_unix_ns(mut self, ns: u64) -> Self {
         self.start_unix_ns = Some(ns);
+        self
+    }
+
+    /// Sets the smallest failing sub-histories shown before the timeline.
+    pub fn shrunk(mut self, shrunk: &'a [Shrunk]) -> Self {
+        self.shrunk = shrunk;
         self
     }
 

@@ -93,7 +93,13 @@ fn label_of(f: &str, kind: &str, value: &Value) -> String {
                 format!("[{}]", names.join(" "))
             })
             .collect();
-        return format!("partition {}", parts.join(" | "));
+        // A figure8 step is a partition too, but named as itself, with its step.
+        let name = match (kind, value.get("step").and_then(Value::as_u64)) {
+            ("figure8", Some(step)) => format!("figure8 step {step}"),
+            ("figure8", None) => "figure8".to_string(),
+            _ => "partition".to_string(),
+        };
+        return format!("{name} {}", parts.join(" | "));
     }
     let nodes = nodes_of(value);
     let mut label = if kind == "clock" { f.to_string() } else { kind.to_string() };
@@ -239,6 +245,12 @@ mod tests {
         // A figure8 step shades like a partition, named as itself.
         let f8 = [ev("start-partition", json!({"shape":"figure8","step":1}), 1)];
         assert_eq!(intervals(&f8, 9)[0].kind, "figure8");
+        let f8 = [ev(
+            "start-partition",
+            json!({"shape":"figure8","step":2,"groups":[["n1","n2"],["n3"]]}),
+            1,
+        )];
+        assert_eq!(intervals(&f8, 9)[0].label, "figure8 step 2 [n1 n2] | [n3]");
     }
 
     fn span(start: u64, end: u64) -> Interval {

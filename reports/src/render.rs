@@ -19,7 +19,7 @@ use minijinja::{context, Environment};
 use serde::Serialize;
 
 use crate::error::ReportError;
-use crate::explain::{explain, fmt_time};
+use crate::explain::{explain, explain_shrunk, faults_during, fmt_time};
 use crate::input::ReportInput;
 use crate::{logs, nemesis, plots, timeline};
 
@@ -71,6 +71,83 @@ struct KeyRow {
     ops: usize,
     searched: usize,
     micros: u64,
+}
+
+/// One operation of a smallest failing history, for its table.
+#[derive(Debug, Serialize)]
+struct ShrunkOp {
+    /// The id in the full history (as the timeline's tooltips show it).
+    id: usize,
+    process: u64,
+    f: String,
+    input: String,
+    output: String,
+    outcome: &'static str,
+    call: String,
+    ret: String,
+    node: String,
+}
+
+/// A smallest failing history of one key, with its explanation.
+#[derive(Debug, Serialize)]
+struct ShrunkView {
+    key: String,
+    before: usize,
+    ops: Vec<ShrunkOp>,
+    minimal: bool,
+    text: String,
+    millis: u64,
+}
+
+fn shrunk_views(input: &ReportInput<'_>, faults: &[nemesis::Interval]) -> Vec<ShrunkView> {
+    let value = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    input
+        .shrunk
+        .iter()
+        .map(|s| {
+            let e = s
+                .result
+                .first_illegal()
+                .map(|k| explain_shrunk(&s.history, k, &s.ids))
+                .unwrap_or_default();
+            let text = match e.window {
+                Some(w) => format!("{} {}", e.text, faults_during(faults, w)),
+                None => e.text,
+            };
+            let ops = s
+                .history
+                .ops
+                .iter()
+                .zip(&s.ids)
+                .map(|(o, &id)| ShrunkOp {
+                    id,
+                    process: o.process,
+                    f: o.f.clone(),
+                    input: value(&o.input),
+                    output: value(&o.output),
+                    outcome: match o.outcome {
+                        Outcome::Ok => "ok",
+                        Outcome::Fail => "fail",
+                        Outcome::Unknown => "info",
+                    },
+                    call: fmt_time(o.call),
+                    ret: o.ret.map(fmt_time).unwrap_or_default(),
+                    node: o.served().unwrap_or_default(),
+                })
+                .collect();
+            ShrunkView {
+                key: s.key.clone().unwrap_or_default(),
+                before: s.before,
+                ops,
+                minimal: s.minimal,
+                text,
+                millis: s.micros / 1000,
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -243,19 +320,18 @@ pub fn render_report(input: &ReportInput<'_>) -> Result<String, ReportError> {
         .map(|k| {
             let e = explain(input.history, k);
             data.related.extend(e.related);
-            (k, e.text)
-        })
-        .map(|(k, text)| {
-            // When the anomaly happened: the completion of the op that could not go next.
+            // The faults while the operations named ran; without any named, at the completion
+            // of the op that could not go next.
             let at = k
                 .counterexample
                 .as_ref()
                 .and_then(|c| c.blocking)
                 .and_then(|id| input.history.ops.get(id))
                 .map(|op| op.ret.unwrap_or(op.call));
-            let text = match at {
-                Some(t) => format!("{text} {}", nemesis::active_at(&faults, t)),
-                None => text,
+            let text = match (e.window, at) {
+                (Some(w), _) => format!("{} {}", e.text, faults_during(&faults, w)),
+                (None, Some(t)) => format!("{} {}", e.text, nemesis::active_at(&faults, t)),
+                (None, None) => e.text,
             };
             (k, text)
         })
@@ -266,6 +342,7 @@ pub fn render_report(input: &ReportInput<'_>) -> Result<String, ReportError> {
             blocking: k.counterexample.as_ref().and_then(|c| c.blocking),
         })
         .collect();
+    let shrunk = shrunk_views(input, &faults);
     let (node_logs, fault_logs) = match &input.node_logs {
         Some(dir) => logs::excerpts(dir, &input.node_logs_href, &faults, input.start_unix_ns),
         None => (Vec::new(), Vec::new()),
@@ -294,6 +371,7 @@ pub fn render_report(input: &ReportInput<'_>) -> Result<String, ReportError> {
         keys,
         hidden_keys,
         explained,
+        shrunk,
         config,
         seed => input.effective_seed(),
         command => input.command,

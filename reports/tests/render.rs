@@ -30,10 +30,10 @@ fn stale_read_report_says_what_went_wrong() {
     assert!(html.contains("<h1 id=\"verdict\">Not linearizable: an anomaly was found</h1>"));
     pretty_assertions::assert_eq!(
         explanation(&html).split(" The longest").next().unwrap(),
-        "The read of key k7 (op 2, process 2) returned 1 at t=6 ms, but 1 was written by the \
-         write of 1 to key k7 (op 0, process 0) that completed at t=2 ms and then overwritten \
-         by the write of 2 to key k7 (op 1, process 1) that completed at t=4 ms, before this \
-         read began at t=5 ms."
+        "The read of key k7 by client 2 (op 2) returned 1 at 6 ms, but 1 was written by the \
+         write of 1 to key k7 (op 0, client 0, ok, completed at 2 ms) and then overwritten by \
+         the write of 2 to key k7 (op 1, client 1, ok, completed at 4 ms), which had completed \
+         before this read began at 5 ms."
     );
     // The re-run command, the fault, the plots and the embedded timeline data.
     assert!(html.contains(
@@ -41,7 +41,9 @@ fn stale_read_report_says_what_went_wrong() {
     ));
     assert!(html.contains("partition [n1 n2] | [n3 n4 n5]"));
     assert_eq!(html.matches("<svg").count(), 3, "three plots");
-    assert!(html.contains(r#""related":[[0,"wrote 1"],[1,"overwrote it with 2"]]"#));
+    assert!(html.contains(
+        r#""related":[[2,"saw 1, stale"],[0,"wrote 1"],[1,"overwrote it with 2; missed"]]"#
+    ));
     assert!(html.contains(r#""nem":[{"s":2500000,"e":7000000,"kind":"partition""#));
     for net in ["src=\"http", "href=\"http", "url(http", "@import"] {
         assert!(!html.contains(net), "no network references: {net}");
@@ -55,9 +57,10 @@ fn porcupine_etcd_violation_is_explained() {
     let html = render_report(&ReportInput::new("etcd_000", &history, &result)).unwrap();
     pretty_assertions::assert_eq!(
         explanation(&html).split(" The longest").next().unwrap(),
-        "The read (op 43, process 11) returned 2 at t=85 ns, but 2 was written by the write of 2 \
-         (op 32, process 2) that completed at t=68 ns and then overwritten by the write of 1 \
-         (op 37, process 0) that completed at t=74 ns, before this read began at t=84 ns."
+        "The read by client 11 (op 43) returned 2 at 85 ns, but 2 was written by the write of 2 \
+         (op 32, client 2, ok, completed at 68 ns) and then overwritten by the write of 1 (op \
+         37, client 0, ok, completed at 74 ns), which had completed before this read began at \
+         84 ns."
     );
     assert!(html.contains("\"violations\":[{"), "counterexample embedded");
 }
@@ -69,9 +72,11 @@ fn porcupine_kv_missing_append_is_explained() {
     let html = render_report(&ReportInput::new("c01-bad", &history, &result)).unwrap();
     pretty_assertions::assert_eq!(
         explanation(&html).split(" The longest").next().unwrap(),
-        "The get of key 7 (op 29, process 0) returned &quot;x 0 0 y&quot; at t=59 ns, which lacks \
-         &quot;x 0 3 y&quot;: the append of &quot;x 0 3 y&quot; to key 7 (op 27, process 0) had \
-         completed at t=55 ns, before this get began at t=58 ns."
+        "The get of key 7 by client 0 (op 29) returned &quot;x 0 0 y&quot; at 59 ns, but the \
+         append of &quot;x 0 3 y&quot; to key 7 (op 27, client 0, ok, completed at 55 ns) had \
+         completed before this get began at 58 ns, and the result does not show it (the last \
+         value it shows, &quot;x 0 0 y&quot;, came from the append of &quot;x 0 0 y&quot; to key \
+         7 (op 18, client 0, ok, completed at 37 ns))."
     );
 }
 

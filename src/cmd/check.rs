@@ -12,11 +12,13 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use faultline_checker::formats::{self, Format};
+use faultline_checker::shrink;
 use faultline_checker::{
     check, CheckOptions, CheckResult, History, ModelSpec, Uniqueness, UnknownReason, Verdict,
     NOTHING_CHECKED,
 };
 use faultline_reports::checks;
+use faultline_reports::explain::{explain_shrunk, fmt_time};
 use faultline_reports::junit::{CaseOutcome, JunitCase};
 use faultline_store::layout::create_check_dir;
 
@@ -69,9 +71,20 @@ pub struct CheckArgs {
     /// Include a witness linearization for linearizable keys (with --json).
     #[arg(long)]
     pub witness: bool,
-    /// Print one JSON object per file on stdout instead of the summary.
+    /// Print one JSON object per file on stdout instead of the summary (with --shrink: the
+    /// smallest failing history, as history JSON lines).
     #[arg(long)]
     pub json: bool,
+    /// For a history that is not linearizable, find a smallest sub-history of each failing
+    /// key that still is not (operations removed while every write a kept read saw stays) and
+    /// print it: a summary and its explanation, or with --json its events as JSON lines. The
+    /// report shows it either way.
+    #[arg(long)]
+    pub shrink: bool,
+    /// The time --shrink (and the report's smallest failing history) may take, in seconds
+    /// [default: 10].
+    #[arg(long, value_name = "S", value_parser = time_limit)]
+    pub shrink_budget: Option<Duration>,
     /// Also write the verdicts as a JUnit XML file (one test case per history file).
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
@@ -252,8 +265,27 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Exit> {
         cases.push(junit_case(file, Some(&result), secs, None));
         // A history with no operations is Unknown (the checker says so): never a pass.
         overall = overall.combine(result.verdict);
-        let report =
-            if args.no_report { None } else { Some(store_check(&args, file, &history, &result)?) };
+        let shrunk = if result.verdict == Verdict::Illegal && (args.shrink || !args.no_report) {
+            let budget = args.shrink_budget.unwrap_or(shrink::DEFAULT_BUDGET);
+            shrink::shrink(&history, &model, &result, &opts, budget)
+                .with_context(|| format!("shrinking {}", file.display()))?
+        } else {
+            Vec::new()
+        };
+        let report = if args.no_report {
+            None
+        } else {
+            Some(store_check(&args, file, &history, &result, &shrunk)?)
+        };
+        if args.shrink {
+            print_shrunk(file, &history, &shrunk, args.json)?;
+            if !args.json {
+                if let Some(r) = &report {
+                    println!("  report: {}", r.display());
+                }
+            }
+            continue;
+        }
         if args.json {
             let mut out = serde_json::json!({ "file": file, "result": result, "report": report });
             if result.nothing_checked() {
@@ -278,6 +310,7 @@ fn store_check(
     file: &std::path::Path,
     history: &History,
     result: &CheckResult,
+    shrunk: &[shrink::Shrunk],
 ) -> anyhow::Result<PathBuf> {
     // The wall clock names the store directory.
     #[allow(clippy::disallowed_methods)]
@@ -309,7 +342,67 @@ fn store_check(
         command.push_str(&format!(" --initial {init}"));
     }
     command.push_str(&format!(" {}", source.display()));
-    Ok(checks::write_check(&dir, &id, history, result, "cli", command)?)
+    Ok(checks::write_check_shrunk(&dir, &id, history, result, "cli", command, shrunk)?)
+}
+
+/// `--shrink`'s output for one file: with `json`, the events of every shrunk key as history
+/// JSON lines (one history, checkable again); else per key the sizes before and after and the
+/// explanation of the shrunk history. A reader that goes away (`| head`) ends the output.
+fn print_shrunk(
+    file: &std::path::Path,
+    history: &History,
+    shrunk: &[shrink::Shrunk],
+    json: bool,
+) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if json {
+        let mut ids: Vec<usize> = shrunk.iter().flat_map(|s| s.ids.iter().copied()).collect();
+        ids.sort_unstable();
+        for e in shrink::sub_history(history, &ids).to_events() {
+            writeln!(out, "{}", serde_json::to_string(&e)?)?;
+        }
+    } else if shrunk.is_empty() {
+        writeln!(out, "{}: nothing to shrink (no key was found not linearizable)", file.display())?;
+    }
+    for s in shrunk.iter().filter(|_| !json) {
+        let key = s.key.as_deref().map(|k| format!(" key {k}")).unwrap_or_default();
+        let how = if s.minimal { "1-minimal" } else { "time budget spent, maybe not minimal" };
+        writeln!(
+            out,
+            "{}{key}: {} ops → {} ops, still NOT linearizable ({how}; {} checks in {:.3} s)",
+            file.display(),
+            s.before,
+            s.ids.len(),
+            s.checks,
+            s.micros as f64 / 1e6
+        )?;
+        if let Some(k) = s.result.first_illegal() {
+            writeln!(out, "  {}", explain_shrunk(&s.history, k, &s.ids).text)?;
+        }
+        for o in &s.history.ops {
+            let shown =
+                if o.output.is_null() { String::new() } else { format!(" → {}", o.output) };
+            let ret = o.ret.map_or("never".to_string(), fmt_time);
+            writeln!(
+                out,
+                "  op {:>6}  client {:<4} {} {}{shown}  [{}..{}] {:?}{}",
+                s.ids[o.id],
+                o.process,
+                o.f,
+                o.input,
+                fmt_time(o.call),
+                ret,
+                o.outcome,
+                o.served().map(|n| format!(" via {n}")).unwrap_or_default()
+            )?;
+        }
+    }
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 fn print_summary(file: &std::path::Path, h: &History, r: &CheckResult) {

@@ -298,7 +298,21 @@ fn write_report(
     start_unix_ns: u64,
 ) -> Option<std::path::PathBuf> {
     let config = serde_json::to_value(cfg).ok()?;
+    // The smallest failing history the report shows first (within the shrinker's budget).
+    let shrunk = match cfg.workload.name().parse::<ModelSpec>() {
+        Ok(model) if results.check.verdict == Verdict::Illegal => {
+            let opts = CheckOptions::default();
+            let budget = faultline_checker::shrink::DEFAULT_BUDGET;
+            faultline_checker::shrink::shrink(history, &model, &results.check, &opts, budget)
+                .unwrap_or_else(|e| {
+                    tracing::warn!("the failing history was not shrunk: {e}");
+                    Vec::new()
+                })
+        }
+        _ => Vec::new(),
+    };
     let input = faultline_reports::ReportInput::new(cfg.test_name(), history, &results.check)
+        .shrunk(&shrunk)
         .config(&config)
         .seed(cfg.seed)
         .command(results.replay.clone())

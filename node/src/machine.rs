@@ -1,4 +1,5 @@
-//! [`StateMachine`]: what a replicated state machine gives the [`Service`](super::Service),
+//! [`StateMachine`]: what a replicated state machine gives the
+//! [`Service`](crate::service::Service),
 //! so that the KV store, the shard controller and the replica groups share one Raft core,
 //! WAL, snapshot path and pending-request table.
 //!
