@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 
 use crate::extract::ApiQuery;
 use crate::{ApiError, AppState};
-use faultline_reports::checks::write_check;
+use faultline_reports::checks::write_check_shrunk;
 use faultline_store::layout::create_check_dir;
 
 /// `GET /api/index?verdict=`: the runs in the store as JSON, newest first.
@@ -190,6 +190,16 @@ pub(crate) async fn check(
         };
         let result = run_check(&history, &model, &opts)
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        // The report shows the smallest failing history first, as `faultline check`'s does;
+        // shrinking is bounded by the check's own limit and cancelled with it.
+        let shrunk = match result.verdict {
+            faultline_checker::Verdict::Illegal => {
+                let budget = faultline_checker::shrink::DEFAULT_BUDGET.min(time_limit);
+                faultline_checker::shrink::shrink(&history, &model, &result, &opts, budget)
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
         let (id, dir) =
             create_check_dir(&store_dir, SystemTime::now()).map_err(|e| internal(e.to_string()))?;
         let name = match format {
@@ -199,7 +209,7 @@ pub(crate) async fn check(
         };
         upload.keep(&dir.join(name)).map_err(|e| internal(e.to_string()))?;
         let command = format!("faultline check --model {} {name}", model.name());
-        write_check(&dir, &id, &history, &result, "api", command)
+        write_check_shrunk(&dir, &id, &history, &result, "api", command, &shrunk)
             .map_err(|e| internal(e.to_string()))?;
         let base = format!("/runs/checks/{id}");
         let reason = result.nothing_checked().then_some(faultline_checker::NOTHING_CHECKED);

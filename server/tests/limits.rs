@@ -64,6 +64,11 @@ async fn foreign_hosts_and_origins_are_refused() {
         let (status, body) = send(&router, check(good)).await;
         assert_eq!(status, StatusCode::OK, "Origin {good:?}: {body}");
         assert_eq!(body["verdict"], "illegal");
+        // The check's report shows the smallest failing history first, as the CLI's does.
+        let id = body["id"].as_str().unwrap();
+        let report = store.path().join("checks").join(id).join("report.html");
+        let html = std::fs::read_to_string(&report).unwrap();
+        assert!(html.contains("id=\"shrunk\""), "no smallest failing history in {report:?}");
     }
     // A DELETE is state-changing too.
     let del = req(
