@@ -193,12 +193,13 @@ fn a_run_on_ssh_hosts_partitions_kills_pauses_and_leaves_nothing() {
     for i in 1..=3 {
         let rules = out(&["ip", "netns", "exec", &hosts.ns(i), "iptables", "-S"]);
         assert!(!rules.contains("FLP-") && !rules.contains("FLL-"), "host {i} rules left: {rules}");
-        let markers = std::fs::read_dir(hosts.host_dir(i))
+        let left: Vec<String> = std::fs::read_dir(hosts.host_dir(i))
             .unwrap()
             .flatten()
-            .filter(|e| e.path().join("controller").exists())
-            .count();
-        assert_eq!(markers, 0, "host {i} still has a run marker");
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "bin")
+            .collect();
+        assert!(left.is_empty(), "host {i} still has run directories: {left:?}");
     }
     let left = out(&["pgrep", "-f", &hosts.dir.path().to_string_lossy()]);
     let nodes: Vec<&str> = left
@@ -209,6 +210,36 @@ fn a_run_on_ssh_hosts_partitions_kills_pauses_and_leaves_nothing() {
         })
         .collect();
     assert!(nodes.is_empty(), "node processes left on the hosts: {nodes:?}");
+}
+
+#[test]
+fn etcd_on_ssh_hosts_passes_under_partitions_and_kills() {
+    if !util::etcd_available() {
+        return;
+    }
+    let _one = util::cluster_lock();
+    let Some(hosts) = Hosts::start(3) else { return };
+    let file = hosts.file(3, "known_hosts");
+    // etcd is already on the hosts: the hosts file names it, so nothing is uploaded.
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text = text.replacen("[[host]]", "[binaries]\netcd = \"/usr/bin/etcd\"\n[[host]]", 1);
+    std::fs::write(&file, text).unwrap();
+    let store = tempfile::tempdir().unwrap();
+    #[rustfmt::skip]
+    let r = util::run(store.path(), &[
+        "--system", "etcd", "--backend", "ssh", "--hosts", file.to_str().unwrap(),
+        "--workload", "register", "--nemesis", "partition,kill", "--nemesis-interval", "2",
+        "--nodes", "3", "--time-limit", "16", "--keys", "4", "--seed", "32",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let history = util::history(&r.dir());
+    let ok = history.ops.iter().filter(|o| o.outcome == faultline_checker::Outcome::Ok).count();
+    assert!(ok > 100, "only {ok} ok operations: {r:?}");
+    for i in 1..=3 {
+        assert!(!hosts.host_dir(i).join("bin").exists(), "host {i}: etcd was uploaded");
+        let log = std::fs::read_to_string(r.dir().join(format!("nodes/n{i}/node.log"))).unwrap();
+        assert!(log.contains("etcd"), "n{i}'s etcd log was not copied back");
+    }
 }
 
 #[test]

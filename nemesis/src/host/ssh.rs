@@ -9,7 +9,7 @@
 //!     ──> chains FLP-<tag>/FLL-<tag> ──> layout: nK on host K, data in <dir>/<tag>/nK/data
 //! spawn: upload argv[0] to <dir>/bin/ (sha256-compared) unless [binaries] names it
 //! cleanup: nodes killed (by the cluster) ──> logs appended to the store's nodes/nK/node.log
-//!          ──> chains removed ──> marker removed ──> connections closed
+//!          ──> chains removed ──> run dir (marker, data, logs) removed ──> connections closed
 //! ```
 //!
 //! A run whose controller died is cleaned up by the next run on the same hosts: the marker
@@ -152,7 +152,7 @@ fn sweep(c: &Conn, me: &str, tag: &str) {
         let dir = format!("{}/{stale_tag}", c.spec.dir);
         let _ = c.run(&format!(
             "for f in {d}/n*/node.pid; do [ -f \"$f\" ] && kill -s KILL -- -$(cat \"$f\") 2>/dev/null; done; \
-             rm -f {d}/controller; true",
+             rm -rf {d}; true",
             d = quote(&dir)
         ));
         let _ = c.run_privileged(&firewall::remove_script(stale_tag));
@@ -236,8 +236,11 @@ impl Host for SshHost {
         }
         self.firewall.shutdown();
         for c in &self.conns {
-            let marker = format!("{}/controller", run_dir(&c.spec, &self.tag));
-            let _ = c.run(&format!("rm -f {}", quote(&marker)));
+            // The logs are in the store now: the run leaves nothing on the host but `bin/`.
+            let dir = run_dir(&c.spec, &self.tag);
+            if let Err(e) = c.run(&format!("rm -rf {}", quote(&dir))) {
+                tracing::warn!("removing {dir} on {}: {e}", c.spec.addr);
+            }
             c.close();
         }
     }
