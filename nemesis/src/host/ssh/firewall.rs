@@ -63,18 +63,41 @@ impl Firewall {
     }
 }
 
+impl Firewall {
+    /// Runs `scripts[k]` as root on host `k`, every host at once (one round trip in all, not
+    /// one per host); their outputs in host order.
+    fn on_every_host(&self, scripts: &[String]) -> Result<Vec<String>, Error> {
+        std::thread::scope(|s| {
+            let runs: Vec<_> = self
+                .conns
+                .iter()
+                .zip(scripts)
+                .map(|(c, script)| s.spawn(move || c.run_privileged(script)))
+                .collect();
+            runs.into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::Spec("iptables thread".into()))))
+                .collect()
+        })
+    }
+}
+
 impl Network for Firewall {
     fn set_cut(&self, cut: &BTreeSet<(usize, usize)>) -> Result<FaultOutcome, Error> {
-        for (to, c) in self.conns.iter().enumerate() {
-            // The counters of the rules being replaced, then the new rules.
-            let listing = c.run_privileged(&format!("iptables -w -L {} -v -x -n", self.part))?;
+        // One round trip per host, all hosts at once: the counters of the rules being
+        // replaced (the listing's rule lines), then the new rules.
+        let scripts: Vec<String> = (0..self.conns.len())
+            .map(|to| {
+                let mut script =
+                    format!("iptables -w -L {p} -v -x -n && iptables -w -F {p}", p = self.part);
+                for &(from, _) in cut.iter().filter(|(_, t)| *t == to) {
+                    let src = self.conns[from].spec.ip;
+                    script.push_str(&format!(" && iptables -w -A {} -s {src} -j DROP", self.part));
+                }
+                script
+            })
+            .collect();
+        for listing in self.on_every_host(&scripts)? {
             self.dropped.fetch_add(crate::netns::packets(&listing), Ordering::Relaxed);
-            let mut script = format!("iptables -w -F {}", self.part);
-            for &(from, _) in cut.iter().filter(|(_, t)| *t == to) {
-                let src = self.conns[from].spec.ip;
-                script.push_str(&format!(" && iptables -w -A {} -s {src} -j DROP", self.part));
-            }
-            c.run_privileged(&script)?;
         }
         Ok(FaultOutcome::Installed)
     }
@@ -84,18 +107,22 @@ impl Network for Firewall {
     }
 
     fn set_loss(&self, p: f64) -> Result<FaultOutcome, Error> {
-        for (k, c) in self.conns.iter().enumerate() {
-            let mut script = format!("iptables -w -F {}", self.loss);
-            if p > 0.0 {
-                for (_, other) in self.conns.iter().enumerate().filter(|(j, _)| *j != k) {
-                    script.push_str(&format!(
-                        " && iptables -w -A {} -s {} -m statistic --mode random --probability {p} -j DROP",
-                        self.loss, other.spec.ip
-                    ));
+        let scripts: Vec<String> = (0..self.conns.len())
+            .map(|k| {
+                let mut script = format!("iptables -w -F {}", self.loss);
+                if p > 0.0 {
+                    for (_, other) in self.conns.iter().enumerate().filter(|(j, _)| *j != k) {
+                        script.push_str(&format!(
+                            " && iptables -w -A {} -s {} -m statistic --mode random \
+                             --probability {p} -j DROP",
+                            self.loss, other.spec.ip
+                        ));
+                    }
                 }
-            }
-            c.run_privileged(&script)?;
-        }
+                script
+            })
+            .collect();
+        self.on_every_host(&scripts)?;
         Ok(FaultOutcome::Installed)
     }
 
