@@ -96,6 +96,26 @@ pub trait Host: Send + Sync + std::fmt::Debug {
     fn cleanup(&self);
 }
 
+/// The layout of hosts that give each node an address of its own (netns, ssh): node `i` at
+/// `ips[i]` on the system's fixed `(client, peer)` ports, dialing each peer at its address.
+pub(crate) fn one_address_per_node(
+    ips: &[std::net::Ipv4Addr],
+    (client_port, peer_port): (u16, u16),
+    dir: &Path,
+) -> Vec<NodeInfo> {
+    let peer = |ip| std::net::SocketAddr::from((ip, peer_port));
+    (0..ips.len())
+        .map(|i| {
+            let ip = ips[i];
+            let mut node = NodeInfo::new(i, ip, (ip, client_port).into(), peer(ip), dir);
+            for j in (0..ips.len()).filter(|&j| j != i) {
+                node.peers.insert(j + 1, peer(ips[j]));
+            }
+            node
+        })
+        .collect()
+}
+
 /// Checks what `backend` needs on this machine (root, tools, a hosts file) before anything
 /// is made.
 ///

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -36,7 +35,6 @@ impl Host for NetnsHost {
         "netns"
     }
 
-    #[allow(clippy::needless_range_loop)] // i and j index two nodes at once
     fn layout<'a>(
         &'a self,
         n: usize,
@@ -44,20 +42,9 @@ impl Host for NetnsHost {
         dir: &'a Path,
     ) -> BoxFuture<'a, Result<Vec<NodeInfo>, Error>> {
         let net = &self.net.0;
-        let (client_port, peer_port) = system.netns_ports();
-        let mut nodes: Vec<NodeInfo> = (0..n)
-            .map(|i| {
-                let ip = net.ips[i];
-                let client = SocketAddr::from((ip, client_port));
-                let mut node = NodeInfo::new(i, ip, client, (ip, peer_port).into(), dir);
-                node.netns = Some(net.namespaces[i].clone());
-                node
-            })
-            .collect();
-        for i in 0..n {
-            for j in (0..n).filter(|&j| j != i) {
-                nodes[i].peers.insert(j + 1, SocketAddr::from((net.ips[j], peer_port)));
-            }
+        let mut nodes = super::one_address_per_node(&net.ips[..n], system.netns_ports(), dir);
+        for (node, ns) in nodes.iter_mut().zip(&net.namespaces) {
+            node.netns = Some(ns.clone());
         }
         Box::pin(async move { Ok(nodes) })
     }

@@ -16,9 +16,9 @@
 //! names the controlling machine and pid, and a marker whose process is gone has its nodes
 //! killed and its chains removed.
 
-use std::collections::BTreeSet;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,6 +51,8 @@ pub struct SshHost {
     logs: Mutex<Vec<PathBuf>>,
     /// Programs already uploaded this run, by host index and remote path.
     uploaded: Mutex<BTreeSet<(usize, String)>>,
+    /// The sha256 of each local program, computed once for every host.
+    sums: Mutex<BTreeMap<PathBuf, String>>,
     cleaned: AtomicBool,
 }
 
@@ -98,6 +100,7 @@ impl SshHost {
             firewall,
             logs: Mutex::new(Vec::new()),
             uploaded: Mutex::new(BTreeSet::new()),
+            sums: Mutex::new(BTreeMap::new()),
             cleaned: AtomicBool::new(false),
         })
     }
@@ -118,7 +121,11 @@ impl SshHost {
         }
         let remote = format!("{}/bin/{name}", self.conns[i].spec.dir);
         if lock(&self.uploaded).insert((i, remote.clone())) {
-            let copied = self.conns[i].upload(prog, &remote)?;
+            let want = match lock(&self.sums).entry(prog.to_path_buf()) {
+                Entry::Occupied(e) => e.get().clone(),
+                Entry::Vacant(e) => e.insert(conn::sha256(prog)?).clone(),
+            };
+            let copied = self.conns[i].upload(prog, &want, &remote)?;
             tracing::info!(host = self.conns[i].spec.addr, remote, copied, "binary in place");
         }
         Ok(remote)
@@ -170,21 +177,10 @@ impl Host for SshHost {
         system: &'a dyn System,
         dir: &'a Path,
     ) -> BoxFuture<'a, Result<Vec<NodeInfo>, Error>> {
-        let (client_port, peer_port) = system.netns_ports();
-        let ips: Vec<_> = self.conns.iter().map(|c| c.spec.ip).collect();
-        let mut nodes: Vec<NodeInfo> = (0..n)
-            .map(|i| {
-                let ip = ips[i];
-                let mut node =
-                    NodeInfo::new(i, ip, (ip, client_port).into(), (ip, peer_port).into(), dir);
-                node.data_dir = PathBuf::from(format!("{}/data", self.node_dir(i)));
-                node
-            })
-            .collect();
+        let ips: Vec<_> = self.conns[..n].iter().map(|c| c.spec.ip).collect();
+        let mut nodes = super::one_address_per_node(&ips, system.netns_ports(), dir);
         for (i, node) in nodes.iter_mut().enumerate() {
-            for j in (0..n).filter(|&j| j != i) {
-                node.peers.insert(j + 1, SocketAddr::from((ips[j], peer_port)));
-            }
+            node.data_dir = PathBuf::from(format!("{}/data", self.node_dir(i)));
         }
         *lock(&self.logs) = nodes.iter().map(|n| n.log_file.clone()).collect();
         Box::pin(async move { Ok(nodes) })

@@ -129,21 +129,12 @@ impl Conn {
         }
     }
 
-    /// Puts the local file `local` at `remote` (mode 755), unless the host already has
-    /// the same bytes there (sha256 compared). Returns whether it copied.
+    /// Puts the local file `local`, whose sha256 is `want` ([`sha256`]), at `remote` (mode
+    /// 755), unless the host already has the same bytes there. Returns whether it copied.
     ///
     /// # Errors
-    /// The checksum or the copy failed.
-    pub fn upload(&self, local: &Path, remote: &str) -> Result<bool, Error> {
-        let out = Command::new("sha256sum")
-            .arg(local)
-            .output()
-            .map_err(|e| Error::io("checksumming", local, e))?;
-        let want = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_string();
+    /// The remote checksum or the copy failed.
+    pub fn upload(&self, local: &Path, want: &str, remote: &str) -> Result<bool, Error> {
         let have = self
             .run(&format!("sha256sum {} 2>/dev/null || true", quote(remote)))?
             .split_whitespace()
@@ -183,6 +174,24 @@ impl Conn {
             cmd.stdin(Stdio::null()).output().map_err(|e| self.failed("cat", e.to_string()))?;
         file.write_all(&out.stdout).map_err(|e| Error::io("writing", local, e))
     }
+}
+
+/// The sha256 of a local file, as `sha256sum` prints it (hex).
+///
+/// # Errors
+/// `sha256sum` could not run or read the file.
+pub(crate) fn sha256(local: &Path) -> Result<String, Error> {
+    let out = Command::new("sha256sum")
+        .arg(local)
+        .output()
+        .map_err(|e| Error::io("checksumming", local, e))?;
+    let sum =
+        String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_string();
+    if !out.status.success() || sum.is_empty() {
+        let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        return Err(Error::io("checksumming", local, std::io::Error::other(why)));
+    }
+    Ok(sum)
 }
 
 fn source_chain(e: &dyn std::error::Error) -> String {

@@ -16,6 +16,8 @@ use crate::{Error, FaultOutcome};
 #[derive(Debug)]
 pub(crate) struct Firewall {
     conns: Vec<Arc<Conn>>,
+    /// The run's tag, which the chain names carry.
+    tag: String,
     part: String,
     loss: String,
     /// Packets the partition rules dropped, counted when they were replaced.
@@ -49,7 +51,7 @@ impl Firewall {
     /// iptables is missing or refused (not root and no sudo).
     pub fn create(conns: Vec<Arc<Conn>>, tag: &str) -> Result<Firewall, Error> {
         let [part, loss] = chains(tag);
-        let fw = Firewall { conns, part, loss, dropped: AtomicU64::new(0) };
+        let fw = Firewall { conns, tag: tag.into(), part, loss, dropped: AtomicU64::new(0) };
         for c in &fw.conns {
             c.run_privileged(&format!(
                 "{rm}; iptables -w -N {p} && iptables -w -N {l} && \
@@ -133,9 +135,8 @@ impl Network for Firewall {
     }
 
     fn shutdown(&self) {
-        let tag = self.part.trim_start_matches("FLP-");
         for c in &self.conns {
-            if let Err(e) = c.run_privileged(&remove_script(tag)) {
+            if let Err(e) = c.run_privileged(&remove_script(&self.tag)) {
                 tracing::warn!("removing faultline's iptables chains on {}: {e}", c.spec.addr);
             }
         }
