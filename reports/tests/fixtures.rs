@@ -1,19 +1,14 @@
-//! Shared helpers: histories from the shared test data, checked by the real checker.
+//! Shared helpers: histories from Porcupine's test data, checked by the real checker.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use faultline_checker::formats::{self, Format};
 use faultline_checker::{check, CheckOptions, CheckResult, History, ModelSpec};
 
-/// Porcupine's test data: `$FAULTLINE_TESTDATA` (the `porcupine` directory, as the checker's
-/// tests read it), else the shared test data directory beside the checkout.
+/// A file of Porcupine's test data: under `$FAULTLINE_TESTDATA` (docs/environment.md), as
+/// the checker's tests read it; a path that does not exist when the variable is not set.
 pub fn porcupine(rel: &str) -> PathBuf {
-    std::env::var_os("FAULTLINE_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/porcupine")
-        })
-        .join(rel)
+    std::env::var_os("FAULTLINE_TESTDATA").map(PathBuf::from).unwrap_or_default().join(rel)
 }
 
 /// Reads and checks a file; `None` (with a printed reason) when the test data is absent.

@@ -1,8 +1,8 @@
 //! The JUnit files (campaigns, `run --junit`, `check --junit`) validated against the JUnit
 //! schema of Jenkins' xUnit plugin (`junit-10.xsd`) with a real validator (`xmllint`, or
 //! Python's `xmlschema`), and read back by a real JUnit consumer (Python's `junitparser`).
-//! The schema is third-party data, not kept here: it is read from `$FAULTLINE_JUNIT_XSD` or
-//! `../shared/testdata/junit/junit-10.xsd`. `.ci/run` takes it from pytest's source
+//! The schema is third-party data, not kept here: it is read from `$FAULTLINE_JUNIT_XSD`
+//! (docs/environment.md). `.ci/run` takes it from pytest's source
 //! distribution on PyPI (`testing/example_scripts/junit-10.xsd`) and exports the variable;
 //! elsewhere each check skips with a printed reason when something is missing (on CI, a
 //! missing schema fails).
@@ -18,13 +18,7 @@ use faultline_store::campaign::{
 use crate::run::util;
 
 fn schema() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("FAULTLINE_JUNIT_XSD").map(PathBuf::from),
-        Some(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/junit/junit-10.xsd"),
-        ),
-    ];
-    let found = candidates.into_iter().flatten().find(|p| p.is_file());
+    let found = std::env::var_os("FAULTLINE_JUNIT_XSD").map(PathBuf::from).filter(|p| p.is_file());
     // CI fetches the schema (`.ci/run`): there a missing one is an error, not a skip.
     assert!(
         found.is_some() || std::env::var_os("CI").is_none(),
@@ -32,8 +26,8 @@ fn schema() -> Option<PathBuf> {
     );
     if found.is_none() {
         eprintln!(
-            "skipping the schema check: no junit-10.xsd (set FAULTLINE_JUNIT_XSD, or put Jenkins \
-             xUnit's junit-10.xsd in ../shared/testdata/junit/)"
+            "skipping the schema check: no junit-10.xsd (set FAULTLINE_JUNIT_XSD to Jenkins \
+             xUnit's junit-10.xsd)"
         );
     }
     found
